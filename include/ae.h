@@ -1,0 +1,159 @@
+/* libae: dense autoencoders in C11 over OpenBLAS.
+ *
+ * Intended usage
+ *  1. ae_config c = ae_config_default();      set input_dim, n_hidden, hidden[], code_dim, ...
+ *  2. ae_create(&m, &c);                       build the model, weights initialised from c.seed
+ *  3. ae_data_load(path, &d);                  optional: read IDX (.gz), .npy or CSV into floats
+ *  4. ae_train_opts o = ae_train_opts_default(); set epochs, optimizer, validation, callback
+ *  5. ae_train(m, x, n, &o);                   fit on n rows of input_dim floats
+ *  6. ae_encode(m, x, n, code);                rows -> codes      [n x input_dim] -> [n x code_dim]
+ *  7. ae_decode(m, code, n, out);              codes -> rows      [n x code_dim] -> [n x input_dim]
+ *  8. ae_reconstruct(m, x, n, out);            decode(encode(x))
+ *  9. ae_score(m, x, n, err);                  per-row mean squared reconstruction error
+ * 10. ae_save(m, path); ae_load(&m2, path);    safetensors model file, CRC-checked, atomic save
+ * 11. ae_free(m); ae_data_free(&d);            release
+ *
+ * Every function that can fail returns AE_OK (0) or a negative AE_E* status; ae_strerror()
+ * names it. The library never prints, never exits and never aborts on bad input.
+ * All data is row-major float. Inference functions taking a const ae_model * may be called
+ * from several threads at once. */
+#ifndef AE_H
+#define AE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AE_API __attribute__((visibility("default")))
+#else
+#define AE_API
+#endif
+
+#define AE_VERSION_MAJOR 0
+#define AE_VERSION_MINOR 1
+#define AE_VERSION_PATCH 0
+#define AE_VERSION_STRING "0.1.0"
+
+typedef struct ae_model ae_model; /* opaque */
+
+/* Status codes. */
+enum {
+    AE_OK = 0,
+    AE_EINVAL = -1,     /* bad argument: NULL, zero or absurd size, option out of range */
+    AE_ENOMEM = -2,     /* an allocation failed */
+    AE_EIO = -3,        /* a read, write, flush or rename failed */
+    AE_EFORMAT = -4,    /* a file is malformed, truncated or fails its checksum */
+    AE_ENONFINITE = -5, /* input data holds NaN or Inf */
+    AE_EDIVERGED = -6   /* training produced a non-finite loss */
+};
+/* A static English sentence for a status code; never NULL. */
+AE_API const char *ae_strerror(int status);
+/* The library's version string at run time, e.g. "0.1.0". */
+AE_API const char *ae_version(void);
+
+typedef enum { AE_ACT_LINEAR, AE_ACT_RELU, AE_ACT_LEAKY_RELU, AE_ACT_SIGMOID, AE_ACT_TANH } ae_activation;
+typedef enum { AE_LOSS_MSE, AE_LOSS_BCE } ae_loss; /* BCE needs a sigmoid output (computed from logits) */
+typedef enum { AE_OPT_SGD, AE_OPT_ADAM, AE_OPT_ADAMW } ae_optimizer;
+typedef enum { AE_NOISE_NONE, AE_NOISE_GAUSSIAN, AE_NOISE_MASK } ae_noise;
+
+#define AE_MAX_HIDDEN 8
+typedef struct ae_config {
+    size_t input_dim;             /* d */
+    size_t n_hidden;              /* encoder layers between input and code; decoder mirrors */
+    size_t hidden[AE_MAX_HIDDEN]; /* their widths, outermost first */
+    size_t code_dim;              /* k */
+    ae_activation hidden_act;     /* default AE_ACT_RELU */
+    ae_activation code_act;       /* default AE_ACT_LINEAR */
+    ae_activation output_act;     /* default AE_ACT_SIGMOID */
+    int tied_weights;             /* decoder weight i = encoder weight i^T (own biases) */
+    int variational;              /* code is (mu, logvar); training samples z */
+    uint64_t seed;                /* initialisation, shuffling, noise, dropout, sampling */
+} ae_config;
+/* input_dim 0 (must be set), no hidden layer, code_dim 0 (must be set), ReLU hidden, linear
+ * code, sigmoid output, seed 42. */
+AE_API ae_config ae_config_default(void);
+
+typedef struct ae_epoch_stats {
+    int epoch;         /* 1-based */
+    double train_loss; /* sample-weighted mean of the epoch's batch losses */
+    double val_loss;   /* NAN when no validation data */
+    double seconds;    /* wall time of the epoch, validation included */
+    size_t samples;    /* rows trained this epoch */
+} ae_epoch_stats;
+
+typedef struct ae_train_opts {
+    int epochs;
+    size_t batch_size;
+    int shuffle; /* 0: rows in order */
+    ae_optimizer optimizer;
+    float learning_rate, momentum, beta1, beta2, eps, weight_decay;
+    int nesterov;
+    ae_loss loss;
+    ae_noise noise;
+    float noise_level;                      /* denoising: corrupt inputs, reconstruct clean */
+    float dropout;                          /* on hidden layers, training only */
+    float sparsity_target, sparsity_weight; /* KL(rho || mean code activation) */
+    float kl_weight;                        /* VAE: weight of KL(q(z|x) || N(0, I)) */
+    const float *val_x;
+    size_t val_n;                           /* optional validation rows */
+    int patience;                           /* early stopping on val loss (train loss without
+                                               validation data); best weights restored; 0 off */
+    int (*on_epoch)(const ae_epoch_stats *s, void *user); /* non-zero stops training */
+    void *user;
+} ae_train_opts;
+/* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, nothing else. */
+AE_API ae_train_opts ae_train_opts_default(void);
+
+/* Build a model; *out is NULL on failure. */
+AE_API int ae_create(ae_model **out, const ae_config *cfg);
+/* Release a model; NULL is a no-op. */
+AE_API void ae_free(ae_model *m);
+/* Fit on x [n x input_dim]; opts NULL means ae_train_opts_default(). On an error the weights
+ * are those of the last completed step (or the best epoch, with early stopping). */
+AE_API int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts);
+/* x [n x input_dim] -> code [n x code_dim] (a VAE returns mu). */
+AE_API int ae_encode(const ae_model *m, const float *x, size_t n, float *code);
+/* code [n x code_dim] -> out [n x input_dim]. */
+AE_API int ae_decode(const ae_model *m, const float *code, size_t n, float *out);
+/* x [n x input_dim] -> out [n x input_dim]; out may not alias x. */
+AE_API int ae_reconstruct(const ae_model *m, const float *x, size_t n, float *out);
+/* err[i] = mean over columns of (reconstruction - x)^2 for row i. */
+AE_API int ae_score(const ae_model *m, const float *x, size_t n, float *err);
+/* n draws from N(0, I) decoded to out [n x input_dim]; VAE only, advances the model's RNG. */
+AE_API int ae_sample(ae_model *m, size_t n, float *out);
+/* Write the model to path as safetensors (temporary file, flush, fsync, rename). */
+AE_API int ae_save(const ae_model *m, const char *path);
+/* Read a model written by ae_save; every size, offset and the checksum is validated first. */
+AE_API int ae_load(ae_model **out, const char *path);
+AE_API size_t ae_input_dim(const ae_model *m); /* 0 for NULL */
+AE_API size_t ae_code_dim(const ae_model *m);  /* 0 for NULL */
+/* The config the model was built with; cfg must not be NULL. */
+AE_API int ae_get_config(const ae_model *m, ae_config *cfg);
+/* Number of trainable floats. */
+AE_API size_t ae_param_count(const ae_model *m);
+
+/* Data files. rows x cols floats, row-major, owned by the struct. */
+typedef struct ae_data {
+    float *x;
+    size_t rows, cols;
+} ae_data;
+/* Read a data file, format by content: IDX (unsigned-byte images become [0,1] floats; other
+ * IDX types keep their values; first dimension = rows, the rest flattened), NumPy .npy
+ * (<f4, <f8, |u1, C order; 1-D becomes one column), or CSV/whitespace-separated numbers
+ * (one row per line, an optional non-numeric header line). Any of them may be gzip-compressed.
+ * *out is zeroed on failure. */
+AE_API int ae_data_load(const char *path, ae_data *out);
+/* The same from a buffer in memory (buf need not be NUL-terminated). */
+AE_API int ae_data_parse(const void *buf, size_t len, ae_data *out);
+AE_API void ae_data_free(ae_data *d);
+/* Write rows x cols floats as a NumPy .npy file (<f4, C order), atomically. */
+AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t cols);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AE_H */

@@ -1,0 +1,278 @@
+/* io_model: the model file, safetensors (github.com/huggingface/safetensors):
+ *   8-byte little-endian header length N | N bytes of JSON (space-padded to 8) | raw F32 data.
+ * __metadata__ holds format=libae, format_version, the config as a JSON string, and the
+ * CRC-32 of the data section. Saving is atomic: temporary file, fsync, rename. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "model.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the model file stores little-endian floats; this host is big-endian"
+#endif
+
+#define AE_FORMAT_VERSION "1"
+#define AE_MAX_HEADER ((uint64_t)16 << 20) /* far above any real header (a few KiB) */
+
+static const char *act_names[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh"};
+
+static int act_from_name(const char *s, ae_activation *out) {
+    for (int i = 0; i <= (int)AE_ACT_TANH; i++)
+        if (strcmp(s, act_names[i]) == 0) {
+            *out = (ae_activation)i;
+            return 1;
+        }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- save */
+
+static json_t *config_json(const ae_config *c) {
+    json_t *hidden = json_array();
+    for (size_t i = 0; hidden && i < c->n_hidden; i++)
+        if (json_array_append_new(hidden, json_integer((json_int_t)c->hidden[i])) != 0) {
+            json_decref(hidden);
+            return NULL;
+        }
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
+    /* "o" steals the array reference (and releases it if the pack fails). */
+    return json_pack("{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s}", "input_dim",
+                     (json_int_t)c->input_dim, "n_hidden", (json_int_t)c->n_hidden, "hidden", hidden,
+                     "code_dim", (json_int_t)c->code_dim, "hidden_act", act_names[c->hidden_act],
+                     "code_act", act_names[c->code_act], "output_act", act_names[c->output_act],
+                     "tied_weights", c->tied_weights, "variational", c->variational, "seed", seed);
+}
+
+/* The JSON header (unpadded) for the model's tensors; NULL on allocation failure. */
+static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    json_t *root = json_object(), *meta = json_object();
+    json_t *cfg = config_json(&m->cfg);
+    char *cfg_text = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int ok = root && meta && cfg_text;
+    uint64_t off = 0;
+    for (size_t i = 0; ok && i < nt; i++) {
+        size_t count = t[i].rows * (t[i].cols ? t[i].cols : 1);
+        uint64_t end = off + (uint64_t)count * sizeof(float);
+        json_t *shape = t[i].cols ? json_pack("[I, I]", (json_int_t)t[i].rows, (json_int_t)t[i].cols)
+                                  : json_pack("[I]", (json_int_t)t[i].rows);
+        json_t *entry = shape ? json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
+                                          "data_offsets", (json_int_t)off, (json_int_t)end)
+                              : NULL;
+        ok = entry && json_object_set_new(root, t[i].name, entry) == 0;
+        crc = crc32_z(crc, (const Bytef *)t[i].data, count * sizeof(float));
+        off = end;
+    }
+    char crc_text[16];
+    snprintf(crc_text, sizeof crc_text, "%08lx", (unsigned long)crc);
+    ok = ok && json_object_set_new(meta, "format", json_string("libae")) == 0 &&
+         json_object_set_new(meta, "format_version", json_string(AE_FORMAT_VERSION)) == 0 &&
+         json_object_set_new(meta, "config", json_string(cfg_text)) == 0 &&
+         json_object_set_new(meta, "crc32", json_string(crc_text)) == 0 &&
+         json_object_set(root, "__metadata__", meta) == 0;
+    char *text = ok ? json_dumps(root, JSON_COMPACT) : NULL;
+    free(cfg_text);
+    json_decref(cfg);
+    json_decref(meta);
+    json_decref(root);
+    return text;
+}
+
+static int write_all(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n; }
+
+int ae_save(const ae_model *m, const char *path) {
+    if (!m || !path || !*path) return AE_EINVAL;
+    ae_tensor_ref t[2 * AE_MAX_LAYERS];
+    size_t nt = ae_model_tensors(m, t);
+    char *json = header_json(m, t, nt);
+    if (!json) return AE_ENOMEM;
+    size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
+
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) {
+        free(json);
+        return AE_ENOMEM;
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    if (fd >= 0) (void)fchmod(fd, 0644); /* mkstemp makes 0600; a model file is for sharing */
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f && fd >= 0) close(fd);
+    int ok = f != NULL;
+    unsigned char n8[8];
+    for (int i = 0; i < 8; i++) n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    ok = ok && write_all(f, n8, 8) && write_all(f, json, len);
+    for (size_t i = len; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
+    for (size_t i = 0; ok && i < nt; i++)
+        ok = write_all(f, t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float));
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f && fclose(f) != 0) ok = 0;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok && fd >= 0) unlink(tmp);
+    free(tmp);
+    free(json);
+    return ok ? AE_OK : AE_EIO;
+}
+
+/* ---------------------------------------------------------------- load */
+
+static int read_all(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n; }
+
+/* A non-negative JSON integer no larger than max. */
+static int get_size(json_t *v, uint64_t max, uint64_t *out) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return 0;
+    *out = (uint64_t)json_integer_value(v);
+    return *out <= max;
+}
+
+static int config_from_json(const char *text, ae_config *c) {
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    json_t *hidden = NULL;
+    const char *ha, *ca, *oa, *seed;
+    json_int_t din, nh, k;
+    int tied, vae;
+    int ok = j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s !}", "input_dim", &din,
+                              "n_hidden", &nh, "hidden", &hidden, "code_dim", &k, "hidden_act", &ha,
+                              "code_act", &ca, "output_act", &oa, "tied_weights", &tied, "variational",
+                              &vae, "seed", &seed) == 0;
+    *c = ae_config_default();
+    ok = ok && din > 0 && k > 0 && nh >= 0 && nh <= AE_MAX_HIDDEN && json_is_array(hidden) &&
+         json_array_size(hidden) == (size_t)nh;
+    if (ok) {
+        c->input_dim = (size_t)din;
+        c->code_dim = (size_t)k;
+        c->n_hidden = (size_t)nh;
+        c->tied_weights = tied;
+        c->variational = vae;
+        for (size_t i = 0; ok && i < c->n_hidden; i++) {
+            json_t *h = json_array_get(hidden, i);
+            ok = json_is_integer(h) && json_integer_value(h) > 0;
+            if (ok) c->hidden[i] = (size_t)json_integer_value(h);
+        }
+        ok = ok && act_from_name(ha, &c->hidden_act) && act_from_name(ca, &c->code_act) &&
+             act_from_name(oa, &c->output_act);
+        char *end = NULL;
+        errno = 0;
+        unsigned long long s = ok ? strtoull(seed, &end, 10) : 0;
+        ok = ok && end && end != seed && *end == '\0' && errno == 0 && seed[0] != '-';
+        c->seed = (uint64_t)s;
+    }
+    json_decref(j);
+    return ok && ae_config_check(c) == AE_OK;
+}
+
+typedef struct span {
+    uint64_t begin, end;
+} span;
+
+static int span_cmp(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+/* Checks the header against the model built from its config and fills each tensor's span.
+ * Spans must tile the data section exactly: no gap, no overlap, nothing out of range. */
+static int check_tensors(json_t *root, const ae_tensor_ref *t, size_t nt, uint64_t data_len, span *spans) {
+    if (json_object_size(root) != nt + 1) return 0; /* unknown or missing tensors */
+    span sorted[2 * AE_MAX_LAYERS];
+    for (size_t i = 0; i < nt; i++) {
+        json_t *e = json_object_get(root, t[i].name);
+        json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
+        const char *dtype = json_string_value(json_object_get(e, "dtype"));
+        size_t dims = t[i].cols ? 2 : 1;
+        if (!json_is_object(e) || json_object_size(e) != 3 || !dtype || strcmp(dtype, "F32") != 0 ||
+            !json_is_array(shape) || json_array_size(shape) != dims || !json_is_array(offs) ||
+            json_array_size(offs) != 2)
+            return 0;
+        uint64_t r, c = 0, b, en;
+        if (!get_size(json_array_get(shape, 0), AE_MAX_WIDTH, &r) || r != t[i].rows) return 0;
+        if (dims == 2 && (!get_size(json_array_get(shape, 1), AE_MAX_WIDTH, &c) || c != t[i].cols)) return 0;
+        if (!get_size(json_array_get(offs, 0), data_len, &b) || !get_size(json_array_get(offs, 1), data_len, &en))
+            return 0;
+        /* r, c <= 2^24, so the byte count cannot overflow 64 bits */
+        if (en < b || en - b != r * (dims == 2 ? c : 1) * sizeof(float)) return 0;
+        spans[i].begin = b;
+        spans[i].end = en;
+        sorted[i] = spans[i];
+    }
+    qsort(sorted, nt, sizeof *sorted, span_cmp);
+    uint64_t pos = 0;
+    for (size_t i = 0; i < nt; i++) {
+        if (sorted[i].begin != pos) return 0;
+        pos = sorted[i].end;
+    }
+    return pos == data_len;
+}
+
+int ae_load(ae_model **out, const char *path) {
+    if (!out) return AE_EINVAL;
+    *out = NULL;
+    if (!path || !*path) return AE_EINVAL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return AE_EIO;
+    int rc = AE_EFORMAT;
+    char *header = NULL;
+    unsigned char *data = NULL;
+    json_t *root = NULL;
+    ae_model *m = NULL;
+    struct stat st;
+    unsigned char n8[8];
+    if (fstat(fileno(f), &st) != 0) { rc = AE_EIO; goto fail; }
+    uint64_t file_size = (uint64_t)st.st_size, hlen = 0;
+    if (file_size < 8 || !read_all(f, n8, 8)) goto fail;
+    for (int i = 0; i < 8; i++) hlen |= (uint64_t)n8[i] << (8 * i);
+    if (hlen < 2 || hlen > AE_MAX_HEADER || hlen > file_size - 8) goto fail;
+    if (!(header = malloc((size_t)hlen))) { rc = AE_ENOMEM; goto fail; }
+    if (!read_all(f, header, (size_t)hlen)) { rc = AE_EIO; goto fail; }
+    root = json_loadb(header, (size_t)hlen, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(root)) goto fail;
+
+    json_t *meta = json_object_get(root, "__metadata__");
+    const char *fmt = json_string_value(json_object_get(meta, "format"));
+    const char *ver = json_string_value(json_object_get(meta, "format_version"));
+    const char *cfg_text = json_string_value(json_object_get(meta, "config"));
+    const char *crc_text = json_string_value(json_object_get(meta, "crc32"));
+    ae_config cfg;
+    if (!json_is_object(meta) || !fmt || !ver || !cfg_text || !crc_text || strcmp(fmt, "libae") != 0 ||
+        strcmp(ver, AE_FORMAT_VERSION) != 0 || !config_from_json(cfg_text, &cfg))
+        goto fail;
+    char *crc_end = NULL;
+    unsigned long want_crc = strtoul(crc_text, &crc_end, 16);
+    if (strlen(crc_text) != 8 || *crc_end != '\0') goto fail;
+
+    /* The config is valid: size the model, then check every tensor against it. */
+    rc = ae_create(&m, &cfg);
+    if (rc != AE_OK) { rc = rc == AE_ENOMEM ? AE_ENOMEM : AE_EFORMAT; goto fail; }
+    rc = AE_EFORMAT;
+    ae_tensor_ref t[2 * AE_MAX_LAYERS];
+    span spans[2 * AE_MAX_LAYERS];
+    size_t nt = ae_model_tensors(m, t);
+    uint64_t data_len = file_size - 8 - hlen;
+    if (!check_tensors(root, t, nt, data_len, spans)) goto fail;
+    if (!(data = malloc((size_t)data_len))) { rc = AE_ENOMEM; goto fail; }
+    if (!read_all(f, data, (size_t)data_len)) { rc = AE_EIO; goto fail; }
+    if (crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len) != want_crc) goto fail;
+    for (size_t i = 0; i < nt; i++) memcpy(t[i].data, data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
+    if (!ae_all_finite(m->params, m->n_params)) goto fail;
+    rc = AE_OK;
+    *out = m;
+    m = NULL;
+fail:
+    ae_free(m);
+    free(data);
+    json_decref(root);
+    free(header);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,44 @@
+#include "layer.h"
+
+void ae_layer_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act) {
+    ae_mat X = ae_mat_view((float *)x, rows, l->in);
+    ae_mat Y = ae_mat_view(y, rows, l->out);
+    if (!l->w_transposed) {
+        /* Y [rows x out] = X [rows x in] . W^T, W [out x in] */
+        ae_mat W = ae_mat_view(l->w, l->out, l->in);
+        ae_gemm(0, 1, 1.0f, &X, &W, 0.0f, &Y);
+    } else {
+        /* Y [rows x out] = X [rows x in] . Wt, Wt [in x out] (the tied encoder weight) */
+        ae_mat Wt = ae_mat_view(l->w, l->in, l->out);
+        ae_gemm(0, 0, 1.0f, &X, &Wt, 0.0f, &Y);
+    }
+    if (with_act) ae_bias_act(y, l->b, rows, l->out, l->act);
+}
+
+void ae_layer_backward(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx) {
+    ae_mat X = ae_mat_view((float *)x, rows, l->in);
+    ae_mat dZ = ae_mat_view((float *)dz, rows, l->out);
+    const float beta = l->grad_accumulate ? 1.0f : 0.0f;
+    if (!l->w_transposed) {
+        /* dW [out x in] (+)= dZ^T [out x rows] . X [rows x in] */
+        ae_mat dW = ae_mat_view(l->dw, l->out, l->in);
+        ae_gemm(1, 0, 1.0f, &dZ, &X, beta, &dW);
+    } else {
+        /* dWt [in x out] (+)= X^T [in x rows] . dZ [rows x out] */
+        ae_mat dWt = ae_mat_view(l->dw, l->in, l->out);
+        ae_gemm(1, 0, 1.0f, &X, &dZ, beta, &dWt);
+    }
+    ae_col_sum(dz, rows, l->out, l->db);
+    if (dx) {
+        ae_mat dX = ae_mat_view(dx, rows, l->in);
+        if (!l->w_transposed) {
+            /* dX [rows x in] = dZ [rows x out] . W [out x in] */
+            ae_mat W = ae_mat_view(l->w, l->out, l->in);
+            ae_gemm(0, 0, 1.0f, &dZ, &W, 0.0f, &dX);
+        } else {
+            /* dX [rows x in] = dZ [rows x out] . Wt^T, Wt [in x out] */
+            ae_mat Wt = ae_mat_view(l->w, l->in, l->out);
+            ae_gemm(0, 1, 1.0f, &dZ, &Wt, 0.0f, &dX);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+/* layer: the dense layer's forward/backward pair over views into the model's blocks. */
+#ifndef AE_LAYER_H
+#define AE_LAYER_H
+
+#include "tensor.h"
+
+typedef struct ae_layer {
+    size_t in, out;
+    ae_activation act;
+    int w_transposed;    /* w is stored [in x out]: a tied decoder borrowing the encoder's weight */
+    int grad_accumulate; /* dW += ... : the second user of a shared (tied) weight */
+    float *w, *b;        /* weight [out x in] (or [in x out], see above) and bias [out] */
+    float *dw, *db;      /* their gradients, same shapes */
+} ae_layer;
+
+/* Y [rows x out] = X [rows x in] . W^T, then with_act: Y = act(Y + b). Without act the bias
+ * is left for a fused consumer (the loss). */
+AE_HIDDEN void ae_layer_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act);
+/* Given dZ [rows x out] (the gradient at the pre-activation) and the layer input X:
+ * dW = dZ^T . X, db = column sums of dZ, and when dx is not NULL dX = dZ . W [rows x in].
+ * The caller applies the previous layer's act' to dX. */
+AE_HIDDEN void ae_layer_backward(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx);
+
+#endif

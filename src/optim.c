@@ -1,0 +1,81 @@
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+int ae_optim_init(ae_optim *o, const ae_train_opts *opts, size_t n) {
+    memset(o, 0, sizeof *o);
+    o->kind = opts->optimizer;
+    o->lr = opts->learning_rate;
+    o->momentum = opts->momentum;
+    o->beta1 = opts->beta1;
+    o->beta2 = opts->beta2;
+    o->eps = opts->eps;
+    o->weight_decay = opts->weight_decay;
+    o->nesterov = opts->nesterov;
+    o->n = n;
+    int need_m = o->kind != AE_OPT_SGD || o->momentum != 0.0f;
+    int need_v = o->kind != AE_OPT_SGD;
+    if (need_m && !(o->m = ae_calloc(n, sizeof(float)))) return AE_ENOMEM;
+    if (need_v && !(o->v = ae_calloc(n, sizeof(float)))) {
+        ae_optim_free(o);
+        return AE_ENOMEM;
+    }
+    return AE_OK;
+}
+
+void ae_optim_free(ae_optim *o) {
+    ae_dealloc(o->m);
+    ae_dealloc(o->v);
+    o->m = o->v = NULL;
+}
+
+/* SGD with momentum mu (PyTorch, dampening 0): v = mu v + g; p -= lr v;
+ * Nesterov: p -= lr (g + mu v). Weight decay adds wd p to g. */
+static void sgd_step(ae_optim *o, float *restrict p, const float *restrict g) {
+    const size_t n = o->n;
+    const float lr = o->lr, mu = o->momentum, wd = o->weight_decay;
+    float *restrict v = o->m;
+    if (!v) {
+        for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+    } else if (!o->nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] + wd * p[i];
+            v[i] = mu * v[i] + gi;
+            p[i] -= lr * v[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] + wd * p[i];
+            v[i] = mu * v[i] + gi;
+            p[i] -= lr * (gi + mu * v[i]);
+        }
+    }
+}
+
+/* Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *       p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+ * Adam's weight decay adds wd p to g; AdamW first applies p -= lr wd p. */
+static void adam_step(ae_optim *o, float *restrict p, const float *restrict g) {
+    const size_t n = o->n;
+    const float b1 = o->beta1, b2 = o->beta2, eps = o->eps, lr = o->lr;
+    const float c1 = (float)(1.0 / (1.0 - pow(b1, (double)o->step)));
+    const float c2 = (float)(1.0 / (1.0 - pow(b2, (double)o->step)));
+    const float wd_grad = o->kind == AE_OPT_ADAM ? o->weight_decay : 0.0f;
+    const float decay = o->kind == AE_OPT_ADAMW ? 1.0f - lr * o->weight_decay : 1.0f;
+    float *restrict m = o->m, *restrict v = o->v;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] + wd_grad * p[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * gi;
+        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+        p[i] = p[i] * decay - lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
+    }
+}
+
+void ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g) {
+    o->step++;
+    if (o->kind == AE_OPT_SGD)
+        sgd_step(o, p, g);
+    else
+        adam_step(o, p, g);
+}

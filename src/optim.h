@@ -1,0 +1,23 @@
+/* optim: SGD (momentum, Nesterov), Adam and AdamW over one contiguous parameter block. */
+#ifndef AE_OPTIM_H
+#define AE_OPTIM_H
+
+#include "tensor.h"
+
+typedef struct ae_optim {
+    ae_optimizer kind;
+    float lr, momentum, beta1, beta2, eps, weight_decay;
+    int nesterov;
+    long step;  /* steps taken, t in Adam's bias correction */
+    size_t n;   /* floats in the block */
+    float *m;   /* SGD velocity or Adam first moment (NULL for plain SGD) */
+    float *v;   /* Adam second moment */
+} ae_optim;
+
+/* Allocates the state for n parameters from the options; AE_OK or AE_ENOMEM. */
+AE_HIDDEN int ae_optim_init(ae_optim *o, const ae_train_opts *opts, size_t n);
+AE_HIDDEN void ae_optim_free(ae_optim *o);
+/* One update of p[0..n) from the gradient g (g is not modified). */
+AE_HIDDEN void ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g);
+
+#endif

@@ -1,0 +1,16 @@
+#include "tensor.h"
+
+const char *ae_strerror(int status) {
+    switch (status) {
+    case AE_OK: return "success";
+    case AE_EINVAL: return "invalid argument (NULL pointer, zero or absurd size, or option out of range)";
+    case AE_ENOMEM: return "out of memory";
+    case AE_EIO: return "input/output error (open, read, write, flush or rename failed)";
+    case AE_EFORMAT: return "malformed file (bad header, truncated data or checksum mismatch)";
+    case AE_ENONFINITE: return "input data contains NaN or infinity";
+    case AE_EDIVERGED: return "training diverged (the loss became NaN or infinite)";
+    default: return "unknown status code";
+    }
+}
+
+const char *ae_version(void) { return AE_VERSION_STRING; }

@@ -1,0 +1,139 @@
+#define _POSIX_C_SOURCE 200809L
+#include "tensor.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ae_alloc_hook_fn g_hook;
+static void *g_hook_user;
+
+void ae_set_alloc_hook(ae_alloc_hook_fn hook, void *user) {
+    g_hook = hook;
+    g_hook_user = user;
+}
+
+void *ae_alloc(size_t bytes) {
+    if (bytes == 0) return NULL;
+    if (g_hook && g_hook(bytes, g_hook_user)) return NULL;
+    void *p = NULL;
+    /* Round up so vector loops may read whole cache lines at the tail. */
+    size_t rounded = (bytes + AE_ALIGN - 1) / AE_ALIGN * AE_ALIGN;
+    if (rounded < bytes) return NULL;
+    if (posix_memalign(&p, AE_ALIGN, rounded) != 0) return NULL;
+    return p;
+}
+
+void *ae_calloc(size_t count, size_t size) {
+    size_t bytes;
+    if (!ae_mul_ok(count, size, &bytes)) return NULL;
+    void *p = ae_alloc(bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+void ae_dealloc(void *p) { free(p); }
+
+int ae_mul_ok(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > (size_t)-1 / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b, float beta,
+             ae_mat *c) {
+    const size_t m = c->rows, n = c->cols;
+    const size_t k = trans_a ? a->rows : a->cols;
+    /* Callers size every view from the model's widths and the batch size, which ae_create and
+     * ae_train bound below INT_MAX, so the casts to blasint are safe. */
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                (blasint)m, (blasint)n, (blasint)k, alpha, a->data, (blasint)a->ld, b->data,
+                (blasint)b->ld, beta, c->data, (blasint)c->ld);
+}
+
+/* Numerically stable logistic function: never exponentiates a large positive number. */
+static inline float sigmoidf(float z) {
+    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
+    float e = expf(z);
+    return e / (1.0f + e);
+}
+
+float ae_act_scalar(float z, ae_activation act) {
+    switch (act) {
+    case AE_ACT_RELU: return z > 0.0f ? z : 0.0f;
+    case AE_ACT_LEAKY_RELU: return z > 0.0f ? z : AE_LEAKY_SLOPE * z;
+    case AE_ACT_SIGMOID: return sigmoidf(z);
+    case AE_ACT_TANH: return tanhf(z);
+    case AE_ACT_LINEAR: default: return z;
+    }
+}
+
+float ae_act_grad_from_output(float a, ae_activation act) {
+    switch (act) {
+    case AE_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
+    case AE_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : AE_LEAKY_SLOPE; /* sign(a) = sign(z) */
+    case AE_ACT_SIGMOID: return a * (1.0f - a);
+    case AE_ACT_TANH: return 1.0f - a * a;
+    case AE_ACT_LINEAR: default: return 1.0f;
+    }
+}
+
+/* One loop per activation so that each body is branch-free and vectorises. */
+void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activation act) {
+    for (size_t i = 0; i < rows; i++) {
+        float *restrict r = y + i * cols;
+        const float *restrict b = bias;
+        switch (act) {
+        case AE_ACT_RELU:
+            for (size_t j = 0; j < cols; j++) { float z = r[j] + b[j]; r[j] = z > 0.0f ? z : 0.0f; }
+            break;
+        case AE_ACT_LEAKY_RELU:
+            for (size_t j = 0; j < cols; j++) { float z = r[j] + b[j]; r[j] = z > 0.0f ? z : AE_LEAKY_SLOPE * z; }
+            break;
+        case AE_ACT_SIGMOID:
+            for (size_t j = 0; j < cols; j++) r[j] = sigmoidf(r[j] + b[j]);
+            break;
+        case AE_ACT_TANH:
+            for (size_t j = 0; j < cols; j++) r[j] = tanhf(r[j] + b[j]);
+            break;
+        case AE_ACT_LINEAR: default:
+            for (size_t j = 0; j < cols; j++) r[j] += b[j];
+            break;
+        }
+    }
+}
+
+void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_activation act) {
+    switch (act) {
+    case AE_ACT_RELU:
+        for (size_t i = 0; i < n; i++) d[i] = a[i] > 0.0f ? d[i] : 0.0f;
+        break;
+    case AE_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++) d[i] *= a[i] > 0.0f ? 1.0f : AE_LEAKY_SLOPE;
+        break;
+    case AE_ACT_SIGMOID:
+        for (size_t i = 0; i < n; i++) d[i] *= a[i] * (1.0f - a[i]);
+        break;
+    case AE_ACT_TANH:
+        for (size_t i = 0; i < n; i++) d[i] *= 1.0f - a[i] * a[i];
+        break;
+    case AE_ACT_LINEAR: default:
+        break;
+    }
+}
+
+void ae_col_sum(const float *restrict x, size_t rows, size_t cols, float *restrict out) {
+    memset(out, 0, cols * sizeof *out);
+    for (size_t i = 0; i < rows; i++) {
+        const float *restrict r = x + i * cols;
+        for (size_t j = 0; j < cols; j++) out[j] += r[j];
+    }
+}
+
+int ae_all_finite(const float *x, size_t n) {
+    /* Branch-free accumulation: x - x is 0 for finite x and NaN for NaN or Inf. */
+    float acc = 0.0f;
+    for (size_t i = 0; i < n; i++) acc += x[i] - x[i];
+    return acc == 0.0f;
+}

@@ -1,0 +1,51 @@
+/* Writes a small trained model, its input and ae_reconstruct's output into a folder, for
+ * examples/load_model.py --check to compare against NumPy. */
+#include <ae.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+static int fail(const char *what, int rc) {
+    fprintf(stderr, "export_for_python: %s: %s\n", what, ae_strerror(rc));
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: export_for_python DIR\n");
+        return 2;
+    }
+    mkdir(argv[1], 0755);
+    char path[4096];
+    enum { N = 64, D = 12 };
+    static float x[N * D], rec[N * D];
+    for (int i = 0; i < N * D; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    /* Two models: every activation appears, and a tied one. */
+    for (int variant = 0; variant < 2; variant++) {
+        ae_config c = ae_config_default();
+        c.input_dim = D;
+        c.n_hidden = 2;
+        c.hidden[0] = 9;
+        c.hidden[1] = 6;
+        c.code_dim = 3;
+        c.hidden_act = variant ? AE_ACT_TANH : AE_ACT_LEAKY_RELU;
+        c.code_act = variant ? AE_ACT_SIGMOID : AE_ACT_LINEAR;
+        c.tied_weights = variant;
+        ae_model *m;
+        int rc = ae_create(&m, &c);
+        if (rc) return fail("create", rc);
+        ae_train_opts o = ae_train_opts_default();
+        o.epochs = 3;
+        o.batch_size = 16;
+        if ((rc = ae_train(m, x, N, &o))) return fail("train", rc);
+        if ((rc = ae_reconstruct(m, x, N, rec))) return fail("reconstruct", rc);
+        snprintf(path, sizeof path, "%s/model%d.safetensors", argv[1], variant);
+        if ((rc = ae_save(m, path))) return fail("save", rc);
+        snprintf(path, sizeof path, "%s/reconstruction%d.npy", argv[1], variant);
+        if ((rc = ae_npy_save(path, rec, N, D))) return fail("npy", rc);
+        ae_free(m);
+    }
+    snprintf(path, sizeof path, "%s/input.npy", argv[1]);
+    int rc = ae_npy_save(path, x, N, D);
+    return rc ? fail("npy", rc) : 0;
+}

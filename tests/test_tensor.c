@@ -1,0 +1,152 @@
+#include "test_util.h"
+
+#include <string.h>
+
+#include "tensor.h"
+
+/* Reference C = alpha op(A) op(B) + beta C with views of any ld. */
+static void naive_gemm(int ta, int tb, float alpha, const ae_mat *a, const ae_mat *b, float beta, ae_mat *c) {
+    size_t k = ta ? a->rows : a->cols;
+    for (size_t i = 0; i < c->rows; i++)
+        for (size_t j = 0; j < c->cols; j++) {
+            double s = 0.0;
+            for (size_t p = 0; p < k; p++) {
+                float av = ta ? a->data[p * a->ld + i] : a->data[i * a->ld + p];
+                float bv = tb ? b->data[j * b->ld + p] : b->data[p * b->ld + j];
+                s += (double)av * bv;
+            }
+            c->data[i * c->ld + j] = (float)(alpha * s + beta * c->data[i * c->ld + j]);
+        }
+}
+
+static void check_gemm(size_t m, size_t n, size_t k, int ta, int tb, size_t pad) {
+    /* Stored shapes: A is [m x k] or [k x m]; B is [k x n] or [n x k]; ld = cols + pad. */
+    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    ae_mat A = {ar, ac, ac + pad, calloc(ar * (ac + pad), sizeof(float))};
+    ae_mat B = {br, bc, bc + pad, calloc(br * (bc + pad), sizeof(float))};
+    ae_mat C = {m, n, n + pad, calloc(m * (n + pad), sizeof(float))};
+    ae_mat R = {m, n, n + pad, calloc(m * (n + pad), sizeof(float))};
+    assert_non_null(A.data); assert_non_null(B.data); assert_non_null(C.data); assert_non_null(R.data);
+    test_fill(A.data, ar * (ac + pad), 1, -1, 1);
+    test_fill(B.data, br * (bc + pad), 2, -1, 1);
+    test_fill(C.data, m * (n + pad), 3, -1, 1);
+    memcpy(R.data, C.data, m * (n + pad) * sizeof(float));
+    ae_gemm(ta, tb, 0.75f, &A, &B, 0.5f, &C);
+    naive_gemm(ta, tb, 0.75f, &A, &B, 0.5f, &R);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n + pad; j++) /* padding columns must be untouched */
+            assert_close(C.data[i * C.ld + j], R.data[i * R.ld + j], 1e-5, 1e-5);
+    free(A.data); free(B.data); free(C.data); free(R.data);
+}
+
+static void test_gemm_all_transposes(void **state) {
+    (void)state;
+    const size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 1, 130}, {1, 70, 3}, {31, 29, 257}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (size_t pad = 0; pad < 3; pad += 2) check_gemm(shapes[s][0], shapes[s][1], shapes[s][2], ta, tb, pad);
+}
+
+static void test_bias_act_each_activation(void **state) {
+    (void)state;
+    const float z[4] = {-2.0f, -0.5f, 0.0f, 1.5f}, b[2] = {0.5f, -0.25f};
+    /* Hand-computed act(z + b), z + b = {-1.5, -0.75, 0.5, 1.25}. */
+    const float want[5][4] = {
+        {-1.5f, -0.75f, 0.5f, 1.25f},
+        {0.0f, 0.0f, 0.5f, 1.25f},
+        {-0.015f, -0.0075f, 0.5f, 1.25f},
+        {0.18242552f, 0.32082130f, 0.62245933f, 0.77729986f},
+        {-0.90514825f, -0.63514895f, 0.46211716f, 0.84828364f}};
+    for (int a = 0; a <= AE_ACT_TANH; a++) {
+        float y[4];
+        memcpy(y, z, sizeof y);
+        ae_bias_act(y, b, 2, 2, (ae_activation)a);
+        for (int i = 0; i < 4; i++) assert_close(y[i], want[a][i], 1e-6, 1e-6);
+    }
+}
+
+static void test_sigmoid_extremes_are_stable(void **state) {
+    (void)state;
+    assert_close(ae_act_scalar(-100.0f, AE_ACT_SIGMOID), 0.0, 1e-30, 0);
+    assert_close(ae_act_scalar(100.0f, AE_ACT_SIGMOID), 1.0, 0, 0);
+    assert_close(ae_act_scalar(-1000.0f, AE_ACT_SIGMOID), 0.0, 0, 0);
+}
+
+static void test_act_backward_matches_derivative(void **state) {
+    (void)state;
+    const float zs[5] = {-1.3f, -0.2f, 0.3f, 0.9f, 2.0f};
+    for (int a = 0; a <= AE_ACT_TANH; a++) {
+        float out[5], d[5];
+        for (int i = 0; i < 5; i++) {
+            out[i] = ae_act_scalar(zs[i], (ae_activation)a);
+            d[i] = 0.5f;
+        }
+        ae_act_backward(d, out, 5, (ae_activation)a);
+        for (int i = 0; i < 5; i++) {
+            double h = 1e-3;
+            double num = (ae_act_scalar((float)(zs[i] + h), (ae_activation)a) -
+                          ae_act_scalar((float)(zs[i] - h), (ae_activation)a)) / (2 * h);
+            assert_close(d[i], 0.5 * num, 2e-4, 1e-3);
+        }
+    }
+}
+
+static void test_col_sum_and_finite(void **state) {
+    (void)state;
+    const float x[6] = {1, 2, 3, 4, 5, 6};
+    float s[3];
+    ae_col_sum(x, 2, 3, s);
+    assert_close(s[0], 5, 0, 0);
+    assert_close(s[1], 7, 0, 0);
+    assert_close(s[2], 9, 0, 0);
+    float y[5] = {1, 2, 3, 4, 5};
+    assert_true(ae_all_finite(y, 5));
+    y[3] = NAN;
+    assert_false(ae_all_finite(y, 5));
+    y[3] = -INFINITY;
+    assert_false(ae_all_finite(y, 5));
+}
+
+static void test_alloc_aligned_and_overflow(void **state) {
+    (void)state;
+    float *p = ae_alloc(100);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % AE_ALIGN, 0);
+    ae_dealloc(p);
+    assert_null(ae_alloc(0));
+    assert_null(ae_calloc((size_t)-1 / 2, 4));
+    size_t out;
+    assert_false(ae_mul_ok((size_t)-1, 2, &out));
+    assert_true(ae_mul_ok(1000, 1000, &out));
+    assert_int_equal(out, 1000000);
+}
+
+static int fail_all(size_t bytes, void *user) {
+    (void)bytes;
+    ++*(int *)user;
+    return 1;
+}
+
+static void test_alloc_hook_fails_allocation(void **state) {
+    (void)state;
+    int calls = 0;
+    ae_set_alloc_hook(fail_all, &calls);
+    void *p = ae_alloc(64);
+    ae_set_alloc_hook(NULL, NULL);
+    assert_null(p);
+    assert_int_equal(calls, 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_all_transposes),
+        cmocka_unit_test(test_bias_act_each_activation),
+        cmocka_unit_test(test_sigmoid_extremes_are_stable),
+        cmocka_unit_test(test_act_backward_matches_derivative),
+        cmocka_unit_test(test_col_sum_and_finite),
+        cmocka_unit_test(test_alloc_aligned_and_overflow),
+        cmocka_unit_test(test_alloc_hook_fails_allocation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
