@@ -4,15 +4,14 @@
  * CRC-32 of the data section. Saving is atomic: temporary file, fsync, rename. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
+#include "io_file.h"
 #include "model.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -87,7 +86,6 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt) {
     return text;
 }
 
-static int write_all(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n; }
 
 int ae_save(const ae_model *m, const char *path) {
     if (!m || !path || !*path) return AE_EINVAL;
@@ -97,32 +95,21 @@ int ae_save(const ae_model *m, const char *path) {
     if (!json) return AE_ENOMEM;
     size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
 
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        free(json);
-        return AE_ENOMEM;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(tmp);
-    if (fd >= 0) (void)fchmod(fd, 0644); /* mkstemp makes 0600; a model file is for sharing */
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f && fd >= 0) close(fd);
-    int ok = f != NULL;
     unsigned char n8[8];
     for (int i = 0; i < 8; i++) n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    ok = ok && write_all(f, n8, 8) && write_all(f, json, len);
-    for (size_t i = len; ok && i < padded; i++) ok = fputc(' ', f) != EOF;
-    for (size_t i = 0; ok && i < nt; i++)
-        ok = write_all(f, t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float));
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (f && fclose(f) != 0) ok = 0;
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok && fd >= 0) unlink(tmp);
-    free(tmp);
+    ae_atomic_file a;
+    int rc = ae_atomic_open(&a, path);
+    if (rc == AE_OK) {
+        static const char spaces[8] = "        ";
+        ae_atomic_write(&a, n8, 8);
+        ae_atomic_write(&a, json, len);
+        ae_atomic_write(&a, spaces, padded - len);
+        for (size_t i = 0; i < nt; i++)
+            ae_atomic_write(&a, t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float));
+        rc = ae_atomic_close(&a);
+    }
     free(json);
-    return ok ? AE_OK : AE_EIO;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- load */

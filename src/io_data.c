@@ -1,0 +1,682 @@
+/* io_data: data files into row-major floats, and an atomic .npy writer.
+ *
+ * Formats, found from the content (never from the file name):
+ *   gzip    1f 8b: inflated first (concatenated members allowed), then one of the others;
+ *   .npy    "\x93NUMPY" v1.0/2.0/3.0, descr <f4 <f8 |u1, C order only;
+ *   IDX     00 00 type ndims, big-endian dims and data (MNIST / Fashion-MNIST);
+ *   text    CSV or whitespace-separated numbers, one row per line, optional header line.
+ * Every declared size is checked for overflow and against the bytes actually present before
+ * the float buffer is allocated, so a hostile header cannot trigger a huge allocation.
+ * The .npy reader and writer copy little-endian floats with memcpy: little-endian hosts only. */
+#define _POSIX_C_SOURCE 200809L
+#define ZLIB_CONST /* const next_in */
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ae.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "io_data copies little-endian .npy floats directly; this host is big-endian"
+#endif
+
+/* No more than this many bytes are read from disk, nor inflated from a gzip stream. */
+#define MAX_BYTES ((uint64_t)8 << 30)
+#define MAX_NPY_HEADER ((size_t)1 << 20)
+#define MAX_FIELD 255 /* longest text field taken as a number */
+
+/* ---------------------------------------------------------------- helpers */
+
+/* *out = a * b; 0 on overflow. */
+static int mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* MAX_BYTES, or less where size_t is narrower; one below SIZE_MAX so limit + 1 fits. */
+static size_t byte_limit(void) { return MAX_BYTES < (uint64_t)SIZE_MAX ? (size_t)MAX_BYTES : SIZE_MAX - 1; }
+
+/* Allocate d->x for rows x cols floats (both > 0). */
+static int data_alloc(ae_data *d, size_t rows, size_t cols) {
+    size_t n, bytes;
+    if (!mul_size(rows, cols, &n) || !mul_size(n, sizeof(float), &bytes)) return AE_EFORMAT;
+    d->x = malloc(bytes);
+    if (!d->x) return AE_ENOMEM;
+    d->rows = rows;
+    d->cols = cols;
+    return AE_OK;
+}
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static uint64_t be64(const unsigned char *p) { return (uint64_t)be32(p) << 32 | be32(p + 4); }
+
+/* ---------------------------------------------------------------- gzip */
+
+/* Inflate a whole gzip file (one or more members) into a new buffer. Truncated streams, bad
+ * data and junk after a member are AE_EFORMAT, as is output beyond MAX_BYTES. */
+static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len) {
+    size_t cap_max = byte_limit();
+    size_t cap = len <= cap_max / 4 ? len * 4 : cap_max;
+    if (cap < 4096) cap = 4096;
+    unsigned char *buf = malloc(cap);
+    if (!buf) return AE_ENOMEM;
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    int z = inflateInit2(&zs, 16 + MAX_WBITS); /* 16: gzip wrapper only */
+    if (z != Z_OK) {
+        free(buf);
+        return z == Z_MEM_ERROR ? AE_ENOMEM : AE_EFORMAT;
+    }
+    size_t in_pos = 0, used = 0;
+    int rc = AE_OK;
+    for (;;) {
+        if (used == cap) {
+            if (cap == cap_max) {
+                rc = AE_EFORMAT;
+                break;
+            }
+            size_t ncap = cap <= cap_max / 2 ? cap * 2 : cap_max;
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = AE_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        /* avail_in and avail_out are 32-bit: feed at most UINT_MAX at a time. */
+        uInt ain = (uInt)(len - in_pos < UINT_MAX ? len - in_pos : UINT_MAX);
+        uInt aout = (uInt)(cap - used < UINT_MAX ? cap - used : UINT_MAX);
+        zs.next_in = in + in_pos;
+        zs.avail_in = ain;
+        zs.next_out = buf + used;
+        zs.avail_out = aout;
+        z = inflate(&zs, Z_NO_FLUSH);
+        int progress = zs.avail_in != ain || zs.avail_out != aout;
+        in_pos += ain - zs.avail_in;
+        used += aout - zs.avail_out;
+        if (z == Z_STREAM_END) {
+            if (in_pos == len) break;
+            /* Another member follows (as `cat a.gz b.gz` makes); anything else is junk. */
+            if (len - in_pos >= 2 && in[in_pos] == 0x1f && in[in_pos + 1] == 0x8b && inflateReset(&zs) == Z_OK)
+                continue;
+            rc = AE_EFORMAT;
+            break;
+        }
+        if (z == Z_MEM_ERROR) {
+            rc = AE_ENOMEM;
+            break;
+        }
+        if (z != Z_OK && z != Z_BUF_ERROR) { /* Z_DATA_ERROR, Z_NEED_DICT, ... */
+            rc = AE_EFORMAT;
+            break;
+        }
+        /* Room for output but no input left (or no progress): the stream was cut short. */
+        if (zs.avail_out > 0 && (in_pos == len || !progress)) {
+            rc = AE_EFORMAT;
+            break;
+        }
+    }
+    inflateEnd(&zs);
+    if (rc != AE_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = used;
+    return AE_OK;
+}
+
+/* ---------------------------------------------------------------- IDX */
+
+/* 00 00 type ndims, ndims big-endian uint32 dims, then the big-endian data, nothing after. */
+static int parse_idx(const unsigned char *p, size_t len, ae_data *out) {
+    if (len < 4) return AE_EFORMAT;
+    unsigned type = p[2], nd = p[3];
+    size_t esize;
+    switch (type) {
+    case 0x08: /* unsigned byte */
+    case 0x09: /* signed byte */ esize = 1; break;
+    case 0x0B: /* int16 */ esize = 2; break;
+    case 0x0C: /* int32 */
+    case 0x0D: /* float32 */ esize = 4; break;
+    case 0x0E: /* float64 */ esize = 8; break;
+    default: return AE_EFORMAT;
+    }
+    if (nd < 1 || nd > 8) return AE_EFORMAT;
+    size_t hdr = 4 + 4 * (size_t)nd;
+    if (len < hdr) return AE_EFORMAT;
+    size_t rows = 0, cols = 1;
+    for (unsigned i = 0; i < nd; i++) {
+        uint32_t dim = be32(p + 4 + 4 * i);
+        if (dim == 0) return AE_EFORMAT;
+        if (i == 0)
+            rows = dim;
+        else if (!mul_size(cols, dim, &cols))
+            return AE_EFORMAT;
+    }
+    size_t n, bytes;
+    if (!mul_size(rows, cols, &n) || !mul_size(n, esize, &bytes) || len - hdr != bytes) return AE_EFORMAT;
+    int rc = data_alloc(out, rows, cols);
+    if (rc != AE_OK) return rc;
+
+    const unsigned char *d = p + hdr;
+    float *x = out->x;
+    /* Unsigned bytes with two or more dims are image pixels: scaled to [0,1]. A 1-D
+     * unsigned-byte file is a label file (MNIST labels): it keeps the class numbers 0..255. */
+    int pixels = type == 0x08 && nd >= 2;
+    for (size_t i = 0; i < n; i++) {
+        switch (type) {
+        case 0x08: x[i] = pixels ? (float)d[i] / 255.0f : (float)d[i]; break;
+        case 0x09: x[i] = (float)(d[i] < 0x80 ? (int)d[i] : (int)d[i] - 0x100); break;
+        case 0x0B: {
+            long v = (long)d[2 * i] << 8 | d[2 * i + 1];
+            x[i] = (float)(v < 0x8000 ? v : v - 0x10000);
+            break;
+        }
+        case 0x0C: {
+            int64_t v = be32(d + 4 * i);
+            x[i] = (float)(v < INT64_C(0x80000000) ? v : v - INT64_C(0x100000000));
+            break;
+        }
+        case 0x0D: {
+            uint32_t u = be32(d + 4 * i);
+            memcpy(&x[i], &u, 4);
+            break;
+        }
+        default: { /* 0x0E */
+            uint64_t u = be64(d + 8 * i);
+            double v;
+            memcpy(&v, &u, 8);
+            x[i] = (float)v;
+            break;
+        }
+        }
+    }
+    return AE_OK;
+}
+
+/* ---------------------------------------------------------------- .npy */
+
+/* The header is a Python dict literal, e.g.
+ *   {'descr': '<f4', 'fortran_order': False, 'shape': (60000, 784), }
+ * read with a small scanner: exactly these three keys, in any order, once each. */
+typedef struct {
+    const unsigned char *p, *e;
+} cursor;
+
+static void cur_ws(cursor *c) {
+    while (c->p < c->e && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) c->p++;
+}
+
+/* Skip whitespace, then take ch if it is next. */
+static int cur_char(cursor *c, char ch) {
+    cur_ws(c);
+    if (c->p < c->e && *c->p == (unsigned char)ch) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A quoted string without escapes (keys and descr never need them); points into the header. */
+static int cur_string(cursor *c, const unsigned char **s, size_t *n) {
+    cur_ws(c);
+    if (c->p >= c->e || (*c->p != '\'' && *c->p != '"')) return 0;
+    unsigned char q = *c->p++;
+    const unsigned char *start = c->p;
+    while (c->p < c->e && *c->p != q) {
+        if (*c->p == '\\') return 0;
+        c->p++;
+    }
+    if (c->p >= c->e) return 0;
+    *s = start;
+    *n = (size_t)(c->p - start);
+    c->p++;
+    return 1;
+}
+
+/* The identifier w (True, False), not followed by another identifier character. */
+static int cur_word(cursor *c, const char *w) {
+    size_t n = strlen(w);
+    cur_ws(c);
+    if ((size_t)(c->e - c->p) < n || memcmp(c->p, w, n) != 0) return 0;
+    if ((size_t)(c->e - c->p) > n) {
+        unsigned char next = c->p[n];
+        if (next == '_' || (next >= '0' && next <= '9') || ((next | 0x20) >= 'a' && (next | 0x20) <= 'z')) return 0;
+    }
+    c->p += n;
+    return 1;
+}
+
+/* A non-negative decimal integer; Python 2 numpy wrote longs as 3L. */
+static int cur_uint(cursor *c, size_t *v) {
+    cur_ws(c);
+    if (c->p >= c->e || *c->p < '0' || *c->p > '9') return 0;
+    size_t x = 0;
+    while (c->p < c->e && *c->p >= '0' && *c->p <= '9') {
+        size_t digit = (size_t)(*c->p - '0');
+        if (x > (SIZE_MAX - digit) / 10) return 0;
+        x = x * 10 + digit;
+        c->p++;
+    }
+    if (c->p < c->e && *c->p == 'L') c->p++;
+    *v = x;
+    return 1;
+}
+
+static int str_is(const unsigned char *s, size_t n, const char *lit) {
+    return strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+enum { NPY_F4, NPY_F8, NPY_U1 };
+
+/* Little-endian ('<'), native ('=' or none: little-endian here) or, for one byte, any order. */
+static int npy_descr(const unsigned char *s, size_t n, int *type, size_t *itemsize) {
+    static const struct {
+        const char *name;
+        int type;
+        size_t size;
+    } known[] = {{"<f4", NPY_F4, 4}, {"=f4", NPY_F4, 4}, {"f4", NPY_F4, 4}, {"<f8", NPY_F8, 8},
+                 {"=f8", NPY_F8, 8}, {"f8", NPY_F8, 8},  {"|u1", NPY_U1, 1}, {"<u1", NPY_U1, 1},
+                 {">u1", NPY_U1, 1}, {"=u1", NPY_U1, 1}, {"u1", NPY_U1, 1}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (str_is(s, n, known[i].name)) {
+            *type = known[i].type;
+            *itemsize = known[i].size;
+            return 1;
+        }
+    return 0; /* '|O' objects, big-endian, integers wider than a byte, structured dtypes */
+}
+
+/* (), (n,), (n, c), (n, a, b, ...) -> rows = n (1 for ()), cols = product of the rest. */
+static int npy_shape(cursor *c, size_t *rows, size_t *cols) {
+    if (!cur_char(c, '(')) return 0;
+    size_t r = 1, k = 1, nd = 0;
+    for (;;) {
+        if (cur_char(c, ')')) break;
+        size_t v;
+        if (!cur_uint(c, &v) || v == 0) return 0; /* a zero dim: no data to train on */
+        if (nd == 0)
+            r = v;
+        else if (!mul_size(k, v, &k))
+            return 0;
+        nd++;
+        if (cur_char(c, ',')) continue;
+        if (cur_char(c, ')')) break;
+        return 0;
+    }
+    *rows = r;
+    *cols = k;
+    return 1;
+}
+
+static int npy_header(const unsigned char *h, size_t n, int *type, size_t *itemsize, size_t *rows, size_t *cols) {
+    cursor c = {h, h + n};
+    int seen_descr = 0, seen_order = 0, seen_shape = 0;
+    if (!cur_char(&c, '{')) return 0;
+    for (;;) {
+        if (cur_char(&c, '}')) break;
+        const unsigned char *k, *v;
+        size_t kn, vn;
+        if (!cur_string(&c, &k, &kn) || !cur_char(&c, ':')) return 0;
+        if (str_is(k, kn, "descr")) {
+            if (seen_descr++ || !cur_string(&c, &v, &vn) || !npy_descr(v, vn, type, itemsize)) return 0;
+        } else if (str_is(k, kn, "fortran_order")) {
+            /* Only C order: a Fortran-order file would need a transpose. */
+            if (seen_order++ || !cur_word(&c, "False")) return 0;
+        } else if (str_is(k, kn, "shape")) {
+            if (seen_shape++ || !npy_shape(&c, rows, cols)) return 0;
+        } else {
+            return 0;
+        }
+        if (cur_char(&c, ',')) continue;
+        if (cur_char(&c, '}')) break;
+        return 0;
+    }
+    cur_ws(&c); /* the padding: spaces and a final newline */
+    return c.p == c.e && seen_descr && seen_order && seen_shape;
+}
+
+static int parse_npy(const unsigned char *p, size_t len, ae_data *out) {
+    if (len < 10) return AE_EFORMAT;
+    size_t hlen, start;
+    if (p[6] == 1 && p[7] == 0) {
+        hlen = (size_t)p[8] | (size_t)p[9] << 8;
+        start = 10;
+    } else if ((p[6] == 2 || p[6] == 3) && p[7] == 0) { /* 3.0: the same with a UTF-8 header */
+        if (len < 12) return AE_EFORMAT;
+        hlen = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
+        start = 12;
+    } else {
+        return AE_EFORMAT;
+    }
+    if (hlen > MAX_NPY_HEADER || hlen > len - start) return AE_EFORMAT;
+    int type = NPY_F4;
+    size_t itemsize = 0, rows = 0, cols = 0, n, bytes;
+    if (!npy_header(p + start, hlen, &type, &itemsize, &rows, &cols)) return AE_EFORMAT;
+    size_t data = start + hlen;
+    if (!mul_size(rows, cols, &n) || !mul_size(n, itemsize, &bytes) || len - data != bytes) return AE_EFORMAT;
+    int rc = data_alloc(out, rows, cols);
+    if (rc != AE_OK) return rc;
+
+    const unsigned char *d = p + data;
+    float *x = out->x;
+    if (type == NPY_F4) {
+        memcpy(x, d, bytes);
+    } else if (type == NPY_F8) {
+        for (size_t i = 0; i < n; i++) {
+            double v;
+            memcpy(&v, d + 8 * i, 8);
+            x[i] = (float)v;
+        }
+    } else {
+        /* .npy keeps the user's values: |u1 becomes 0..255, not scaled (unlike IDX images). */
+        for (size_t i = 0; i < n; i++) x[i] = (float)d[i];
+    }
+    return AE_OK;
+}
+
+/* ---------------------------------------------------------------- text */
+
+/* Valid UTF-8 without control characters other than tab, CR and LF. */
+static int is_text(const unsigned char *p, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return 0;
+            i++;
+            continue;
+        }
+        /* Lead byte: number of continuation bytes and the range allowed for the first one
+         * (excludes overlong forms, surrogates and code points past U+10FFFF). */
+        size_t more;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) more = 1;
+        else if (c == 0xE0) more = 2, lo = 0xA0;
+        else if (c == 0xED) more = 2, hi = 0x9F;
+        else if (c >= 0xE1 && c <= 0xEF) more = 2;
+        else if (c == 0xF0) more = 3, lo = 0x90;
+        else if (c == 0xF4) more = 3, hi = 0x8F;
+        else if (c >= 0xF1 && c <= 0xF3) more = 3;
+        else return 0;
+        if (len - i - 1 < more || p[i + 1] < lo || p[i + 1] > hi) return 0;
+        for (size_t k = 2; k <= more; k++)
+            if (p[i + k] < 0x80 || p[i + k] > 0xBF) return 0;
+        i += more + 1;
+    }
+    return 1;
+}
+
+static int is_blank(unsigned char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
+static int is_sep(unsigned char ch) { return ch == ',' || ch == ';'; }
+
+/* Fields of one line. Blanks (space, tab, CR) pad fields and also separate them (runs count
+ * once); ',' and ';' are hard separators, so ",," or a leading or trailing one gives an
+ * empty field. */
+typedef struct {
+    const unsigned char *p, *e;
+    int pending; /* a hard separator was taken: one more field is owed */
+} fields;
+
+static void fields_init(fields *f, const unsigned char *s, const unsigned char *e) {
+    while (s < e && is_blank(*s)) s++;
+    f->p = s;
+    f->e = e;
+    f->pending = 0;
+}
+
+/* The next field in [*s, *s + *n), possibly empty; 0 at the end of the line. */
+static int fields_next(fields *f, const unsigned char **s, size_t *n) {
+    if (f->p == f->e && !f->pending) return 0;
+    *s = f->p;
+    while (f->p < f->e && !is_blank(*f->p) && !is_sep(*f->p)) f->p++;
+    *n = (size_t)(f->p - *s);
+    while (f->p < f->e && is_blank(*f->p)) f->p++;
+    f->pending = 0;
+    if (f->p < f->e && is_sep(*f->p)) {
+        f->p++;
+        while (f->p < f->e && is_blank(*f->p)) f->p++;
+        f->pending = 1;
+    }
+    return 1;
+}
+
+/* strtod on a NUL-terminated copy (the buffer itself is not terminated). strtod follows the
+ * C locale's decimal point, and accepts nan and inf: those pass through here. */
+static int parse_number(const unsigned char *s, size_t n, float *v) {
+    char buf[MAX_FIELD + 1];
+    if (n == 0 || n > MAX_FIELD) return 0;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    double d = strtod(buf, &end);
+    if (end != buf + n) return 0;
+    *v = (float)d;
+    return 1;
+}
+
+/* A header line has a non-empty field that is not a number; empty fields are allowed in it
+ * (pandas writes ",a,b" over an index column). */
+static int is_header(const unsigned char *s, const unsigned char *e) {
+    fields f;
+    fields_init(&f, s, e);
+    const unsigned char *fs;
+    size_t fn;
+    float v;
+    while (fields_next(&f, &fs, &fn))
+        if (fn > 0 && !parse_number(fs, fn, &v)) return 1;
+    return 0;
+}
+
+/* One pass over the lines. With x NULL it validates and counts rows and columns; with x set
+ * (allocated from the first pass's counts, *cols the stride) it stores the values. */
+static int text_scan(const unsigned char *p, size_t len, float *x, size_t *rows, size_t *cols) {
+    size_t r = 0, c0 = x ? *cols : 0, pos = 0;
+    int first = 1;
+    while (pos < len) {
+        const unsigned char *ls = p + pos, *nl = memchr(ls, '\n', len - pos);
+        const unsigned char *le = nl ? nl : p + len;
+        pos = (size_t)(le - p) + (nl ? 1 : 0);
+        fields f;
+        fields_init(&f, ls, le);
+        if (f.p == f.e) continue; /* blank line */
+        if (first) {
+            first = 0;
+            if (is_header(ls, le)) continue;
+        }
+        const unsigned char *fs;
+        size_t fn, k = 0;
+        float v;
+        while (fields_next(&f, &fs, &fn)) {
+            if (!parse_number(fs, fn, &v)) return AE_EFORMAT; /* empty or not a number */
+            if (r > 0 && k >= c0) return AE_EFORMAT;         /* longer than the first row */
+            if (x) x[r * c0 + k] = v;
+            k++;
+        }
+        if (r == 0)
+            c0 = k;
+        else if (k != c0)
+            return AE_EFORMAT;
+        r++;
+    }
+    if (r == 0) return AE_EFORMAT;
+    *rows = r;
+    *cols = c0;
+    return AE_OK;
+}
+
+static int parse_text(const unsigned char *p, size_t len, ae_data *out) {
+    if (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) { /* UTF-8 byte order mark */
+        p += 3;
+        len -= 3;
+    }
+    if (!is_text(p, len)) return AE_EFORMAT;
+    size_t rows = 0, cols = 0;
+    int rc = text_scan(p, len, NULL, &rows, &cols);
+    if (rc == AE_OK) rc = data_alloc(out, rows, cols);
+    if (rc == AE_OK) rc = text_scan(p, len, out->x, &rows, &cols);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- public */
+
+static int parse_plain(const unsigned char *p, size_t len, ae_data *out) {
+    if (len >= 6 && memcmp(p, "\x93" "NUMPY", 6) == 0) return parse_npy(p, len, out);
+    if (len >= 2 && p[0] == 0 && p[1] == 0) return parse_idx(p, len, out);
+    return parse_text(p, len, out);
+}
+
+/* len 0 is AE_EFORMAT, like an empty file: there is nothing to parse. A gzip buffer is
+ * inflated first, as ae_data_load does for a file. */
+AE_API int ae_data_parse(const void *buf, size_t len, ae_data *out) {
+    if (!out) return AE_EINVAL;
+    *out = (ae_data){NULL, 0, 0};
+    if (!buf) return AE_EINVAL;
+    if (len == 0) return AE_EFORMAT;
+    const unsigned char *p = buf;
+    int rc;
+    if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+        unsigned char *raw = NULL;
+        size_t n = 0;
+        rc = gunzip(p, len, &raw, &n);
+        if (rc == AE_OK) {
+            rc = parse_plain(raw, n, out);
+            free(raw);
+        }
+    } else {
+        rc = parse_plain(p, len, out);
+    }
+    if (rc != AE_OK) ae_data_free(out);
+    return rc;
+}
+
+/* The whole file into a new buffer; over MAX_BYTES is AE_EFORMAT. */
+static int read_file(const char *path, unsigned char **out, size_t *out_len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return AE_EIO;
+    size_t limit = byte_limit(), cap = 65536, len = 0;
+    struct stat st;
+    int rc = AE_OK;
+    if (fstat(fileno(f), &st) != 0) {
+        rc = AE_EIO;
+    } else if (S_ISREG(st.st_mode)) {
+        if (st.st_size < 0 || (uint64_t)st.st_size > limit)
+            rc = AE_EFORMAT;
+        else
+            cap = (size_t)st.st_size + 1; /* +1: EOF shows up without growing the buffer */
+    }
+    unsigned char *buf = rc == AE_OK ? malloc(cap) : NULL;
+    if (rc == AE_OK && !buf) rc = AE_ENOMEM;
+    while (rc == AE_OK) { /* grows only when the file is not regular or changed meanwhile */
+        if (len == cap) {
+            if (cap > limit) {
+                rc = AE_EFORMAT;
+                break;
+            }
+            size_t ncap = cap <= limit / 2 ? cap * 2 : limit + 1;
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = AE_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t want = cap - len, got = fread(buf + len, 1, want, f);
+        len += got;
+        if (got < want) {
+            if (ferror(f)) rc = AE_EIO; /* a directory lands here too (EISDIR) */
+            break;
+        }
+    }
+    if (rc == AE_OK && len > limit) rc = AE_EFORMAT;
+    if (fclose(f) != 0 && rc == AE_OK) rc = AE_EIO;
+    if (rc != AE_OK) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = len;
+    return AE_OK;
+}
+
+AE_API int ae_data_load(const char *path, ae_data *out) {
+    if (!out) return AE_EINVAL;
+    *out = (ae_data){NULL, 0, 0};
+    if (!path) return AE_EINVAL;
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = read_file(path, &buf, &len);
+    if (rc != AE_OK) return rc;
+    rc = ae_data_parse(buf, len, out);
+    free(buf);
+    return rc;
+}
+
+/* NULL and an already freed (zeroed) struct are no-ops. */
+AE_API void ae_data_free(ae_data *d) {
+    if (!d) return;
+    free(d->x);
+    *d = (ae_data){NULL, 0, 0};
+}
+
+/* .npy 1.0: magic, version, 2-byte little-endian header length, the dict padded with spaces
+ * and ended by '\n' so that the data starts at a multiple of 64 bytes, then the floats.
+ * Written to path.tmp.XXXXXX in the same directory, flushed, fsynced and renamed over path;
+ * on failure the temporary is removed and any previous file at path is left as it was. */
+AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t cols) {
+    if (!path || !x || rows == 0 || cols == 0) return AE_EINVAL;
+    size_t n, bytes;
+    if (!mul_size(rows, cols, &n) || !mul_size(n, sizeof(float), &bytes)) return AE_EINVAL;
+
+    char hdr[192]; /* the dict is at most ~100 characters, so the header is 128 bytes */
+    int dl = snprintf(hdr + 10, sizeof hdr - 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                      rows, cols);
+    if (dl < 0 || (size_t)dl + 11 > sizeof hdr) return AE_EINVAL;
+    size_t used = 10 + (size_t)dl + 1, total = (used + 63) / 64 * 64;
+    if (total > sizeof hdr) return AE_EINVAL;
+    memcpy(hdr, "\x93" "NUMPY", 6);
+    hdr[6] = 1;
+    hdr[7] = 0;
+    hdr[8] = (char)((total - 10) & 0xFF);
+    hdr[9] = (char)((total - 10) >> 8);
+    memset(hdr + 10 + dl, ' ', total - used);
+    hdr[total - 1] = '\n';
+
+    static const char suffix[] = ".tmp.XXXXXX";
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + sizeof suffix);
+    if (!tmp) return AE_ENOMEM;
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, suffix, sizeof suffix);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        free(tmp);
+        return AE_EIO;
+    }
+    /* mkstemp makes the file 0600; a data file is for sharing. Not fatal: some file
+     * systems refuse chmod, and the data is still written correctly. */
+    (void)fchmod(fd, 0644);
+    FILE *f = fdopen(fd, "wb");
+    if (!f) close(fd);
+    int ok = f != NULL;
+    ok = ok && fwrite(hdr, 1, total, f) == total;
+    ok = ok && fwrite(x, sizeof(float), n, f) == n;
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f && fclose(f) != 0) ok = 0;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) unlink(tmp);
+    free(tmp);
+    return ok ? AE_OK : AE_EIO;
+}

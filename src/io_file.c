@@ -1,0 +1,46 @@
+#define _POSIX_C_SOURCE 200809L
+#include "io_file.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int ae_atomic_open(ae_atomic_file *a, const char *path) {
+    memset(a, 0, sizeof *a);
+    size_t len = strlen(path);
+    if (!(a->tmp = malloc(len + 12))) return AE_ENOMEM;
+    memcpy(a->tmp, path, len);
+    memcpy(a->tmp + len, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(a->tmp);
+    if (fd < 0) {
+        free(a->tmp);
+        a->tmp = NULL;
+        return AE_EIO;
+    }
+    (void)fchmod(fd, 0644); /* mkstemp makes 0600; these files are for sharing */
+    if (!(a->f = fdopen(fd, "wb"))) {
+        close(fd);
+        unlink(a->tmp);
+        free(a->tmp);
+        a->tmp = NULL;
+        return AE_EIO;
+    }
+    a->path = path;
+    a->ok = 1;
+    return AE_OK;
+}
+
+void ae_atomic_write(ae_atomic_file *a, const void *p, size_t n) {
+    if (a->ok && n > 0 && fwrite(p, 1, n, a->f) != n) a->ok = 0;
+}
+
+int ae_atomic_close(ae_atomic_file *a) {
+    int ok = a->ok && fflush(a->f) == 0 && fsync(fileno(a->f)) == 0;
+    if (fclose(a->f) != 0) ok = 0;
+    ok = ok && rename(a->tmp, a->path) == 0;
+    if (!ok) unlink(a->tmp);
+    free(a->tmp);
+    memset(a, 0, sizeof *a);
+    return ok ? AE_OK : AE_EIO;
+}

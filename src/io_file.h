@@ -1,0 +1,26 @@
+/* io_file: the atomic file write shared by the model file and the .npy writer:
+ * a temporary file beside the target, flushed and fsync'ed, then renamed over it, so that a
+ * failed write never harms the file already there. */
+#ifndef AE_IO_FILE_H
+#define AE_IO_FILE_H
+
+#include <stdio.h>
+
+#include "tensor.h"
+
+typedef struct ae_atomic_file {
+    FILE *f;
+    char *tmp;        /* the temporary's name */
+    const char *path; /* the target */
+    int ok;           /* every write so far succeeded */
+} ae_atomic_file;
+
+/* Creates the temporary; AE_OK, AE_ENOMEM or AE_EIO. */
+AE_HIDDEN int ae_atomic_open(ae_atomic_file *a, const char *path);
+/* Appends n bytes; failures are remembered for ae_atomic_close. */
+AE_HIDDEN void ae_atomic_write(ae_atomic_file *a, const void *p, size_t n);
+/* Flushes, fsyncs, closes and renames over the target when everything succeeded;
+ * otherwise removes the temporary. AE_OK or AE_EIO. */
+AE_HIDDEN int ae_atomic_close(ae_atomic_file *a);
+
+#endif
