@@ -79,7 +79,11 @@ AE_API ae_config ae_config_default(void);
 
 typedef struct ae_epoch_stats {
     int epoch;         /* 1-based */
-    double train_loss; /* sample-weighted mean of the epoch's batch losses */
+    double train_loss; /* sample-weighted mean of the epoch's batch losses: the sum of the
+                          three parts below */
+    double train_recon;    /* reconstruction part (MSE or BCE, a mean over elements) */
+    double train_kl;       /* VAE: kl_weight * KL(q(z|x) || N(0, I)) per row / input_dim */
+    double train_sparsity; /* sparsity_weight * the sparsity penalty */
     double val_loss;   /* NAN when no validation data */
     double seconds;    /* wall time of the epoch, validation included */
     size_t samples;    /* rows trained this epoch */
@@ -93,11 +97,16 @@ typedef struct ae_train_opts {
     float learning_rate, momentum, beta1, beta2, eps, weight_decay;
     int nesterov;
     ae_loss loss;
-    ae_noise noise;
-    float noise_level;                      /* denoising: corrupt inputs, reconstruct clean */
-    float dropout;                          /* on hidden layers, training only */
-    float sparsity_target, sparsity_weight; /* KL(rho || mean code activation) */
-    float kl_weight;                        /* VAE: weight of KL(q(z|x) || N(0, I)) */
+    ae_noise noise;                         /* denoising: corrupt inputs, reconstruct clean */
+    float noise_level;                      /* GAUSSIAN: standard deviation (clipped to [0,1]
+                                               with a sigmoid output); MASK: share set to 0 */
+    float dropout;                          /* on hidden layers, training only (inverted) */
+    float sparsity_target, sparsity_weight; /* sigmoid code: weight * sum_j KL(rho || mean
+                                               activation j); other codes: weight * L1 of the
+                                               code activations, a mean over rows */
+    float kl_weight;                        /* VAE: weight of KL(q(z|x) || N(0, I)); with 1
+                                               and BCE, the loss is the negative ELBO per row
+                                               divided by input_dim */
     const float *val_x;
     size_t val_n;                           /* optional validation rows */
     int patience;                           /* early stopping on val loss (train loss without
@@ -105,7 +114,8 @@ typedef struct ae_train_opts {
     int (*on_epoch)(const ae_epoch_stats *s, void *user); /* non-zero stops training */
     void *user;
 } ae_train_opts;
-/* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, nothing else. */
+/* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, no noise, dropout or
+ * sparsity penalty (sparsity_target 0.05 once a weight is set), kl_weight 1. */
 AE_API ae_train_opts ae_train_opts_default(void);
 
 /* Build a model; *out is NULL on failure. */

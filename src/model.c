@@ -24,7 +24,11 @@ int ae_config_check(const ae_config *c) {
     for (size_t i = 0; i < c->n_hidden; i++)
         if (!width_ok(c->hidden[i])) return AE_EINVAL;
     if (!act_ok(c->hidden_act) || !act_ok(c->code_act) || !act_ok(c->output_act)) return AE_EINVAL;
-    if ((c->tied_weights != 0 && c->tied_weights != 1) || c->variational != 0) return AE_EINVAL;
+    if ((c->tied_weights != 0 && c->tied_weights != 1) || (c->variational != 0 && c->variational != 1))
+        return AE_EINVAL;
+    /* A VAE's code layer is two linear heads (mu, logvar) of one [2k x in] weight; a tied
+     * decoder cannot share that weight's shape. */
+    if (c->variational && (c->code_act != AE_ACT_LINEAR || c->tied_weights)) return AE_EINVAL;
     return AE_OK;
 }
 
@@ -58,6 +62,7 @@ static size_t plan_layers(ae_model *m, size_t *w_off, size_t *b_off) {
         size_t j = enc ? l : l - m->n_enc; /* index within its stack */
         L->in = enc ? width[j] : width[nh + 1 - j];
         L->out = enc ? width[j + 1] : width[nh - j];
+        if (enc && j == nh && c->variational) L->out = 2 * c->code_dim; /* [mu | logvar] */
         L->act = enc ? (j == nh ? c->code_act : c->hidden_act) : (j == nh ? c->output_act : c->hidden_act);
         if (L->in > m->max_width) m->max_width = L->in;
         if (L->out > m->max_width) m->max_width = L->out;
@@ -164,6 +169,24 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out) {
         int enc = l < m->n_enc;
         size_t j = enc ? l : l - m->n_enc;
         const char *stack = enc ? "encoder" : "decoder";
+        if (enc && j + 1 == m->n_enc && m->cfg.variational) {
+            /* The head's weight rows [0, k) are mu's, [k, 2k) logvar's; the same for the bias. */
+            const size_t k = m->cfg.code_dim;
+            const char *head[2] = {"mu", "logvar"};
+            for (int h = 0; h < 2; h++) {
+                snprintf(out[n].name, sizeof out[n].name, "encoder.%s.weight", head[h]);
+                out[n].data = L->w + (size_t)h * k * L->in;
+                out[n].rows = k;
+                out[n].cols = L->in;
+                n++;
+                snprintf(out[n].name, sizeof out[n].name, "encoder.%s.bias", head[h]);
+                out[n].data = L->b + (size_t)h * k;
+                out[n].rows = k;
+                out[n].cols = 0;
+                n++;
+            }
+            continue;
+        }
         if (!L->w_transposed) {
             snprintf(out[n].name, sizeof out[n].name, "%s.%zu.weight", stack, j);
             out[n].data = L->w;
@@ -184,7 +207,13 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out) {
 
 #define AE_CHUNK 256 /* rows per pass: bounds the workspace, keeps GEMMs large */
 
-/* Runs layers [first, last) over x [n x layer[first].in] into out [n x layer[last-1].out]. */
+/* Keeps the first k of each row's 2k values (a VAE head's mu) in place: [rows x 2k] -> [rows x k]. */
+static void keep_mu(float *h, size_t rows, size_t k) {
+    for (size_t i = 1; i < rows; i++) memmove(h + i * k, h + i * 2 * k, k * sizeof(float));
+}
+
+/* Runs layers [first, last) over x [n x layer[first].in] into out [n x width], where width is
+ * layer[last-1].out, or the code width k when the last layer is a VAE head (out gets mu). */
 static int forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n,
                           float *out) {
     size_t chunk = n < AE_CHUNK ? n : AE_CHUNK;
@@ -196,13 +225,18 @@ static int forward_layers(const ae_model *m, size_t first, size_t last, const fl
         ae_dealloc(buf[1]);
         return AE_ENOMEM;
     }
-    const size_t in_w = m->layer[first].in, out_w = m->layer[last - 1].out;
+    const size_t k = m->cfg.code_dim, head = m->cfg.variational ? m->n_enc - 1 : (size_t)-1;
+    const size_t in_w = m->layer[first].in, out_w = last - 1 == head ? k : m->layer[last - 1].out;
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t rows = n - r0 < chunk ? n - r0 : chunk;
         const float *src = x + r0 * in_w;
         for (size_t l = first; l < last; l++) {
-            float *dst = l + 1 == last ? out + r0 * out_w : buf[(l - first) & 1];
+            float *dst = l + 1 == last && l != head ? out + r0 * out_w : buf[(l - first) & 1];
             ae_layer_forward(&m->layer[l], src, rows, dst, 1);
+            if (l == head) { /* the decoder (or the caller) sees mu only */
+                keep_mu(dst, rows, k);
+                if (l + 1 == last) memcpy(out + r0 * out_w, dst, rows * k * sizeof(float));
+            }
             src = dst;
         }
     }
@@ -255,10 +289,12 @@ int ae_score(const ae_model *m, const float *x, size_t n, float *err) {
 }
 
 int ae_sample(ae_model *m, size_t n, float *out) {
-    /* Sampling needs a variational model, and ae_config_check refuses variational = 1 in this
-     * version (it arrives with the variants issue), so every call is an invalid argument. */
-    (void)n;
-    (void)out;
-    (void)m;
-    return AE_EINVAL;
+    if (!m || !out || !m->cfg.variational || n == 0 || n > AE_MAX_ROWS) return AE_EINVAL;
+    const size_t k = m->cfg.code_dim;
+    float *z = ae_calloc(n * k, sizeof(float));
+    if (!z) return AE_ENOMEM;
+    for (size_t i = 0; i < n * k; i++) z[i] = ae_rng_normal(&m->rng);
+    int rc = forward_layers(m, m->n_enc, m->n_layers, z, n, out);
+    ae_dealloc(z);
+    return rc;
 }

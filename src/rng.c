@@ -44,3 +44,13 @@ void ae_rng_permute(ae_rng *r, uint32_t *idx, size_t n) {
         idx[j] = t;
     }
 }
+
+void ae_rng_fill_normal(ae_rng *r, float *out, size_t n) {
+    for (size_t i = 0; i < n; i += 2) {
+        float u1 = ((float)(ae_rng_u32(r) >> 8) + 1.0f) * (1.0f / 16777216.0f); /* (0, 1] */
+        float u2 = (float)(ae_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
+        float radius = sqrtf(-2.0f * logf(u1)), angle = 6.2831853f * u2;
+        out[i] = radius * cosf(angle);
+        if (i + 1 < n) out[i + 1] = radius * sinf(angle);
+    }
+}

@@ -123,6 +123,11 @@ void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_ac
     }
 }
 
+void ae_dropout_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
+                             size_t n, ae_activation act, float keep) {
+    for (size_t i = 0; i < n; i++) d[i] *= mask[i] * ae_act_grad_from_output(a[i] * keep, act);
+}
+
 void ae_col_sum(const float *restrict x, size_t rows, size_t cols, float *restrict out) {
     memset(out, 0, cols * sizeof *out);
     for (size_t i = 0; i < rows; i++) {

@@ -40,6 +40,10 @@ AE_HIDDEN void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, c
 AE_HIDDEN void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activation act);
 /* d *= act'(a), elementwise over n values, with act' written in terms of the output a. */
 AE_HIDDEN void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_activation act);
+/* Inverted dropout's backward fused with the activation's: d *= mask * act'(a * keep), where
+ * mask is 0 or 1/keep and a the dropped-out output (a * keep recovers a kept unit's output). */
+AE_HIDDEN void ae_dropout_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
+                                       size_t n, ae_activation act, float keep);
 /* out[j] = sum_i x[i, j] over rows x cols. */
 AE_HIDDEN void ae_col_sum(const float *restrict x, size_t rows, size_t cols, float *restrict out);
 /* 1 if every one of the n values is finite. */

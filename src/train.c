@@ -27,14 +27,24 @@ ae_train_opts ae_train_opts_default(void) {
     return o;
 }
 
-int ae_work_init(ae_work *w, const ae_model *m, size_t cap) {
+static int is_hidden(const ae_model *m, size_t l) { return l + 1 != m->n_enc && l + 1 != m->n_layers; }
+static size_t vae_head(const ae_model *m) { return m->cfg.variational ? m->n_enc - 1 : (size_t)-1; }
+
+int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *cfg) {
     memset(w, 0, sizeof *w);
-    /* Every piece is a whole number of 64-byte lines, so each view stays aligned. */
-    size_t sizes[AE_MAX_LAYERS + 3], total = 0, n = 0;
-    for (size_t l = 0; l < m->n_layers; l++) sizes[n++] = cap * m->layer[l].out;
+    const size_t d = m->cfg.input_dim, k = m->cfg.code_dim, L = m->n_layers;
+    const int noise = cfg->train && cfg->noise != AE_NOISE_NONE, drop = cfg->train && cfg->dropout > 0.0f;
+    /* Sizes in floats, in carving order: act[L], mask[L], delta[2], batch, noisy, eps, z.
+     * Each piece is rounded to whole 64-byte lines so every view stays aligned. */
+    size_t sizes[2 * AE_MAX_LAYERS + 6], n = 0, total = 0;
+    for (size_t l = 0; l < L; l++) sizes[n++] = cap * m->layer[l].out;
+    for (size_t l = 0; l < L; l++) sizes[n++] = drop && is_hidden(m, l) ? cap * m->layer[l].out : 0;
     sizes[n++] = cap * m->max_width;
     sizes[n++] = cap * m->max_width;
-    sizes[n++] = cap * m->cfg.input_dim;
+    sizes[n++] = cap * d;
+    sizes[n++] = noise ? cap * d : 0;
+    sizes[n++] = m->cfg.variational ? cap * k : 0;
+    sizes[n++] = m->cfg.variational ? cap * k : 0;
     for (size_t i = 0; i < n; i++) {
         sizes[i] = (sizes[i] + 15) & ~(size_t)15;
         total += sizes[i];
@@ -42,10 +52,17 @@ int ae_work_init(ae_work *w, const ae_model *m, size_t cap) {
     w->block = ae_calloc(total, sizeof(float));
     if (!w->block) return AE_ENOMEM;
     float *p = w->block;
-    for (size_t l = 0; l < m->n_layers; l++) { w->act[l] = p; p += sizes[l]; }
-    w->delta[0] = p; p += sizes[m->n_layers];
-    w->delta[1] = p; p += sizes[m->n_layers + 1];
-    w->batch = p;
+    size_t i = 0;
+#define CARVE(dst) do { dst = sizes[i] ? p : NULL; p += sizes[i++]; } while (0)
+    for (size_t l = 0; l < L; l++) CARVE(w->act[l]);
+    for (size_t l = 0; l < L; l++) CARVE(w->mask[l]);
+    CARVE(w->delta[0]);
+    CARVE(w->delta[1]);
+    CARVE(w->batch);
+    CARVE(w->noisy);
+    CARVE(w->eps);
+    CARVE(w->z);
+#undef CARVE
     w->cap = cap;
     return AE_OK;
 }
@@ -55,34 +72,161 @@ void ae_work_free(ae_work *w) {
     memset(w, 0, sizeof *w);
 }
 
+ae_pass_cfg ae_pass_cfg_from(const ae_train_opts *o) {
+    ae_pass_cfg c;
+    c.loss = o->loss;
+    c.train = 1;
+    c.noise = o->noise;
+    c.noise_level = o->noise_level;
+    c.dropout = o->dropout;
+    c.sparsity_target = o->sparsity_target;
+    c.sparsity_weight = o->sparsity_weight;
+    c.kl_weight = o->kl_weight;
+    return c;
+}
+
+/* Denoising: Gaussian noise (clipped to [0,1] before a sigmoid output) or masking. */
+static void corrupt(ae_model *m, const ae_pass_cfg *c, const float *x, float *out, size_t n) {
+    if (c->noise == AE_NOISE_GAUSSIAN) {
+        ae_rng_fill_normal(&m->rng, out, n);
+        const float s = c->noise_level;
+        if (m->cfg.output_act == AE_ACT_SIGMOID) {
+            for (size_t i = 0; i < n; i++) out[i] = fminf(fmaxf(x[i] + s * out[i], 0.0f), 1.0f);
+        } else {
+            for (size_t i = 0; i < n; i++) out[i] = x[i] + s * out[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) out[i] = ae_rng_uniform(&m->rng) < c->noise_level ? 0.0f : x[i];
+    }
+}
+
+/* Inverted dropout: each unit kept with probability keep and scaled by 1/keep. */
+static void dropout_forward(ae_model *m, float *a, float *mask, size_t n, float keep) {
+    const float scale = 1.0f / keep;
+    for (size_t i = 0; i < n; i++) mask[i] = ae_rng_uniform(&m->rng) < keep ? scale : 0.0f;
+    for (size_t i = 0; i < n; i++) a[i] *= mask[i];
+}
+
+/* VAE: z = mu + exp(logvar / 2) eps from the head's [rows x 2k] output; returns the KL
+ * divergence to N(0, I) summed over the code and averaged over rows. */
+static double vae_sample(ae_model *m, const float *h, float *eps, float *z, size_t rows) {
+    const size_t k = m->cfg.code_dim;
+    ae_rng_fill_normal(&m->rng, eps, rows * k);
+    double kl = 0.0;
+    for (size_t i = 0; i < rows; i++) {
+        const float *mu = h + i * 2 * k, *lv = mu + k;
+        for (size_t j = 0; j < k; j++) {
+            float sd = expf(0.5f * lv[j]);
+            z[i * k + j] = mu[j] + sd * eps[i * k + j];
+            kl += -0.5 * (1.0 + lv[j] - (double)mu[j] * mu[j] - (double)sd * sd);
+        }
+    }
+    return kl / (double)rows;
+}
+
+/* VAE backward through the sampling: dz [rows x k] (at the front of buf) becomes the head's
+ * gradient [rows x 2k] in place, plus the KL term's gradient with c = kl_weight / (rows d):
+ *   dmu = dz + c mu;   dlogvar = dz eps exp(logvar / 2) / 2 + c (exp(logvar) - 1) / 2.
+ * Rows are expanded last to first so that no row overwrites one not yet read. */
+static void vae_backward(const ae_model *m, const float *h, const float *eps, float *buf, size_t rows, float c) {
+    const size_t k = m->cfg.code_dim;
+    for (size_t i = rows; i-- > 0;) {
+        const float *mu = h + i * 2 * k, *lv = mu + k;
+        for (size_t j = k; j-- > 0;) {
+            float dz = buf[i * k + j], sd = expf(0.5f * lv[j]);
+            buf[i * 2 * k + k + j] = 0.5f * dz * eps[i * k + j] * sd + 0.5f * c * (sd * sd - 1.0f);
+            buf[i * 2 * k + j] = dz + c * mu[j];
+        }
+    }
+}
+
+/* The sparsity penalty on the code activations a [rows x k], and (when grad is not NULL) its
+ * gradient added to grad. Sigmoid code: weight * sum_j KL(rho || rho_j), rho_j the batch mean
+ * of unit j; any other code: weight * mean over rows of sum_j |a_ij|. */
+static double sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, size_t rows, float *grad) {
+    const size_t k = m->cfg.code_dim;
+    const double w = c->sparsity_weight;
+    double penalty = 0.0;
+    if (m->cfg.code_act == AE_ACT_SIGMOID) {
+        const double rho = c->sparsity_target;
+        for (size_t j = 0; j < k; j++) {
+            double mean = 0.0;
+            for (size_t i = 0; i < rows; i++) mean += a[i * k + j];
+            mean /= (double)rows;
+            mean = fmin(fmax(mean, 1e-7), 1.0 - 1e-7); /* a saturated sigmoid must not give log(0) */
+            penalty += rho * log(rho / mean) + (1.0 - rho) * log((1.0 - rho) / (1.0 - mean));
+            if (grad) {
+                float g = (float)(w * (-rho / mean + (1.0 - rho) / (1.0 - mean)) / (double)rows);
+                for (size_t i = 0; i < rows; i++) grad[i * k + j] += g;
+            }
+        }
+    } else {
+        const float g = (float)(w / (double)rows);
+        for (size_t i = 0; i < rows * k; i++) {
+            penalty += fabsf(a[i]);
+            if (grad) grad[i] += a[i] > 0.0f ? g : a[i] < 0.0f ? -g : 0.0f;
+        }
+        penalty /= (double)rows;
+    }
+    return w * penalty;
+}
+
 double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, size_t rows,
-               ae_loss loss, int backward, float *dx) {
-    const size_t L = m->n_layers;
+               const ae_pass_cfg *c, int backward, float *dx, ae_pass_parts *parts) {
+    const size_t L = m->n_layers, code = m->n_enc - 1, head = vae_head(m), d = m->cfg.input_dim;
     const ae_layer *out = &m->layer[L - 1];
+    const int drop = c->train && c->dropout > 0.0f;
+    const float keep = 1.0f - c->dropout;
+    const int sparse = c->sparsity_weight > 0.0f;
+    const float *in = x;
+    if (c->train && c->noise != AE_NOISE_NONE) {
+        corrupt(m, c, x, w->noisy, rows * d);
+        in = w->noisy;
+        dx = NULL; /* the input gradient is not defined through the noise */
+    }
+    ae_pass_parts p = {0.0, 0.0, 0.0};
     /* Forward: A_l = act(A_{l-1} . W_l^T + b_l); the output layer stops at Z = A . W^T. */
-    const float *src = x;
+    const float *src = in;
     for (size_t l = 0; l + 1 < L; l++) {
         ae_layer_forward(&m->layer[l], src, rows, w->act[l], 1);
         src = w->act[l];
+        if (l == head) {
+            p.kl = c->kl_weight * vae_sample(m, w->act[l], w->eps, w->z, rows) / (double)d;
+            src = w->z;
+        } else if (drop && is_hidden(m, l)) {
+            dropout_forward(m, w->act[l], w->mask[l], rows * m->layer[l].out, keep);
+        }
     }
+    if (sparse) p.sparsity = sparsity(m, c, w->act[code], rows, NULL);
     ae_layer_forward(out, src, rows, w->act[L - 1], 0);
     float *dz = backward ? w->delta[0] : NULL;
-    double value = ae_loss_output(loss, out->act, w->act[L - 1], out->b, target, rows, out->out, dz, NULL);
-    if (!backward) return value;
+    p.recon = ae_loss_output(c->loss, out->act, w->act[L - 1], out->b, target, rows, out->out, dz, NULL);
+    if (parts) *parts = p;
+    const double total = p.recon + p.kl + p.sparsity;
+    if (!backward) return total;
 
     /* Backward: dZ_l -> (dW_l, db_l) and dA_{l-1} = dZ_l . W_l, then dZ_{l-1} = dA_{l-1} * act'. */
     int cur = 0;
     for (size_t l = L; l-- > 0;) {
         const ae_layer *lay = &m->layer[l];
-        const float *input = l ? w->act[l - 1] : x;
+        const float *input = l == 0 ? in : l - 1 == head ? w->z : w->act[l - 1];
         float *next = l ? w->delta[cur ^ 1] : dx;
         ae_layer_backward(lay, input, w->delta[cur], rows, next);
-        if (l) {
-            ae_act_backward(next, w->act[l - 1], rows * lay->in, m->layer[l - 1].act);
-            cur ^= 1;
+        if (!l) break;
+        const size_t q = l - 1; /* the layer whose output gradient is now in next */
+        const size_t n = rows * m->layer[q].out;
+        if (q == head) {
+            vae_backward(m, w->act[q], w->eps, next, rows, c->kl_weight / ((float)rows * (float)d));
+        } else {
+            if (sparse && q == code) sparsity(m, c, w->act[q], rows, next);
+            if (drop && is_hidden(m, q))
+                ae_dropout_act_backward(next, w->act[q], w->mask[q], n, m->layer[q].act, keep);
+            else
+                ae_act_backward(next, w->act[q], n, m->layer[q].act);
         }
+        cur ^= 1;
     }
-    return value;
+    return total;
 }
 
 static int finite_in(float v, float lo, float hi) { return isfinite(v) && v >= lo && v <= hi; }
@@ -100,9 +244,19 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
     if (o->nesterov && (o->optimizer != AE_OPT_SGD || o->momentum == 0.0f)) return AE_EINVAL;
     /* BCE is computed from logits, which needs the sigmoid output. */
     if (o->loss == AE_LOSS_BCE && m->cfg.output_act != AE_ACT_SIGMOID) return AE_EINVAL;
-    /* Corruption, dropout and the sparsity penalty arrive with the variants issue; until then
-     * asking for them is refused rather than silently ignored. */
-    if (o->noise != AE_NOISE_NONE || o->dropout != 0.0f || o->sparsity_weight != 0.0f) return AE_EINVAL;
+    if ((unsigned)o->noise > (unsigned)AE_NOISE_MASK) return AE_EINVAL;
+    if (o->noise == AE_NOISE_GAUSSIAN && !finite_in(o->noise_level, 0.0f, 1e6f)) return AE_EINVAL;
+    if (o->noise == AE_NOISE_MASK && (!finite_in(o->noise_level, 0.0f, 1.0f) || o->noise_level >= 1.0f))
+        return AE_EINVAL;
+    if (!finite_in(o->dropout, 0.0f, 1.0f) || o->dropout >= 1.0f) return AE_EINVAL;
+    if (!finite_in(o->sparsity_weight, 0.0f, 1e6f) || !finite_in(o->kl_weight, 0.0f, 1e6f)) return AE_EINVAL;
+    if (o->sparsity_weight > 0.0f) {
+        /* KL needs a target strictly inside (0, 1); a VAE's code is a sample, not an activation. */
+        if (m->cfg.variational) return AE_EINVAL;
+        if (m->cfg.code_act == AE_ACT_SIGMOID &&
+            (!finite_in(o->sparsity_target, 0.0f, 1.0f) || o->sparsity_target <= 0.0f || o->sparsity_target >= 1.0f))
+            return AE_EINVAL;
+    }
     if (o->patience < 0) return AE_EINVAL;
     if ((o->val_x == NULL) != (o->val_n == 0)) return AE_EINVAL;
     return AE_OK;
@@ -114,14 +268,17 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Mean loss over rows of xs in chunks of the workspace's capacity (no gradient). */
-static double eval_loss(ae_model *m, ae_work *w, const float *xs, size_t n, ae_loss loss) {
+/* Mean loss over rows of xs in chunks of the workspace's capacity: no gradient, no noise or
+ * dropout (a VAE still samples its code, as the ELBO is defined). */
+static double eval_loss(ae_model *m, ae_work *w, const float *xs, size_t n, const ae_pass_cfg *train_cfg) {
+    ae_pass_cfg c = *train_cfg;
+    c.train = 0;
     const size_t d = m->cfg.input_dim;
     double sum = 0.0;
     for (size_t r0 = 0; r0 < n; r0 += w->cap) {
         size_t rows = n - r0 < w->cap ? n - r0 : w->cap;
         const float *xb = xs + r0 * d;
-        sum += ae_pass(m, w, xb, xb, rows, loss, 0, NULL) * (double)rows;
+        sum += ae_pass(m, w, xb, xb, rows, &c, 0, NULL, NULL) * (double)rows;
     }
     return sum / (double)n;
 }
@@ -137,12 +294,13 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
 
     const size_t d = m->cfg.input_dim;
     const size_t cap = o->batch_size < n ? o->batch_size : n;
+    const ae_pass_cfg pc = ae_pass_cfg_from(o);
     ae_work w;
     ae_optim opt;
     uint32_t *perm = NULL;
     float *best = NULL;
     memset(&opt, 0, sizeof opt);
-    rc = ae_work_init(&w, m, cap);
+    rc = ae_work_init(&w, m, cap, &pc);
     if (rc == AE_OK) rc = ae_optim_init(&opt, o, m->n_params);
     if (rc == AE_OK && o->shuffle && !(perm = ae_calloc(n, sizeof *perm))) rc = AE_ENOMEM;
     if (rc == AE_OK && o->patience > 0 && !(best = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
@@ -153,7 +311,8 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
     double best_loss = INFINITY;
     int bad_epochs = 0, have_best = 0;
     for (int epoch = 1; epoch <= o->epochs && rc == AE_OK; epoch++) {
-        double t0 = now_seconds(), sum = 0.0;
+        double t0 = now_seconds();
+        ae_pass_parts sum = {0.0, 0.0, 0.0};
         if (perm) ae_rng_permute(&m->rng, perm, n);
         for (size_t r0 = 0; r0 < n; r0 += cap) {
             size_t rows = n - r0 < cap ? n - r0 : cap;
@@ -162,19 +321,25 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
                 for (size_t i = 0; i < rows; i++) memcpy(w.batch + i * d, x + (size_t)perm[r0 + i] * d, d * sizeof(float));
                 xb = w.batch;
             }
-            double l = ae_pass(m, &w, xb, xb, rows, o->loss, 1, NULL);
+            ae_pass_parts part;
+            double l = ae_pass(m, &w, xb, xb, rows, &pc, 1, NULL, &part);
             if (!isfinite(l)) { /* leave the weights of the last finite step */
                 rc = AE_EDIVERGED;
                 break;
             }
             ae_optim_step(&opt, m->params, m->grads);
-            sum += l * (double)rows;
+            sum.recon += part.recon * (double)rows;
+            sum.kl += part.kl * (double)rows;
+            sum.sparsity += part.sparsity * (double)rows;
         }
         if (rc != AE_OK) break;
         ae_epoch_stats s;
         s.epoch = epoch;
-        s.train_loss = sum / (double)n;
-        s.val_loss = o->val_x ? eval_loss(m, &w, o->val_x, o->val_n, o->loss) : NAN;
+        s.train_recon = sum.recon / (double)n;
+        s.train_kl = sum.kl / (double)n;
+        s.train_sparsity = sum.sparsity / (double)n;
+        s.train_loss = s.train_recon + s.train_kl + s.train_sparsity;
+        s.val_loss = o->val_x ? eval_loss(m, &w, o->val_x, o->val_n, &pc) : NAN;
         s.samples = n;
         s.seconds = now_seconds() - t0;
         int stop = o->on_epoch ? o->on_epoch(&s, o->user) != 0 : 0;

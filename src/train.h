@@ -4,23 +4,46 @@
 
 #include "model.h"
 
+/* What one pass computes beyond the plain reconstruction. */
+typedef struct ae_pass_cfg {
+    ae_loss loss;
+    int train;                              /* corruption and dropout apply */
+    ae_noise noise;
+    float noise_level;
+    float dropout;                          /* on hidden layers */
+    float sparsity_target, sparsity_weight; /* on the code */
+    float kl_weight;                        /* VAE */
+} ae_pass_cfg;
+
+/* The parts of a pass's loss: total = recon + kl + sparsity. */
+typedef struct ae_pass_parts {
+    double recon, kl, sparsity;
+} ae_pass_parts;
+
 /* Every buffer a training step touches, carved from one allocation sized for cap rows. */
 typedef struct ae_work {
     size_t cap;
     float *block;                /* the one allocation */
     float *act[AE_MAX_LAYERS];   /* A_l [cap x out_l]; the output layer's holds its pre-bias Z */
+    float *mask[AE_MAX_LAYERS];  /* dropout masks of hidden layers (0 or 1/keep), or NULL */
     float *delta[2];             /* [cap x max_width] gradients, used in turn */
     float *batch;                /* gathered input rows [cap x input_dim] */
+    float *noisy;                /* corrupted inputs [cap x input_dim], or NULL */
+    float *eps, *z;              /* VAE: N(0,1) draws and the sampled code [cap x k], or NULL */
 } ae_work;
 
-AE_HIDDEN int ae_work_init(ae_work *w, const ae_model *m, size_t cap);
+AE_HIDDEN int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *cfg);
 AE_HIDDEN void ae_work_free(ae_work *w);
 
-/* Forward pass of rows <= w->cap inputs x against the targets; returns the mean loss.
- * With backward, fills m->grads with the loss's gradient and, when dx is not NULL, writes
- * dLoss/dx [rows x input_dim] there. */
+/* A pass of rows <= w->cap inputs x against targets; returns the total loss (parts in *parts
+ * when not NULL). With backward, fills m->grads and, when dx is not NULL (and no noise is
+ * applied), dLoss/dx [rows x input_dim]. Noise, dropout masks and the VAE's draws come from
+ * m->rng. */
 AE_HIDDEN double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, size_t rows,
-                         ae_loss loss, int backward, float *dx);
+                         const ae_pass_cfg *cfg, int backward, float *dx, ae_pass_parts *parts);
+
+/* The pass configuration of a set of training options. */
+AE_HIDDEN ae_pass_cfg ae_pass_cfg_from(const ae_train_opts *o);
 
 /* Checks training options against a model: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_train_opts_check(const ae_model *m, const ae_train_opts *o);

@@ -91,6 +91,7 @@ static void test_calls_reject_bad_arguments(void **state) {
     assert_int_equal(ae_score(NULL, x, 2, err), AE_EINVAL);
     assert_int_equal(ae_score(m, NULL, 2, err), AE_EINVAL);
     assert_int_equal(ae_sample(m, 2, out), AE_EINVAL); /* not a VAE */
+    assert_int_equal(ae_sample(m, 0, out), AE_EINVAL);
     assert_int_equal(ae_sample(NULL, 2, out), AE_EINVAL);
     assert_int_equal(ae_train(NULL, x, 2, NULL), AE_EINVAL);
     assert_int_equal(ae_train(m, NULL, 2, NULL), AE_EINVAL);
@@ -140,9 +141,18 @@ static void test_train_rejects_bad_options(void **state) {
     BAD(patience, -1);
     BAD(val_n, 3);          /* val_n without val_x */
     BAD(val_x, x);          /* val_x without val_n */
-    BAD(noise, AE_NOISE_GAUSSIAN);
-    BAD(dropout, 0.5f);
-    BAD(sparsity_weight, 1.0f);
+    BAD(noise, (ae_noise)7);
+    BAD(dropout, 1.0f);
+    BAD(dropout, -0.1f);
+    BAD(sparsity_weight, -1.0f);
+    BAD(kl_weight, NAN);
+    o = d;
+    o.noise = AE_NOISE_GAUSSIAN;
+    o.noise_level = -0.3f;
+    assert_int_equal(ae_train(m, x, 2, &o), AE_EINVAL);
+    o.noise = AE_NOISE_MASK;
+    o.noise_level = 1.0f;
+    assert_int_equal(ae_train(m, x, 2, &o), AE_EINVAL);
 #undef BAD
     ae_free(m);
 }
@@ -187,9 +197,20 @@ static void test_strerror_names_every_code(void **state) {
 
 /* ---- gradients of the whole network ---- */
 
+static ae_pass_cfg plain(ae_loss loss) {
+    ae_pass_cfg p;
+    memset(&p, 0, sizeof p);
+    p.loss = loss;
+    p.train = 1;
+    p.sparsity_target = 0.05f;
+    p.kl_weight = 1.0f;
+    return p;
+}
+
 /* Checks every parameter and every input value of a tiny network against central
- * differences of the loss. */
-static void check_network(ae_config c, ae_loss loss) {
+ * differences of the loss. The RNG is rewound before every pass, so noise, dropout masks
+ * and a VAE's draws are the same in each. */
+static void check_network_with(ae_config c, ae_pass_cfg pc) {
     enum { ROWS = 3 };
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
@@ -202,14 +223,17 @@ static void check_network(ae_config c, ae_loss loss) {
     float x[ROWS * 8], dx[ROWS * 8];
     test_fill(x, ROWS * d, 32, 0.05f, 0.95f);
     ae_work w;
-    assert_int_equal(ae_work_init(&w, m, ROWS), AE_OK);
-    ae_pass(m, &w, x, x, ROWS, loss, 1, dx);
+    assert_int_equal(ae_work_init(&w, m, ROWS, &pc), AE_OK);
+    const ae_rng start = m->rng;
+    memset(dx, 0, sizeof dx);
+    ae_pass(m, &w, x, x, ROWS, &pc, 1, dx, NULL);
     float *grads = malloc(m->n_params * sizeof(float));
     assert_non_null(grads);
     memcpy(grads, m->grads, m->n_params * sizeof(float));
     /* Small enough that no ReLU kink lies within reach of any perturbation here; float
      * round-off at this step is about 1e-5 of a gradient. */
     const float h = 5e-4f;
+    size_t checked = 0;
     for (size_t l = 0; l < m->n_layers; l++) {
         const ae_layer *L = &m->layer[l];
         float *ps[2] = {L->w_transposed ? NULL : L->w, L->b};
@@ -219,14 +243,24 @@ static void check_network(ae_config c, ae_loss loss) {
             for (size_t i = 0; i < counts[t]; i++) {
                 float *p = ps[t] + i, keep = *p;
                 *p = keep + h;
-                double up = ae_pass(m, &w, x, x, ROWS, loss, 0, NULL);
+                m->rng = start;
+                double up = ae_pass(m, &w, x, x, ROWS, &pc, 0, NULL, NULL);
                 *p = keep - h;
-                double down = ae_pass(m, &w, x, x, ROWS, loss, 0, NULL);
+                m->rng = start;
+                double down = ae_pass(m, &w, x, x, ROWS, &pc, 0, NULL, NULL);
                 *p = keep;
                 double num = (up - down) / (2.0 * h);
                 assert_close(grads[p - m->params], num, 2e-4, 2e-2);
+                checked++;
             }
         }
+    }
+    assert_int_equal(checked, ae_param_count(m));
+    if (pc.noise != AE_NOISE_NONE) { /* no input gradient through the noise */
+        free(grads);
+        ae_work_free(&w);
+        ae_free(m);
+        return;
     }
     /* The input feeds the loss twice (as input and as target): dx here is the input path
      * only, so the target is held fixed in the difference. */
@@ -235,9 +269,11 @@ static void check_network(ae_config c, ae_loss loss) {
     for (size_t i = 0; i < ROWS * d; i++) {
         float keep = x[i];
         x[i] = keep + h;
-        double up = ae_pass(m, &w, x, target, ROWS, loss, 0, NULL);
+        m->rng = start;
+        double up = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
         x[i] = keep - h;
-        double down = ae_pass(m, &w, x, target, ROWS, loss, 0, NULL);
+        m->rng = start;
+        double down = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
         x[i] = keep;
         assert_close(dx[i], (up - down) / (2.0 * h), 2e-4, 2e-2);
     }
@@ -245,6 +281,8 @@ static void check_network(ae_config c, ae_loss loss) {
     ae_work_free(&w);
     ae_free(m);
 }
+
+static void check_network(ae_config c, ae_loss loss) { check_network_with(c, plain(loss)); }
 
 static void test_network_gradients_all_activations(void **state) {
     (void)state;
@@ -429,10 +467,11 @@ static void test_unshuffled_training_visits_rows_in_order(void **state) {
     o.learning_rate = 0.1f;
     assert_int_equal(ae_train(a, x, n, &o), AE_OK);
     ae_work w;
-    assert_int_equal(ae_work_init(&w, b, 20), AE_OK);
+    ae_pass_cfg pc = plain(AE_LOSS_MSE);
+    assert_int_equal(ae_work_init(&w, b, 20, &pc), AE_OK);
     for (size_t r0 = 0; r0 < n; r0 += 20) {
         size_t rows = n - r0 < 20 ? n - r0 : 20;
-        ae_pass(b, &w, x + r0 * d, x + r0 * d, rows, AE_LOSS_MSE, 1, NULL);
+        ae_pass(b, &w, x + r0 * d, x + r0 * d, rows, &pc, 1, NULL, NULL);
         for (size_t i = 0; i < b->n_params; i++) b->params[i] -= 0.1f * b->grads[i];
     }
     ae_work_free(&w);
@@ -568,6 +607,277 @@ static void test_encode_decode_reconstruct_agree(void **state) {
     ae_free(m);
 }
 
+
+/* ---- variants: denoising, dropout, sparsity, tied, variational ---- */
+
+static ae_config deep_config(void) {
+    ae_config c = ae_config_default();
+    c.input_dim = 6;
+    c.n_hidden = 2;
+    c.hidden[0] = 5;
+    c.hidden[1] = 4;
+    c.code_dim = 3;
+    return c;
+}
+
+static void test_variant_gradients_each_option(void **state) {
+    (void)state;
+    ae_config c = deep_config();
+    ae_pass_cfg p = plain(AE_LOSS_MSE);
+    p.dropout = 0.3f; /* dropout alone, ReLU and tanh hidden layers */
+    check_network_with(c, p);
+    c.hidden_act = AE_ACT_TANH;
+    check_network_with(c, p);
+    p = plain(AE_LOSS_BCE); /* Gaussian noise alone, clipped before the sigmoid output */
+    p.noise = AE_NOISE_GAUSSIAN;
+    p.noise_level = 0.3f;
+    check_network_with(c, p);
+    p.noise = AE_NOISE_MASK; /* masking noise alone */
+    p.noise_level = 0.4f;
+    check_network_with(c, p);
+    c = deep_config(); /* KL sparsity on a sigmoid code */
+    c.code_act = AE_ACT_SIGMOID;
+    p = plain(AE_LOSS_MSE);
+    p.sparsity_weight = 0.5f;
+    p.sparsity_target = 0.1f;
+    check_network_with(c, p);
+    c.code_act = AE_ACT_TANH; /* L1 activity penalty on another code */
+    check_network_with(c, p);
+    c = deep_config(); /* VAE with MSE and BCE, and a KL weight other than 1 */
+    c.variational = 1;
+    check_network_with(c, plain(AE_LOSS_MSE));
+    check_network_with(c, plain(AE_LOSS_BCE));
+    p = plain(AE_LOSS_BCE);
+    p.kl_weight = 0.25f;
+    check_network_with(c, p);
+}
+
+static void test_variant_gradients_combined(void **state) {
+    (void)state;
+    ae_config c = deep_config();
+    c.tied_weights = 1;
+    c.code_act = AE_ACT_SIGMOID;
+    c.hidden_act = AE_ACT_LEAKY_RELU;
+    ae_pass_cfg p = plain(AE_LOSS_BCE);
+    p.dropout = 0.25f;
+    p.noise = AE_NOISE_GAUSSIAN;
+    p.noise_level = 0.2f;
+    p.sparsity_weight = 0.3f;
+    p.sparsity_target = 0.2f;
+    check_network_with(c, p);
+    c = deep_config();
+    c.variational = 1;
+    c.hidden_act = AE_ACT_TANH;
+    p = plain(AE_LOSS_MSE);
+    p.dropout = 0.2f;
+    p.noise = AE_NOISE_MASK;
+    p.noise_level = 0.3f;
+    check_network_with(c, p);
+}
+
+static double mean_score(const ae_model *m, const float *x, size_t n) {
+    float *err = malloc(n * sizeof(float));
+    assert_non_null(err);
+    assert_int_equal(ae_score(m, x, n, err), AE_OK);
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += err[i];
+    free(err);
+    return s / (double)n;
+}
+
+static void test_dropout_changes_nothing_at_inference(void **state) {
+    (void)state;
+    const size_t n = 200, d = 16;
+    float *x = low_rank_data(n, d, 60);
+    ae_config c = small_config(d, 32, 4);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 3;
+    o.dropout = 0.5f;
+    assert_int_equal(ae_train(m, x, n, &o), AE_OK);
+    /* Inference is deterministic and equals a pass with dropout off. */
+    float *r1 = malloc(n * d * sizeof(float)), *r2 = malloc(n * d * sizeof(float));
+    assert_true(r1 && r2);
+    assert_int_equal(ae_reconstruct(m, x, n, r1), AE_OK);
+    assert_int_equal(ae_reconstruct(m, x, n, r2), AE_OK);
+    assert_memory_equal(r1, r2, n * d * sizeof(float));
+    ae_pass_cfg p = plain(AE_LOSS_MSE);
+    p.train = 0;
+    p.dropout = 0.5f;
+    ae_work w;
+    assert_int_equal(ae_work_init(&w, m, n, &p), AE_OK);
+    double inference = ae_pass(m, &w, x, x, n, &p, 0, NULL, NULL);
+    assert_close(inference, mean_score(m, x, n), 1e-7, 1e-5);
+    ae_work_free(&w);
+    /* In training the masks do change the output. */
+    p.train = 1;
+    assert_int_equal(ae_work_init(&w, m, n, &p), AE_OK);
+    double training = ae_pass(m, &w, x, x, n, &p, 0, NULL, NULL);
+    assert_true(fabs(training - inference) > 1e-6);
+    ae_work_free(&w);
+    free(r1);
+    free(r2);
+    free(x);
+    ae_free(m);
+}
+
+static void test_same_seed_same_corruption(void **state) {
+    (void)state;
+    const size_t n = 100, d = 16;
+    float *x = low_rank_data(n, d, 61);
+    const ae_noise kinds[2] = {AE_NOISE_GAUSSIAN, AE_NOISE_MASK};
+    for (int k = 0; k < 2; k++) {
+        ae_config c = small_config(d, 8, 3);
+        ae_model *a, *b, *clean;
+        assert_int_equal(ae_create(&a, &c), AE_OK);
+        assert_int_equal(ae_create(&b, &c), AE_OK);
+        assert_int_equal(ae_create(&clean, &c), AE_OK);
+        ae_train_opts o = ae_train_opts_default();
+        o.epochs = 2;
+        assert_int_equal(ae_train(clean, x, n, &o), AE_OK);
+        o.noise = kinds[k];
+        o.noise_level = 0.3f;
+        assert_int_equal(ae_train(a, x, n, &o), AE_OK);
+        assert_int_equal(ae_train(b, x, n, &o), AE_OK);
+        assert_memory_equal(a->params, b->params, a->n_params * sizeof(float)); /* same seed */
+        assert_memory_not_equal(a->params, clean->params, a->n_params * sizeof(float));
+        /* Rewound, the generator corrupts identically; run on, it corrupts differently. */
+        ae_pass_cfg p = plain(AE_LOSS_MSE);
+        p.noise = kinds[k];
+        p.noise_level = 0.3f;
+        ae_work w;
+        assert_int_equal(ae_work_init(&w, a, n, &p), AE_OK);
+        ae_rng start = a->rng;
+        double l1 = ae_pass(a, &w, x, x, n, &p, 0, NULL, NULL);
+        a->rng = start;
+        double l2 = ae_pass(a, &w, x, x, n, &p, 0, NULL, NULL);
+        double l3 = ae_pass(a, &w, x, x, n, &p, 0, NULL, NULL);
+        assert_true(l1 == l2);
+        assert_true(l1 != l3);
+        ae_work_free(&w);
+        ae_free(a);
+        ae_free(b);
+        ae_free(clean);
+    }
+    free(x);
+}
+
+static void test_sparsity_reaches_target(void **state) {
+    (void)state;
+    const size_t n = 1000, d = 16, k = 8;
+    float *x = low_rank_data(n, d, 62);
+    ae_config c = small_config(d, 16, k);
+    c.code_act = AE_ACT_SIGMOID;
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 30;
+    o.batch_size = 64;
+    o.learning_rate = 3e-3f;
+    o.sparsity_target = 0.05f;
+    o.sparsity_weight = 1.0f;
+    assert_int_equal(ae_train(m, x, n, &o), AE_OK);
+    float *code = malloc(n * k * sizeof(float));
+    assert_non_null(code);
+    assert_int_equal(ae_encode(m, x, n, code), AE_OK);
+    double mean = 0;
+    for (size_t i = 0; i < n * k; i++) mean += code[i];
+    mean /= (double)(n * k);
+    assert_close(mean, 0.05, 0.02, 0);
+    free(code);
+    free(x);
+    ae_free(m);
+}
+
+typedef struct vae_log {
+    int calls;
+    double first, last, kl;
+} vae_log;
+
+static int log_vae(const ae_epoch_stats *s, void *user) {
+    vae_log *v = user;
+    if (v->calls++ == 0) v->first = s->train_loss;
+    v->last = s->train_loss;
+    v->kl = s->train_kl;
+    assert_close(s->train_loss, s->train_recon + s->train_kl + s->train_sparsity, 1e-12, 1e-9);
+    assert_true(isfinite(s->train_kl) && s->train_kl > 0.0);
+    return 0;
+}
+
+static void test_vae_trains_and_samples_in_range(void **state) {
+    (void)state;
+    const size_t n = 500, d = 16, k = 2;
+    float *x = low_rank_data(n, d, 63);
+    ae_config c = small_config(d, 32, k);
+    c.variational = 1;
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 20;
+    o.batch_size = 32;
+    o.loss = AE_LOSS_BCE;
+    vae_log lg = {0, 0, 0, 0};
+    o.on_epoch = log_vae;
+    o.user = &lg;
+    assert_int_equal(ae_train(m, x, n, &o), AE_OK);
+    assert_true(lg.last < lg.first);
+    assert_true(lg.kl > 0.0);
+    float s[50 * 16], code[4 * 2], dec[4 * 16];
+    assert_int_equal(ae_sample(m, 50, s), AE_OK);
+    for (int i = 0; i < 50 * 16; i++) assert_true(isfinite(s[i]) && s[i] >= 0.0f && s[i] <= 1.0f);
+    /* ae_encode returns mu: deterministic, and decode of any code works. */
+    float code2[4 * 2];
+    assert_int_equal(ae_encode(m, x, 4, code), AE_OK);
+    assert_int_equal(ae_encode(m, x, 4, code2), AE_OK);
+    assert_memory_equal(code, code2, sizeof code);
+    assert_close(code[0], m->layer[m->n_enc - 1].b[0] + 0.0, 1e3, 0); /* finite */
+    const float far[4 * 2] = {5, -5, 0, 0, -3, 3, 0.1f, 0.2f};
+    assert_int_equal(ae_decode(m, far, 4, dec), AE_OK);
+    for (int i = 0; i < 4 * 16; i++) assert_true(isfinite(dec[i]));
+    /* The code of a reconstruction is mu, not a sample: reconstruct = decode(encode). */
+    float rec[4 * 16];
+    assert_int_equal(ae_decode(m, code, 4, dec), AE_OK);
+    assert_int_equal(ae_reconstruct(m, x, 4, rec), AE_OK);
+    assert_memory_equal(dec, rec, sizeof rec);
+    free(x);
+    ae_free(m);
+}
+
+static void test_variant_configs_checked(void **state) {
+    (void)state;
+    ae_config c = deep_config();
+    ae_model *m = NULL;
+    c.variational = 1;
+    c.code_act = AE_ACT_SIGMOID; /* VAE heads are linear */
+    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
+    c.code_act = AE_ACT_LINEAR;
+    c.tied_weights = 1;
+    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
+    c.tied_weights = 0;
+    c.variational = 2;
+    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
+    c.variational = 1;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    assert_int_equal(ae_param_count(m), (6 * 5 + 5) + (5 * 4 + 4) + (4 * 6 + 6) + (3 * 4 + 4) + (4 * 5 + 5) + (5 * 6 + 6));
+    float x[12];
+    test_fill(x, 12, 3, 0, 1);
+    ae_train_opts o = ae_train_opts_default();
+    o.sparsity_weight = 1.0f; /* no sparsity on a VAE's sampled code */
+    assert_int_equal(ae_train(m, x, 2, &o), AE_EINVAL);
+    ae_free(m);
+    c = deep_config();
+    c.code_act = AE_ACT_SIGMOID;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    o.sparsity_target = 0.0f; /* KL needs a target inside (0, 1) */
+    assert_int_equal(ae_train(m, x, 2, &o), AE_EINVAL);
+    o.sparsity_target = 1.0f;
+    assert_int_equal(ae_train(m, x, 2, &o), AE_EINVAL);
+    float out[6];
+    assert_int_equal(ae_sample(m, 1, out), AE_EINVAL); /* not a VAE */
+    ae_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_rejects_bad_configs),
@@ -585,6 +895,13 @@ int main(void) {
         cmocka_unit_test(test_validation_and_early_stopping_restore_best),
         cmocka_unit_test(test_divergence_is_reported),
         cmocka_unit_test(test_encode_decode_reconstruct_agree),
+        cmocka_unit_test(test_variant_gradients_each_option),
+        cmocka_unit_test(test_variant_gradients_combined),
+        cmocka_unit_test(test_dropout_changes_nothing_at_inference),
+        cmocka_unit_test(test_same_seed_same_corruption),
+        cmocka_unit_test(test_sparsity_reaches_target),
+        cmocka_unit_test(test_vae_trains_and_samples_in_range),
+        cmocka_unit_test(test_variant_configs_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
