@@ -3,10 +3,10 @@
  * and writes reconstructions.png (16 test images over their reconstructions).
  *   fashion_mnist [DATA_DIR] [OUT_DIR]      (DATA_DIR default /usr/share/datasets/fashion-mnist) */
 #include <ae.h>
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fmnist.h"
 #include "png_grid.h"
 
 static int on_epoch(const ae_epoch_stats *s, void *user) {
@@ -18,26 +18,16 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
 }
 
 int main(int argc, char **argv) {
-    const char *dir = argc > 1 ? argv[1] : "/usr/share/datasets/fashion-mnist";
+    const char *dir = argc > 1 ? argv[1] : NULL;
     const char *out = argc > 2 ? argv[2] : ".";
-    char train_path[1024], test_path[1024], model_path[1024], png_path[1024];
-    snprintf(train_path, sizeof train_path, "%s/train-images-idx3-ubyte.gz", dir);
-    snprintf(test_path, sizeof test_path, "%s/t10k-images-idx3-ubyte.gz", dir);
+    char model_path[1024], png_path[1024];
     snprintf(model_path, sizeof model_path, "%s/fashion_mnist.safetensors", out);
     snprintf(png_path, sizeof png_path, "%s/reconstructions.png", out);
 
     ae_data train = {0}, test = {0};
-    int rc = ae_data_load(train_path, &train);
-    if (rc == AE_OK) rc = ae_data_load(test_path, &test);
-    if (rc != AE_OK) {
-        fprintf(stderr, "cannot read Fashion-MNIST from %s: %s\n", dir, ae_strerror(rc));
-        fprintf(stderr, "install it with: apt-get install dataset-fashion-mnist\n");
-        ae_data_free(&train);
-        return 1;
-    }
-    printf("Fashion-MNIST: %zu train and %zu test images of %zu pixels\n", train.rows, test.rows, train.cols);
-    printf("OpenBLAS: core %s, %d threads (%s)\n", openblas_get_corename(), openblas_get_num_threads(),
-           openblas_get_config());
+    if (fmnist_load(dir, &train, &test) != 0) return 1;
+    print_openblas();
+    int rc;
 
     ae_config cfg = ae_config_default(); /* ReLU hidden, linear code, sigmoid output */
     cfg.input_dim = train.cols;

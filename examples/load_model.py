@@ -52,6 +52,9 @@ def forward(config, tensors, x):
     a = np.asarray(x, dtype=np.float64)
     for i in range(2 * (nh + 1)):
         stack, j = ("encoder", i) if i <= nh else ("decoder", i - nh - 1)
+        if config["variational"] and i == nh:  # a VAE's code is mu (its logvar head is unused here)
+            a = a @ tensors["encoder.mu.weight"].astype(np.float64).T + tensors["encoder.mu.bias"]
+            continue
         w_name = f"{stack}.{j}.weight"
         if w_name in tensors:
             w = tensors[w_name].astype(np.float64)
@@ -64,7 +67,7 @@ def forward(config, tensors, x):
 def check(folder):
     x = np.load(f"{folder}/input.npy")
     worst = 0.0
-    for variant in (0, 1):
+    for variant in (0, 1, 2):
         config, tensors = load(f"{folder}/model{variant}.safetensors")
         want = np.load(f"{folder}/reconstruction{variant}.npy")
         got = forward(config, tensors, x)

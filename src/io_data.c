@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "ae.h"
+#include "io_file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "io_data copies little-endian .npy floats directly; this host is big-endian"
@@ -32,21 +32,14 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* *out = a * b; 0 on overflow. */
-static int mul_size(size_t a, size_t b, size_t *out) {
-    if (a != 0 && b > SIZE_MAX / a) return 0;
-    *out = a * b;
-    return 1;
-}
-
 /* MAX_BYTES, or less where size_t is narrower; one below SIZE_MAX so limit + 1 fits. */
 static size_t byte_limit(void) { return MAX_BYTES < (uint64_t)SIZE_MAX ? (size_t)MAX_BYTES : SIZE_MAX - 1; }
 
 /* Allocate d->x for rows x cols floats (both > 0). */
 static int data_alloc(ae_data *d, size_t rows, size_t cols) {
     size_t n, bytes;
-    if (!mul_size(rows, cols, &n) || !mul_size(n, sizeof(float), &bytes)) return AE_EFORMAT;
-    d->x = malloc(bytes);
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, sizeof(float), &bytes)) return AE_EFORMAT;
+    d->x = ae_alloc(bytes); /* 64-byte aligned, and seen by the allocation hook */
     if (!d->x) return AE_ENOMEM;
     d->rows = rows;
     d->cols = cols;
@@ -161,46 +154,55 @@ static int parse_idx(const unsigned char *p, size_t len, ae_data *out) {
         if (dim == 0) return AE_EFORMAT;
         if (i == 0)
             rows = dim;
-        else if (!mul_size(cols, dim, &cols))
+        else if (!ae_mul_ok(cols, dim, &cols))
             return AE_EFORMAT;
     }
     size_t n, bytes;
-    if (!mul_size(rows, cols, &n) || !mul_size(n, esize, &bytes) || len - hdr != bytes) return AE_EFORMAT;
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, esize, &bytes) || len - hdr != bytes) return AE_EFORMAT;
     int rc = data_alloc(out, rows, cols);
     if (rc != AE_OK) return rc;
 
     const unsigned char *d = p + hdr;
     float *x = out->x;
     /* Unsigned bytes with two or more dims are image pixels: scaled to [0,1]. A 1-D
-     * unsigned-byte file is a label file (MNIST labels): it keeps the class numbers 0..255. */
-    int pixels = type == 0x08 && nd >= 2;
-    for (size_t i = 0; i < n; i++) {
-        switch (type) {
-        case 0x08: x[i] = pixels ? (float)d[i] / 255.0f : (float)d[i]; break;
-        case 0x09: x[i] = (float)(d[i] < 0x80 ? (int)d[i] : (int)d[i] - 0x100); break;
-        case 0x0B: {
+     * unsigned-byte file is a label file (MNIST labels): it keeps the class numbers 0..255.
+     * Every other type keeps its values. */
+    switch (type) {
+    case 0x08:
+        if (nd >= 2)
+            for (size_t i = 0; i < n; i++) x[i] = (float)d[i] / 255.0f;
+        else
+            for (size_t i = 0; i < n; i++) x[i] = (float)d[i];
+        break;
+    case 0x09: /* two's complement, spelled out: converting to a signed type is not portable */
+        for (size_t i = 0; i < n; i++) x[i] = (float)(d[i] < 0x80 ? (int)d[i] : (int)d[i] - 0x100);
+        break;
+    case 0x0B:
+        for (size_t i = 0; i < n; i++) {
             long v = (long)d[2 * i] << 8 | d[2 * i + 1];
             x[i] = (float)(v < 0x8000 ? v : v - 0x10000);
-            break;
         }
-        case 0x0C: {
+        break;
+    case 0x0C:
+        for (size_t i = 0; i < n; i++) {
             int64_t v = be32(d + 4 * i);
             x[i] = (float)(v < INT64_C(0x80000000) ? v : v - INT64_C(0x100000000));
-            break;
         }
-        case 0x0D: {
+        break;
+    case 0x0D:
+        for (size_t i = 0; i < n; i++) {
             uint32_t u = be32(d + 4 * i);
             memcpy(&x[i], &u, 4);
-            break;
         }
-        default: { /* 0x0E */
+        break;
+    default: /* 0x0E */
+        for (size_t i = 0; i < n; i++) {
             uint64_t u = be64(d + 8 * i);
             double v;
             memcpy(&v, &u, 8);
             x[i] = (float)v;
-            break;
         }
-        }
+        break;
     }
     return AE_OK;
 }
@@ -308,7 +310,7 @@ static int npy_shape(cursor *c, size_t *rows, size_t *cols) {
         if (!cur_uint(c, &v) || v == 0) return 0; /* a zero dim: no data to train on */
         if (nd == 0)
             r = v;
-        else if (!mul_size(k, v, &k))
+        else if (!ae_mul_ok(k, v, &k))
             return 0;
         nd++;
         if (cur_char(c, ',')) continue;
@@ -365,7 +367,7 @@ static int parse_npy(const unsigned char *p, size_t len, ae_data *out) {
     size_t itemsize = 0, rows = 0, cols = 0, n, bytes;
     if (!npy_header(p + start, hlen, &type, &itemsize, &rows, &cols)) return AE_EFORMAT;
     size_t data = start + hlen;
-    if (!mul_size(rows, cols, &n) || !mul_size(n, itemsize, &bytes) || len - data != bytes) return AE_EFORMAT;
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, itemsize, &bytes) || len - data != bytes) return AE_EFORMAT;
     int rc = data_alloc(out, rows, cols);
     if (rc != AE_OK) return rc;
 
@@ -627,18 +629,17 @@ AE_API int ae_data_load(const char *path, ae_data *out) {
 /* NULL and an already freed (zeroed) struct are no-ops. */
 AE_API void ae_data_free(ae_data *d) {
     if (!d) return;
-    free(d->x);
+    ae_dealloc(d->x);
     *d = (ae_data){NULL, 0, 0};
 }
 
 /* .npy 1.0: magic, version, 2-byte little-endian header length, the dict padded with spaces
  * and ended by '\n' so that the data starts at a multiple of 64 bytes, then the floats.
- * Written to path.tmp.XXXXXX in the same directory, flushed, fsynced and renamed over path;
- * on failure the temporary is removed and any previous file at path is left as it was. */
+ * Written atomically (io_file): any previous file at path survives a failed save. */
 AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t cols) {
     if (!path || !x || rows == 0 || cols == 0) return AE_EINVAL;
     size_t n, bytes;
-    if (!mul_size(rows, cols, &n) || !mul_size(n, sizeof(float), &bytes)) return AE_EINVAL;
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, sizeof(float), &bytes)) return AE_EINVAL;
 
     char hdr[192]; /* the dict is at most ~100 characters, so the header is 128 bytes */
     int dl = snprintf(hdr + 10, sizeof hdr - 10, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }",
@@ -654,29 +655,10 @@ AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t col
     memset(hdr + 10 + dl, ' ', total - used);
     hdr[total - 1] = '\n';
 
-    static const char suffix[] = ".tmp.XXXXXX";
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + sizeof suffix);
-    if (!tmp) return AE_ENOMEM;
-    memcpy(tmp, path, pl);
-    memcpy(tmp + pl, suffix, sizeof suffix);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        free(tmp);
-        return AE_EIO;
-    }
-    /* mkstemp makes the file 0600; a data file is for sharing. Not fatal: some file
-     * systems refuse chmod, and the data is still written correctly. */
-    (void)fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) close(fd);
-    int ok = f != NULL;
-    ok = ok && fwrite(hdr, 1, total, f) == total;
-    ok = ok && fwrite(x, sizeof(float), n, f) == n;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (f && fclose(f) != 0) ok = 0;
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) unlink(tmp);
-    free(tmp);
-    return ok ? AE_OK : AE_EIO;
+    ae_atomic_file f;
+    int rc = ae_atomic_open(&f, path);
+    if (rc != AE_OK) return rc;
+    ae_atomic_write(&f, hdr, total);
+    ae_atomic_write(&f, x, bytes);
+    return ae_atomic_close(&f);
 }

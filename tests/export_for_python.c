@@ -20,17 +20,18 @@ int main(int argc, char **argv) {
     enum { N = 64, D = 12 };
     static float x[N * D], rec[N * D];
     for (int i = 0; i < N * D; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
-    /* Two models: every activation appears, and a tied one. */
-    for (int variant = 0; variant < 2; variant++) {
+    /* Three models: every activation appears, a tied one and a variational one. */
+    for (int variant = 0; variant < 3; variant++) {
         ae_config c = ae_config_default();
         c.input_dim = D;
         c.n_hidden = 2;
         c.hidden[0] = 9;
         c.hidden[1] = 6;
         c.code_dim = 3;
-        c.hidden_act = variant ? AE_ACT_TANH : AE_ACT_LEAKY_RELU;
-        c.code_act = variant ? AE_ACT_SIGMOID : AE_ACT_LINEAR;
-        c.tied_weights = variant;
+        c.hidden_act = variant == 1 ? AE_ACT_TANH : AE_ACT_LEAKY_RELU;
+        c.code_act = variant == 1 ? AE_ACT_SIGMOID : AE_ACT_LINEAR;
+        c.tied_weights = variant == 1;
+        c.variational = variant == 2;
         ae_model *m;
         int rc = ae_create(&m, &c);
         if (rc) return fail("create", rc);

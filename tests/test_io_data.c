@@ -1,8 +1,19 @@
-/* Data readers (IDX, .npy, CSV, gzip) and the .npy writer, on small files made here. */
-#define _GNU_SOURCE /* mkdtemp */
+/* Data files: IDX, .npy and CSV (each also gzipped) read into the exact expected floats,
+ * every malformed or oversized header refused with AE_EFORMAT before anything big is
+ * allocated, and ae_npy_save round trips bit for bit, atomically. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include "test_util.h"
 
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "ae.h"
@@ -15,324 +26,766 @@ static int make_dir(void **state) {
     return mkdtemp(dir) ? 0 : -1;
 }
 
+/* The tests make only files and empty directories in dir. */
 static int remove_dir(void **state) {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0) rmdir(p);
+    }
+    closedir(d);
+    return rmdir(dir) == 0 ? 0 : -1;
 }
 
-static const char *path_of(const char *name) {
-    static char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return p;
-}
+static void path_of(char *out, const char *name) { snprintf(out, 256, "%s/%s", dir, name); }
 
-static void spit(const char *path, const void *b, size_t len) {
+static void write_bytes(const char *name, const void *p, size_t n) {
+    char path[256];
+    path_of(path, name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, len, f), len);
-    fclose(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
 }
 
-static void spit_gz(const char *path, const void *b, size_t len) {
-    gzFile f = gzopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(gzwrite(f, b, (unsigned)len), (int)len);
-    assert_int_equal(gzclose(f), Z_OK);
-}
-
-/* Parses from memory and expects a status; on AE_OK checks the shape. */
-static ae_data parse(const void *b, size_t len, int want, size_t rows, size_t cols) {
-    ae_data d;
-    assert_int_equal(ae_data_parse(b, len, &d), want);
-    if (want == AE_OK) {
-        assert_int_equal(d.rows, rows);
-        assert_int_equal(d.cols, cols);
-    } else {
-        assert_null(d.x);
-        assert_int_equal(d.rows, 0);
+/* gzip with zlib's file API; split > 0 writes two members, as `cat a.gz b.gz` would. */
+static void write_gz(const char *name, const void *p, size_t n, size_t split) {
+    char path[256];
+    path_of(path, name);
+    size_t first = split > 0 ? split : n;
+    gzFile g = gzopen(path, "wb");
+    assert_non_null(g);
+    assert_int_equal(gzwrite(g, p, (unsigned)first), (int)first);
+    assert_int_equal(gzclose(g), Z_OK);
+    if (split > 0) {
+        g = gzopen(path, "ab");
+        assert_non_null(g);
+        assert_int_equal(gzwrite(g, (const unsigned char *)p + first, (unsigned)(n - first)), (int)(n - first));
+        assert_int_equal(gzclose(g), Z_OK);
     }
+}
+
+static unsigned char *slurp(const char *name, size_t *len) {
+    char path[256];
+    path_of(path, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long sz = ftell(f);
+    assert_true(sz >= 0);
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    *len = (size_t)sz;
+    unsigned char *b = malloc(*len + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Entries of dir whose name contains ".tmp." (leftover temporaries). */
+static int count_temporaries(void) {
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return n;
+}
+
+/* An exact-size heap copy, so that the sanitizers and valgrind catch any read past len. */
+static void *exact_copy(const void *buf, size_t len) {
+    void *c = malloc(len ? len : 1);
+    assert_non_null(c);
+    if (len) memcpy(c, buf, len);
+    return c;
+}
+
+/* Parsing buf must fail with want and leave out zeroed (it starts as junk). */
+static void expect_parse(const void *buf, size_t len, int want) {
+    float junk;
+    ae_data d = {&junk, 7, 7};
+    void *c = exact_copy(buf, len);
+    assert_int_equal(ae_data_parse(c, len, &d), want);
+    free(c);
+    assert_null(d.x);
+    assert_int_equal(d.rows, 0);
+    assert_int_equal(d.cols, 0);
+}
+
+static void expect_parse_str(const char *s, int want) { expect_parse(s, strlen(s), want); }
+
+/* Parse a text buffer that must succeed with the given shape. */
+static ae_data parse_ok(const void *buf, size_t len, size_t rows, size_t cols) {
+    ae_data d;
+    void *c = exact_copy(buf, len);
+    assert_int_equal(ae_data_parse(c, len, &d), AE_OK);
+    free(c);
+    assert_non_null(d.x);
+    assert_int_equal(d.rows, rows);
+    assert_int_equal(d.cols, cols);
     return d;
 }
 
-/* ---- IDX ---- */
-
-/* A 3-D unsigned-byte file: 2 images of 2 x 3. */
-static size_t idx_images(unsigned char *b) {
-    const unsigned char head[] = {0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3};
-    memcpy(b, head, sizeof head);
-    for (int i = 0; i < 12; i++) b[16 + i] = (unsigned char)(i * 23);
-    return 28;
+static void put_be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
 }
 
-static void test_idx_images_scaled_to_unit(void **state) {
-    (void)state;
-    unsigned char b[64];
-    size_t len = idx_images(b);
-    ae_data d = parse(b, len, AE_OK, 2, 6);
-    for (int i = 0; i < 12; i++) assert_close(d.x[i], (float)(i * 23) / 255.0f, 0, 0);
-    ae_data_free(&d);
-    ae_data_free(&d); /* twice is safe */
-    ae_data_free(NULL);
+/* An IDX file in buf: header for type and dims, then dlen bytes of data; returns its length. */
+static size_t idx_make(unsigned char *buf, unsigned type, unsigned nd, const uint32_t *dims, const void *data,
+                       size_t dlen) {
+    buf[0] = buf[1] = 0;
+    buf[2] = (unsigned char)type;
+    buf[3] = (unsigned char)nd;
+    for (unsigned i = 0; i < nd; i++) put_be32(buf + 4 + 4 * i, dims[i]);
+    size_t h = 4 + 4 * (size_t)nd;
+    if (dlen) memcpy(buf + h, data, dlen);
+    return h + dlen;
 }
 
-static void test_idx_labels_and_other_types(void **state) {
+/* A .npy file (major.0) with the given dict, padded with spaces and '\n' to 64 bytes, then
+ * dlen bytes of data. */
+static unsigned char *npy_make(int major, const char *dict, const void *data, size_t dlen, size_t *len) {
+    size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
+    size_t total = (pre + dl + 1 + 63) / 64 * 64;
+    unsigned char *b = malloc(total + dlen + 1);
+    assert_non_null(b);
+    memcpy(b, "\x93" "NUMPY", 6);
+    b[6] = (unsigned char)major;
+    b[7] = 0;
+    size_t hl = total - pre;
+    for (size_t i = 0; i < pre - 8; i++) b[8 + i] = (unsigned char)(hl >> (8 * i));
+    memcpy(b + pre, dict, dl);
+    memset(b + pre + dl, ' ', total - pre - dl - 1);
+    b[total - 1] = '\n';
+    if (dlen) memcpy(b + total, data, dlen);
+    *len = total + dlen;
+    return b;
+}
+
+static void expect_npy(int major, const char *dict, const void *data, size_t dlen, int want) {
+    size_t len;
+    unsigned char *b = npy_make(major, dict, data, dlen, &len);
+    expect_parse(b, len, want);
+    free(b);
+}
+
+/* ---------------------------------------------------------------- IDX */
+
+static void test_idx_ubyte_images_scaled(void **state) {
     (void)state;
-    const unsigned char labels[] = {0, 0, 0x08, 1, 0, 0, 0, 3, 9, 0, 4};
-    ae_data d = parse(labels, sizeof labels, AE_OK, 3, 1);
-    assert_close(d.x[0], 9, 0, 0); /* labels keep their values */
-    assert_close(d.x[2], 4, 0, 0);
-    ae_data_free(&d);
-    const unsigned char i16[] = {0, 0, 0x0B, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0xfe, 0x01, 0x00};
-    d = parse(i16, sizeof i16, AE_OK, 1, 2);
-    assert_close(d.x[0], -2, 0, 0);
-    assert_close(d.x[1], 256, 0, 0);
-    ae_data_free(&d);
-    const unsigned char i32[] = {0, 0, 0x0C, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xf9};
-    d = parse(i32, sizeof i32, AE_OK, 1, 1);
-    assert_close(d.x[0], -7, 0, 0);
-    ae_data_free(&d);
-    const unsigned char f32[] = {0, 0, 0x0D, 1, 0, 0, 0, 1, 0x3f, 0xc0, 0, 0}; /* 1.5f big-endian */
-    d = parse(f32, sizeof f32, AE_OK, 1, 1);
-    assert_close(d.x[0], 1.5, 0, 0);
-    ae_data_free(&d);
-    const unsigned char f64[] = {0, 0, 0x0E, 1, 0, 0, 0, 1, 0xc0, 0x04, 0, 0, 0, 0, 0, 0}; /* -2.5 */
-    d = parse(f64, sizeof f64, AE_OK, 1, 1);
-    assert_close(d.x[0], -2.5, 0, 0);
-    ae_data_free(&d);
-    const unsigned char i8[] = {0, 0, 0x09, 1, 0, 0, 0, 1, 0x80};
-    d = parse(i8, sizeof i8, AE_OK, 1, 1);
-    assert_close(d.x[0], -128, 0, 0);
+    const unsigned char px[12] = {0, 1, 51, 127, 128, 255, 2, 3, 4, 200, 250, 17};
+    const uint32_t dims[3] = {2, 2, 3};
+    unsigned char buf[64];
+    size_t n = idx_make(buf, 0x08, 3, dims, px, sizeof px);
+    ae_data d = parse_ok(buf, n, 2, 6);
+    for (int i = 0; i < 12; i++) assert_close(d.x[i], (float)px[i] / 255.0f, 0, 0);
+    assert_close(d.x[0], 0.0f, 0, 0);
+    assert_close(d.x[2], 0.2f, 0, 0);
+    assert_close(d.x[5], 1.0f, 0, 0);
     ae_data_free(&d);
 }
 
-static void test_idx_malformed(void **state) {
+static void test_idx_labels_keep_values(void **state) {
     (void)state;
-    unsigned char b[64];
-    size_t len = idx_images(b);
-    for (size_t cut = 1; cut < len; cut++) parse(b, cut, AE_EFORMAT, 0, 0); /* every truncation */
-    parse(b, len + 1, AE_EFORMAT, 0, 0);                                     /* trailing byte */
-    unsigned char z[64];
-    memcpy(z, b, len);
-    z[11] = 0; /* a zero dimension */
-    parse(z, len, AE_EFORMAT, 0, 0);
-    memcpy(z, b, len);
-    z[2] = 0x07; /* unknown type */
-    parse(z, len, AE_EFORMAT, 0, 0);
-    memcpy(z, b, len);
-    z[3] = 0; /* zero dims */
-    parse(z, len, AE_EFORMAT, 0, 0);
-    /* dims whose product overflows: no huge allocation, just a refusal */
-    const unsigned char huge[] = {0, 0, 0x08, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                  0xff, 0xff, 0xff, 0xff, 1, 2, 3};
-    parse(huge, sizeof huge, AE_EFORMAT, 0, 0);
-    const unsigned char big[] = {0, 0, 0x0E, 2, 0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 1};
-    parse(big, sizeof big, AE_EFORMAT, 0, 0);
+    const unsigned char lab[5] = {0, 9, 255, 3, 1};
+    const uint32_t dims[1] = {5};
+    unsigned char buf[32];
+    size_t n = idx_make(buf, 0x08, 1, dims, lab, sizeof lab);
+    ae_data d = parse_ok(buf, n, 5, 1);
+    for (int i = 0; i < 5; i++) assert_close(d.x[i], (float)lab[i], 0, 0);
+    ae_data_free(&d);
+}
+
+static void test_idx_other_types(void **state) {
+    (void)state;
+    unsigned char buf[128], raw[64];
+    const uint32_t dims[2] = {2, 2};
+    ae_data d;
+
+    const unsigned char s8[4] = {0xFF, 0x7F, 0x80, 0x01};
+    d = parse_ok(buf, idx_make(buf, 0x09, 2, dims, s8, 4), 2, 2);
+    const float s8_want[4] = {-1, 127, -128, 1};
+    for (int i = 0; i < 4; i++) assert_close(d.x[i], s8_want[i], 0, 0);
+    ae_data_free(&d);
+
+    const int32_t i16[4] = {-2, 300, -32768, 32767};
+    for (int i = 0; i < 4; i++) {
+        raw[2 * i] = (unsigned char)((uint32_t)i16[i] >> 8);
+        raw[2 * i + 1] = (unsigned char)i16[i];
+    }
+    d = parse_ok(buf, idx_make(buf, 0x0B, 2, dims, raw, 8), 2, 2);
+    for (int i = 0; i < 4; i++) assert_close(d.x[i], (float)i16[i], 0, 0);
+    ae_data_free(&d);
+
+    const int32_t i32[4] = {-70000, 5, INT32_MIN, 16777216};
+    for (int i = 0; i < 4; i++) put_be32(raw + 4 * i, (uint32_t)i32[i]);
+    d = parse_ok(buf, idx_make(buf, 0x0C, 2, dims, raw, 16), 2, 2);
+    for (int i = 0; i < 4; i++) assert_close(d.x[i], (float)i32[i], 0, 0);
+    ae_data_free(&d);
+
+    const float f32[4] = {1.5f, -0.25f, 3e38f, 1e-40f /* subnormal */};
+    for (int i = 0; i < 4; i++) {
+        uint32_t u;
+        memcpy(&u, &f32[i], 4);
+        put_be32(raw + 4 * i, u);
+    }
+    d = parse_ok(buf, idx_make(buf, 0x0D, 2, dims, raw, 16), 2, 2);
+    assert_memory_equal(d.x, f32, sizeof f32);
+    ae_data_free(&d);
+
+    const double f64[4] = {0.1, -2.5, 1e10, 1.0 / 3.0};
+    for (int i = 0; i < 4; i++) {
+        uint64_t u;
+        memcpy(&u, &f64[i], 8);
+        put_be32(raw + 8 * i, (uint32_t)(u >> 32));
+        put_be32(raw + 8 * i + 4, (uint32_t)u);
+    }
+    d = parse_ok(buf, idx_make(buf, 0x0E, 2, dims, raw, 32), 2, 2);
+    for (int i = 0; i < 4; i++) assert_close(d.x[i], (float)f64[i], 0, 0);
+    ae_data_free(&d);
 }
 
 static void test_idx_gzip_equals_plain(void **state) {
     (void)state;
-    unsigned char b[64];
-    size_t len = idx_images(b);
-    spit(path_of("img.idx"), b, len);
-    spit_gz(path_of("img.idx.gz"), b, len);
-    ae_data a, g;
-    assert_int_equal(ae_data_load(path_of("img.idx"), &a), AE_OK);
-    assert_int_equal(ae_data_load(path_of("img.idx.gz"), &g), AE_OK);
-    assert_int_equal(a.rows, g.rows);
-    assert_int_equal(a.cols, g.cols);
-    assert_memory_equal(a.x, g.x, a.rows * a.cols * sizeof(float));
-    ae_data_free(&a);
-    ae_data_free(&g);
-    /* a truncated gzip stream */
-    FILE *f = fopen(path_of("img.idx.gz"), "rb");
-    assert_non_null(f);
-    unsigned char gz[256];
-    size_t glen = fread(gz, 1, sizeof gz, f);
-    fclose(f);
-    spit(path_of("cut.gz"), gz, glen - 12);
-    assert_int_equal(ae_data_load(path_of("cut.gz"), &a), AE_EFORMAT);
-    /* a corrupt one */
-    gz[glen / 2] ^= 0xff;
-    spit(path_of("bad.gz"), gz, glen);
-    assert_int_not_equal(ae_data_load(path_of("bad.gz"), &a), AE_OK);
-    assert_null(a.x);
-}
+    unsigned char px[3 * 4 * 5], buf[128];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 37 + 11);
+    const uint32_t dims[3] = {3, 4, 5};
+    size_t n = idx_make(buf, 0x08, 3, dims, px, sizeof px);
+    write_bytes("img.idx", buf, n);
+    write_gz("img.idx.gz", buf, n, 0);
+    write_gz("img2.idx.gz", buf, n, 30); /* two gzip members */
 
-/* ---- .npy ---- */
-
-static size_t npy(unsigned char *b, int version, const char *dict, const void *data, size_t dlen) {
-    size_t n = strlen(dict), pre = version == 1 ? 10 : 12;
-    memcpy(b, "\x93NUMPY", 6);
-    b[6] = (unsigned char)version;
-    b[7] = 0;
-    if (version == 1) {
-        b[8] = (unsigned char)n;
-        b[9] = (unsigned char)(n >> 8);
-    } else {
-        b[8] = (unsigned char)n;
-        b[9] = (unsigned char)(n >> 8);
-        b[10] = b[11] = 0;
+    char p[256];
+    ae_data plain, gz, gz2;
+    path_of(p, "img.idx");
+    assert_int_equal(ae_data_load(p, &plain), AE_OK);
+    path_of(p, "img.idx.gz");
+    assert_int_equal(ae_data_load(p, &gz), AE_OK);
+    path_of(p, "img2.idx.gz");
+    assert_int_equal(ae_data_load(p, &gz2), AE_OK);
+    assert_int_equal(plain.rows, 3);
+    assert_int_equal(plain.cols, 20);
+    assert_close(plain.x[1], (float)px[1] / 255.0f, 0, 0);
+    for (ae_data *o = &gz; o != NULL; o = o == &gz ? &gz2 : NULL) {
+        assert_int_equal(o->rows, plain.rows);
+        assert_int_equal(o->cols, plain.cols);
+        assert_memory_equal(o->x, plain.x, plain.rows * plain.cols * sizeof(float));
     }
-    memcpy(b + pre, dict, n);
-    memcpy(b + pre + n, data, dlen);
-    return pre + n + dlen;
+    ae_data_free(&plain);
+    ae_data_free(&gz);
+    ae_data_free(&gz2);
 }
 
-static void test_npy_dtypes_and_shapes(void **state) {
+static void test_gzip_damage_refused(void **state) {
     (void)state;
-    unsigned char b[512];
-    const float f4[6] = {1, 2, 3, 4, 5, -6.5f};
-    const double f8[3] = {0.25, -1e3, 7};
-    const unsigned char u1[4] = {0, 1, 128, 255};
-    size_t len = npy(b, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", f4, sizeof f4);
-    ae_data d = parse(b, len, AE_OK, 2, 3);
-    assert_memory_equal(d.x, f4, sizeof f4);
+    unsigned char px[200], buf[256];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 7);
+    const uint32_t dims[2] = {10, 20};
+    size_t n = idx_make(buf, 0x08, 2, dims, px, sizeof px);
+    write_gz("d.gz", buf, n, 0);
+    size_t len;
+    unsigned char *gz = slurp("d.gz", &len);
+    ae_data d = parse_ok(gz, len, 10, 20); /* from memory too */
     ae_data_free(&d);
-    len = npy(b, 1, "{'shape': (3,), 'fortran_order': False, 'descr': '<f8'}", f8, sizeof f8);
-    d = parse(b, len, AE_OK, 3, 1);
-    assert_close(d.x[1], -1000, 0, 0);
-    ae_data_free(&d);
-    len = npy(b, 2, "{'descr': '|u1', 'fortran_order': False, 'shape': (1, 2, 2), }", u1, sizeof u1);
-    d = parse(b, len, AE_OK, 1, 4);
-    assert_close(d.x[3], 255, 0, 0); /* .npy keeps the values */
-    ae_data_free(&d);
-    len = npy(b, 1, "{\"descr\":\"<f4\",\"fortran_order\":False,\"shape\":(6,1)}", f4, sizeof f4);
-    d = parse(b, len, AE_OK, 6, 1);
-    ae_data_free(&d);
+
+    expect_parse(gz, len - 1, AE_EFORMAT);   /* trailer cut */
+    expect_parse(gz, len - 8, AE_EFORMAT);   /* whole trailer missing */
+    expect_parse(gz, len / 2, AE_EFORMAT);   /* cut in the deflate data */
+    expect_parse(gz, 10, AE_EFORMAT);        /* header only */
+    expect_parse(gz, 2, AE_EFORMAT);         /* magic only */
+
+    unsigned char *junk = malloc(len + 3);
+    assert_non_null(junk);
+    memcpy(junk, gz, len);
+    memcpy(junk + len, "abc", 3);
+    expect_parse(junk, len + 3, AE_EFORMAT); /* junk after the member */
+    memcpy(junk, gz, len);
+    junk[len - 6] ^= 0x55; /* CRC-32 of the data */
+    expect_parse(junk, len, AE_EFORMAT);
+    free(junk);
+    free(gz);
+
+    write_gz("empty.gz", "", 0, 0);
+    gz = slurp("empty.gz", &len);
+    expect_parse(gz, len, AE_EFORMAT); /* inflates to nothing */
+    free(gz);
 }
 
-static void test_npy_malformed(void **state) {
+static void test_idx_bad_sizes_refused(void **state) {
     (void)state;
-    unsigned char b[512];
-    const float f4[6] = {1, 2, 3, 4, 5, 6};
-    const char *bad[] = {
-        "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
-        "{'descr': '|O', 'fortran_order': False, 'shape': (2, 3), }",
-        "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }",
-        "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }",
-        "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1}",
-        "{'descr': '<f4', 'fortran_order': False}",
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }",
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 6), }",
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999, 3), }",
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), ",
-        "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 3), }",
-        "['descr', '<f4']",
+    unsigned char px[12] = {0}, buf[128];
+    const uint32_t dims[3] = {2, 2, 3};
+    size_t n = idx_make(buf, 0x08, 3, dims, px, sizeof px);
+    ae_data d = parse_ok(buf, n, 2, 6); /* the baseline is fine */
+    ae_data_free(&d);
+    expect_parse(buf, n - 1, AE_EFORMAT); /* truncated by a byte */
+    buf[n] = 0;
+    expect_parse(buf, n + 1, AE_EFORMAT); /* a trailing byte */
+    expect_parse(buf, 15, AE_EFORMAT);    /* dims cut short */
+    expect_parse(buf, 3, AE_EFORMAT);
+
+    const uint32_t zero[3] = {2, 0, 3};
+    expect_parse(buf, idx_make(buf, 0x08, 3, zero, NULL, 0), AE_EFORMAT);
+    const uint32_t zero_rows[2] = {0, 3};
+    expect_parse(buf, idx_make(buf, 0x08, 2, zero_rows, NULL, 0), AE_EFORMAT);
+
+    /* Products that overflow size_t, or float bytes that do: refused from the header alone. */
+    const uint32_t huge[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    expect_parse(buf, idx_make(buf, 0x08, 3, huge, px, 12), AE_EFORMAT);
+    expect_parse(buf, idx_make(buf, 0x0E, 2, huge, px, 12), AE_EFORMAT);
+    expect_parse(buf, idx_make(buf, 0x08, 2, huge, px, 12), AE_EFORMAT);
+    /* A declared 4 GiB of pixels in a tiny file. */
+    const uint32_t big[2] = {65536, 65536};
+    expect_parse(buf, idx_make(buf, 0x08, 2, big, px, 12), AE_EFORMAT);
+
+    expect_parse(buf, idx_make(buf, 0x08, 0, dims, NULL, 0), AE_EFORMAT); /* no dims */
+    const uint32_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    expect_parse(buf, idx_make(buf, 0x08, 9, nine, px, 1), AE_EFORMAT); /* more than 8 */
+    const uint32_t eight[8] = {1, 1, 1, 1, 1, 1, 1, 2};
+    d = parse_ok(buf, idx_make(buf, 0x08, 8, eight, px, 2), 1, 2); /* 8 is allowed */
+    ae_data_free(&d);
+    expect_parse(buf, idx_make(buf, 0x0A, 2, dims, px, 4), AE_EFORMAT); /* unknown type */
+    expect_parse(buf, idx_make(buf, 0x0F, 2, dims, px, 4), AE_EFORMAT);
+}
+
+/* ---------------------------------------------------------------- .npy */
+
+static void test_npy_f4_2d(void **state) {
+    (void)state;
+    const float v[6] = {1.0f, -2.5f, 3.25f, 1e-40f, -0.0f, 65504.0f};
+    size_t len;
+    unsigned char *b = npy_make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", v, sizeof v, &len);
+    assert_int_equal(len % 64, sizeof v % 64);
+    ae_data d = parse_ok(b, len, 2, 3);
+    assert_memory_equal(d.x, v, sizeof v);
+    ae_data_free(&d);
+    free(b);
+}
+
+static void test_npy_f8_1d(void **state) {
+    (void)state;
+    const double v[3] = {0.1, -7.0, 1e20};
+    size_t len;
+    unsigned char *b = npy_make(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", v, sizeof v, &len);
+    ae_data d = parse_ok(b, len, 3, 1); /* 1-D: one column */
+    for (int i = 0; i < 3; i++) assert_close(d.x[i], (float)v[i], 0, 0);
+    ae_data_free(&d);
+    free(b);
+}
+
+static void test_npy_u1_3d_not_scaled(void **state) {
+    (void)state;
+    const unsigned char v[12] = {0, 1, 2, 3, 100, 128, 200, 254, 255, 9, 8, 7};
+    size_t len;
+    unsigned char *b = npy_make(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2, 3), }", v, sizeof v, &len);
+    ae_data d = parse_ok(b, len, 2, 6);
+    for (int i = 0; i < 12; i++) assert_close(d.x[i], (float)v[i], 0, 0);
+    assert_close(d.x[8], 255.0f, 0, 0);
+    ae_data_free(&d);
+    free(b);
+
+    b = npy_make(1, "{'descr': 'u1', 'fortran_order': False, 'shape': (12,), }", v, sizeof v, &len);
+    d = parse_ok(b, len, 12, 1);
+    assert_close(d.x[6], 200.0f, 0, 0);
+    ae_data_free(&d);
+    free(b);
+}
+
+static void test_npy_versions_and_key_order(void **state) {
+    (void)state;
+    const float v[4] = {1, 2, 3, 4};
+    const char *dicts[] = {
+        "{'shape': (2, 2), 'fortran_order': False, 'descr': '<f4'}",
+        "{ \"fortran_order\"  :False ,\"descr\":\"<f4\",'shape':( 2 ,2 , ) , }",
+        "{'descr':'=f4','shape':(2L, 2L),'fortran_order':False}", /* Python 2 longs */
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        size_t len = npy(b, 1, bad[i], f4, sizeof f4);
-        parse(b, len, AE_EFORMAT, 0, 0);
-    }
-    const char *good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
-    size_t len = npy(b, 1, good, f4, sizeof f4);
-    parse(b, len - 1, AE_EFORMAT, 0, 0); /* data short by one byte */
-    parse(b, len + 1, AE_EFORMAT, 0, 0); /* one byte too many */
-    b[8] = 0xff;                          /* header length past the end */
-    b[9] = 0xff;
-    parse(b, len, AE_EFORMAT, 0, 0);
-    len = npy(b, 9, good, f4, sizeof f4); /* unknown version */
-    parse(b, len, AE_EFORMAT, 0, 0);
+    for (int major = 1; major <= 3; major++)
+        for (size_t k = 0; k < sizeof dicts / sizeof dicts[0]; k++) {
+            size_t len;
+            unsigned char *b = npy_make(major, dicts[k], v, sizeof v, &len);
+            ae_data d = parse_ok(b, len, 2, 2);
+            assert_memory_equal(d.x, v, sizeof v);
+            ae_data_free(&d);
+            free(b);
+        }
+    size_t len;
+    unsigned char *b = npy_make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", v, 4, &len);
+    ae_data d = parse_ok(b, len, 1, 1); /* a scalar */
+    assert_close(d.x[0], 1.0f, 0, 0);
+    ae_data_free(&d);
+    free(b);
 }
+
+static void test_npy_bad_headers_refused(void **state) {
+    (void)state;
+    const float v[4] = {1, 2, 3, 4};
+    const char *bad[] = {
+        "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+        "{'descr': '|O', 'fortran_order': False, 'shape': (2, 2), }",
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }",
+        "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }",
+        "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2, 2), }",
+        "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'shape': (2, 2)}",
+        "{'descr': '<f4', 'shape': (2, 2), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), 'extra': 1}",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, -2), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 0), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2.0), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2,, 2), }",
+        "{'descr': '<f4', 'fortran_order': Falsey, 'shape': (2, 2), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), } x",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), ",
+        "['descr', '<f4']",
+        /* overflow: of the product, of the float bytes, of a single number */
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 2), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 2), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551616,), }",
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) expect_npy(1, bad[k], v, sizeof v, AE_EFORMAT);
+    const char *good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
+    expect_npy(1, good, v, sizeof v - 1, AE_EFORMAT); /* data short by one byte */
+    expect_npy(1, good, v, 4, AE_EFORMAT);
+    expect_npy(1, good, v, 0, AE_EFORMAT);
+    /* Zero dims refused even though zero data bytes would match them. */
+    expect_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }", v, 0, AE_EFORMAT);
+    expect_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }", v, 0, AE_EFORMAT);
+    unsigned char more[17] = {0};
+    expect_npy(1, good, more, 17, AE_EFORMAT); /* one byte too many */
+
+    size_t len;
+    unsigned char *b = npy_make(1, good, v, sizeof v, &len);
+    ae_data d = parse_ok(b, len, 2, 2); /* the baseline is fine */
+    ae_data_free(&d);
+    b[8] = 0xFF; /* header length past the end */
+    b[9] = 0xFF;
+    expect_parse(b, len, AE_EFORMAT);
+    b[8] = 54; /* header length cuts the dict */
+    b[9] = 0;
+    expect_parse(b, len, AE_EFORMAT);
+    b[8] = (unsigned char)(len - 10); /* takes in the data: no room left for it */
+    expect_parse(b, len, AE_EFORMAT);
+    b[8] = 128 - 10;
+    b[6] = 4; /* version 4.0 */
+    expect_parse(b, len, AE_EFORMAT);
+    b[6] = 1;
+    b[7] = 1; /* version 1.1 */
+    expect_parse(b, len, AE_EFORMAT);
+    expect_parse(b, 9, AE_EFORMAT);
+    free(b);
+
+    b = npy_make(2, good, v, sizeof v, &len);
+    b[11] = 0x7F; /* a 2 GiB header */
+    expect_parse(b, len, AE_EFORMAT);
+    expect_parse(b, 11, AE_EFORMAT);
+    free(b);
+
+    /* A header over 1 MiB is refused even when it is complete and well formed. */
+    size_t dl = strlen(good), hl = ((size_t)1 << 20) + 64;
+    char *dict = malloc(hl + 1);
+    assert_non_null(dict);
+    memcpy(dict, good, dl);
+    memset(dict + dl, ' ', hl - dl);
+    dict[hl] = '\0';
+    expect_npy(2, dict, v, sizeof v, AE_EFORMAT);
+    free(dict);
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void test_csv_header_crlf(void **state) {
+    (void)state;
+    const char *s = "a,b,\"c\"\r\n1,2,3\r\n4.5,-6,7e-1\r\n";
+    ae_data d = parse_ok(s, strlen(s), 2, 3);
+    const float want[6] = {1, 2, 3, 4.5f, -6, 0.7f};
+    for (int i = 0; i < 6; i++) assert_close(d.x[i], want[i], 0, 0);
+    ae_data_free(&d);
+}
+
+static void test_text_separators_and_blank_lines(void **state) {
+    (void)state;
+    const float want[6] = {1, 2, 3, 4, 5, 6};
+    const char *texts[] = {
+        "1\t2\t3\n4\t5\t6\n",
+        "\n\n  1 2   3\n\n \t \n4  5 6", /* blank lines, runs of spaces, no final newline */
+        "1;2;3\n4;5;6\n",
+        "1, 2 , 3\r\n\r\n4 ,5,\t6\r\n",
+        "x y z\n1 2 3\n4 5 6\n",
+        ",x,y\n1,2,3\n4,5,6\n",                                /* pandas' index column header */
+        "\xEF\xBB\xBFtemp\xC3\xA9rature;x;y\n1;2;3\n4;5;6\n", /* BOM and a UTF-8 header */
+        "+1,2.0,0.3e1\n4,5,6\n",
+    };
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        ae_data d = parse_ok(texts[k], strlen(texts[k]), 2, 3);
+        for (int i = 0; i < 6; i++) assert_close(d.x[i], want[i], 0, 0);
+        ae_data_free(&d);
+    }
+    const char *bom = "\xEF\xBB\xBF" "1,2,3\n4,5,6\n"; /* the BOM is no header */
+    ae_data d = parse_ok(bom, strlen(bom), 2, 3);
+    for (int i = 0; i < 6; i++) assert_close(d.x[i], want[i], 0, 0);
+    ae_data_free(&d);
+    d = parse_ok("7\n8\n9", 5, 3, 1); /* one column */
+    assert_close(d.x[2], 9.0f, 0, 0);
+    ae_data_free(&d);
+    /* Not NUL-terminated: the parser stops at len. */
+    char buf[8] = {'1', ',', '2', '\n', '3', ',', '4', '5'};
+    d = parse_ok(buf, 7, 2, 2);
+    assert_close(d.x[3], 4.0f, 0, 0);
+    ae_data_free(&d);
+}
+
+static void test_text_nan_inf_pass_through(void **state) {
+    (void)state;
+    const char *s = "nan,inf\n1,-inf\n";
+    ae_data d = parse_ok(s, strlen(s), 2, 2); /* the first line is data, not a header */
+    assert_true(isnan(d.x[0]));
+    assert_true(isinf(d.x[1]) && d.x[1] > 0);
+    assert_close(d.x[2], 1.0f, 0, 0);
+    assert_true(isinf(d.x[3]) && d.x[3] < 0);
+    ae_data_free(&d);
+}
+
+static void test_text_malformed_refused(void **state) {
+    (void)state;
+    expect_parse_str("1,2,3\n4,5\n", AE_EFORMAT);           /* ragged: short */
+    expect_parse_str("1,2\n3,4,5\n", AE_EFORMAT);           /* ragged: long */
+    expect_parse_str("a,b\n1,2\n3,x\n", AE_EFORMAT);        /* non-numeric cell */
+    expect_parse_str("1,2\na,b\n", AE_EFORMAT);             /* a header after the data */
+    expect_parse_str("a,b\nc,d\n1,2\n", AE_EFORMAT);        /* two header lines */
+    expect_parse_str("1,,2\n3,4,5\n", AE_EFORMAT);          /* empty field, first line */
+    expect_parse_str("1,2,3\n3,,5\n", AE_EFORMAT);          /* empty field */
+    expect_parse_str("1,2,\n3,4,\n", AE_EFORMAT);           /* trailing comma */
+    expect_parse_str("1,2\n,3,4\n", AE_EFORMAT);            /* leading comma */
+    expect_parse_str("1;;2\n", AE_EFORMAT);
+    expect_parse_str("1,2\n1.5.2,3\n", AE_EFORMAT);
+    expect_parse_str("1,2\n0x,3\n", AE_EFORMAT);
+    expect_parse_str("a,b,c\n", AE_EFORMAT);                /* header only */
+    expect_parse_str("  \n\r\n\t\n", AE_EFORMAT);           /* blank only */
+    expect_parse_str("1,2\n3,4\x01\n", AE_EFORMAT);         /* control character */
+    expect_parse_str("a\x01,b\n1,2\n", AE_EFORMAT);          /* even in the header */
+    expect_parse_str("a\x7f,b\n1,2\n", AE_EFORMAT);
+    expect_parse_str("h\xC3\x28,x\n1,2\n", AE_EFORMAT);     /* invalid UTF-8 */
+    expect_parse_str("h\xED\xA0\x80,x\n1,2\n", AE_EFORMAT); /* UTF-8 surrogate */
+    expect_parse_str("h\xC3", AE_EFORMAT);                  /* UTF-8 cut short */
+    const unsigned char bin[] = {'1', ',', '2', '\n', 0, 0x13, 0xFF, 0x7F};
+    expect_parse(bin, sizeof bin, AE_EFORMAT); /* binary junk */
+    const unsigned char bin_header[] = {'P', 'K', 0x03, 0x04, '\n', '1', '\n'};
+    expect_parse(bin_header, sizeof bin_header, AE_EFORMAT); /* a zip file is no header */
+
+    /* A field too long to be a number (over 255 characters). */
+    char longf[400];
+    memset(longf, '1', 300);
+    strcpy(longf + 300, ",2\n");
+    expect_parse_str(longf, AE_EFORMAT);
+    memset(longf, '0', 250); /* 250 digits is still a number */
+    strcpy(longf + 250, "1,2\n");
+    ae_data d = parse_ok(longf, strlen(longf), 1, 2);
+    assert_close(d.x[0], 1.0f, 0, 0);
+    ae_data_free(&d);
+}
+
+static void test_csv_gzip(void **state) {
+    (void)state;
+    const char *s = "x;y\r\n0.5;1.5\r\n\r\n-2;3e2\r\n";
+    write_gz("t.csv.gz", s, strlen(s), 0);
+    char p[256];
+    path_of(p, "t.csv.gz");
+    ae_data d;
+    assert_int_equal(ae_data_load(p, &d), AE_OK);
+    assert_int_equal(d.rows, 2);
+    assert_int_equal(d.cols, 2);
+    const float want[4] = {0.5f, 1.5f, -2, 300};
+    for (int i = 0; i < 4; i++) assert_close(d.x[i], want[i], 0, 0);
+    ae_data_free(&d);
+
+    write_bytes("t.csv", s, strlen(s));
+    path_of(p, "t.csv");
+    assert_int_equal(ae_data_load(p, &d), AE_OK);
+    assert_int_equal(d.rows, 2);
+    assert_close(d.x[3], 300.0f, 0, 0);
+    ae_data_free(&d);
+}
+
+/* ---------------------------------------------------------------- ae_npy_save */
 
 static void test_npy_save_round_trip(void **state) {
     (void)state;
     float x[3 * 5];
     test_fill(x, 15, 7, -3, 3);
-    x[4] = -0.0f;
-    assert_int_equal(ae_npy_save(path_of("x.npy"), x, 3, 5), AE_OK);
+    x[0] = -0.0f;
+    x[1] = 1e-42f;
+    x[2] = NAN; /* saving does not judge the values; the bits come back */
+    char p[256];
+    path_of(p, "a.npy");
+    assert_int_equal(ae_npy_save(p, x, 3, 5), AE_OK);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644); /* not mkstemp's 0600 */
+
+    size_t len;
+    unsigned char *b = slurp("a.npy", &len);
+    assert_memory_equal(b, "\x93" "NUMPY\x01\x00", 8);
+    size_t hl = (size_t)b[8] | (size_t)b[9] << 8;
+    assert_int_equal((10 + hl) % 64, 0);
+    assert_int_equal(len, 10 + hl + sizeof x);
+    assert_int_equal(b[10 + hl - 1], '\n');
+    b[10 + hl - 1] = '\0';
+    assert_non_null(strstr((char *)b + 10, "'descr': '<f4'"));
+    assert_non_null(strstr((char *)b + 10, "'fortran_order': False"));
+    assert_non_null(strstr((char *)b + 10, "'shape': (3, 5)"));
+    free(b);
+
     ae_data d;
-    assert_int_equal(ae_data_load(path_of("x.npy"), &d), AE_OK);
+    assert_int_equal(ae_data_load(p, &d), AE_OK);
     assert_int_equal(d.rows, 3);
     assert_int_equal(d.cols, 5);
     assert_memory_equal(d.x, x, sizeof x);
     ae_data_free(&d);
-    /* header padded to 64 bytes, as NumPy writes it */
-    FILE *f = fopen(path_of("x.npy"), "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    assert_int_equal((ftell(f) - (long)sizeof x) % 64, 0);
-    fclose(f);
-    /* a failed save leaves the earlier file alone */
-    assert_int_equal(ae_npy_save(path_of("missing/dir/y.npy"), x, 3, 5), AE_EIO);
-    assert_int_equal(ae_data_load(path_of("x.npy"), &d), AE_OK);
+
+    /* Saving again replaces the file; a column vector comes back as one column. */
+    assert_int_equal(ae_npy_save(p, x, 15, 1), AE_OK);
+    assert_int_equal(ae_data_load(p, &d), AE_OK);
+    assert_int_equal(d.rows, 15);
+    assert_int_equal(d.cols, 1);
     assert_memory_equal(d.x, x, sizeof x);
     ae_data_free(&d);
-    assert_int_equal(ae_npy_save(path_of("z.npy"), NULL, 3, 5), AE_EINVAL);
-    assert_int_equal(ae_npy_save(path_of("z.npy"), x, 0, 5), AE_EINVAL);
-    assert_int_equal(ae_npy_save(path_of("z.npy"), x, 3, 0), AE_EINVAL);
-    assert_int_equal(ae_npy_save(path_of("z.npy"), x, (size_t)-1, 3), AE_EINVAL);
+    assert_int_equal(count_temporaries(), 0);
 }
 
-/* ---- CSV ---- */
-
-static void test_csv_variants(void **state) {
+static void test_npy_save_failure_keeps_previous_file(void **state) {
     (void)state;
-    const char *a = "x,y,z\r\n1,2,3\r\n\r\n4.5,-5e-1,6\r\n";
-    ae_data d = parse(a, strlen(a), AE_OK, 2, 3);
-    assert_close(d.x[3], 4.5, 0, 0);
-    assert_close(d.x[4], -0.5, 0, 0);
-    ae_data_free(&d);
-    const char *b = "1\t2\n3\t4"; /* tabs, no final newline */
-    d = parse(b, strlen(b), AE_OK, 2, 2);
-    assert_close(d.x[3], 4, 0, 0);
-    ae_data_free(&d);
-    const char *c = "  1   2  3\n4 5 6  \n"; /* runs of spaces */
-    d = parse(c, strlen(c), AE_OK, 2, 3);
-    assert_close(d.x[5], 6, 0, 0);
-    ae_data_free(&d);
-    const char *e = "1;2\n3;4\n";
-    d = parse(e, strlen(e), AE_OK, 2, 2);
-    ae_data_free(&d);
-    spit_gz(path_of("t.csv.gz"), a, strlen(a));
-    assert_int_equal(ae_data_load(path_of("t.csv.gz"), &d), AE_OK);
-    assert_int_equal(d.rows, 2);
-    ae_data_free(&d);
+    const float x[4] = {1, 2, 3, 4}, y[2] = {9, 9};
+    char good[256], bad[256], sub[256];
+    path_of(good, "keep.npy");
+    assert_int_equal(ae_npy_save(good, x, 2, 2), AE_OK);
+    size_t len0, len1;
+    unsigned char *before = slurp("keep.npy", &len0);
+
+    path_of(bad, "no_such_dir/keep.npy");
+    assert_int_equal(ae_npy_save(bad, y, 1, 2), AE_EIO);
+    assert_false(exists(bad));
+
+    /* The rename fails (a directory is in the way): the temporary must go, the directory stay. */
+    path_of(sub, "a_directory");
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(ae_npy_save(sub, y, 1, 2), AE_EIO);
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(count_temporaries(), 0);
+
+    unsigned char *after = slurp("keep.npy", &len1);
+    assert_int_equal(len1, len0);
+    assert_memory_equal(after, before, len0);
+    free(before);
+    free(after);
 }
 
-static void test_csv_malformed(void **state) {
-    (void)state;
-    const char *bad[] = {"1,2,3\n4,5\n", "1,2\n3,x\n", "1,,2\n", "1,2,\n", "a,b\n", "\n\n  \n",
-                         "1,2\nh,e\n3,4\n", "1,2\x01\n", "1,\xc3\xa9\n"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) parse(bad[i], strlen(bad[i]), AE_EFORMAT, 0, 0);
-    /* the buffer is not NUL-terminated: the parser must stop at len */
-    const char nz[4] = {'1', ',', '2', '3'};
-    ae_data d = parse(nz, 3, AE_OK, 1, 2);
-    assert_close(d.x[1], 2, 0, 0);
-    ae_data_free(&d);
-}
+/* ---------------------------------------------------------------- arguments, errors */
 
-static void test_bad_arguments_and_files(void **state) {
+static void test_null_arguments(void **state) {
     (void)state;
-    ae_data d = {(float *)0x1, 5, 5};
+    float junk;
+    ae_data d = {&junk, 3, 3};
+    assert_int_equal(ae_data_parse(NULL, 5, &d), AE_EINVAL);
+    assert_null(d.x);
+    assert_int_equal(d.rows + d.cols, 0);
+    assert_int_equal(ae_data_parse("1,2", 3, NULL), AE_EINVAL);
+    d = (ae_data){&junk, 3, 3};
     assert_int_equal(ae_data_load(NULL, &d), AE_EINVAL);
     assert_null(d.x);
-    assert_int_equal(ae_data_load("x", NULL), AE_EINVAL);
-    assert_int_equal(ae_data_parse(NULL, 3, &d), AE_EINVAL);
-    assert_int_equal(ae_data_parse("1", 1, NULL), AE_EINVAL);
-    assert_int_equal(ae_data_parse("1", 0, &d), AE_EFORMAT); /* no rows */
-    assert_int_equal(ae_data_load(path_of("does-not-exist"), &d), AE_EIO);
-    assert_int_equal(ae_data_load(dir, &d), AE_EIO); /* a directory */
-    spit(path_of("empty"), "", 0);
-    assert_int_equal(ae_data_load(path_of("empty"), &d), AE_EFORMAT);
+    assert_int_equal(d.rows + d.cols, 0);
+    char p[256];
+    path_of(p, "whatever");
+    assert_int_equal(ae_data_load(p, NULL), AE_EINVAL);
+
+    const float x[2] = {1, 2};
+    path_of(p, "n.npy");
+    assert_int_equal(ae_npy_save(NULL, x, 1, 2), AE_EINVAL);
+    assert_int_equal(ae_npy_save(p, NULL, 1, 2), AE_EINVAL);
+    assert_int_equal(ae_npy_save(p, x, 0, 2), AE_EINVAL);
+    assert_int_equal(ae_npy_save(p, x, 1, 0), AE_EINVAL);
+    assert_int_equal(ae_npy_save(p, x, SIZE_MAX, 2), AE_EINVAL); /* size overflows */
+    assert_int_equal(ae_npy_save(p, x, SIZE_MAX / 2, 1), AE_EINVAL);
+    assert_false(exists(p));
+    assert_int_equal(count_temporaries(), 0);
+}
+
+/* Length 0 is AE_EFORMAT (nothing to parse, like an empty file), not AE_EINVAL. */
+static void test_empty_input_and_free(void **state) {
+    (void)state;
+    expect_parse("1,2", 0, AE_EFORMAT);
+    write_bytes("empty.csv", "", 0);
+    char p[256];
+    path_of(p, "empty.csv");
+    float junk;
+    ae_data d = {&junk, 1, 1};
+    assert_int_equal(ae_data_load(p, &d), AE_EFORMAT);
+    assert_null(d.x);
+    assert_int_equal(d.rows + d.cols, 0);
+
+    ae_data_free(NULL);
+    d = parse_ok("1 2\n", 4, 1, 2);
+    ae_data_free(&d);
+    assert_null(d.x);
+    assert_int_equal(d.rows + d.cols, 0);
+    ae_data_free(&d); /* already freed */
     assert_null(d.x);
 }
+
+static void test_load_io_errors(void **state) {
+    (void)state;
+    char p[256];
+    float junk;
+    ae_data d = {&junk, 2, 2};
+    path_of(p, "missing.idx");
+    assert_int_equal(ae_data_load(p, &d), AE_EIO);
+    assert_null(d.x);
+    assert_int_equal(d.rows + d.cols, 0);
+    assert_int_equal(ae_data_load(dir, &d), AE_EIO); /* a directory */
+    assert_null(d.x);
+}
+
+/* The real Fashion-MNIST test set, where the system package put it. */
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idx_images_scaled_to_unit),
-        cmocka_unit_test(test_idx_labels_and_other_types),
-        cmocka_unit_test(test_idx_malformed),
+        cmocka_unit_test(test_idx_ubyte_images_scaled),
+        cmocka_unit_test(test_idx_labels_keep_values),
+        cmocka_unit_test(test_idx_other_types),
         cmocka_unit_test(test_idx_gzip_equals_plain),
-        cmocka_unit_test(test_npy_dtypes_and_shapes),
-        cmocka_unit_test(test_npy_malformed),
+        cmocka_unit_test(test_gzip_damage_refused),
+        cmocka_unit_test(test_idx_bad_sizes_refused),
+        cmocka_unit_test(test_npy_f4_2d),
+        cmocka_unit_test(test_npy_f8_1d),
+        cmocka_unit_test(test_npy_u1_3d_not_scaled),
+        cmocka_unit_test(test_npy_versions_and_key_order),
+        cmocka_unit_test(test_npy_bad_headers_refused),
+        cmocka_unit_test(test_csv_header_crlf),
+        cmocka_unit_test(test_text_separators_and_blank_lines),
+        cmocka_unit_test(test_text_nan_inf_pass_through),
+        cmocka_unit_test(test_text_malformed_refused),
+        cmocka_unit_test(test_csv_gzip),
         cmocka_unit_test(test_npy_save_round_trip),
-        cmocka_unit_test(test_csv_variants),
-        cmocka_unit_test(test_csv_malformed),
-        cmocka_unit_test(test_bad_arguments_and_files),
+        cmocka_unit_test(test_npy_save_failure_keeps_previous_file),
+        cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_empty_input_and_free),
+        cmocka_unit_test(test_load_io_errors),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

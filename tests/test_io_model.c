@@ -93,6 +93,50 @@ static void test_round_trip_is_bitwise(void **state) {
     }
 }
 
+static void test_vae_round_trip_and_head_names(void **state) {
+    (void)state;
+    ae_config c = ae_config_default();
+    c.input_dim = 10;
+    c.n_hidden = 1;
+    c.hidden[0] = 7;
+    c.code_dim = 3;
+    c.variational = 1;
+    ae_model *m, *l;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float x[40 * 10];
+    test_fill(x, 400, 5, 0, 1);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 2;
+    o.loss = AE_LOSS_BCE;
+    assert_int_equal(ae_train(m, x, 40, &o), AE_OK);
+    char p[256];
+    path_of(p, "vae.safetensors");
+    assert_int_equal(ae_save(m, p), AE_OK);
+    assert_int_equal(ae_load(&l, p), AE_OK);
+    float c1[40 * 3], c2[40 * 3];
+    assert_int_equal(ae_encode(m, x, 40, c1), AE_OK);
+    assert_int_equal(ae_encode(l, x, 40, c2), AE_OK);
+    assert_memory_equal(c1, c2, sizeof c1);
+    size_t len;
+    unsigned char *b = slurp(p, &len);
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++) n |= (uint64_t)b[i] << (8 * i);
+    json_t *root = json_loadb((const char *)b + 8, n, 0, NULL);
+    assert_non_null(root);
+    const char *names[] = {"encoder.0.weight", "encoder.0.bias", "encoder.mu.weight", "encoder.mu.bias",
+                           "encoder.logvar.weight", "encoder.logvar.bias", "decoder.0.weight",
+                           "decoder.0.bias", "decoder.1.weight", "decoder.1.bias"};
+    for (int i = 0; i < 10; i++) assert_non_null(json_object_get(root, names[i]));
+    assert_int_equal(json_object_size(root), 11);
+    json_t *shape = json_object_get(json_object_get(root, "encoder.logvar.weight"), "shape");
+    assert_int_equal(json_integer_value(json_array_get(shape, 0)), 3);
+    assert_int_equal(json_integer_value(json_array_get(shape, 1)), 7);
+    json_decref(root);
+    free(b);
+    ae_free(m);
+    ae_free(l);
+}
+
 static void test_file_is_safetensors_with_contract_names(void **state) {
     (void)state;
     for (int tied = 0; tied < 2; tied++) {
@@ -263,6 +307,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_is_bitwise),
         cmocka_unit_test(test_file_is_safetensors_with_contract_names),
+        cmocka_unit_test(test_vae_round_trip_and_head_names),
         cmocka_unit_test(test_damaged_files_refused),
         cmocka_unit_test(test_failed_save_keeps_previous_file),
     };

@@ -1,0 +1,17 @@
+/* Shared by the examples: Fashion-MNIST loading with a helpful message, and the OpenBLAS line. */
+#ifndef AE_EXAMPLES_FMNIST_H
+#define AE_EXAMPLES_FMNIST_H
+
+#include <ae.h>
+
+#define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Loads the train and test images (floats in [0,1]) from dir (NULL: FMNIST_DIR). Returns 0,
+ * or -1 after printing what went wrong and how to get the data set. */
+int fmnist_load(const char *dir, ae_data *train, ae_data *test);
+/* Prints OpenBLAS's core name, thread count and build configuration. */
+void print_openblas(void);
+/* Mean over rows of 10 log10(1 / MSE(a_i, b_i)) for images in [0,1]. */
+double mean_psnr(const float *a, const float *b, size_t rows, size_t cols);
+
+#endif
