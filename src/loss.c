@@ -2,7 +2,7 @@
 
 #include <math.h>
 
-double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const float *bias,
+AE_VECTOR_CLONES double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const float *bias,
                       const float *target, size_t rows, size_t cols, float *dz, float *row_loss) {
     const float scale = 1.0f / ((float)rows * (float)cols);
     double total = 0.0;
@@ -16,7 +16,15 @@ double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const flo
                 float u = zr[j] + bias[j];
                 float l = fmaxf(u, 0.0f) - u * tr[j] + log1pf(expf(-fabsf(u)));
                 sum += l;
-                if (dr) dr[j] = (ae_act_scalar(u, AE_ACT_SIGMOID) - tr[j]) * scale;
+                if (dr) dr[j] = (ae_sigmoidf(u) - tr[j]) * scale;
+            }
+        } else if (act == AE_ACT_SIGMOID && dr) { /* the common case, spelled out to vectorise */
+#pragma omp simd reduction(+ : sum)
+            for (size_t j = 0; j < cols; j++) {
+                float a = ae_sigmoidf(zr[j] + bias[j]);
+                float diff = a - tr[j];
+                sum += diff * diff;
+                dr[j] = 2.0f * diff * a * (1.0f - a) * scale;
             }
         } else {
             for (size_t j = 0; j < cols; j++) {

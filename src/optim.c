@@ -32,7 +32,7 @@ void ae_optim_free(ae_optim *o) {
 
 /* SGD with momentum mu (PyTorch, dampening 0): v = mu v + g; p -= lr v;
  * Nesterov: p -= lr (g + mu v). Weight decay adds wd p to g. */
-static void sgd_step(ae_optim *o, float *restrict p, const float *restrict g) {
+AE_VECTOR_CLONES static void sgd_step(ae_optim *o, float *restrict p, const float *restrict g) {
     const size_t n = o->n;
     const float lr = o->lr, mu = o->momentum, wd = o->weight_decay;
     float *restrict v = o->m;
@@ -56,7 +56,7 @@ static void sgd_step(ae_optim *o, float *restrict p, const float *restrict g) {
 /* Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *       p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
  * Adam's weight decay adds wd p to g; AdamW first applies p -= lr wd p. */
-static void adam_step(ae_optim *o, float *restrict p, const float *restrict g) {
+AE_VECTOR_CLONES static void adam_step(ae_optim *o, float *restrict p, const float *restrict g) {
     const size_t n = o->n;
     const float b1 = o->beta1, b2 = o->beta2, eps = o->eps, lr = o->lr;
     const float c1 = (float)(1.0 / (1.0 - pow(b1, (double)o->step)));

@@ -52,35 +52,8 @@ void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_ma
                 (blasint)b->ld, beta, c->data, (blasint)c->ld);
 }
 
-/* Numerically stable logistic function: never exponentiates a large positive number. */
-static inline float sigmoidf(float z) {
-    if (z >= 0.0f) return 1.0f / (1.0f + expf(-z));
-    float e = expf(z);
-    return e / (1.0f + e);
-}
-
-float ae_act_scalar(float z, ae_activation act) {
-    switch (act) {
-    case AE_ACT_RELU: return z > 0.0f ? z : 0.0f;
-    case AE_ACT_LEAKY_RELU: return z > 0.0f ? z : AE_LEAKY_SLOPE * z;
-    case AE_ACT_SIGMOID: return sigmoidf(z);
-    case AE_ACT_TANH: return tanhf(z);
-    case AE_ACT_LINEAR: default: return z;
-    }
-}
-
-float ae_act_grad_from_output(float a, ae_activation act) {
-    switch (act) {
-    case AE_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
-    case AE_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : AE_LEAKY_SLOPE; /* sign(a) = sign(z) */
-    case AE_ACT_SIGMOID: return a * (1.0f - a);
-    case AE_ACT_TANH: return 1.0f - a * a;
-    case AE_ACT_LINEAR: default: return 1.0f;
-    }
-}
-
 /* One loop per activation so that each body is branch-free and vectorises. */
-void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activation act) {
+AE_VECTOR_CLONES void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activation act) {
     for (size_t i = 0; i < rows; i++) {
         float *restrict r = y + i * cols;
         const float *restrict b = bias;
@@ -92,7 +65,7 @@ void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activ
             for (size_t j = 0; j < cols; j++) { float z = r[j] + b[j]; r[j] = z > 0.0f ? z : AE_LEAKY_SLOPE * z; }
             break;
         case AE_ACT_SIGMOID:
-            for (size_t j = 0; j < cols; j++) r[j] = sigmoidf(r[j] + b[j]);
+            for (size_t j = 0; j < cols; j++) r[j] = ae_sigmoidf(r[j] + b[j]);
             break;
         case AE_ACT_TANH:
             for (size_t j = 0; j < cols; j++) r[j] = tanhf(r[j] + b[j]);
@@ -104,7 +77,7 @@ void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activ
     }
 }
 
-void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_activation act) {
+AE_VECTOR_CLONES void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_activation act) {
     switch (act) {
     case AE_ACT_RELU:
         for (size_t i = 0; i < n; i++) d[i] = a[i] > 0.0f ? d[i] : 0.0f;
@@ -123,12 +96,12 @@ void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_ac
     }
 }
 
-void ae_dropout_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
+AE_VECTOR_CLONES void ae_dropout_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
                              size_t n, ae_activation act, float keep) {
     for (size_t i = 0; i < n; i++) d[i] *= mask[i] * ae_act_grad_from_output(a[i] * keep, act);
 }
 
-void ae_col_sum(const float *restrict x, size_t rows, size_t cols, float *restrict out) {
+AE_VECTOR_CLONES void ae_col_sum(const float *restrict x, size_t rows, size_t cols, float *restrict out) {
     memset(out, 0, cols * sizeof *out);
     for (size_t i = 0; i < rows; i++) {
         const float *restrict r = x + i * cols;

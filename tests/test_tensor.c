@@ -70,7 +70,22 @@ static void test_sigmoid_extremes_are_stable(void **state) {
     (void)state;
     assert_close(ae_act_scalar(-100.0f, AE_ACT_SIGMOID), 0.0, 1e-30, 0);
     assert_close(ae_act_scalar(100.0f, AE_ACT_SIGMOID), 1.0, 0, 0);
-    assert_close(ae_act_scalar(-1000.0f, AE_ACT_SIGMOID), 0.0, 0, 0);
+    assert_close(ae_act_scalar(-1000.0f, AE_ACT_SIGMOID), 0.0, 1e-30, 0);
+    assert_close(ae_act_scalar(1000.0f, AE_ACT_SIGMOID), 1.0, 0, 0);
+}
+
+static void test_fast_exp_accuracy(void **state) {
+    (void)state;
+    /* Within 3 float ulps (relative 3.6e-7) of exp() over the whole unclamped range. */
+    double worst = 0;
+    for (double x = -87.0; x <= 88.0; x += 0.001) {
+        double want = exp((float)x), got = ae_expf((float)x);
+        double rel = fabs(got - want) / want;
+        if (!(rel <= worst)) worst = rel; /* NaN-safe */
+    }
+    assert_close(worst, 0.0, 3.6e-7, 0);
+    assert_true(ae_expf(-1000.0f) > 0.0f && ae_expf(1000.0f) < INFINITY); /* clamped */
+    assert_true(isfinite(ae_sigmoidf(-1e30f)) && isfinite(ae_sigmoidf(1e30f)));
 }
 
 static void test_act_backward_matches_derivative(void **state) {
@@ -144,6 +159,7 @@ int main(void) {
         cmocka_unit_test(test_bias_act_each_activation),
         cmocka_unit_test(test_sigmoid_extremes_are_stable),
         cmocka_unit_test(test_act_backward_matches_derivative),
+        cmocka_unit_test(test_fast_exp_accuracy),
         cmocka_unit_test(test_col_sum_and_finite),
         cmocka_unit_test(test_alloc_aligned_and_overflow),
         cmocka_unit_test(test_alloc_hook_fails_allocation),
