@@ -878,6 +878,74 @@ static void test_variant_configs_checked(void **state) {
     ae_free(m);
 }
 
+
+/* ---- no allocation per training step ---- */
+
+static int count_alloc(size_t bytes, void *user) {
+    (void)bytes;
+    ++*(size_t *)user;
+    return 0; /* let it succeed */
+}
+
+typedef struct alloc_log {
+    size_t *counter;
+    size_t at_epoch[8];
+    int epochs;
+} alloc_log;
+
+static int log_allocs(const ae_epoch_stats *s, void *user) {
+    alloc_log *a = user;
+    a->at_epoch[a->epochs++] = *a->counter;
+    (void)s;
+    return 0;
+}
+
+/* Allocations made by one ae_train call of the given size, with every option that needs a
+ * buffer switched on; per-epoch counts go to log. */
+static size_t allocs_of_training(ae_config c, size_t n, int epochs, alloc_log *log) {
+    const size_t d = c.input_dim;
+    float *x = low_rank_data(n, d, 70), *v = low_rank_data(50, d, 71);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = epochs;
+    o.batch_size = 16;
+    o.dropout = 0.2f;
+    o.noise = AE_NOISE_GAUSSIAN;
+    o.noise_level = 0.1f;
+    o.val_x = v;
+    o.val_n = 50;
+    o.patience = 100;
+    o.on_epoch = log_allocs;
+    o.user = log;
+    size_t count = 0;
+    log->counter = &count;
+    log->epochs = 0;
+    ae_set_alloc_hook(count_alloc, &count);
+    int rc = ae_train(m, x, n, &o);
+    ae_set_alloc_hook(NULL, NULL);
+    assert_int_equal(rc, AE_OK);
+    free(x);
+    free(v);
+    ae_free(m);
+    return count;
+}
+
+static void test_no_allocation_per_step(void **state) {
+    (void)state;
+    ae_config c = small_config(16, 8, 3);
+    for (int vae = 0; vae < 2; vae++) {
+        c.variational = vae;
+        alloc_log one, many;
+        size_t a1 = allocs_of_training(c, 64, 1, &one);    /* 4 steps */
+        size_t a5 = allocs_of_training(c, 640, 5, &many);  /* 200 steps */
+        assert_true(a1 > 0);             /* the hook does see the workspace being made */
+        assert_int_equal(a1, a5);        /* ...and nothing more for 50 times the steps */
+        assert_int_equal(many.epochs, 5);
+        for (int e = 0; e < 5; e++) assert_int_equal(many.at_epoch[e], a5); /* all made up front */
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_rejects_bad_configs),
@@ -902,6 +970,7 @@ int main(void) {
         cmocka_unit_test(test_sparsity_reaches_target),
         cmocka_unit_test(test_vae_trains_and_samples_in_range),
         cmocka_unit_test(test_variant_configs_checked),
+        cmocka_unit_test(test_no_allocation_per_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
