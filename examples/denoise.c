@@ -31,6 +31,7 @@ static void add_noise(const float *x, float *out, size_t n, float sd) {
 }
 
 int main(int argc, char **argv) {
+    ensure_fast_blas(argv);
     int epochs = argc > 1 ? atoi(argv[1]) : 10;
     ae_data train = {0}, test = {0};
     if (epochs < 1 || fmnist_load(argc > 2 ? argv[2] : NULL, &train, &test) != 0) return 1;

@@ -18,6 +18,7 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
 }
 
 int main(int argc, char **argv) {
+    ensure_fast_blas(argv);
     const char *dir = argc > 1 ? argv[1] : NULL;
     const char *out = argc > 2 ? argv[2] : ".";
     char model_path[1024], png_path[1024];

@@ -1,8 +1,10 @@
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include "fmnist.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 int fmnist_load(const char *dir, ae_data *train, ae_data *test) {
     char path[1024];
@@ -23,9 +25,21 @@ int fmnist_load(const char *dir, ae_data *train, ae_data *test) {
     return 0;
 }
 
+void ensure_fast_blas(char **argv) {
+    ae_blas_info b = ae_blas_get_info();
+    /* A core type the user chose is theirs to keep; AE_REEXEC guards against a loop. */
+    if (!b.fallback || !b.suggested_core || getenv("OPENBLAS_CORETYPE") || getenv("AE_REEXEC")) return;
+    fprintf(stderr, "OpenBLAS chose core %s on a CPU that runs %s kernels: restarting with OPENBLAS_CORETYPE=%s\n",
+            b.core, b.suggested_core, b.suggested_core);
+    fflush(NULL);
+    if (setenv("OPENBLAS_CORETYPE", b.suggested_core, 1) == 0 && setenv("AE_REEXEC", "1", 1) == 0)
+        execv("/proc/self/exe", argv);
+    perror("re-executing with OPENBLAS_CORETYPE failed; going on with the slow kernels");
+}
+
 void print_openblas(void) {
-    printf("OpenBLAS: core %s, %d threads (%s)\n", openblas_get_corename(), openblas_get_num_threads(),
-           openblas_get_config());
+    ae_blas_info b = ae_blas_get_info();
+    printf("OpenBLAS: core %s, %d threads%s\n", b.core, b.threads, b.fallback ? " (a slow fallback core)" : "");
 }
 
 double mean_psnr(const float *a, const float *b, size_t rows, size_t cols) {

@@ -19,6 +19,7 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
 }
 
 int main(int argc, char **argv) {
+    ensure_fast_blas(argv);
     int epochs = argc > 1 ? atoi(argv[1]) : 20;
     ae_data train = {0}, test = {0};
     if (epochs < 1 || fmnist_load(argc > 2 ? argv[2] : NULL, &train, &test) != 0) return 1;

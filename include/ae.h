@@ -146,6 +146,21 @@ AE_API int ae_get_config(const ae_model *m, ae_config *cfg);
 /* Number of trainable floats. */
 AE_API size_t ae_param_count(const ae_model *m);
 
+/* OpenBLAS, behind every matrix product. OpenBLAS 0.3.21 misdetects some recent CPUs as
+ * "Prescott" and then runs its products 4-5x slower; fallback says so, and suggested_core is
+ * the value of OPENBLAS_CORETYPE that gives this CPU its real kernels (OpenBLAS reads it once,
+ * when the program starts: set it in the environment, or re-execute the program with it). */
+typedef struct ae_blas_info {
+    const char *core;           /* openblas_get_corename(), e.g. "SkylakeX" */
+    int threads;                /* OpenBLAS's thread pool */
+    int fallback;               /* 1: the CPU has AVX2 or AVX-512, the core in use neither */
+    const char *suggested_core; /* "SkylakeX", "Haswell", or NULL (no better choice known) */
+} ae_blas_info;
+AE_API ae_blas_info ae_blas_get_info(void);
+/* Sets OpenBLAS's thread count (n >= 1); libae's own elementwise loops run on the calling
+ * thread. AE_EINVAL for n < 1. */
+AE_API int ae_set_threads(int n);
+
 /* Data files. rows x cols floats, row-major, owned by the struct. */
 typedef struct ae_data {
     float *x;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static ae_alloc_hook_fn g_hook;
 static void *g_hook_user;
@@ -50,6 +51,36 @@ void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_ma
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                 (blasint)m, (blasint)n, (blasint)k, alpha, a->data, (blasint)a->ld, b->data,
                 (blasint)b->ld, beta, c->data, (blasint)c->ld);
+}
+
+int ae_blas_is_fallback(const char *core, int cpu_avx2, int cpu_avx512) {
+    static const char *const avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+    if (!cpu_avx2 && !cpu_avx512) return 0;
+    for (size_t i = 0; i < sizeof avx2_cores / sizeof avx2_cores[0]; i++)
+        if (core && strcasecmp(core, avx2_cores[i]) == 0) return 0;
+    return 1;
+}
+
+ae_blas_info ae_blas_get_info(void) {
+    ae_blas_info info;
+    int avx2 = 0, avx512 = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+    __builtin_cpu_init();
+    avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#endif
+    info.core = openblas_get_corename();
+    info.threads = openblas_get_num_threads();
+    info.fallback = ae_blas_is_fallback(info.core, avx2, avx512);
+    info.suggested_core = avx512 ? "SkylakeX" : avx2 ? "Haswell" : NULL;
+    return info;
+}
+
+int ae_set_threads(int n) {
+    if (n < 1) return AE_EINVAL;
+    openblas_set_num_threads(n);
+    return AE_OK;
 }
 
 /* One loop per activation so that each body is branch-free and vectorises. */

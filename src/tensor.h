@@ -57,6 +57,10 @@ AE_HIDDEN int ae_mul_ok(size_t a, size_t b, size_t *out);
 AE_HIDDEN void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b,
                        float beta, ae_mat *c);
 
+/* The fallback rule of ae_blas_get_info, apart for tests: 1 when the CPU has AVX2 (or
+ * AVX-512) but core names none of OpenBLAS's AVX2 cores. */
+AE_HIDDEN int ae_blas_is_fallback(const char *core, int cpu_avx2, int cpu_avx512);
+
 /* Y[i, :] = act(Y[i, :] + bias) for rows x cols (ld = cols), in place. */
 AE_HIDDEN void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activation act);
 /* d *= act'(a), elementwise over n values, with act' written in terms of the output a. */

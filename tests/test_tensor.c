@@ -153,6 +153,26 @@ static void test_alloc_hook_fails_allocation(void **state) {
     assert_int_equal(calls, 1);
 }
 
+static void test_blas_info_and_threads(void **state) {
+    (void)state;
+    ae_blas_info info = ae_blas_get_info();
+    assert_non_null(info.core);
+    assert_true(info.threads >= 1);
+    assert_int_equal(ae_set_threads(0), AE_EINVAL);
+    assert_int_equal(ae_set_threads(-3), AE_EINVAL);
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    assert_int_equal(ae_blas_get_info().threads, 1);
+    /* The fallback rule: an old core on a CPU with AVX2 or AVX-512 is a fallback. */
+    assert_true(ae_blas_is_fallback("Prescott", 1, 1));
+    assert_true(ae_blas_is_fallback("Nehalem", 1, 0));
+    assert_true(ae_blas_is_fallback("Sandybridge", 1, 0));
+    assert_false(ae_blas_is_fallback("Prescott", 0, 0)); /* an old CPU: the right choice */
+    assert_false(ae_blas_is_fallback("SkylakeX", 1, 1));
+    assert_false(ae_blas_is_fallback("Haswell", 1, 1));
+    assert_false(ae_blas_is_fallback("Cooperlake", 1, 1));
+    assert_false(ae_blas_is_fallback("ZEN", 1, 0));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_all_transposes),
@@ -163,6 +183,7 @@ int main(void) {
         cmocka_unit_test(test_col_sum_and_finite),
         cmocka_unit_test(test_alloc_aligned_and_overflow),
         cmocka_unit_test(test_alloc_hook_fails_allocation),
+        cmocka_unit_test(test_blas_info_and_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
