@@ -13,11 +13,12 @@
 #define AE_HIDDEN __attribute__((visibility("hidden")))
 #define AE_ALIGN 64 /* bytes: one cache line, one AVX-512 vector */
 
-/* Hot elementwise loops are compiled three times (AVX-512, AVX2+FMA, baseline SSE2) and the
- * best the CPU supports is picked once at load time (GNU ifunc), so one portable libae.a
- * runs its loops at full vector width. */
+/* Hot elementwise loops are compiled three times (AVX-512F, AVX2, baseline SSE2) and the best
+ * the CPU supports is picked once at load time (GNU ifunc, by CPU feature: "arch=" clones
+ * test the CPU model and pick the baseline on AMD), so one portable libae.a runs its loops
+ * at full vector width. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define AE_VECTOR_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define AE_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define AE_VECTOR_CLONES
 #endif
