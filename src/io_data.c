@@ -54,6 +54,18 @@ static uint64_t be64(const unsigned char *p) { return (uint64_t)be32(p) << 32 | 
 
 /* ---------------------------------------------------------------- gzip */
 
+/* Doubles a byte buffer, up to max bytes: AE_EFORMAT once it holds max already (the input is
+ * over the size limit), AE_ENOMEM when realloc fails (the buffer is then unchanged). */
+static int grow(unsigned char **buf, size_t *cap, size_t max) {
+    if (*cap >= max) return AE_EFORMAT;
+    size_t ncap = *cap <= max / 2 ? *cap * 2 : max;
+    unsigned char *nb = realloc(*buf, ncap);
+    if (!nb) return AE_ENOMEM;
+    *buf = nb;
+    *cap = ncap;
+    return AE_OK;
+}
+
 /* Inflate a whole gzip file (one or more members) into a new buffer. Truncated streams, bad
  * data and junk after a member are AE_EFORMAT, as is output beyond MAX_BYTES. */
 static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len) {
@@ -72,20 +84,7 @@ static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size
     size_t in_pos = 0, used = 0;
     int rc = AE_OK;
     for (;;) {
-        if (used == cap) {
-            if (cap == cap_max) {
-                rc = AE_EFORMAT;
-                break;
-            }
-            size_t ncap = cap <= cap_max / 2 ? cap * 2 : cap_max;
-            unsigned char *nb = realloc(buf, ncap);
-            if (!nb) {
-                rc = AE_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
+        if (used == cap && (rc = grow(&buf, &cap, cap_max)) != AE_OK) break;
         /* avail_in and avail_out are 32-bit: feed at most UINT_MAX at a time. */
         uInt ain = (uInt)(len - in_pos < UINT_MAX ? len - in_pos : UINT_MAX);
         uInt aout = (uInt)(cap - used < UINT_MAX ? cap - used : UINT_MAX);
@@ -581,20 +580,7 @@ static int read_file(const char *path, unsigned char **out, size_t *out_len) {
     unsigned char *buf = rc == AE_OK ? malloc(cap) : NULL;
     if (rc == AE_OK && !buf) rc = AE_ENOMEM;
     while (rc == AE_OK) { /* grows only when the file is not regular or changed meanwhile */
-        if (len == cap) {
-            if (cap > limit) {
-                rc = AE_EFORMAT;
-                break;
-            }
-            size_t ncap = cap <= limit / 2 ? cap * 2 : limit + 1;
-            unsigned char *nb = realloc(buf, ncap);
-            if (!nb) {
-                rc = AE_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
+        if (len == cap && (rc = grow(&buf, &cap, limit + 1)) != AE_OK) break;
         size_t want = cap - len, got = fread(buf + len, 1, want, f);
         len += got;
         if (got < want) {
