@@ -42,52 +42,12 @@ int ae_mul_ok(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
-/* Below this many multiply-adds a plain loop beats cblas_sgemm's call, checks and packing
- * (measured with bench/ae_bench --workload tiny: 32-16-4 layers at batch 1). */
-#define AE_SMALL_GEMM 4096
-
-/* C = alpha op(A) op(B) + beta C by loops whose innermost index is contiguous in memory, so
- * that they vectorise: an axpy over C's row for NN and TN, a dot product for NT. */
-AE_VECTOR_CLONES static void small_gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha,
-                                        const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                                        float *c, size_t ldc) {
-    for (size_t i = 0; i < m; i++) {
-        float *restrict ci = c + i * ldc;
-        if (beta == 0.0f) /* C's old contents, NaN included, are ignored as BLAS does */
-            for (size_t j = 0; j < n; j++) ci[j] = 0.0f;
-        else if (beta != 1.0f)
-            for (size_t j = 0; j < n; j++) ci[j] *= beta;
-        if (!tb) { /* C[i,:] += alpha op(A)[i,p] B[p,:] */
-            for (size_t p = 0; p < k; p++) {
-                const float s = alpha * (ta ? a[p * lda + i] : a[i * lda + p]);
-                const float *restrict bp = b + p * ldb;
-                for (size_t j = 0; j < n; j++) ci[j] += s * bp[j];
-            }
-        } else {
-            for (size_t j = 0; j < n; j++) { /* C[i,j] += alpha op(A)[i,:] . B[j,:] */
-                const float *restrict bj = b + j * ldb;
-                float sum = 0.0f;
-                if (!ta) {
-                    const float *restrict ai = a + i * lda;
-#pragma omp simd reduction(+ : sum)
-                    for (size_t p = 0; p < k; p++) sum += ai[p] * bj[p];
-                } else {
-                    for (size_t p = 0; p < k; p++) sum += a[p * lda + i] * bj[p];
-                }
-                ci[j] += alpha * sum;
-            }
-        }
-    }
-}
-
 void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b, float beta,
              ae_mat *c) {
     const size_t m = c->rows, n = c->cols;
     const size_t k = trans_a ? a->rows : a->cols;
-    if (m * n <= AE_SMALL_GEMM && m * n * k <= AE_SMALL_GEMM) { /* no overflow: m * n is small first */
-        small_gemm(trans_a, trans_b, m, n, k, alpha, a->data, a->ld, b->data, b->ld, beta, c->data, c->ld);
-        return;
-    }
+    /* No small-matrix path of our own: at batch 1 (bench tiny workload) plain vectorised loops
+     * ran at 560k samples/s against 800k through OpenBLAS's SkylakeX small-matrix kernels. */
     /* Callers size every view from the model's widths and the batch size, which ae_create and
      * ae_train bound below INT_MAX, so the casts to blasint are safe. */
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
