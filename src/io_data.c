@@ -607,6 +607,19 @@ AE_API int ae_data_load(const char *path, ae_data *out) {
     size_t len = 0;
     int rc = read_file(path, &buf, &len);
     if (rc != AE_OK) return rc;
+    if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
+        /* Inflate, then let the compressed bytes go before the floats are made: the peak is
+         * inflated + floats, not compressed + inflated + floats. */
+        unsigned char *raw = NULL;
+        size_t n = 0;
+        rc = gunzip(buf, len, &raw, &n);
+        free(buf);
+        if (rc != AE_OK) return rc;
+        rc = n == 0 ? AE_EFORMAT : parse_plain(raw, n, out); /* one layer of gzip, as parse */
+        free(raw);
+        if (rc != AE_OK) ae_data_free(out);
+        return rc;
+    }
     rc = ae_data_parse(buf, len, out);
     free(buf);
     return rc;
