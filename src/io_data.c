@@ -54,12 +54,24 @@ static uint64_t be64(const unsigned char *p) { return (uint64_t)be32(p) << 32 | 
 
 /* ---------------------------------------------------------------- gzip */
 
+/* zlib's allocations go through the library's allocator too (and so through the test hook). */
+static voidpf zalloc_hook(voidpf opaque, uInt items, uInt size) {
+    (void)opaque;
+    size_t bytes;
+    return ae_mul_ok(items, size, &bytes) ? ae_malloc(bytes) : Z_NULL;
+}
+
+static void zfree_hook(voidpf opaque, voidpf p) {
+    (void)opaque;
+    ae_dealloc(p);
+}
+
 /* Doubles a byte buffer, up to max bytes: AE_EFORMAT once it holds max already (the input is
  * over the size limit), AE_ENOMEM when realloc fails (the buffer is then unchanged). */
 static int grow(unsigned char **buf, size_t *cap, size_t max) {
     if (*cap >= max) return AE_EFORMAT;
     size_t ncap = *cap <= max / 2 ? *cap * 2 : max;
-    unsigned char *nb = realloc(*buf, ncap);
+    unsigned char *nb = ae_realloc(*buf, ncap);
     if (!nb) return AE_ENOMEM;
     *buf = nb;
     *cap = ncap;
@@ -72,13 +84,15 @@ static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size
     size_t cap_max = byte_limit();
     size_t cap = len <= cap_max / 4 ? len * 4 : cap_max;
     if (cap < 4096) cap = 4096;
-    unsigned char *buf = malloc(cap);
+    unsigned char *buf = ae_malloc(cap);
     if (!buf) return AE_ENOMEM;
     z_stream zs;
     memset(&zs, 0, sizeof zs);
+    zs.zalloc = zalloc_hook;
+    zs.zfree = zfree_hook;
     int z = inflateInit2(&zs, 16 + MAX_WBITS); /* 16: gzip wrapper only */
     if (z != Z_OK) {
-        free(buf);
+        ae_dealloc(buf);
         return z == Z_MEM_ERROR ? AE_ENOMEM : AE_EFORMAT;
     }
     size_t in_pos = 0, used = 0;
@@ -120,7 +134,7 @@ static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size
     }
     inflateEnd(&zs);
     if (rc != AE_OK) {
-        free(buf);
+        ae_dealloc(buf);
         return rc;
     }
     *out = buf;
@@ -553,7 +567,7 @@ AE_API int ae_data_parse(const void *buf, size_t len, ae_data *out) {
         rc = gunzip(p, len, &raw, &n);
         if (rc == AE_OK) {
             rc = parse_plain(raw, n, out);
-            free(raw);
+            ae_dealloc(raw);
         }
     } else {
         rc = parse_plain(p, len, out);
@@ -577,7 +591,7 @@ static int read_file(const char *path, unsigned char **out, size_t *out_len) {
         else
             cap = (size_t)st.st_size + 1; /* +1: EOF shows up without growing the buffer */
     }
-    unsigned char *buf = rc == AE_OK ? malloc(cap) : NULL;
+    unsigned char *buf = rc == AE_OK ? ae_malloc(cap) : NULL;
     if (rc == AE_OK && !buf) rc = AE_ENOMEM;
     while (rc == AE_OK) { /* grows only when the file is not regular or changed meanwhile */
         if (len == cap && (rc = grow(&buf, &cap, limit + 1)) != AE_OK) break;
@@ -591,7 +605,7 @@ static int read_file(const char *path, unsigned char **out, size_t *out_len) {
     if (rc == AE_OK && len > limit) rc = AE_EFORMAT;
     if (fclose(f) != 0 && rc == AE_OK) rc = AE_EIO;
     if (rc != AE_OK) {
-        free(buf);
+        ae_dealloc(buf);
         return rc;
     }
     *out = buf;
@@ -613,15 +627,15 @@ AE_API int ae_data_load(const char *path, ae_data *out) {
         unsigned char *raw = NULL;
         size_t n = 0;
         rc = gunzip(buf, len, &raw, &n);
-        free(buf);
+        ae_dealloc(buf);
         if (rc != AE_OK) return rc;
         rc = n == 0 ? AE_EFORMAT : parse_plain(raw, n, out); /* one layer of gzip, as parse */
-        free(raw);
+        ae_dealloc(raw);
         if (rc != AE_OK) ae_data_free(out);
         return rc;
     }
     rc = ae_data_parse(buf, len, out);
-    free(buf);
+    ae_dealloc(buf);
     return rc;
 }
 

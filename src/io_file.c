@@ -9,12 +9,12 @@
 int ae_atomic_open(ae_atomic_file *a, const char *path) {
     memset(a, 0, sizeof *a);
     size_t len = strlen(path);
-    if (!(a->tmp = malloc(len + 12))) return AE_ENOMEM;
+    if (!(a->tmp = ae_malloc(len + 12))) return AE_ENOMEM;
     memcpy(a->tmp, path, len);
     memcpy(a->tmp + len, ".tmp.XXXXXX", 12);
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
-        free(a->tmp);
+        ae_dealloc(a->tmp);
         a->tmp = NULL;
         return AE_EIO;
     }
@@ -22,7 +22,7 @@ int ae_atomic_open(ae_atomic_file *a, const char *path) {
     if (!(a->f = fdopen(fd, "wb"))) {
         close(fd);
         unlink(a->tmp);
-        free(a->tmp);
+        ae_dealloc(a->tmp);
         a->tmp = NULL;
         return AE_EIO;
     }
@@ -40,7 +40,7 @@ int ae_atomic_close(ae_atomic_file *a) {
     if (fclose(a->f) != 0) ok = 0;
     ok = ok && rename(a->tmp, a->path) == 0;
     if (!ok) unlink(a->tmp);
-    free(a->tmp);
+    ae_dealloc(a->tmp);
     memset(a, 0, sizeof *a);
     return ok ? AE_OK : AE_EIO;
 }

@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,48 @@ static json_t *config_json(const ae_config *c) {
                      "tied_weights", c->tied_weights, "variational", c->variational, "seed", seed);
 }
 
+/* jansson allocates through the library's allocator (and so the test hook), and a failure is
+ * remembered: jansson 2.14 reports some failed allocations as syntax errors, or with no error
+ * code, so its error cannot tell "out of memory" from "malformed". The functions are plain
+ * malloc/free underneath, so a program that uses jansson itself sees no difference. */
+static _Thread_local int json_alloc_failed;
+
+static void *json_alloc(size_t n) {
+    void *p = ae_malloc(n ? n : 1);
+    if (!p) json_alloc_failed = 1;
+    return p;
+}
+
+static pthread_once_t json_once = PTHREAD_ONCE_INIT;
+static void json_install(void) { json_set_alloc_funcs(json_alloc, ae_dealloc); }
+
+/* Call before any jansson work: installs the allocator once and clears the failure flag. */
+static void json_begin(void) {
+    pthread_once(&json_once, json_install);
+    json_alloc_failed = 0;
+}
+
+/* json_dumps, checked: jansson 2.14 ignores a failed allocation while dumping an object key and
+ * returns a header with the key missing, and its lexer drops characters it could not store
+ * (both found by the fault walk in tests/test_faults.c). So any failed allocation fails the
+ * dump, and the text must parse back to the same value. NULL when either check fails. */
+static char *dump_checked(const json_t *j, size_t flags) {
+    char *text = json_dumps(j, flags);
+    json_t *back = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (text && (json_alloc_failed || !(back && json_equal(back, j)))) {
+        free(text);
+        text = NULL;
+    }
+    json_decref(back);
+    return text;
+}
+
 /* The JSON header (unpadded) for the model's tensors; NULL on allocation failure. */
 static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt) {
     uLong crc = crc32(0L, Z_NULL, 0);
     json_t *root = json_object(), *meta = json_object();
     json_t *cfg = config_json(&m->cfg);
-    char *cfg_text = cfg ? json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *cfg_text = cfg ? dump_checked(cfg, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     int ok = root && meta && cfg_text;
     uint64_t off = 0;
     for (size_t i = 0; ok && i < nt; i++) {
@@ -78,8 +115,8 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt) {
          json_object_set_new(meta, "config", json_string(cfg_text)) == 0 &&
          json_object_set_new(meta, "crc32", json_string(crc_text)) == 0 &&
          json_object_set(root, "__metadata__", meta) == 0;
-    char *text = ok ? json_dumps(root, JSON_COMPACT) : NULL;
-    free(cfg_text);
+    char *text = ok ? dump_checked(root, JSON_COMPACT) : NULL;
+    free(cfg_text); /* jansson's strings go back to its own free */
     json_decref(cfg);
     json_decref(meta);
     json_decref(root);
@@ -91,6 +128,7 @@ int ae_save(const ae_model *m, const char *path) {
     if (!m || !path || !*path) return AE_EINVAL;
     ae_tensor_ref t[2 * AE_MAX_LAYERS];
     size_t nt = ae_model_tensors(m, t);
+    json_begin();
     char *json = header_json(m, t, nt);
     if (!json) return AE_ENOMEM;
     size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
@@ -123,8 +161,16 @@ static int get_size(json_t *v, uint64_t max, uint64_t *out) {
     return *out <= max;
 }
 
+/* AE_ENOMEM when jansson ran out of memory during the parse, else AE_EFORMAT. */
+static int parse_failure(void) { return json_alloc_failed ? AE_ENOMEM : AE_EFORMAT; }
+
+/* The config from its JSON text: AE_OK, AE_EFORMAT (malformed or out of range) or AE_ENOMEM. */
 static int config_from_json(const char *text, ae_config *c) {
     json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (!j || json_alloc_failed) {
+        json_decref(j);
+        return parse_failure();
+    }
     json_t *hidden = NULL;
     const char *ha, *ca, *oa, *seed;
     json_int_t din, nh, k;
@@ -156,7 +202,7 @@ static int config_from_json(const char *text, ae_config *c) {
         c->seed = (uint64_t)s;
     }
     json_decref(j);
-    return ok && ae_config_check(c) == AE_OK;
+    return ok && ae_config_check(c) == AE_OK ? AE_OK : AE_EFORMAT;
 }
 
 typedef struct span {
@@ -206,6 +252,7 @@ int ae_load(ae_model **out, const char *path) {
     if (!out) return AE_EINVAL;
     *out = NULL;
     if (!path || !*path) return AE_EINVAL;
+    json_begin(); /* clears the failure flag a previous call may have left */
     FILE *f = fopen(path, "rb");
     if (!f) return AE_EIO;
     int rc = AE_EFORMAT;
@@ -220,9 +267,13 @@ int ae_load(ae_model **out, const char *path) {
     if (file_size < 8 || !read_all(f, n8, 8)) goto fail;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)n8[i] << (8 * i);
     if (hlen < 2 || hlen > AE_MAX_HEADER || hlen > file_size - 8) goto fail;
-    if (!(header = malloc((size_t)hlen))) { rc = AE_ENOMEM; goto fail; }
+    if (!(header = ae_malloc((size_t)hlen))) { rc = AE_ENOMEM; goto fail; }
     if (!read_all(f, header, (size_t)hlen)) { rc = AE_EIO; goto fail; }
     root = json_loadb(header, (size_t)hlen, JSON_REJECT_DUPLICATES, NULL);
+    if (!root || json_alloc_failed) { /* jansson may drop characters on a failed allocation */
+        rc = parse_failure();
+        goto fail;
+    }
     if (!json_is_object(root)) goto fail;
 
     json_t *meta = json_object_get(root, "__metadata__");
@@ -232,8 +283,10 @@ int ae_load(ae_model **out, const char *path) {
     const char *crc_text = json_string_value(json_object_get(meta, "crc32"));
     ae_config cfg;
     if (!json_is_object(meta) || !fmt || !ver || !cfg_text || !crc_text || strcmp(fmt, "libae") != 0 ||
-        strcmp(ver, AE_FORMAT_VERSION) != 0 || !config_from_json(cfg_text, &cfg))
+        strcmp(ver, AE_FORMAT_VERSION) != 0)
         goto fail;
+    if ((rc = config_from_json(cfg_text, &cfg)) != AE_OK) goto fail;
+    rc = AE_EFORMAT;
     char *crc_end = NULL;
     unsigned long want_crc = strtoul(crc_text, &crc_end, 16);
     if (strlen(crc_text) != 8 || *crc_end != '\0') goto fail;
@@ -247,7 +300,7 @@ int ae_load(ae_model **out, const char *path) {
     size_t nt = ae_model_tensors(m, t);
     uint64_t data_len = file_size - 8 - hlen;
     if (!check_tensors(root, t, nt, data_len, spans)) goto fail;
-    if (!(data = malloc((size_t)data_len))) { rc = AE_ENOMEM; goto fail; }
+    if (!(data = ae_malloc((size_t)data_len))) { rc = AE_ENOMEM; goto fail; }
     if (!read_all(f, data, (size_t)data_len)) { rc = AE_EIO; goto fail; }
     if (crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len) != want_crc) goto fail;
     for (size_t i = 0; i < nt; i++) memcpy(t[i].data, data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
@@ -256,10 +309,13 @@ int ae_load(ae_model **out, const char *path) {
     *out = m;
     m = NULL;
 fail:
+    /* A verdict of "malformed" reached after jansson lost an allocation (json_unpack's strict
+     * mode allocates too) is not to be trusted: report the allocation. */
+    if (rc == AE_EFORMAT && json_alloc_failed) rc = AE_ENOMEM;
     ae_free(m);
-    free(data);
+    ae_dealloc(data);
     json_decref(root);
-    free(header);
+    ae_dealloc(header);
     fclose(f);
     return rc;
 }

@@ -36,6 +36,16 @@ void *ae_calloc(size_t count, size_t size) {
 
 void ae_dealloc(void *p) { free(p); }
 
+void *ae_malloc(size_t bytes) {
+    if (bytes == 0 || (g_hook && g_hook(bytes, g_hook_user))) return NULL;
+    return malloc(bytes);
+}
+
+void *ae_realloc(void *p, size_t bytes) {
+    if (bytes == 0 || (g_hook && g_hook(bytes, g_hook_user))) return NULL;
+    return realloc(p, bytes);
+}
+
 int ae_mul_ok(size_t a, size_t b, size_t *out) {
     if (a != 0 && b > (size_t)-1 / a) return 0;
     *out = a * b;

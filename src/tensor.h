@@ -45,7 +45,10 @@ static inline ae_mat ae_mat_view(float *data, size_t rows, size_t cols) {
 /* Allocation goes through these so that tests can count or fail allocations. */
 AE_HIDDEN void *ae_alloc(size_t bytes); /* 64-byte aligned, NULL on failure or 0 bytes */
 AE_HIDDEN void *ae_calloc(size_t count, size_t size); /* aligned and zeroed, overflow-checked */
-AE_HIDDEN void ae_dealloc(void *p);
+AE_HIDDEN void ae_dealloc(void *p); /* frees what any of these returned */
+/* Unaligned, resizable byte buffers for the I/O modules, seen by the same hook. */
+AE_HIDDEN void *ae_malloc(size_t bytes);
+AE_HIDDEN void *ae_realloc(void *p, size_t bytes);
 /* Test hook: called before every allocation; returning non-zero makes it fail. NULL: none. */
 typedef int (*ae_alloc_hook_fn)(size_t bytes, void *user);
 AE_HIDDEN void ae_set_alloc_hook(ae_alloc_hook_fn hook, void *user);

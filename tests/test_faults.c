@@ -1,0 +1,217 @@
+/* Fault injection: every allocation reached by create, train, inference, save, load and the
+ * data readers is made to fail in turn (the k-th one, for k = 1, 2, ... until a call makes
+ * fewer than k). Each failure must come back as AE_ENOMEM, leak nothing (the sanitizer build
+ * runs this with LeakSanitizer) and leave the model usable and any saved file intact.
+ * jansson's and zlib's allocations go through the library's allocator, so they are walked too. */
+#define _GNU_SOURCE /* mkdtemp */
+#include "test_util.h"
+
+#include <string.h>
+#include <zlib.h>
+
+#include "model.h"
+
+static size_t fail_at, seen; /* fail the fail_at-th allocation; 0: none */
+
+static int failing_hook(size_t bytes, void *user) {
+    (void)bytes;
+    (void)user;
+    return ++seen == fail_at;
+}
+
+static void arm(size_t k) {
+    fail_at = k;
+    seen = 0;
+    ae_set_alloc_hook(failing_hook, NULL);
+}
+
+static void disarm(void) {
+    ae_set_alloc_hook(NULL, NULL);
+}
+
+static char dir[64];
+static const char *path_of(const char *name) {
+    static char p[4][256];
+    static int i;
+    i = (i + 1) & 3;
+    snprintf(p[i], sizeof p[i], "%s/%s", dir, name);
+    return p[i];
+}
+
+static int setup(void **state) {
+    (void)state;
+    strcpy(dir, "/tmp/ae_faults_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+enum { N = 40, D = 12 };
+static float x[N * D];
+
+static ae_config config(int vae) {
+    ae_config c = ae_config_default();
+    c.input_dim = D;
+    c.n_hidden = 1;
+    c.hidden[0] = 8;
+    c.code_dim = 3;
+    c.variational = vae;
+    return c;
+}
+
+/* The fingerprint of a usable model: its reconstruction of x (which must succeed). */
+static void fingerprint(const ae_model *m, float *out) {
+    assert_int_equal(ae_reconstruct(m, x, N, out), AE_OK);
+    for (int i = 0; i < N * D; i++) assert_true(isfinite(out[i]));
+}
+
+typedef int (*op_fn)(ae_model *m, void *ctx);
+
+/* Walks op's allocations; returns how many there were. */
+static size_t walk(const char *name, ae_model *m, op_fn op, void *ctx, int check_unchanged) {
+    float before[N * D], after[N * D];
+    if (m) fingerprint(m, before);
+    size_t k;
+    for (k = 1;; k++) {
+        arm(k);
+        int rc = op(m, ctx);
+        size_t made = seen;
+        disarm();
+        if (made < k) { /* the call made fewer than k allocations: nothing failed */
+            assert_int_equal(rc, AE_OK);
+            break;
+        }
+        if (rc != AE_ENOMEM) print_error("%s: allocation %zu failed, status %d\n", name, k, rc);
+        assert_int_equal(rc, AE_ENOMEM);
+        if (m) { /* still usable, and untouched by a call that failed up front */
+            fingerprint(m, after);
+            if (check_unchanged) assert_memory_equal(before, after, sizeof before);
+        }
+    }
+    printf("[ faults ] %-10s %3zu allocation sites walked\n", name, k - 1);
+    return k - 1;
+}
+
+static int op_create(ae_model *m, void *ctx) {
+    (void)m;
+    ae_model *made = (ae_model *)0x1;
+    int rc = ae_create(&made, (const ae_config *)ctx);
+    if (rc != AE_OK) assert_null(made);
+    ae_free(made);
+    return rc;
+}
+
+static int op_train(ae_model *m, void *ctx) {
+    (void)ctx;
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 2;
+    o.batch_size = 16;
+    o.dropout = m->cfg.variational ? 0.0f : 0.1f;
+    o.noise = AE_NOISE_MASK;
+    o.noise_level = 0.1f;
+    o.val_x = x;
+    o.val_n = 10;
+    o.patience = 5;
+    return ae_train(m, x, N, &o);
+}
+
+static int op_infer(ae_model *m, void *ctx) {
+    (void)ctx;
+    float code[N * 3], out[N * D], err[N];
+    int rc = ae_encode(m, x, N, code);
+    if (rc == AE_OK) rc = ae_decode(m, code, N, out);
+    if (rc == AE_OK) rc = ae_score(m, x, N, err);
+    if (rc == AE_OK) rc = ae_reconstruct(m, x, N, out);
+    if (rc == AE_OK && m->cfg.variational) rc = ae_sample(m, 5, out);
+    return rc;
+}
+
+static int op_save(ae_model *m, void *ctx) { return ae_save(m, (const char *)ctx); }
+
+static int op_load(ae_model *m, void *ctx) {
+    (void)m;
+    ae_model *l = (ae_model *)0x1;
+    int rc = ae_load(&l, (const char *)ctx);
+    if (rc != AE_OK) assert_null(l);
+    ae_free(l);
+    return rc;
+}
+
+static int op_data(ae_model *m, void *ctx) {
+    (void)m;
+    ae_data d;
+    int rc = ae_data_load((const char *)ctx, &d);
+    if (rc != AE_OK) assert_null(d.x);
+    ae_data_free(&d);
+    return rc;
+}
+
+static void write_file(const char *path, const void *b, size_t n, int gz) {
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(gzwrite(f, b, (unsigned)n), (int)n);
+        assert_int_equal(gzclose(f), Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(b, 1, n, f), n);
+        fclose(f);
+    }
+}
+
+static void test_every_allocation_fails_cleanly(void **state) {
+    (void)state;
+    test_fill(x, N * D, 9, 0, 1);
+    size_t total = 0;
+    for (int vae = 0; vae < 2; vae++) {
+        ae_config c = config(vae);
+        total += walk(vae ? "create vae" : "create", NULL, op_create, &c, 0);
+        ae_model *m;
+        assert_int_equal(ae_create(&m, &c), AE_OK);
+        total += walk(vae ? "train vae" : "train", m, op_train, NULL, 1);
+        total += walk(vae ? "infer vae" : "infer", m, op_infer, NULL, !vae);
+        const char *p = path_of("m.safetensors");
+        assert_int_equal(ae_save(m, p), AE_OK);
+        FILE *f = fopen(p, "rb");
+        assert_non_null(f);
+        unsigned char saved[16384];
+        size_t len = fread(saved, 1, sizeof saved, f);
+        fclose(f);
+        total += walk(vae ? "save vae" : "save", m, op_save, (void *)p, 1);
+        /* the file a failed save was to replace is the one saved before */
+        unsigned char now[16384];
+        f = fopen(p, "rb");
+        assert_non_null(f);
+        assert_int_equal(fread(now, 1, sizeof now, f), len);
+        fclose(f);
+        assert_memory_equal(saved, now, len);
+        total += walk(vae ? "load vae" : "load", NULL, op_load, (void *)p, 0);
+        ae_free(m);
+    }
+    /* the data readers: IDX (plain and gzip), .npy, CSV */
+    unsigned char idx[16 + 2 * 6] = {0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3};
+    write_file(path_of("a.idx"), idx, sizeof idx, 0);
+    write_file(path_of("a.idx.gz"), idx, sizeof idx, 1);
+    const char *csv = "a,b\n1,2\n3,4\n";
+    write_file(path_of("a.csv"), csv, strlen(csv), 0);
+    assert_int_equal(ae_npy_save(path_of("a.npy"), x, N, D), AE_OK);
+    total += walk("idx", NULL, op_data, (void *)path_of("a.idx"), 0);
+    total += walk("idx.gz", NULL, op_data, (void *)path_of("a.idx.gz"), 0);
+    total += walk("csv", NULL, op_data, (void *)path_of("a.csv"), 0);
+    total += walk("npy", NULL, op_data, (void *)path_of("a.npy"), 0);
+    printf("[ faults ] %zu allocation sites walked in all\n", total);
+    assert_true(total > 40);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_allocation_fails_cleanly),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
