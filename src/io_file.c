@@ -6,6 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static ae_write_hook_fn g_write_hook;
+static void *g_write_user;
+
+void ae_set_write_hook(ae_write_hook_fn hook, void *user) {
+    g_write_hook = hook;
+    g_write_user = user;
+}
+
 int ae_atomic_open(ae_atomic_file *a, const char *path) {
     memset(a, 0, sizeof *a);
     size_t len = strlen(path);
@@ -32,7 +40,12 @@ int ae_atomic_open(ae_atomic_file *a, const char *path) {
 }
 
 void ae_atomic_write(ae_atomic_file *a, const void *p, size_t n) {
-    if (a->ok && n > 0 && fwrite(p, 1, n, a->f) != n) a->ok = 0;
+    if (!a->ok || n == 0) return;
+    size_t allowed = g_write_hook ? g_write_hook(a->written, n, g_write_user) : n;
+    if (allowed > n) allowed = n;
+    size_t done = fwrite(p, 1, allowed, a->f);
+    a->written += done;
+    if (done != n) a->ok = 0;
 }
 
 int ae_atomic_close(ae_atomic_file *a) {

@@ -13,7 +13,13 @@ typedef struct ae_atomic_file {
     char *tmp;        /* the temporary's name */
     const char *path; /* the target */
     int ok;           /* every write so far succeeded */
+    size_t written;   /* bytes written so far */
 } ae_atomic_file;
+
+/* Test hook: given the bytes already written to the file and the size of the next write,
+ * returns how many of them may succeed (fewer simulates a full disk). NULL: none. */
+typedef size_t (*ae_write_hook_fn)(size_t written, size_t n, void *user);
+AE_HIDDEN void ae_set_write_hook(ae_write_hook_fn hook, void *user);
 
 /* Creates the temporary; AE_OK, AE_ENOMEM or AE_EIO. */
 AE_HIDDEN int ae_atomic_open(ae_atomic_file *a, const char *path);

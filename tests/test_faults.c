@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "io_file.h"
 #include "model.h"
 
 static size_t fail_at, seen; /* fail the fail_at-th allocation; 0: none */
@@ -209,9 +210,61 @@ static void test_every_allocation_fails_cleanly(void **state) {
     assert_true(total > 40);
 }
 
+/* A disk that fills up after `limit` bytes of the file. */
+static size_t full_disk(size_t written, size_t n, void *user) {
+    size_t limit = *(size_t *)user;
+    return written >= limit ? 0 : limit - written < n ? limit - written : n;
+}
+
+static void test_interrupted_save_keeps_old_file(void **state) {
+    (void)state;
+    test_fill(x, N * D, 9, 0, 1);
+    ae_config c = config(0);
+    ae_model *old, *next;
+    c.seed = 1;
+    assert_int_equal(ae_create(&old, &c), AE_OK);
+    c.seed = 2;
+    assert_int_equal(ae_create(&next, &c), AE_OK);
+    const char *p = path_of("keep.safetensors");
+    assert_int_equal(ae_save(old, p), AE_OK);
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    static unsigned char before[16384], after[16384];
+    size_t len = fread(before, 1, sizeof before, f);
+    fclose(f);
+    float want[N * D], got[N * D];
+    fingerprint(old, want);
+    /* The new model's file is as long as the old one: stop the write at every byte of it. */
+    size_t walked = 0;
+    for (size_t limit = 0; limit < len; limit++) {
+        ae_set_write_hook(full_disk, &limit);
+        int rc = ae_save(next, p);
+        ae_set_write_hook(NULL, NULL);
+        assert_int_equal(rc, AE_EIO);
+        f = fopen(p, "rb");
+        assert_non_null(f);
+        assert_int_equal(fread(after, 1, sizeof after, f), len);
+        fclose(f);
+        assert_memory_equal(before, after, len);
+        walked++;
+    }
+    ae_model *l;
+    assert_int_equal(ae_load(&l, p), AE_OK);
+    fingerprint(l, got);
+    assert_memory_equal(want, got, sizeof want);
+    ae_free(l);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", dir); /* no temporary left behind */
+    assert_int_not_equal(system(cmd), 0);
+    printf("[ faults ] save interrupted at each of %zu bytes: old file intact\n", walked);
+    ae_free(old);
+    ae_free(next);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_fails_cleanly),
+        cmocka_unit_test(test_interrupted_save_keeps_old_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
