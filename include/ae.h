@@ -87,6 +87,10 @@ typedef struct ae_epoch_stats {
     double val_loss;   /* NAN when no validation data */
     double seconds;    /* wall time of the epoch, validation included */
     size_t samples;    /* rows trained this epoch */
+    int diverged;      /* 1: the loss or the weights became NaN or Inf at step `step` (1-based,
+                          within this epoch); ae_train restores the weights the epoch began with
+                          and returns AE_EDIVERGED after this last call of on_epoch */
+    size_t step;
 } ae_epoch_stats;
 
 typedef struct ae_train_opts {
@@ -111,6 +115,8 @@ typedef struct ae_train_opts {
     size_t val_n;                           /* optional validation rows */
     int patience;                           /* early stopping on val loss (train loss without
                                                validation data); best weights restored; 0 off */
+    float clip_norm;                        /* > 0: scale the gradient down to this global L2
+                                               norm when it is longer; 0 off */
     int (*on_epoch)(const ae_epoch_stats *s, void *user); /* non-zero stops training */
     void *user;
 } ae_train_opts;
@@ -122,8 +128,9 @@ AE_API ae_train_opts ae_train_opts_default(void);
 AE_API int ae_create(ae_model **out, const ae_config *cfg);
 /* Release a model; NULL is a no-op. */
 AE_API void ae_free(ae_model *m);
-/* Fit on x [n x input_dim]; opts NULL means ae_train_opts_default(). On an error the weights
- * are those of the last completed step (or the best epoch, with early stopping). */
+/* Fit on x [n x input_dim]; opts NULL means ae_train_opts_default(). Every step checks the loss
+ * and the weights: on NaN or Inf it restores the weights the epoch began with (or the best
+ * epoch's, with early stopping) and returns AE_EDIVERGED. */
 AE_API int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts);
 /* x [n x input_dim] -> code [n x code_dim] (a VAE returns mu). */
 AE_API int ae_encode(const ae_model *m, const float *x, size_t n, float *code);

@@ -258,9 +258,13 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
             return AE_EINVAL;
     }
     if (o->patience < 0) return AE_EINVAL;
+    if (!finite_in(o->clip_norm, 0.0f, 3e38f)) return AE_EINVAL;
     if ((o->val_x == NULL) != (o->val_n == 0)) return AE_EINVAL;
     return AE_OK;
 }
+
+/* Rows seen in the first `steps` steps of an epoch of n rows in batches of cap. */
+static size_t r_done(size_t steps, size_t cap, size_t n) { return steps * cap < n ? steps * cap : n; }
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -298,12 +302,14 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
     ae_work w;
     ae_optim opt;
     uint32_t *perm = NULL;
-    float *best = NULL;
+    float *best = NULL, *good = NULL;
     memset(&opt, 0, sizeof opt);
     rc = ae_work_init(&w, m, cap, &pc);
     if (rc == AE_OK) rc = ae_optim_init(&opt, o, m->n_params);
     if (rc == AE_OK && o->shuffle && !(perm = ae_calloc(n, sizeof *perm))) rc = AE_ENOMEM;
     if (rc == AE_OK && o->patience > 0 && !(best = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
+    /* The weights each epoch starts from, restored if the epoch diverges. */
+    if (rc == AE_OK && !(good = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
     if (rc != AE_OK) goto done;
     if (perm)
         for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
@@ -313,6 +319,8 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
     for (int epoch = 1; epoch <= o->epochs && rc == AE_OK; epoch++) {
         double t0 = now_seconds();
         ae_pass_parts sum = {0.0, 0.0, 0.0};
+        size_t step = 0;
+        memcpy(good, m->params, m->n_params * sizeof(float));
         if (perm) ae_rng_permute(&m->rng, perm, n);
         for (size_t r0 = 0; r0 < n; r0 += cap) {
             size_t rows = n - r0 < cap ? n - r0 : cap;
@@ -322,18 +330,35 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
                 xb = w.batch;
             }
             ae_pass_parts part;
+            step++;
             double l = ae_pass(m, &w, xb, xb, rows, &pc, 1, NULL, &part);
-            if (!isfinite(l)) { /* leave the weights of the last finite step */
+            if (!isfinite(l)) {
                 rc = AE_EDIVERGED;
                 break;
             }
+            if (o->clip_norm > 0.0f) ae_clip_norm(m->grads, m->n_params, o->clip_norm);
             ae_optim_step(&opt, m->params, m->grads);
+            if (!ae_all_finite(m->params, m->n_params)) {
+                rc = AE_EDIVERGED;
+                break;
+            }
             sum.recon += part.recon * (double)rows;
             sum.kl += part.kl * (double)rows;
             sum.sparsity += part.sparsity * (double)rows;
         }
-        if (rc != AE_OK) break;
         ae_epoch_stats s;
+        memset(&s, 0, sizeof s);
+        if (rc == AE_EDIVERGED) { /* report where, then go back to the epoch's first weights */
+            memcpy(m->params, good, m->n_params * sizeof(float));
+            s.epoch = epoch;
+            s.train_loss = s.train_recon = s.val_loss = NAN;
+            s.samples = r_done(step, cap, n);
+            s.seconds = now_seconds() - t0;
+            s.diverged = 1;
+            s.step = step;
+            if (o->on_epoch) (void)o->on_epoch(&s, o->user);
+            break;
+        }
         s.epoch = epoch;
         s.train_recon = sum.recon / (double)n;
         s.train_kl = sum.kl / (double)n;
@@ -358,6 +383,7 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
     }
     if (have_best) memcpy(m->params, best, m->n_params * sizeof(float));
 done:
+    ae_dealloc(good);
     ae_dealloc(best);
     ae_dealloc(perm);
     ae_optim_free(&opt);

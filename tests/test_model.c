@@ -555,7 +555,23 @@ static void test_validation_and_early_stopping_restore_best(void **state) {
     ae_free(m);
 }
 
-static void test_divergence_is_reported(void **state) {
+typedef struct diverge_log {
+    int calls, diverged, epoch;
+    size_t step;
+} diverge_log;
+
+static int log_divergence(const ae_epoch_stats *s, void *user) {
+    diverge_log *d = user;
+    d->calls++;
+    if (s->diverged) {
+        d->diverged = 1;
+        d->epoch = s->epoch;
+        d->step = s->step;
+    }
+    return 0;
+}
+
+static void test_divergence_restores_finite_weights(void **state) {
     (void)state;
     const size_t n = 64, d = 16;
     float *x = low_rank_data(n, d, 49);
@@ -565,10 +581,66 @@ static void test_divergence_is_reported(void **state) {
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
     ae_train_opts o = ae_train_opts_default();
+    o.epochs = 3;
+    o.batch_size = 8;
+    o.learning_rate = 1e-3f; /* one calm epoch first */
+    assert_int_equal(ae_train(m, x, n, &o), AE_OK);
+    float *start = malloc(m->n_params * sizeof(float));
+    assert_non_null(start);
+    memcpy(start, m->params, m->n_params * sizeof(float));
     o.optimizer = AE_OPT_SGD;
     o.learning_rate = 1e6f;
     o.epochs = 50;
+    diverge_log lg = {0, 0, 0, 0};
+    o.on_epoch = log_divergence;
+    o.user = &lg;
     assert_int_equal(ae_train(m, x, n, &o), AE_EDIVERGED);
+    assert_true(lg.diverged);
+    assert_true(lg.epoch >= 1 && lg.step >= 1 && lg.step <= n / 8);
+    assert_true(ae_all_finite(m->params, m->n_params));
+    if (lg.epoch == 1) assert_memory_equal(m->params, start, m->n_params * sizeof(float));
+    float err[64];
+    assert_int_equal(ae_score(m, x, n, err), AE_OK); /* still usable */
+    free(start);
+    ae_free(m);
+    free(x);
+}
+
+static void test_gradient_clipping_bounds_the_step(void **state) {
+    (void)state;
+    const size_t n = 32, d = 16;
+    float *x = low_rank_data(n, d, 52);
+    double moved[2];
+    for (int clip = 0; clip < 2; clip++) {
+        ae_config c = small_config(d, 8, 3);
+        ae_model *m;
+        assert_int_equal(ae_create(&m, &c), AE_OK);
+        float *before = malloc(m->n_params * sizeof(float));
+        assert_non_null(before);
+        memcpy(before, m->params, m->n_params * sizeof(float));
+        ae_train_opts o = ae_train_opts_default();
+        o.optimizer = AE_OPT_SGD; /* one full-batch step: p -= lr g */
+        o.learning_rate = 1.0f;
+        o.epochs = 1;
+        o.batch_size = n;
+        o.clip_norm = clip ? 1e-3f : 0.0f;
+        assert_int_equal(ae_train(m, x, n, &o), AE_OK);
+        double sq = 0;
+        for (size_t i = 0; i < m->n_params; i++) sq += ((double)m->params[i] - before[i]) * (m->params[i] - before[i]);
+        moved[clip] = sqrt(sq);
+        free(before);
+        ae_free(m);
+    }
+    assert_true(moved[0] > 2e-3);              /* unclipped, the gradient is longer */
+    assert_close(moved[1], 1e-3, 1e-7, 1e-3);  /* clipped to exactly the norm */
+    ae_config c = small_config(d, 8, 3);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.clip_norm = -1.0f;
+    assert_int_equal(ae_train(m, x, n, &o), AE_EINVAL);
+    o.clip_norm = NAN;
+    assert_int_equal(ae_train(m, x, n, &o), AE_EINVAL);
     ae_free(m);
     free(x);
 }
@@ -961,7 +1033,8 @@ int main(void) {
         cmocka_unit_test(test_unshuffled_training_visits_rows_in_order),
         cmocka_unit_test(test_callback_stops_training),
         cmocka_unit_test(test_validation_and_early_stopping_restore_best),
-        cmocka_unit_test(test_divergence_is_reported),
+        cmocka_unit_test(test_divergence_restores_finite_weights),
+        cmocka_unit_test(test_gradient_clipping_bounds_the_step),
         cmocka_unit_test(test_encode_decode_reconstruct_agree),
         cmocka_unit_test(test_variant_gradients_each_option),
         cmocka_unit_test(test_variant_gradients_combined),
