@@ -146,6 +146,8 @@ AE_API int ae_sample(ae_model *m, size_t n, float *out);
 AE_API int ae_save(const ae_model *m, const char *path);
 /* Read a model written by ae_save; every size, offset and the checksum is validated first. */
 AE_API int ae_load(ae_model **out, const char *path);
+/* The same from len bytes in memory. */
+AE_API int ae_load_buffer(ae_model **out, const void *buf, size_t len);
 AE_API size_t ae_input_dim(const ae_model *m); /* 0 for NULL */
 AE_API size_t ae_code_dim(const ae_model *m);  /* 0 for NULL */
 /* The config the model was built with; cfg must not be NULL. */

@@ -152,7 +152,6 @@ int ae_save(const ae_model *m, const char *path) {
 
 /* ---------------------------------------------------------------- load */
 
-static int read_all(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n; }
 
 /* A non-negative JSON integer no larger than max. */
 static int get_size(json_t *v, uint64_t max, uint64_t *out) {
@@ -248,27 +247,37 @@ static int check_tensors(json_t *root, const ae_tensor_ref *t, size_t nt, uint64
     return pos == data_len;
 }
 
-int ae_load(ae_model **out, const char *path) {
-    if (!out) return AE_EINVAL;
-    *out = NULL;
-    if (!path || !*path) return AE_EINVAL;
+/* Where a model file's bytes come from: an open file or a buffer in memory. */
+typedef struct source {
+    FILE *f;
+    const unsigned char *buf;
+    uint64_t size, pos;
+} source;
+
+/* Reads exactly n bytes. */
+static int source_read(source *s, void *p, size_t n) {
+    if (s->f) return fread(p, 1, n, s->f) == n;
+    if (n > s->size - s->pos) return 0;
+    memcpy(p, s->buf + s->pos, n);
+    s->pos += n;
+    return 1;
+}
+
+static int load_from(source *src, ae_model **out) {
     json_begin(); /* clears the failure flag a previous call may have left */
-    FILE *f = fopen(path, "rb");
-    if (!f) return AE_EIO;
     int rc = AE_EFORMAT;
     char *header = NULL;
     unsigned char *data = NULL;
     json_t *root = NULL;
     ae_model *m = NULL;
-    struct stat st;
     unsigned char n8[8];
-    if (fstat(fileno(f), &st) != 0) { rc = AE_EIO; goto fail; }
-    uint64_t file_size = (uint64_t)st.st_size, hlen = 0;
-    if (file_size < 8 || !read_all(f, n8, 8)) goto fail;
+    const uint64_t file_size = src->size;
+    uint64_t hlen = 0;
+    if (file_size < 8 || !source_read(src, n8, 8)) goto fail;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)n8[i] << (8 * i);
     if (hlen < 2 || hlen > AE_MAX_HEADER || hlen > file_size - 8) goto fail;
     if (!(header = ae_malloc((size_t)hlen))) { rc = AE_ENOMEM; goto fail; }
-    if (!read_all(f, header, (size_t)hlen)) { rc = AE_EIO; goto fail; }
+    if (!source_read(src, header, (size_t)hlen)) { rc = src->f ? AE_EIO : AE_EFORMAT; goto fail; }
     root = json_loadb(header, (size_t)hlen, JSON_REJECT_DUPLICATES, NULL);
     if (!root || json_alloc_failed) { /* jansson may drop characters on a failed allocation */
         rc = parse_failure();
@@ -301,7 +310,7 @@ int ae_load(ae_model **out, const char *path) {
     uint64_t data_len = file_size - 8 - hlen;
     if (!check_tensors(root, t, nt, data_len, spans)) goto fail;
     if (!(data = ae_malloc((size_t)data_len))) { rc = AE_ENOMEM; goto fail; }
-    if (!read_all(f, data, (size_t)data_len)) { rc = AE_EIO; goto fail; }
+    if (!source_read(src, data, (size_t)data_len)) { rc = src->f ? AE_EIO : AE_EFORMAT; goto fail; }
     if (crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len) != want_crc) goto fail;
     for (size_t i = 0; i < nt; i++) memcpy(t[i].data, data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
     if (!ae_all_finite(m->params, m->n_params)) goto fail;
@@ -316,6 +325,29 @@ fail:
     ae_dealloc(data);
     json_decref(root);
     ae_dealloc(header);
+    return rc;
+}
+
+int ae_load(ae_model **out, const char *path) {
+    if (!out) return AE_EINVAL;
+    *out = NULL;
+    if (!path || !*path) return AE_EINVAL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return AE_EIO;
+    struct stat st;
+    int rc = AE_EIO;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        source src = {f, NULL, (uint64_t)st.st_size, 0};
+        rc = load_from(&src, out);
+    }
     fclose(f);
     return rc;
+}
+
+int ae_load_buffer(ae_model **out, const void *buf, size_t len) {
+    if (!out) return AE_EINVAL;
+    *out = NULL;
+    if (!buf) return AE_EINVAL;
+    source src = {NULL, buf, len, 0};
+    return load_from(&src, out);
 }

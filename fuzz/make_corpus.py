@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Writes the committed seed corpus of valid and malformed inputs for each fuzz target.
+
+    python3 fuzz/make_corpus.py MODEL_DIR   # MODEL_DIR from build/tests/export_for_python
+
+Inputs for fuzz_idx start after IDX's two zero bytes and inputs for fuzz_npy after the
+"\\x93NUMPY" magic, since those targets put them back (see fuzz_idx.c, fuzz_npy.c)."""
+import gzip
+import json
+import os
+import struct
+import sys
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def model_cases(folder):
+    for i in range(3):
+        with open(os.path.join(folder, f"model{i}.safetensors"), "rb") as f:
+            blob = f.read()
+        put("model", f"valid{i}", blob)
+    blob = open(os.path.join(folder, "model0.safetensors"), "rb").read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    data = blob[8 + n:]
+
+    def rebuild(h, d=data, fix_crc=True):
+        h = json.loads(json.dumps(h))
+        if fix_crc:
+            h["__metadata__"]["crc32"] = "%08x" % zlib.crc32(d)
+        text = json.dumps(h, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        return struct.pack("<Q", len(text)) + text + d
+
+    # truncated in every section
+    for cut in (0, 4, 7, 8, 9, 8 + n // 2, 8 + n - 1, 8 + n, 8 + n + 1, len(blob) - 1):
+        put("model", f"truncated_{cut}", blob[:cut])
+    put("model", "trailing_bytes", blob + b"\0\0\0\0")
+    put("model", "header_len_0", struct.pack("<Q", 0) + blob[8:])
+    put("model", "header_len_max", b"\xff" * 8 + blob[8:])
+    put("model", "header_len_past_end", struct.pack("<Q", len(blob)) + blob[8:])
+    put("model", "wrong_checksum", rebuild(header, fix_crc=False)[:-1] + bytes([data[-1] ^ 1]))
+    name = "encoder.0.weight"
+    cases = {
+        "shape_overflow": ("shape", [2 ** 62, 2 ** 62]),
+        "shape_negative": ("shape", [-9, 12]),
+        "shape_huge": ("shape", [2 ** 40, 1]),
+        "shape_3d": ("shape", [9, 12, 1]),
+        "dtype_unknown": ("dtype", "Q7"),
+        "dtype_f16": ("dtype", "F16"),
+        "offsets_overlap": ("data_offsets", [0, 9 * 12 * 4 + 4]),
+        "offsets_out_of_range": ("data_offsets", [len(data), len(data) + 432]),
+        "offsets_reversed": ("data_offsets", [432, 0]),
+        "offsets_negative": ("data_offsets", [-432, 0]),
+        "offsets_huge": ("data_offsets", [2 ** 63 - 8, 2 ** 63 - 1]),
+    }
+    for case, (field, value) in cases.items():
+        h = json.loads(json.dumps(header))
+        h[name][field] = value
+        put("model", case, rebuild(h))
+    h = json.loads(json.dumps(header))
+    h["extra.tensor"] = h[name]
+    put("model", "unknown_tensor", rebuild(h))
+    h = json.loads(json.dumps(header))
+    del h["decoder.0.bias"]
+    put("model", "missing_tensor", rebuild(h))
+    # duplicate keys: written by hand, json.dumps cannot
+    text = json.dumps(header, separators=(",", ":"))
+    dup = text[:-1] + ',"' + name + '":' + json.dumps(header[name], separators=(",", ":")) + "}"
+    dup = dup.encode() + b" " * (-len(dup) % 8)
+    put("model", "duplicate_key", struct.pack("<Q", len(dup)) + dup + data)
+    cfg = json.loads(header["__metadata__"]["config"])
+    for case, key, value in [("config_input_dim_0", "input_dim", 0), ("config_n_hidden_99", "n_hidden", 99),
+                             ("config_act_unknown", "hidden_act", "swish"), ("config_width_huge", "code_dim", 2 ** 40),
+                             ("config_seed_negative", "seed", "-1"), ("config_tied_7", "tied_weights", 7)]:
+        c = dict(cfg)
+        c[key] = value
+        h = json.loads(json.dumps(header))
+        h["__metadata__"]["config"] = json.dumps(c)
+        put("model", case, rebuild(h))
+    h = json.loads(json.dumps(header))
+    h["__metadata__"]["format"] = "other"
+    put("model", "format_not_libae", rebuild(h))
+    put("model", "not_json", struct.pack("<Q", 8) + b"[1,2,3] " + data)
+
+
+def idx_cases():
+    def idx(t, dims, payload):
+        return bytes([t, len(dims)]) + b"".join(struct.pack(">I", d) for d in dims) + payload
+    put("idx", "valid_images", idx(8, [2, 2, 3], bytes(range(12))))
+    put("idx", "valid_labels", idx(8, [3], b"\x01\x02\x09"))
+    put("idx", "valid_float", idx(0x0D, [1, 2], struct.pack(">ff", 1.5, -2.0)))
+    put("idx", "valid_double", idx(0x0E, [1, 1], struct.pack(">d", 3.25)))
+    put("idx", "valid_int16", idx(0x0B, [2], struct.pack(">hh", -2, 300)))
+    put("idx", "truncated", idx(8, [2, 2, 3], bytes(range(11))))
+    put("idx", "trailing", idx(8, [2, 2, 3], bytes(range(13))))
+    put("idx", "zero_dim", idx(8, [2, 0, 3], b""))
+    put("idx", "dims_overflow", idx(8, [0xFFFFFFFF] * 3, b"\x01\x02"))
+    put("idx", "dims_huge", idx(0x0E, [0x7FFFFFFF, 0x7FFFFFFF], b"\x01"))
+    put("idx", "unknown_type", idx(7, [1], b"\x01"))
+    put("idx", "no_dims", bytes([8, 0]))
+    put("idx", "nine_dims", bytes([8, 9]) + b"\0\0\0\1" * 9 + b"\x05")
+    put("idx", "header_only", bytes([8]))
+
+
+def npy_cases():
+    def npy(header, payload, version=1):
+        h = header.encode()
+        if version == 1:
+            return bytes([1, 0]) + struct.pack("<H", len(h)) + h + payload
+        return bytes([version, 0]) + struct.pack("<I", len(h)) + h + payload
+    f4 = struct.pack("<6f", 1, 2, 3, 4, 5, 6)
+    good = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n"
+    put("npy", "valid_f4", npy(good, f4))
+    put("npy", "valid_v2", npy(good, f4, 2))
+    put("npy", "valid_f8_1d", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", struct.pack("<2d", 1, 2)))
+    put("npy", "valid_u1_3d", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (1, 2, 2), }", b"\x00\x01\x02\xff"))
+    put("npy", "header_len_huge", bytes([2, 0]) + b"\xff\xff\xff\xff" + good.encode() + f4)
+    put("npy", "header_len_past_end", bytes([1, 0]) + struct.pack("<H", 4000) + good.encode())
+    for name, header in [("object_dtype", "{'descr': '|O', 'fortran_order': False, 'shape': (2, 3), }"),
+                         ("fortran", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"),
+                         ("unknown_dtype", "{'descr': '<c8', 'fortran_order': False, 'shape': (2, 3), }"),
+                         ("shape_overflow", "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"),
+                         ("shape_negative", "{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 3), }"),
+                         ("shape_huge_digits", "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999, 3), }"),
+                         ("duplicate_key", "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"),
+                         ("unterminated", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3"),
+                         ("not_a_dict", "[1, 2, 3]")]:
+        put("npy", name, npy(header, f4))
+    put("npy", "data_short", npy(good, f4[:-1]))
+    put("npy", "version_9", npy(good, f4, 9))
+
+
+def csv_cases():
+    put("csv", "valid_header", b"a,b,c\n1,2,3\n4.5,-5e-1,6\n")
+    put("csv", "valid_spaces_crlf", b"  1   2\r\n3 4\r\n")
+    put("csv", "valid_tabs", b"1\t2\n3\t4")
+    put("csv", "valid_gzip", gzip.compress(b"1,2\n3,4\n"))
+    put("csv", "ragged", b"1,2,3\n4,5\n")
+    put("csv", "non_numeric", b"1,2\n3,x\n")
+    put("csv", "empty_field", b"1,,2\n")
+    put("csv", "trailing_separator", b"1,2,\n")
+    put("csv", "only_header", b"a,b\n")
+    put("csv", "blank", b"\n\n  \n")
+    put("csv", "binary", b"1,2\x01\n")
+    put("csv", "nan_inf", b"nan,inf\n-inf,1\n")
+    put("csv", "gzip_truncated", gzip.compress(b"1,2\n3,4\n")[:-6])
+    put("csv", "long_field", b"1" * 400 + b",2\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    model_cases(sys.argv[1])
+    idx_cases()
+    npy_cases()
+    csv_cases()
+    for t in ("model", "idx", "npy", "csv"):
+        print(t, len(os.listdir(os.path.join(HERE, "corpus", t))), "files")
