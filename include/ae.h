@@ -117,6 +117,12 @@ typedef struct ae_train_opts {
                                                validation data); best weights restored; 0 off */
     float clip_norm;                        /* > 0: scale the gradient down to this global L2
                                                norm when it is longer; 0 off */
+    int resume;                             /* 1: continue from the model's training state
+                                               (optimizer moments, step, epochs done, RNG),
+                                               e.g. after ae_checkpoint_load, up to `epochs`
+                                               epochs in all; 0: start afresh */
+    const char *checkpoint_path;            /* with checkpoint_every > 0: ae_checkpoint_save */
+    int checkpoint_every;                   /* here after every that many epochs */
     int (*on_epoch)(const ae_epoch_stats *s, void *user); /* non-zero stops training */
     void *user;
 } ae_train_opts;
@@ -148,6 +154,14 @@ AE_API int ae_save(const ae_model *m, const char *path);
 AE_API int ae_load(ae_model **out, const char *path);
 /* The same from len bytes in memory. */
 AE_API int ae_load_buffer(ae_model **out, const void *buf, size_t len);
+/* A checkpoint: the model file plus the training state (optimizer moments and step, epochs
+ * done, RNG state), so that ae_train with resume = 1 continues bit for bit as if never
+ * stopped (same OpenBLAS core type and thread count). AE_EINVAL before any training. */
+AE_API int ae_checkpoint_save(const ae_model *m, const char *path);
+/* Loads a checkpoint (ae_load reads one too, state included). */
+AE_API int ae_checkpoint_load(ae_model **out, const char *path);
+/* Epochs completed by the model's training so far (0 for a new model). */
+AE_API int ae_epochs_done(const ae_model *m);
 AE_API size_t ae_input_dim(const ae_model *m); /* 0 for NULL */
 AE_API size_t ae_code_dim(const ae_model *m);  /* 0 for NULL */
 /* The config the model was built with; cfg must not be NULL. */

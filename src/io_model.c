@@ -89,7 +89,19 @@ static char *dump_checked(const json_t *j, size_t flags) {
 }
 
 /* The JSON header (unpadded) for the model's tensors; NULL on allocation failure. */
-static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt) {
+static const char *opt_names[] = {"sgd", "adam", "adamw"};
+
+/* The training state's metadata: the optimizer, its step, epochs done and the RNG. */
+static json_t *state_json(const ae_model *m) {
+    char step[24], rs[24], ri[24];
+    snprintf(step, sizeof step, "%ld", m->opt.step);
+    snprintf(rs, sizeof rs, "%llu", (unsigned long long)m->rng.state);
+    snprintf(ri, sizeof ri, "%llu", (unsigned long long)m->rng.inc);
+    return json_pack("{s:s, s:s, s:i, s:s, s:s}", "optimizer", opt_names[m->opt.kind], "step", step,
+                     "epochs_done", m->epochs_done, "rng_state", rs, "rng_inc", ri);
+}
+
+static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, int state) {
     uLong crc = crc32(0L, Z_NULL, 0);
     json_t *root = json_object(), *meta = json_object();
     json_t *cfg = config_json(&m->cfg);
@@ -115,6 +127,13 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt) {
          json_object_set_new(meta, "config", json_string(cfg_text)) == 0 &&
          json_object_set_new(meta, "crc32", json_string(crc_text)) == 0 &&
          json_object_set(root, "__metadata__", meta) == 0;
+    if (ok && state) {
+        json_t *st = state_json(m);
+        char *st_text = st ? dump_checked(st, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        ok = st_text && json_object_set_new(meta, "checkpoint", json_string(st_text)) == 0;
+        free(st_text);
+        json_decref(st);
+    }
     char *text = ok ? dump_checked(root, JSON_COMPACT) : NULL;
     free(cfg_text); /* jansson's strings go back to its own free */
     json_decref(cfg);
@@ -124,12 +143,12 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt) {
 }
 
 
-int ae_save(const ae_model *m, const char *path) {
-    if (!m || !path || !*path) return AE_EINVAL;
-    ae_tensor_ref t[2 * AE_MAX_LAYERS];
-    size_t nt = ae_model_tensors(m, t);
+/* The model file, with the training state when state is set. */
+static int save_file(const ae_model *m, const char *path, int state) {
+    ae_tensor_ref t[3 * AE_MAX_TENSORS];
+    size_t nt = ae_model_tensors(m, t, state);
     json_begin();
-    char *json = header_json(m, t, nt);
+    char *json = header_json(m, t, nt, state);
     if (!json) return AE_ENOMEM;
     size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
 
@@ -148,6 +167,16 @@ int ae_save(const ae_model *m, const char *path) {
     }
     free(json);
     return rc;
+}
+
+int ae_save(const ae_model *m, const char *path) {
+    if (!m || !path || !*path) return AE_EINVAL;
+    return save_file(m, path, 0);
+}
+
+int ae_checkpoint_save(const ae_model *m, const char *path) {
+    if (!m || !path || !*path || m->opt.n != m->n_params) return AE_EINVAL; /* never trained */
+    return save_file(m, path, 1);
 }
 
 /* ---------------------------------------------------------------- load */
@@ -204,6 +233,46 @@ static int config_from_json(const char *text, ae_config *c) {
     return ok && ae_config_check(c) == AE_OK ? AE_OK : AE_EFORMAT;
 }
 
+/* Parses a checkpoint's state and allocates the optimizer state it describes (its moments are
+ * present as tensors: momentum.* for SGD, adam.m.* and adam.v.* for Adam and AdamW). */
+static int state_from_json(const char *text, json_t *root, ae_model *m) {
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (!j || json_alloc_failed) {
+        json_decref(j);
+        return parse_failure();
+    }
+    const char *opt, *step, *rs, *ri;
+    int epochs;
+    int ok = json_unpack(j, "{s:s, s:s, s:i, s:s, s:s !}", "optimizer", &opt, "step", &step, "epochs_done",
+                         &epochs, "rng_state", &rs, "rng_inc", &ri) == 0 && epochs >= 0;
+    int kind = -1;
+    for (int i = 0; ok && i < 3; i++)
+        if (strcmp(opt, opt_names[i]) == 0) kind = i;
+    char *end;
+    unsigned long long st = 0, inc = 0;
+    long long steps = 0;
+    if (ok && kind >= 0) {
+        errno = 0;
+        steps = strtoll(step, &end, 10);
+        ok = *step && !*end && steps >= 0 && errno == 0;
+        st = strtoull(rs, &end, 10);
+        ok = ok && *rs && !*end && rs[0] != '-' && errno == 0;
+        inc = strtoull(ri, &end, 10);
+        ok = ok && *ri && !*end && ri[0] != '-' && errno == 0 && (inc & 1); /* PCG streams are odd */
+    }
+    ok = ok && kind >= 0;
+    json_decref(j);
+    if (!ok) return AE_EFORMAT;
+    int with_m = kind != AE_OPT_SGD || json_object_get(root, "momentum.encoder.0.bias") != NULL;
+    int rc = ae_optim_alloc(&m->opt, (ae_optimizer)kind, with_m, m->n_params);
+    if (rc != AE_OK) return rc;
+    m->opt.step = (long)steps;
+    m->epochs_done = epochs;
+    m->rng.state = (uint64_t)st;
+    m->rng.inc = (uint64_t)inc;
+    return AE_OK;
+}
+
 typedef struct span {
     uint64_t begin, end;
 } span;
@@ -217,7 +286,7 @@ static int span_cmp(const void *a, const void *b) {
  * Spans must tile the data section exactly: no gap, no overlap, nothing out of range. */
 static int check_tensors(json_t *root, const ae_tensor_ref *t, size_t nt, uint64_t data_len, span *spans) {
     if (json_object_size(root) != nt + 1) return 0; /* unknown or missing tensors */
-    span sorted[2 * AE_MAX_LAYERS];
+    span sorted[3 * AE_MAX_TENSORS];
     for (size_t i = 0; i < nt; i++) {
         json_t *e = json_object_get(root, t[i].name);
         json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
@@ -304,9 +373,15 @@ static int load_from(source *src, ae_model **out) {
     rc = ae_create(&m, &cfg);
     if (rc != AE_OK) { rc = rc == AE_ENOMEM ? AE_ENOMEM : AE_EFORMAT; goto fail; }
     rc = AE_EFORMAT;
-    ae_tensor_ref t[2 * AE_MAX_LAYERS];
-    span spans[2 * AE_MAX_LAYERS];
-    size_t nt = ae_model_tensors(m, t);
+    json_t *state = json_object_get(meta, "checkpoint");
+    if (state) { /* a checkpoint: size the optimizer state its tensors will fill */
+        if (!json_is_string(state)) goto fail;
+        if ((rc = state_from_json(json_string_value(state), root, m)) != AE_OK) goto fail;
+        rc = AE_EFORMAT;
+    }
+    ae_tensor_ref t[3 * AE_MAX_TENSORS];
+    span spans[3 * AE_MAX_TENSORS];
+    size_t nt = ae_model_tensors(m, t, state != NULL);
     uint64_t data_len = file_size - 8 - hlen;
     if (!check_tensors(root, t, nt, data_len, spans)) goto fail;
     if (!(data = ae_malloc((size_t)data_len))) { rc = AE_ENOMEM; goto fail; }
@@ -314,6 +389,8 @@ static int load_from(source *src, ae_model **out) {
     if (crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len) != want_crc) goto fail;
     for (size_t i = 0; i < nt; i++) memcpy(t[i].data, data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
     if (!ae_all_finite(m->params, m->n_params)) goto fail;
+    if (m->opt.m && !ae_all_finite(m->opt.m, m->n_params)) goto fail;
+    if (m->opt.v && !ae_all_finite(m->opt.v, m->n_params)) goto fail;
     rc = AE_OK;
     *out = m;
     m = NULL;
@@ -341,6 +418,16 @@ int ae_load(ae_model **out, const char *path) {
         rc = load_from(&src, out);
     }
     fclose(f);
+    return rc;
+}
+
+int ae_checkpoint_load(ae_model **out, const char *path) {
+    int rc = ae_load(out, path);
+    if (rc == AE_OK && (*out)->opt.n == 0) { /* a plain model file: no state to resume */
+        ae_free(*out);
+        *out = NULL;
+        rc = AE_EFORMAT;
+    }
     return rc;
 }
 

@@ -141,10 +141,13 @@ int ae_create(ae_model **out, const ae_config *cfg) {
 
 void ae_free(ae_model *m) {
     if (!m) return;
+    ae_optim_free(&m->opt);
     ae_dealloc(m->params);
     ae_dealloc(m->grads);
     ae_dealloc(m);
 }
+
+int ae_epochs_done(const ae_model *m) { return m ? m->epochs_done : 0; }
 
 size_t ae_input_dim(const ae_model *m) { return m ? m->cfg.input_dim : 0; }
 size_t ae_code_dim(const ae_model *m) { return m ? m->cfg.code_dim : 0; }
@@ -162,7 +165,7 @@ int ae_get_config(const ae_model *m, ae_config *cfg) {
     return AE_OK;
 }
 
-size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out) {
+size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
     size_t n = 0;
     for (size_t l = 0; l < m->n_layers; l++) {
         const ae_layer *L = &m->layer[l];
@@ -199,6 +202,20 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out) {
         out[n].rows = L->out;
         out[n].cols = 0;
         n++;
+    }
+    if (state) { /* the moments share the parameters' layout: same offsets, other blocks */
+        const size_t np = n;
+        const struct { const char *prefix; float *block; } part[2] = {
+            {m->opt.kind == AE_OPT_SGD ? "momentum" : "adam.m", m->opt.m}, {"adam.v", m->opt.v}};
+        for (int p = 0; p < 2; p++) {
+            if (!part[p].block) continue;
+            for (size_t i = 0; i < np; i++) {
+                out[n] = out[i];
+                snprintf(out[n].name, sizeof out[n].name, "%s.%s", part[p].prefix, out[i].name);
+                out[n].data = part[p].block + (out[i].data - m->params);
+                n++;
+            }
+        }
     }
     return n;
 }

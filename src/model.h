@@ -3,6 +3,7 @@
 #define AE_MODEL_H
 
 #include "layer.h"
+#include "optim.h"
 #include "rng.h"
 
 #define AE_MAX_LAYERS (2 * (AE_MAX_HIDDEN + 1))
@@ -20,7 +21,11 @@ struct ae_model {
     float *params;    /* every weight and bias, 64-byte aligned tensors */
     float *grads;     /* same layout */
     ae_rng rng;       /* advanced by training (shuffle) and sampling */
+    ae_optim opt;     /* training state kept between ae_train calls (for resume, checkpoints) */
+    int epochs_done;
 };
+
+#define AE_MAX_TENSORS (2 * AE_MAX_LAYERS + 2) /* a VAE's head is stored as four tensors */
 
 /* A named tensor of the model, for the model file. cols == 0 means 1-D [rows]. */
 typedef struct ae_tensor_ref {
@@ -31,8 +36,10 @@ typedef struct ae_tensor_ref {
 
 /* Checks a config: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_config_check(const ae_config *cfg);
-/* Lists the tensors that the model file stores, in file order; returns their count. */
-AE_HIDDEN size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out);
+/* Lists the tensors that the model file stores, in file order; returns their count. With
+ * state, the optimizer's moments follow (adam.m.*, adam.v.*, or momentum.* for SGD): out must
+ * then hold 3 * AE_MAX_TENSORS. */
+AE_HIDDEN size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state);
 /* Checks x [n x cols] for the inference and training calls: AE_EINVAL or AE_ENONFINITE. */
 AE_HIDDEN int ae_check_rows(const float *x, size_t n, size_t cols);
 

@@ -3,9 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-int ae_optim_init(ae_optim *o, const ae_train_opts *opts, size_t n) {
-    memset(o, 0, sizeof *o);
-    o->kind = opts->optimizer;
+void ae_optim_configure(ae_optim *o, const ae_train_opts *opts) {
     o->lr = opts->learning_rate;
     o->momentum = opts->momentum;
     o->beta1 = opts->beta1;
@@ -13,21 +11,36 @@ int ae_optim_init(ae_optim *o, const ae_train_opts *opts, size_t n) {
     o->eps = opts->eps;
     o->weight_decay = opts->weight_decay;
     o->nesterov = opts->nesterov;
+}
+
+int ae_optim_alloc(ae_optim *o, ae_optimizer kind, int with_m, size_t n) {
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
     o->n = n;
-    int need_m = o->kind != AE_OPT_SGD || o->momentum != 0.0f;
-    int need_v = o->kind != AE_OPT_SGD;
-    if (need_m && !(o->m = ae_calloc(n, sizeof(float)))) return AE_ENOMEM;
-    if (need_v && !(o->v = ae_calloc(n, sizeof(float)))) {
+    if (with_m && !(o->m = ae_calloc(n, sizeof(float)))) return AE_ENOMEM;
+    if (kind != AE_OPT_SGD && !(o->v = ae_calloc(n, sizeof(float)))) {
         ae_optim_free(o);
         return AE_ENOMEM;
     }
     return AE_OK;
 }
 
+static int needs_m(const ae_train_opts *opts) { return opts->optimizer != AE_OPT_SGD || opts->momentum != 0.0f; }
+
+int ae_optim_init(ae_optim *o, const ae_train_opts *opts, size_t n) {
+    int rc = ae_optim_alloc(o, opts->optimizer, needs_m(opts), n);
+    if (rc == AE_OK) ae_optim_configure(o, opts);
+    return rc;
+}
+
+int ae_optim_matches(const ae_optim *o, const ae_train_opts *opts, size_t n) {
+    return o->n == n && o->kind == opts->optimizer && (o->m != NULL) == needs_m(opts);
+}
+
 void ae_optim_free(ae_optim *o) {
     ae_dealloc(o->m);
     ae_dealloc(o->v);
-    o->m = o->v = NULL;
+    memset(o, 0, sizeof *o);
 }
 
 /* SGD with momentum mu (PyTorch, dampening 0): v = mu v + g; p -= lr v;

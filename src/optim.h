@@ -16,6 +16,13 @@ typedef struct ae_optim {
 
 /* Allocates the state for n parameters from the options; AE_OK or AE_ENOMEM. */
 AE_HIDDEN int ae_optim_init(ae_optim *o, const ae_train_opts *opts, size_t n);
+/* Allocates zeroed state for kind (a first moment when with_m, a second one for Adam/AdamW),
+ * for a checkpoint to fill; hyperparameters come later from ae_optim_configure. */
+AE_HIDDEN int ae_optim_alloc(ae_optim *o, ae_optimizer kind, int with_m, size_t n);
+/* Takes the hyperparameters from the options, keeping the state (resumed training). */
+AE_HIDDEN void ae_optim_configure(ae_optim *o, const ae_train_opts *opts);
+/* 1 when the state fits these options (same optimizer, moments present where needed). */
+AE_HIDDEN int ae_optim_matches(const ae_optim *o, const ae_train_opts *opts, size_t n);
 AE_HIDDEN void ae_optim_free(ae_optim *o);
 /* One update of p[0..n) from the gradient g (g is not modified). */
 AE_HIDDEN void ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g);

@@ -259,6 +259,8 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
     }
     if (o->patience < 0) return AE_EINVAL;
     if (!finite_in(o->clip_norm, 0.0f, 3e38f)) return AE_EINVAL;
+    if (o->checkpoint_every < 0 || (o->checkpoint_every > 0 && (!o->checkpoint_path || !*o->checkpoint_path)))
+        return AE_EINVAL;
     if ((o->val_x == NULL) != (o->val_n == 0)) return AE_EINVAL;
     return AE_OK;
 }
@@ -299,29 +301,39 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
     const size_t d = m->cfg.input_dim;
     const size_t cap = o->batch_size < n ? o->batch_size : n;
     const ae_pass_cfg pc = ae_pass_cfg_from(o);
+    if (o->resume && !ae_optim_matches(&m->opt, o, m->n_params)) return AE_EINVAL; /* nothing to resume */
     ae_work w;
-    ae_optim opt;
     uint32_t *perm = NULL;
     float *best = NULL, *good = NULL;
-    memset(&opt, 0, sizeof opt);
     rc = ae_work_init(&w, m, cap, &pc);
-    if (rc == AE_OK) rc = ae_optim_init(&opt, o, m->n_params);
+    /* The optimizer state lives in the model so that training can be resumed (and saved in a
+     * checkpoint); a fresh run replaces it. */
+    int first_epoch = 1;
+    if (rc == AE_OK && o->resume) {
+        ae_optim_configure(&m->opt, o);
+        first_epoch = m->epochs_done + 1;
+    } else if (rc == AE_OK) {
+        ae_optim_free(&m->opt);
+        m->epochs_done = 0;
+        rc = ae_optim_init(&m->opt, o, m->n_params);
+    }
     if (rc == AE_OK && o->shuffle && !(perm = ae_calloc(n, sizeof *perm))) rc = AE_ENOMEM;
     if (rc == AE_OK && o->patience > 0 && !(best = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
     /* The weights each epoch starts from, restored if the epoch diverges. */
     if (rc == AE_OK && !(good = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
     if (rc != AE_OK) goto done;
-    if (perm)
-        for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
 
     double best_loss = INFINITY;
     int bad_epochs = 0, have_best = 0;
-    for (int epoch = 1; epoch <= o->epochs && rc == AE_OK; epoch++) {
+    for (int epoch = first_epoch; epoch <= o->epochs && rc == AE_OK; epoch++) {
         double t0 = now_seconds();
         ae_pass_parts sum = {0.0, 0.0, 0.0};
         size_t step = 0;
         memcpy(good, m->params, m->n_params * sizeof(float));
-        if (perm) ae_rng_permute(&m->rng, perm, n);
+        if (perm) { /* from the identity each epoch: the order depends on the RNG state alone */
+            for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+            ae_rng_permute(&m->rng, perm, n);
+        }
         for (size_t r0 = 0; r0 < n; r0 += cap) {
             size_t rows = n - r0 < cap ? n - r0 : cap;
             const float *xb = x + r0 * d;
@@ -337,7 +349,7 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
                 break;
             }
             if (o->clip_norm > 0.0f) ae_clip_norm(m->grads, m->n_params, o->clip_norm);
-            ae_optim_step(&opt, m->params, m->grads);
+            ae_optim_step(&m->opt, m->params, m->grads);
             if (!ae_all_finite(m->params, m->n_params)) {
                 rc = AE_EDIVERGED;
                 break;
@@ -367,6 +379,10 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
         s.val_loss = o->val_x ? eval_loss(m, &w, o->val_x, o->val_n, &pc) : NAN;
         s.samples = n;
         s.seconds = now_seconds() - t0;
+        m->epochs_done = epoch;
+        if (o->checkpoint_every > 0 && epoch % o->checkpoint_every == 0 &&
+            (rc = ae_checkpoint_save(m, o->checkpoint_path)) != AE_OK)
+            break; /* the work so far is in the model; the caller hears why saving failed */
         int stop = o->on_epoch ? o->on_epoch(&s, o->user) != 0 : 0;
         if (best) {
             double monitored = o->val_x ? s.val_loss : s.train_loss;
@@ -386,7 +402,6 @@ done:
     ae_dealloc(good);
     ae_dealloc(best);
     ae_dealloc(perm);
-    ae_optim_free(&opt);
     ae_work_free(&w);
     return rc;
 }

@@ -94,7 +94,7 @@ static size_t walk(const char *name, ae_model *m, op_fn op, void *ctx, int check
             if (check_unchanged) assert_memory_equal(before, after, sizeof before);
         }
     }
-    printf("[ faults ] %-10s %3zu allocation sites walked\n", name, k - 1);
+    printf("[ faults ] %-13s %4zu allocation sites walked\n", name, k - 1);
     return k - 1;
 }
 
@@ -133,6 +133,7 @@ static int op_infer(ae_model *m, void *ctx) {
 }
 
 static int op_save(ae_model *m, void *ctx) { return ae_save(m, (const char *)ctx); }
+static int op_checkpoint_save(ae_model *m, void *ctx) { return ae_checkpoint_save(m, (const char *)ctx); }
 
 static int op_load(ae_model *m, void *ctx) {
     (void)m;
@@ -193,6 +194,9 @@ static void test_every_allocation_fails_cleanly(void **state) {
         fclose(f);
         assert_memory_equal(saved, now, len);
         total += walk(vae ? "load vae" : "load", NULL, op_load, (void *)p, 0);
+        const char *ck = path_of("c.safetensors"); /* the walk's last train succeeded: state exists */
+        total += walk(vae ? "ckpt save vae" : "ckpt save", m, op_checkpoint_save, (void *)ck, 1);
+        total += walk(vae ? "ckpt load vae" : "ckpt load", NULL, op_load, (void *)ck, 0);
         ae_free(m);
     }
     /* the data readers: IDX (plain and gzip), .npy, CSV */

@@ -303,11 +303,105 @@ static void test_failed_save_keeps_previous_file(void **state) {
     ae_free(m);
 }
 
+/* Trains for `epochs` in all, in one go or through a checkpoint after `stop` epochs. */
+static ae_model *train_through(ae_optimizer kind, int epochs, int stop, const char *ckpt) {
+    ae_config c = ae_config_default();
+    c.input_dim = 10;
+    c.n_hidden = 1;
+    c.hidden[0] = 7;
+    c.code_dim = 3;
+    c.seed = 5;
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    static float x[50 * 10];
+    test_fill(x, 500, 21, 0, 1);
+    ae_train_opts o = ae_train_opts_default();
+    o.optimizer = kind;
+    o.momentum = kind == AE_OPT_SGD ? 0.9f : 0.0f;
+    o.learning_rate = kind == AE_OPT_SGD ? 0.05f : 1e-2f;
+    o.batch_size = 16; /* 50 = 3 * 16 + 2 */
+    o.dropout = 0.1f;
+    o.noise = AE_NOISE_GAUSSIAN;
+    o.noise_level = 0.1f;
+    o.epochs = stop ? stop : epochs;
+    o.checkpoint_path = ckpt;
+    o.checkpoint_every = stop ? stop : 0;
+    assert_int_equal(ae_train(m, x, 50, &o), AE_OK);
+    if (!stop) return m;
+    ae_free(m); /* "the process ends": all that is left is the checkpoint */
+    assert_int_equal(ae_checkpoint_load(&m, ckpt), AE_OK);
+    assert_int_equal(ae_epochs_done(m), stop);
+    o.epochs = epochs;
+    o.resume = 1;
+    o.checkpoint_every = 0;
+    assert_int_equal(ae_train(m, x, 50, &o), AE_OK);
+    return m;
+}
+
+static void test_resume_from_checkpoint_is_bitwise(void **state) {
+    (void)state;
+    const ae_optimizer kinds[3] = {AE_OPT_ADAM, AE_OPT_ADAMW, AE_OPT_SGD};
+    char p[256];
+    path_of(p, "ckpt.safetensors");
+    for (int k = 0; k < 3; k++) {
+        ae_model *straight = train_through(kinds[k], 5, 0, NULL);
+        ae_model *resumed = train_through(kinds[k], 5, 2, p);
+        assert_int_equal(ae_epochs_done(straight), 5);
+        assert_int_equal(ae_epochs_done(resumed), 5);
+        assert_memory_equal(straight->params, resumed->params, straight->n_params * sizeof(float));
+        assert_memory_equal(straight->opt.m, resumed->opt.m, straight->n_params * sizeof(float));
+        ae_free(straight);
+        ae_free(resumed);
+    }
+}
+
+static void test_checkpoint_misuse_refused(void **state) {
+    (void)state;
+    ae_config c = ae_config_default();
+    c.input_dim = 6;
+    c.code_dim = 2;
+    ae_model *m, *l;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    char p[256], q[256];
+    path_of(p, "never.safetensors");
+    assert_int_equal(ae_checkpoint_save(m, p), AE_EINVAL); /* never trained */
+    float x[8 * 6];
+    test_fill(x, 48, 4, 0, 1);
+    ae_train_opts o = ae_train_opts_default();
+    o.resume = 1;
+    assert_int_equal(ae_train(m, x, 8, &o), AE_EINVAL); /* nothing to resume */
+    o.resume = 0;
+    o.checkpoint_every = 1; /* no path */
+    assert_int_equal(ae_train(m, x, 8, &o), AE_EINVAL);
+    o.checkpoint_every = 0;
+    o.epochs = 2;
+    assert_int_equal(ae_train(m, x, 8, &o), AE_OK);
+    o.resume = 1;
+    o.optimizer = AE_OPT_SGD; /* a different optimizer's state */
+    assert_int_equal(ae_train(m, x, 8, &o), AE_EINVAL);
+    assert_int_equal(ae_checkpoint_save(m, p), AE_OK);
+    assert_int_equal(ae_load(&l, p), AE_OK); /* a checkpoint is a model file too */
+    assert_int_equal(ae_epochs_done(l), 2);
+    ae_free(l);
+    path_of(q, "plain.safetensors");
+    assert_int_equal(ae_save(m, q), AE_OK);
+    assert_int_equal(ae_checkpoint_load(&l, q), AE_EFORMAT); /* no state in a plain file */
+    assert_null(l);
+    o.checkpoint_every = 1; /* a checkpoint that cannot be written stops training */
+    o.checkpoint_path = "/nonexistent-dir/c.safetensors";
+    o.resume = 0;
+    o.optimizer = AE_OPT_ADAM;
+    assert_int_equal(ae_train(m, x, 8, &o), AE_EIO);
+    ae_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_is_bitwise),
         cmocka_unit_test(test_file_is_safetensors_with_contract_names),
         cmocka_unit_test(test_vae_round_trip_and_head_names),
+        cmocka_unit_test(test_resume_from_checkpoint_is_bitwise),
+        cmocka_unit_test(test_checkpoint_misuse_refused),
         cmocka_unit_test(test_damaged_files_refused),
         cmocka_unit_test(test_failed_save_keeps_previous_file),
     };
