@@ -369,7 +369,11 @@ static int load_from(source *src, ae_model **out) {
     unsigned long want_crc = strtoul(crc_text, &crc_end, 16);
     if (strlen(crc_text) != 8 || *crc_end != '\0') goto fail;
 
-    /* The config is valid: size the model, then check every tensor against it. */
+    /* The config is valid. Before sizing the model, its weights (once, or with one or two
+     * moments in a checkpoint) must be what the file holds: a small file cannot make a huge
+     * model be allocated. check_tensors verifies every tensor exactly afterwards. */
+    const uint64_t data_len = file_size - 8 - hlen, weights = (uint64_t)ae_config_param_count(&cfg) * sizeof(float);
+    if (weights == 0 || data_len % weights != 0 || data_len / weights < 1 || data_len / weights > 3) goto fail;
     rc = ae_create(&m, &cfg);
     if (rc != AE_OK) { rc = rc == AE_ENOMEM ? AE_ENOMEM : AE_EFORMAT; goto fail; }
     rc = AE_EFORMAT;
@@ -382,7 +386,6 @@ static int load_from(source *src, ae_model **out) {
     ae_tensor_ref t[3 * AE_MAX_TENSORS];
     span spans[3 * AE_MAX_TENSORS];
     size_t nt = ae_model_tensors(m, t, state != NULL);
-    uint64_t data_len = file_size - 8 - hlen;
     if (!check_tensors(root, t, nt, data_len, spans)) goto fail;
     if (!(data = ae_malloc((size_t)data_len))) { rc = AE_ENOMEM; goto fail; }
     if (!source_read(src, data, (size_t)data_len)) { rc = src->f ? AE_EIO : AE_EFORMAT; goto fail; }

@@ -147,6 +147,14 @@ void ae_free(ae_model *m) {
     ae_dealloc(m);
 }
 
+size_t ae_config_param_count(const ae_config *c) {
+    ae_model tmp; /* laid out only: nothing allocated */
+    size_t w_off[AE_MAX_LAYERS], b_off[AE_MAX_LAYERS];
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *c;
+    return ae_config_check(c) == AE_OK && plan_layers(&tmp, w_off, b_off) ? ae_param_count(&tmp) : 0;
+}
+
 int ae_epochs_done(const ae_model *m) { return m ? m->epochs_done : 0; }
 
 size_t ae_input_dim(const ae_model *m) { return m ? m->cfg.input_dim : 0; }

@@ -34,6 +34,8 @@ typedef struct ae_tensor_ref {
     size_t rows, cols;
 } ae_tensor_ref;
 
+/* The floats a model of this config stores (its tensors, no padding); 0 for a bad config. */
+AE_HIDDEN size_t ae_config_param_count(const ae_config *cfg);
 /* Checks a config: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_config_check(const ae_config *cfg);
 /* Lists the tensors that the model file stores, in file order; returns their count. With

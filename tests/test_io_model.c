@@ -275,6 +275,62 @@ static void test_damaged_files_refused(void **state) {
     ae_free(m);
 }
 
+static size_t biggest;
+static int track_biggest(size_t bytes, void *user) {
+    (void)user;
+    if (bytes > biggest) biggest = bytes;
+    return 0;
+}
+
+static void test_huge_config_in_small_file_allocates_nothing_big(void **state) {
+    (void)state;
+    ae_model *m = trained_model(0);
+    char p[256];
+    path_of(p, "huge_cfg.safetensors");
+    assert_int_equal(ae_save(m, p), AE_OK);
+    size_t len;
+    unsigned char *b = slurp(p, &len);
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++) n |= (uint64_t)b[i] << (8 * i);
+    json_t *root = json_loadb((const char *)b + 8, n, 0, NULL);
+    assert_non_null(root);
+    json_t *meta = json_object_get(root, "__metadata__");
+    json_t *cfg = json_loads(json_string_value(json_object_get(meta, "config")), 0, NULL);
+    assert_non_null(cfg);
+    /* valid widths, 2^24 x 2^6: a 1 GiB model claimed by a file of a few KiB */
+    json_object_set_new(cfg, "input_dim", json_integer(1 << 24));
+    char *cfg_text = json_dumps(cfg, JSON_COMPACT);
+    json_object_set_new(meta, "config", json_string(cfg_text));
+    char *text = json_dumps(root, JSON_COMPACT);
+    size_t tl = strlen(text);
+    unsigned char *nb = malloc(8 + tl + (len - 8 - n));
+    assert_non_null(nb);
+    for (int i = 0; i < 8; i++) nb[i] = (unsigned char)((uint64_t)tl >> (8 * i));
+    memcpy(nb + 8, text, tl);
+    memcpy(nb + 8 + tl, b + 8 + n, len - 8 - n);
+    biggest = 0;
+    ae_set_alloc_hook(track_biggest, NULL);
+    ae_model *l = NULL;
+    int rc = ae_load_buffer(&l, nb, 8 + tl + (len - 8 - n));
+    ae_set_alloc_hook(NULL, NULL);
+    assert_int_equal(rc, AE_EFORMAT);
+    assert_null(l);
+    assert_true(biggest < ((size_t)1 << 20));
+    /* and the buffer loader takes the untouched file */
+    assert_int_equal(ae_load_buffer(&l, b, len), AE_OK);
+    ae_free(l);
+    assert_int_equal(ae_load_buffer(&l, b, len - 1), AE_EFORMAT);
+    assert_int_equal(ae_load_buffer(&l, NULL, len), AE_EINVAL);
+    assert_int_equal(ae_load_buffer(NULL, b, len), AE_EINVAL);
+    free(nb);
+    free(text);
+    free(cfg_text);
+    json_decref(cfg);
+    json_decref(root);
+    free(b);
+    ae_free(m);
+}
+
 static void test_failed_save_keeps_previous_file(void **state) {
     (void)state;
     ae_model *m = trained_model(0);
@@ -404,6 +460,7 @@ int main(void) {
         cmocka_unit_test(test_checkpoint_misuse_refused),
         cmocka_unit_test(test_damaged_files_refused),
         cmocka_unit_test(test_failed_save_keeps_previous_file),
+        cmocka_unit_test(test_huge_config_in_small_file_allocates_nothing_big),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
