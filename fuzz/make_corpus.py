@@ -80,7 +80,8 @@ def model_cases(folder):
     cfg = json.loads(header["__metadata__"]["config"])
     for case, key, value in [("config_input_dim_0", "input_dim", 0), ("config_n_hidden_99", "n_hidden", 99),
                              ("config_act_unknown", "hidden_act", "swish"), ("config_width_huge", "code_dim", 2 ** 40),
-                             ("config_seed_negative", "seed", "-1"), ("config_tied_7", "tied_weights", 7)]:
+                             ("config_seed_negative", "seed", "-1"), ("config_tied_7", "tied_weights", 7),
+                             ("config_huge_model_small_file", "input_dim", 2 ** 24)]:
         c = dict(cfg)
         c[key] = value
         h = json.loads(json.dumps(header))
@@ -143,7 +144,7 @@ def csv_cases():
     put("csv", "valid_header", b"a,b,c\n1,2,3\n4.5,-5e-1,6\n")
     put("csv", "valid_spaces_crlf", b"  1   2\r\n3 4\r\n")
     put("csv", "valid_tabs", b"1\t2\n3\t4")
-    put("csv", "valid_gzip", gzip.compress(b"1,2\n3,4\n"))
+    put("csv", "valid_gzip", gzip.compress(b"1,2\n3,4\n", mtime=0))
     put("csv", "ragged", b"1,2,3\n4,5\n")
     put("csv", "non_numeric", b"1,2\n3,x\n")
     put("csv", "empty_field", b"1,,2\n")
@@ -152,7 +153,7 @@ def csv_cases():
     put("csv", "blank", b"\n\n  \n")
     put("csv", "binary", b"1,2\x01\n")
     put("csv", "nan_inf", b"nan,inf\n-inf,1\n")
-    put("csv", "gzip_truncated", gzip.compress(b"1,2\n3,4\n")[:-6])
+    put("csv", "gzip_truncated", gzip.compress(b"1,2\n3,4\n", mtime=0)[:-6])
     put("csv", "long_field", b"1" * 400 + b",2\n")
 
 
