@@ -1,0 +1,403 @@
+/* ae: the libae command line, git-style subcommands over the public API.
+ *   ae train DATA -o MODEL [options]    ae encode MODEL DATA -o OUT    ae decode MODEL CODES -o OUT
+ *   ae reconstruct MODEL DATA -o OUT    ae score MODEL DATA -o OUT     ae sample MODEL -n N -o OUT
+ *   ae info MODEL
+ * DATA: IDX (.gz), .npy or CSV, told apart by content. OUT: .npy, else CSV. */
+#define _POSIX_C_SOURCE 200809L
+#include <ae.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef AE_HAVE_PNG
+#include "png_grid.h"
+#endif
+
+static const char *cmd = "ae";
+
+/* One clear line on stderr, then exit 1 (the library never exits; this program may). */
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ae %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void check(int rc, const char *what) {
+    if (rc != AE_OK) die("%s: %s", what, ae_strerror(rc));
+}
+
+/* ---------------------------------------------------------------- parsing helpers */
+
+static long parse_long(const char *opt, const char *v, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < lo || x > hi) die("%s wants an integer in [%ld, %ld], not '%s'", opt, lo, hi, v);
+    return x;
+}
+
+static float parse_float(const char *opt, const char *v) {
+    char *end;
+    errno = 0;
+    float x = strtof(v, &end);
+    if (!*v || *end || errno || !isfinite(x)) die("%s wants a number, not '%s'", opt, v);
+    return x;
+}
+
+static int parse_choice(const char *opt, const char *v, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0) return i;
+    die("%s: unknown value '%s'", opt, v);
+    return -1;
+}
+
+static const char *const ACTS[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh"};
+static const char *const OPTS[] = {"sgd", "adam", "adamw"};
+static const char *const LOSSES[] = {"mse", "bce"};
+static const char *const NOISES[] = {"none", "gaussian", "mask"};
+
+static ae_data load_data(const char *path) {
+    ae_data d;
+    int rc = ae_data_load(path, &d);
+    if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
+    if (rc != AE_OK) die("%s is not an IDX, .npy or CSV file of numbers: %s", path, ae_strerror(rc));
+    return d;
+}
+
+static ae_model *load_model(const char *path) {
+    ae_model *m;
+    int rc = ae_load(&m, path);
+    if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
+    if (rc != AE_OK) die("%s is not a libae model file: %s", path, ae_strerror(rc));
+    return m;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Writes rows x cols floats as .npy (by extension) or CSV. */
+static void write_rows(const char *path, const float *x, size_t rows, size_t cols) {
+    if (ends_with(path, ".npy")) {
+        check(ae_npy_save(path, x, rows, cols), path);
+        return;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) die("cannot write %s: %s", path, strerror(errno));
+    int ok = 1;
+    for (size_t i = 0; i < rows && ok; i++)
+        for (size_t j = 0; j < cols && ok; j++) ok = fprintf(f, "%.9g%c", x[i * cols + j], j + 1 < cols ? ',' : '\n') > 0;
+    if (fclose(f) != 0 || !ok) die("writing %s failed", path);
+}
+
+static void need_width(const char *what, size_t have, size_t want) {
+    if (have != want) die("%s has %zu columns but the model takes %zu", what, have, want);
+}
+
+static void usage(const char *text) {
+    fputs(text, stdout);
+    exit(0);
+}
+
+/* ---------------------------------------------------------------- train */
+
+static const char TRAIN_HELP[] =
+    "usage: ae train DATA -o MODEL [options]\n"
+    "model:   --hidden W[,W...] (default 256)  --code K (default 32)  --hidden-act A  --code-act A\n"
+    "         --output-act A (A: linear relu leaky_relu sigmoid tanh)  --tied  --variational  --seed N\n"
+    "train:   --epochs N (10)  --batch N (128)  --no-shuffle  --optimizer sgd|adam|adamw  --lr X\n"
+    "         --momentum X  --nesterov  --beta1 X  --beta2 X  --eps X  --weight-decay X  --loss mse|bce\n"
+    "         --noise none|gaussian|mask  --noise-level X  --dropout X  --sparsity-target X\n"
+    "         --sparsity-weight X  --kl-weight X  --clip-norm X  --patience N  --val FILE\n"
+    "state:   --checkpoint FILE  --checkpoint-every N  --resume CHECKPOINT  --threads N\n"
+    "output:  -o MODEL  --history FILE.csv (one line per epoch)\n";
+
+typedef struct progress {
+    FILE *history;
+    int epochs, tty;
+    double started;
+} progress;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int on_epoch(const ae_epoch_stats *s, void *user) {
+    progress *p = user;
+    if (s->diverged) {
+        fprintf(stderr, "%sepoch %d diverged at step %zu: weights of the epoch's start kept\n", p->tty ? "\n" : "",
+                s->epoch, s->step);
+        return 0;
+    }
+    double elapsed = now() - p->started, left = elapsed / s->epoch * (p->epochs - s->epoch);
+    fprintf(stderr, "%sepoch %d/%d  loss %.5f%s%.5f  %.0f samples/s  %.0f s left%s", p->tty ? "\r" : "", s->epoch,
+            p->epochs, s->train_loss, isnan(s->val_loss) ? "" : "  val ", isnan(s->val_loss) ? 0.0 : s->val_loss,
+            (double)s->samples / s->seconds, left, p->tty ? "   " : "\n");
+    if (p->tty && s->epoch == p->epochs) fputc('\n', stderr);
+    if (p->history)
+        fprintf(p->history, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f\n", s->epoch, s->train_loss, s->train_recon, s->train_kl,
+                s->train_sparsity, s->val_loss, s->seconds);
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv) {
+    ae_config c = ae_config_default();
+    c.n_hidden = 1;
+    c.hidden[0] = 256;
+    c.code_dim = 32;
+    ae_train_opts o = ae_train_opts_default();
+    const char *data = NULL, *out = NULL, *val = NULL, *history = NULL, *resume = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define VALUE() (v ? (i++, v) : (die("%s needs a value", a), ""))
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage(TRAIN_HELP);
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = VALUE();
+        else if (!strcmp(a, "--hidden")) {
+            char *list = strdup(VALUE()), *save = NULL;
+            if (!list) die("out of memory");
+            c.n_hidden = 0;
+            for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (c.n_hidden == AE_MAX_HIDDEN) die("--hidden takes at most %d widths", AE_MAX_HIDDEN);
+                c.hidden[c.n_hidden++] = (size_t)parse_long(a, t, 1, 1 << 24);
+            }
+            free(list);
+        } else if (!strcmp(a, "--code")) c.code_dim = (size_t)parse_long(a, VALUE(), 1, 1 << 24);
+        else if (!strcmp(a, "--hidden-act")) c.hidden_act = (ae_activation)parse_choice(a, VALUE(), ACTS, 5);
+        else if (!strcmp(a, "--code-act")) c.code_act = (ae_activation)parse_choice(a, VALUE(), ACTS, 5);
+        else if (!strcmp(a, "--output-act")) c.output_act = (ae_activation)parse_choice(a, VALUE(), ACTS, 5);
+        else if (!strcmp(a, "--tied")) c.tied_weights = 1;
+        else if (!strcmp(a, "--variational")) c.variational = 1;
+        else if (!strcmp(a, "--seed")) c.seed = (uint64_t)parse_long(a, VALUE(), 0, 0x7fffffffL);
+        else if (!strcmp(a, "--epochs")) o.epochs = (int)parse_long(a, VALUE(), 1, 1000000);
+        else if (!strcmp(a, "--batch")) o.batch_size = (size_t)parse_long(a, VALUE(), 1, 1 << 24);
+        else if (!strcmp(a, "--no-shuffle")) o.shuffle = 0;
+        else if (!strcmp(a, "--optimizer")) o.optimizer = (ae_optimizer)parse_choice(a, VALUE(), OPTS, 3);
+        else if (!strcmp(a, "--lr")) o.learning_rate = parse_float(a, VALUE());
+        else if (!strcmp(a, "--momentum")) o.momentum = parse_float(a, VALUE());
+        else if (!strcmp(a, "--nesterov")) o.nesterov = 1;
+        else if (!strcmp(a, "--beta1")) o.beta1 = parse_float(a, VALUE());
+        else if (!strcmp(a, "--beta2")) o.beta2 = parse_float(a, VALUE());
+        else if (!strcmp(a, "--eps")) o.eps = parse_float(a, VALUE());
+        else if (!strcmp(a, "--weight-decay")) o.weight_decay = parse_float(a, VALUE());
+        else if (!strcmp(a, "--loss")) o.loss = (ae_loss)parse_choice(a, VALUE(), LOSSES, 2);
+        else if (!strcmp(a, "--noise")) o.noise = (ae_noise)parse_choice(a, VALUE(), NOISES, 3);
+        else if (!strcmp(a, "--noise-level")) o.noise_level = parse_float(a, VALUE());
+        else if (!strcmp(a, "--dropout")) o.dropout = parse_float(a, VALUE());
+        else if (!strcmp(a, "--sparsity-target")) o.sparsity_target = parse_float(a, VALUE());
+        else if (!strcmp(a, "--sparsity-weight")) o.sparsity_weight = parse_float(a, VALUE());
+        else if (!strcmp(a, "--kl-weight")) o.kl_weight = parse_float(a, VALUE());
+        else if (!strcmp(a, "--clip-norm")) o.clip_norm = parse_float(a, VALUE());
+        else if (!strcmp(a, "--patience")) o.patience = (int)parse_long(a, VALUE(), 0, 1000000);
+        else if (!strcmp(a, "--val")) val = VALUE();
+        else if (!strcmp(a, "--checkpoint")) o.checkpoint_path = VALUE();
+        else if (!strcmp(a, "--checkpoint-every")) o.checkpoint_every = (int)parse_long(a, VALUE(), 1, 1000000);
+        else if (!strcmp(a, "--resume")) resume = VALUE();
+        else if (!strcmp(a, "--threads")) check(ae_set_threads((int)parse_long(a, VALUE(), 1, 1024)), "--threads");
+        else if (!strcmp(a, "--history")) history = VALUE();
+        else if (a[0] == '-') die("unknown option %s (see ae train --help)", a);
+        else if (!data) data = a;
+        else die("unexpected argument %s", a);
+#undef VALUE
+    }
+    if (!data || !out) die("needs DATA and -o MODEL (see ae train --help)");
+    if (o.checkpoint_every && !o.checkpoint_path) o.checkpoint_path = out;
+    ae_data d = load_data(data), vd = {NULL, 0, 0};
+    ae_model *m;
+    if (resume) {
+        int rc = ae_checkpoint_load(&m, resume);
+        if (rc != AE_OK) die("cannot resume from %s: %s", resume, ae_strerror(rc));
+        o.resume = 1;
+    } else {
+        c.input_dim = d.cols;
+        check(ae_create(&m, &c), "model");
+    }
+    need_width(data, d.cols, ae_input_dim(m));
+    if (val) {
+        vd = load_data(val);
+        need_width(val, vd.cols, ae_input_dim(m));
+        o.val_x = vd.x;
+        o.val_n = vd.rows;
+    }
+    progress p = {NULL, o.epochs, isatty(2), now()};
+    if (history) {
+        if (!(p.history = fopen(history, "w"))) die("cannot write %s: %s", history, strerror(errno));
+        fprintf(p.history, "epoch,train_loss,train_recon,train_kl,train_sparsity,val_loss,seconds\n");
+    }
+    o.on_epoch = on_epoch;
+    o.user = &p;
+    ae_blas_info b = ae_blas_get_info();
+    fprintf(stderr, "training on %zu rows of %zu (OpenBLAS %s, %d threads%s)\n", d.rows, d.cols, b.core, b.threads,
+            b.fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
+    int rc = ae_train(m, d.x, d.rows, &o);
+    if (p.history && fclose(p.history) != 0) die("writing %s failed", history);
+    if (rc != AE_OK && rc != AE_EDIVERGED) die("training failed: %s", ae_strerror(rc));
+    check(ae_save(m, out), out);
+    fprintf(stderr, "saved %s%s\n", out, rc == AE_EDIVERGED ? " (training diverged: last good weights)" : "");
+    ae_free(m);
+    ae_data_free(&d);
+    ae_data_free(&vd);
+    return rc == AE_OK ? 0 : 1;
+}
+
+/* ---------------------------------------------------------------- the other commands */
+
+typedef struct args {
+    const char *pos[2];
+    int npos;
+    const char *out, *png, *shape;
+    long n;
+} args;
+
+static args parse_args(int argc, char **argv, int want, const char *help) {
+    args a = {{NULL, NULL}, 0, NULL, NULL, NULL, 0};
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(help);
+        else if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--png") || !strcmp(s, "--image-shape") ||
+                 !strcmp(s, "-n")) {
+            if (!v) die("%s needs a value", s);
+            i++;
+            if (s[1] == 'o' || !strcmp(s, "--output")) a.out = v;
+            else if (!strcmp(s, "--png")) a.png = v;
+            else if (!strcmp(s, "--image-shape")) a.shape = v;
+            else a.n = parse_long(s, v, 1, 1000000);
+        } else if (s[0] == '-') die("unknown option %s (see ae %s --help)", s, cmd);
+        else if (a.npos < 2) a.pos[a.npos++] = s;
+        else die("unexpected argument %s", s);
+    }
+    if (a.npos != want) die("wrong number of arguments (see ae %s --help)", cmd);
+    return a;
+}
+
+/* Optional picture: rows as images, the top rows of a grid of 16 columns. */
+static void maybe_png(const args *a, const float *x, size_t rows, size_t cols, const float *above) {
+    if (!a->png) return;
+#ifdef AE_HAVE_PNG
+    size_t h = 0, w = 0;
+    if (a->shape) {
+        if (sscanf(a->shape, "%zux%zu", &h, &w) != 2 || h * w != cols) die("--image-shape %s does not give %zu pixels", a->shape, cols);
+    } else {
+        for (h = 1; h * h < cols; h++) continue;
+        if (h * h != cols) die("--png needs --image-shape HxW for rows of %zu values", cols);
+        w = h;
+    }
+    size_t n = rows < 16 ? rows : 16, grid_rows = above ? 2 : 1;
+    float *grid = malloc(grid_rows * n * cols * sizeof(float));
+    if (!grid) die("out of memory");
+    if (above) memcpy(grid, above, n * cols * sizeof(float));
+    memcpy(grid + (grid_rows - 1) * n * cols, x, n * cols * sizeof(float));
+    if (png_grid_write(a->png, grid, grid_rows, n, h, w) != 0) die("cannot write %s", a->png);
+    free(grid);
+    fprintf(stderr, "wrote %s\n", a->png);
+#else
+    (void)x, (void)rows, (void)cols, (void)above;
+    die("built without libpng: --png is not available");
+#endif
+}
+
+static int cmd_rows(int argc, char **argv) {
+    static const char HELP[] = "usage: ae encode|decode|reconstruct|score MODEL DATA -o OUT(.npy|.csv)\n"
+                               "       reconstruct also: --png FILE [--image-shape HxW] (16 inputs over outputs)\n";
+    args a = parse_args(argc, argv, 2, HELP);
+    if (!a.out) die("needs -o OUT (see ae %s --help)", cmd);
+    ae_model *m = load_model(a.pos[0]);
+    ae_data d = load_data(a.pos[1]);
+    const int decode = !strcmp(cmd, "decode");
+    need_width(a.pos[1], d.cols, decode ? ae_code_dim(m) : ae_input_dim(m));
+    size_t cols = !strcmp(cmd, "encode") ? ae_code_dim(m) : !strcmp(cmd, "score") ? 1 : ae_input_dim(m);
+    float *y = malloc(d.rows * cols * sizeof(float));
+    if (!y) die("out of memory");
+    int rc = !strcmp(cmd, "encode") ? ae_encode(m, d.x, d.rows, y)
+             : decode              ? ae_decode(m, d.x, d.rows, y)
+             : !strcmp(cmd, "score") ? ae_score(m, d.x, d.rows, y)
+                                     : ae_reconstruct(m, d.x, d.rows, y);
+    check(rc, cmd);
+    write_rows(a.out, y, d.rows, cols);
+    if (!strcmp(cmd, "reconstruct")) maybe_png(&a, y, d.rows, cols, d.x);
+    fprintf(stderr, "wrote %s: %zu rows of %zu\n", a.out, d.rows, cols);
+    free(y);
+    ae_data_free(&d);
+    ae_free(m);
+    return 0;
+}
+
+static int cmd_sample(int argc, char **argv) {
+    static const char HELP[] = "usage: ae sample MODEL -n N -o OUT(.npy|.csv) [--png FILE [--image-shape HxW]]\n";
+    args a = parse_args(argc, argv, 1, HELP);
+    if (!a.out || !a.n) die("needs -n N and -o OUT (see ae sample --help)");
+    ae_model *m = load_model(a.pos[0]);
+    size_t d = ae_input_dim(m);
+    float *y = malloc((size_t)a.n * d * sizeof(float));
+    if (!y) die("out of memory");
+    int rc = ae_sample(m, (size_t)a.n, y);
+    if (rc == AE_EINVAL) die("%s is not a variational model: only a VAE samples", a.pos[0]);
+    check(rc, "sample");
+    write_rows(a.out, y, (size_t)a.n, d);
+    maybe_png(&a, y, (size_t)a.n, d, NULL);
+    free(y);
+    ae_free(m);
+    return 0;
+}
+
+static int cmd_info(int argc, char **argv) {
+    static const char HELP[] = "usage: ae info MODEL\n";
+    args a = parse_args(argc, argv, 1, HELP);
+    ae_model *m = load_model(a.pos[0]);
+    ae_config c;
+    check(ae_get_config(m, &c), "config");
+    printf("model        %s\narchitecture %zu", a.pos[0], c.input_dim);
+    for (size_t i = 0; i < c.n_hidden; i++) printf("-%zu", c.hidden[i]);
+    printf("-%zu%s", c.code_dim, c.variational ? "(mu,logvar)" : "");
+    for (size_t i = c.n_hidden; i-- > 0;) printf("-%zu", c.hidden[i]);
+    printf("-%zu\nactivations  hidden %s, code %s, output %s\n", c.input_dim, ACTS[c.hidden_act], ACTS[c.code_act],
+           ACTS[c.output_act]);
+    printf("options      tied %s, variational %s, seed %llu\n", c.tied_weights ? "yes" : "no",
+           c.variational ? "yes" : "no", (unsigned long long)c.seed);
+    printf("parameters   %zu\n", ae_param_count(m));
+    if (ae_epochs_done(m) > 0) printf("checkpoint   %d epochs done\n", ae_epochs_done(m));
+    ae_blas_info b = ae_blas_get_info();
+    printf("libae        %s\nOpenBLAS     core %s, %d threads%s\n", ae_version(), b.core, b.threads,
+           b.fallback ? " (slow fallback core)" : "");
+    ae_free(m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static const char HELP[] =
+        "usage: ae <command> [options]   (ae <command> --help for each)\n"
+        "  train        fit a model:               ae train DATA -o MODEL [options]\n"
+        "  encode       rows to codes:             ae encode MODEL DATA -o OUT\n"
+        "  decode       codes to rows:             ae decode MODEL CODES -o OUT\n"
+        "  reconstruct  rows through the model:    ae reconstruct MODEL DATA -o OUT [--png FILE]\n"
+        "  score        per-row reconstruction MSE: ae score MODEL DATA -o OUT\n"
+        "  sample       draws from a VAE:          ae sample MODEL -n N -o OUT [--png FILE]\n"
+        "  info         what a model file holds:   ae info MODEL\n"
+        "DATA: IDX (.gz), .npy or CSV. OUT: .npy by extension, else CSV.\n";
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) usage(HELP);
+    if (!strcmp(argv[1], "--version")) {
+        printf("ae %s\n", ae_version());
+        return 0;
+    }
+    cmd = argv[1];
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(cmd, "encode") || !strcmp(cmd, "decode") || !strcmp(cmd, "reconstruct") || !strcmp(cmd, "score"))
+        return cmd_rows(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
+    cmd = "";
+    die("unknown command '%s' (see ae --help)", argv[1]);
+    return 1;
+}
