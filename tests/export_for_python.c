@@ -3,6 +3,7 @@
 #include <ae.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static int fail(const char *what, int rc) {
@@ -10,9 +11,38 @@ static int fail(const char *what, int rc) {
     return 1;
 }
 
+/* --verify: the models NumPy wrote back (roundtrip*.safetensors) must load and reconstruct
+ * exactly as the originals did. */
+static int verify(const char *dir) {
+    char path[4096];
+    ae_data x, want;
+    snprintf(path, sizeof path, "%s/input.npy", dir);
+    int rc = ae_data_load(path, &x);
+    if (rc) return fail("input", rc);
+    for (int variant = 0; variant < 3; variant++) {
+        ae_model *m;
+        snprintf(path, sizeof path, "%s/roundtrip%d.safetensors", dir, variant);
+        if ((rc = ae_load(&m, path))) return fail(path, rc);
+        snprintf(path, sizeof path, "%s/reconstruction%d.npy", dir, variant);
+        if ((rc = ae_data_load(path, &want))) return fail(path, rc);
+        float *got = malloc(want.rows * want.cols * sizeof(float));
+        if (!got) return fail("memory", AE_ENOMEM);
+        if ((rc = ae_reconstruct(m, x.x, x.rows, got))) return fail("reconstruct", rc);
+        int same = memcmp(got, want.x, want.rows * want.cols * sizeof(float)) == 0;
+        printf("roundtrip%d: %s\n", variant, same ? "identical to the original" : "DIFFERENT");
+        free(got);
+        ae_data_free(&want);
+        ae_free(m);
+        if (!same) return 1;
+    }
+    ae_data_free(&x);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--verify") == 0) return verify(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: export_for_python DIR\n");
+        fprintf(stderr, "usage: export_for_python DIR | --verify DIR\n");
         return 2;
     }
     mkdir(argv[1], 0755);

@@ -1,0 +1,119 @@
+"""libae models in NumPy: read, run and write libae's model files with nothing but json, zlib
+and numpy (Debian's python3-numpy).
+
+A libae model file is safetensors: an 8-byte little-endian header length N, N bytes of JSON
+(dtype, shape and data_offsets of each tensor, and a __metadata__ of strings), then the raw
+little-endian float32 data. __metadata__ holds format=libae, format_version, config (the
+ae_config as JSON) and crc32 (of the data section, 8 hex digits).
+
+    import aenumpy
+    m = aenumpy.load("model.safetensors")   # m.config: dict, m.tensors: name -> float32 array
+    codes = m.encode(x)                      # x: [n, input_dim]; a VAE gives mu
+    rec = m.reconstruct(x)
+    aenumpy.save("copy.safetensors", m.config, m.tensors)   # loadable by ae_load
+
+Tensor names: encoder.{i}.weight [out, in] and encoder.{i}.bias [out] from the input side,
+decoder.{i}.* from the code side; a VAE's code layer is encoder.mu.* and encoder.logvar.*; a
+tied model has no decoder weights (decoder i uses encoder (n_hidden - i)'s, transposed).
+"""
+import json
+import struct
+import zlib
+
+import numpy as np
+
+ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+}
+
+CONFIG_DEFAULTS = {"hidden_act": "relu", "code_act": "linear", "output_act": "sigmoid",
+                   "tied_weights": 0, "variational": 0, "seed": "42"}
+
+
+class Model:
+    """A loaded model: config (dict) and tensors (name -> float32 array), and its forward pass
+    in float64."""
+
+    def __init__(self, config, tensors):
+        self.config = config
+        self.tensors = tensors
+
+    def _layers(self):
+        c = self.config
+        nh = c["n_hidden"]
+        acts = [c["hidden_act"]] * nh + [c["code_act"]] + [c["hidden_act"]] * nh + [c["output_act"]]
+        for i in range(2 * (nh + 1)):
+            stack, j = ("encoder", i) if i <= nh else ("decoder", i - nh - 1)
+            if c["variational"] and i == nh:  # the code is mu
+                yield self.tensors["encoder.mu.weight"], self.tensors["encoder.mu.bias"], acts[i]
+                continue
+            w = self.tensors.get(f"{stack}.{j}.weight")
+            if w is None:  # tied
+                w = self.tensors[f"encoder.{nh - j}.weight"].T
+            yield w, self.tensors[f"{stack}.{j}.bias"], acts[i]
+
+    def _run(self, x, layers):
+        a = np.asarray(x, dtype=np.float64)
+        for w, b, act in layers:
+            a = ACTIVATIONS[act](a @ w.astype(np.float64).T + b)
+        return a
+
+    def encode(self, x):
+        return self._run(x, list(self._layers())[: self.config["n_hidden"] + 1])
+
+    def decode(self, z):
+        return self._run(z, list(self._layers())[self.config["n_hidden"] + 1:])
+
+    def reconstruct(self, x):
+        return self._run(x, self._layers())
+
+
+def load(path):
+    """Reads a libae model file (checksum verified) into a Model."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < 8:
+        raise ValueError("not a libae model: too short")
+    (n,) = struct.unpack("<Q", blob[:8])
+    if 8 + n > len(blob):
+        raise ValueError("not a libae model: header length past the end")
+    header = json.loads(blob[8:8 + n])
+    data = blob[8 + n:]
+    meta = header.pop("__metadata__", {})
+    if meta.get("format") != "libae":
+        raise ValueError("not a libae model")
+    if int(meta["crc32"], 16) != zlib.crc32(data):
+        raise ValueError("checksum mismatch")
+    tensors = {}
+    for name, e in header.items():
+        if e["dtype"] != "F32":
+            raise ValueError("unexpected dtype " + e["dtype"])
+        begin, end = e["data_offsets"]
+        tensors[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(e["shape"]).copy()
+    return Model(json.loads(meta["config"]), tensors)
+
+
+def save(path, config, tensors):
+    """Writes config (dict with at least input_dim, n_hidden, hidden, code_dim) and tensors
+    (name -> array, converted to float32) as a libae model file that ae_load reads."""
+    cfg = dict(CONFIG_DEFAULTS)
+    cfg.update(config)
+    cfg["seed"] = str(cfg["seed"])
+    header, chunks, offset = {}, [], 0
+    for name, t in tensors.items():
+        a = np.ascontiguousarray(t, dtype="<f4")
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        chunks.append(a.tobytes())
+        offset += a.nbytes
+    data = b"".join(chunks)
+    header["__metadata__"] = {"format": "libae", "format_version": "1",
+                              "config": json.dumps(cfg, separators=(",", ":"), sort_keys=True),
+                              "crc32": "%08x" % zlib.crc32(data)}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
