@@ -124,6 +124,9 @@ typedef struct ae_train_opts {
     const char *checkpoint_path;            /* with checkpoint_every > 0: ae_checkpoint_save */
     int checkpoint_every;                   /* here after every that many epochs */
     int (*on_epoch)(const ae_epoch_stats *s, void *user); /* non-zero stops training */
+    /* Optional, after every step: the epoch, the batch just done (1-based) of how many, and
+     * that batch's loss. For progress bars; keep it cheap (it runs inside the training loop). */
+    void (*on_batch)(int epoch, size_t batch, size_t batches, double loss, void *user);
     void *user;
 } ae_train_opts;
 /* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, no noise, dropout or

@@ -354,6 +354,7 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
                 rc = AE_EDIVERGED;
                 break;
             }
+            if (o->on_batch) o->on_batch(epoch, step, (n + cap - 1) / cap, l, o->user);
             sum.recon += part.recon * (double)rows;
             sum.kl += part.kl * (double)rows;
             sum.sparsity += part.sparsity * (double)rows;

@@ -40,3 +40,22 @@ expect_fail("unknown option --bogus" encode m.safetensors data.csv --bogus -o x.
 expect_fail("unknown command 'fly'" fly)
 expect_fail("--epochs wants an integer" train data.csv --epochs many -o y.safetensors)
 expect_fail("not a variational model" sample m.safetensors -n 3 -o s.csv)
+
+# --history writes one line per epoch; --plot draws it when gnuplot is there, and says so when not.
+execute_process(COMMAND ${AE} train data.csv --hidden 3 --code 2 --epochs 3 --batch 2 --val data.csv
+                  --history h.csv --plot loss.png -o p.safetensors
+                RESULT_VARIABLE rc ERROR_VARIABLE err WORKING_DIRECTORY ${WORK})
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "train with --history/--plot failed: ${err}")
+endif()
+file(STRINGS ${WORK}/h.csv lines)
+list(LENGTH lines n)
+if(NOT n EQUAL 4)
+  message(FATAL_ERROR "history has ${n} lines, want a header and 3 epochs")
+endif()
+find_program(GNUPLOT gnuplot)
+if(GNUPLOT AND NOT EXISTS ${WORK}/loss.png)
+  message(FATAL_ERROR "gnuplot is installed but no loss.png: ${err}")
+elseif(NOT GNUPLOT AND NOT err MATCHES "gnuplot is not installed")
+  message(FATAL_ERROR "no gnuplot, and ae train did not say so: ${err}")
+endif()

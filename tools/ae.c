@@ -120,18 +120,54 @@ static const char TRAIN_HELP[] =
     "         --noise none|gaussian|mask  --noise-level X  --dropout X  --sparsity-target X\n"
     "         --sparsity-weight X  --kl-weight X  --clip-norm X  --patience N  --val FILE\n"
     "state:   --checkpoint FILE  --checkpoint-every N  --resume CHECKPOINT  --threads N\n"
-    "output:  -o MODEL  --history FILE.csv (one line per epoch)\n";
+    "output:  -o MODEL  --history FILE.csv (one line per epoch)  --plot FILE.png (loss curves,\n"
+    "         drawn by gnuplot when it is installed)\n";
 
 typedef struct progress {
     FILE *history;
     int epochs, tty;
-    double started;
+    double started, epoch_started, last_draw;
+    size_t batch_rows;
 } progress;
 
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The terminal's progress bar: redrawn at most ten times a second. */
+static void on_batch(int epoch, size_t batch, size_t batches, double loss, void *user) {
+    progress *p = user;
+    double t = now();
+    if (batch == 1) p->epoch_started = t;
+    if (!p->tty || (t - p->last_draw < 0.1 && batch != batches)) return;
+    p->last_draw = t;
+    double per_batch = (t - p->epoch_started) / (double)batch;
+    double left = per_batch * (double)(batches - batch) + per_batch * (double)batches * (p->epochs - epoch);
+    int width = 30, filled = (int)((double)width * (double)batch / (double)batches);
+    fprintf(stderr, "\repoch %d/%d [%.*s%*s] %zu/%zu  loss %.5f  %.0f samples/s  %.0f s left   ", epoch,
+            p->epochs, filled, "##############################", width - filled, "", batch, batches, loss,
+            (double)p->batch_rows / per_batch, left);
+}
+
+/* Draws the train and validation loss curves from the history CSV with gnuplot. */
+static void plot_history(const char *history, const char *png, int have_val) {
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "ae train: gnuplot is not installed (apt-get install gnuplot-nox): no %s\n", png);
+        return;
+    }
+    FILE *g = popen("gnuplot", "w");
+    if (!g) {
+        fprintf(stderr, "ae train: cannot start gnuplot: no %s\n", png);
+        return;
+    }
+    fprintf(g, "set terminal png size 800,500\nset output '%s'\nset datafile separator ','\n"
+               "set key autotitle columnhead\nset xlabel 'epoch'\nset ylabel 'loss'\nset grid\n"
+               "plot '%s' using 1:2 with linespoints title 'train'%s\n",
+            png, history, have_val ? ", '' using 1:6 with linespoints title 'validation'" : "");
+    if (pclose(g) != 0) fprintf(stderr, "ae train: gnuplot failed: no %s\n", png);
+    else fprintf(stderr, "wrote %s\n", png);
 }
 
 static int on_epoch(const ae_epoch_stats *s, void *user) {
@@ -142,10 +178,11 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
         return 0;
     }
     double elapsed = now() - p->started, left = elapsed / s->epoch * (p->epochs - s->epoch);
-    fprintf(stderr, "%sepoch %d/%d  loss %.5f%s%.5f  %.0f samples/s  %.0f s left%s", p->tty ? "\r" : "", s->epoch,
-            p->epochs, s->train_loss, isnan(s->val_loss) ? "" : "  val ", isnan(s->val_loss) ? 0.0 : s->val_loss,
-            (double)s->samples / s->seconds, left, p->tty ? "   " : "\n");
-    if (p->tty && s->epoch == p->epochs) fputc('\n', stderr);
+    /* On a terminal this line replaces the progress bar (the padding clears what is left). */
+    fprintf(stderr, "%sepoch %d/%d  loss %.5f", p->tty ? "\r" : "", s->epoch, p->epochs, s->train_loss);
+    if (!isnan(s->val_loss)) fprintf(stderr, "  val %.5f", s->val_loss);
+    fprintf(stderr, "  %.0f samples/s  %.1f s  %.0f s left%s\n", (double)s->samples / s->seconds, s->seconds, left,
+            p->tty ? "                              " : "");
     if (p->history)
         fprintf(p->history, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f\n", s->epoch, s->train_loss, s->train_recon, s->train_kl,
                 s->train_sparsity, s->val_loss, s->seconds);
@@ -158,7 +195,7 @@ static int cmd_train(int argc, char **argv) {
     c.hidden[0] = 256;
     c.code_dim = 32;
     ae_train_opts o = ae_train_opts_default();
-    const char *data = NULL, *out = NULL, *val = NULL, *history = NULL, *resume = NULL;
+    const char *data = NULL, *out = NULL, *val = NULL, *history = NULL, *resume = NULL, *plot = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -207,6 +244,7 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--resume")) resume = VALUE();
         else if (!strcmp(a, "--threads")) check(ae_set_threads((int)parse_long(a, VALUE(), 1, 1024)), "--threads");
         else if (!strcmp(a, "--history")) history = VALUE();
+        else if (!strcmp(a, "--plot")) plot = VALUE();
         else if (a[0] == '-') die("unknown option %s (see ae train --help)", a);
         else if (!data) data = a;
         else die("unexpected argument %s", a);
@@ -231,18 +269,29 @@ static int cmd_train(int argc, char **argv) {
         o.val_x = vd.x;
         o.val_n = vd.rows;
     }
-    progress p = {NULL, o.epochs, isatty(2), now()};
+    char tmp_history[64] = "";
+    if (plot && !history) { /* the plot is drawn from a history file: a temporary one */
+        strcpy(tmp_history, "/tmp/ae-history-XXXXXX");
+        int fd = mkstemp(tmp_history);
+        if (fd < 0) die("cannot make a temporary file: %s", strerror(errno));
+        close(fd);
+        history = tmp_history;
+    }
+    progress p = {NULL, o.epochs, isatty(2), now(), now(), 0.0, o.batch_size < d.rows ? o.batch_size : d.rows};
     if (history) {
         if (!(p.history = fopen(history, "w"))) die("cannot write %s: %s", history, strerror(errno));
         fprintf(p.history, "epoch,train_loss,train_recon,train_kl,train_sparsity,val_loss,seconds\n");
     }
     o.on_epoch = on_epoch;
+    o.on_batch = on_batch;
     o.user = &p;
     ae_blas_info b = ae_blas_get_info();
     fprintf(stderr, "training on %zu rows of %zu (OpenBLAS %s, %d threads%s)\n", d.rows, d.cols, b.core, b.threads,
             b.fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
     int rc = ae_train(m, d.x, d.rows, &o);
     if (p.history && fclose(p.history) != 0) die("writing %s failed", history);
+    if (plot) plot_history(history, plot, val != NULL);
+    if (tmp_history[0]) unlink(tmp_history);
     if (rc != AE_OK && rc != AE_EDIVERGED) die("training failed: %s", ae_strerror(rc));
     check(ae_save(m, out), out);
     fprintf(stderr, "saved %s%s\n", out, rc == AE_EDIVERGED ? " (training diverged: last good weights)" : "");
