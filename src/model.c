@@ -218,8 +218,12 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
         for (int p = 0; p < 2; p++) {
             if (!part[p].block) continue;
             for (size_t i = 0; i < np; i++) {
+                char base[sizeof out[i].name];
+                memcpy(base, out[i].name, sizeof base);
                 out[n] = out[i];
-                snprintf(out[n].name, sizeof out[n].name, "%s.%s", part[p].prefix, out[i].name);
+                /* "adam.m." + the longest model name (encoder.logvar.weight) fits easily */
+                if (snprintf(out[n].name, sizeof out[n].name, "%s.%s", part[p].prefix, base) >= (int)sizeof out[n].name)
+                    out[n].name[0] = '\0';
                 out[n].data = part[p].block + (out[i].data - m->params);
                 n++;
             }

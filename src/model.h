@@ -29,7 +29,7 @@ struct ae_model {
 
 /* A named tensor of the model, for the model file. cols == 0 means 1-D [rows]. */
 typedef struct ae_tensor_ref {
-    char name[40];
+    char name[64];
     float *data;
     size_t rows, cols;
 } ae_tensor_ref;
