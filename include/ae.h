@@ -11,7 +11,9 @@
  *  8. ae_reconstruct(m, x, n, out);            decode(encode(x))
  *  9. ae_score(m, x, n, err);                  per-row mean squared reconstruction error
  * 10. ae_save(m, path); ae_load(&m2, path);    safetensors model file, CRC-checked, atomic save
- * 11. ae_free(m); ae_data_free(&d);            release
+ * 11. ae_checkpoint_save / ae_checkpoint_load; training state, resume with opts.resume = 1
+ * 12. ae_blas_get_info(); ae_set_threads(n);   OpenBLAS's core (and its slow fallback), threads
+ * 13. ae_free(m); ae_data_free(&d);            release
  *
  * Every function that can fail returns AE_OK (0) or a negative AE_E* status; ae_strerror()
  * names it. The library never prints, never exits and never aborts on bad input.
