@@ -19,7 +19,10 @@ int ae_atomic_open(ae_atomic_file *a, const char *path) {
     size_t len = strlen(path);
     if (!(a->tmp = ae_malloc(len + 12))) return AE_ENOMEM;
     memcpy(a->tmp, path, len);
-    memcpy(a->tmp + len, ".tmp.XXXXXX", 12);
+    /* path + ".tmp." + six X's, which mkstemp replaces with a unique name */
+    memcpy(a->tmp + len, ".tmp.", 5);
+    memset(a->tmp + len + 5, 'X', 6);
+    a->tmp[len + 11] = '\0';
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         ae_dealloc(a->tmp);
