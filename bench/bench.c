@@ -32,7 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fast_blas.h" /* examples/: re-execution on the "Prescott" fallback */
 #include "synth.h"
+#include "timing.h"
 
 #define MAX_LAYERS (2 * (AE_MAX_HIDDEN + 1))
 #define GEMM_REPS 3
@@ -56,16 +58,6 @@ static const workload WORKLOADS[] = {
     {"tiny", SYNTH_DIM, 1, {16, 0}, 4, 5, 1, 1, 1},
 };
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median of n values (sorts them in place). */
 static double median(double *v, size_t n) {
@@ -222,22 +214,6 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
              s->epoch == 1 ? " (warm-up, not counted)" : "", s->seconds, (double)s->samples / s->seconds,
              s->train_loss);
     return 0;
-}
-
-/* OpenBLAS 0.3.21 takes some recent CPUs for "Prescott" and runs 4-5x slower (OpenBLAS issue
- * 4267); numbers taken that way say nothing about libae. OpenBLAS reads OPENBLAS_CORETYPE only
- * when it loads, so the cure is to run the program again with it set. A core type the user
- * chose is kept; AE_REEXEC guards against a loop. Returns only when nothing needs doing or the
- * re-execution failed. */
-static void ensure_fast_blas(char **argv) {
-    ae_blas_info b = ae_blas_get_info();
-    if (!b.fallback || !b.suggested_core || getenv("OPENBLAS_CORETYPE") || getenv("AE_REEXEC")) return;
-    fprintf(stderr, "ae_bench: OpenBLAS chose core %s on a CPU that runs %s kernels: restarting with "
-                    "OPENBLAS_CORETYPE=%s\n", b.core, b.suggested_core, b.suggested_core);
-    fflush(NULL);
-    if (setenv("OPENBLAS_CORETYPE", b.suggested_core, 1) == 0 && setenv("AE_REEXEC", "1", 1) == 0)
-        execv("/proc/self/exe", argv);
-    perror("ae_bench: re-executing with OPENBLAS_CORETYPE failed; going on with the slow kernels");
 }
 
 static void usage(FILE *f) {

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "synth.h"
+#include "timing.h"
 
 #ifndef AE_FANN_VERSION
 #define AE_FANN_VERSION "unknown"
@@ -34,16 +35,6 @@
 
 #define N_LAYERS 5
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     int epochs = 5, markdown = 0;

@@ -4,15 +4,13 @@
 
 #include <ae.h>
 
+#include "fast_blas.h"
+
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 /* Loads the train and test images (floats in [0,1]) from dir (NULL: FMNIST_DIR). Returns 0,
  * or -1 after printing what went wrong and how to get the data set. */
 int fmnist_load(const char *dir, ae_data *train, ae_data *test);
-/* If OpenBLAS fell back to an old core on this CPU (the "Prescott" misdetection), re-executes
- * the program with OPENBLAS_CORETYPE set to the right one; returns when nothing needs doing
- * (or the re-execution failed, after a warning). Call first thing in main. */
-void ensure_fast_blas(char **argv);
 /* Prints OpenBLAS's core name, thread count and build configuration. */
 void print_openblas(void);
 /* Mean over rows of 10 log10(1 / MSE(a_i, b_i)) for images in [0,1]. */

@@ -322,7 +322,7 @@ int ae_sample(ae_model *m, size_t n, float *out) {
     const size_t k = m->cfg.code_dim;
     float *z = ae_calloc(n * k, sizeof(float));
     if (!z) return AE_ENOMEM;
-    for (size_t i = 0; i < n * k; i++) z[i] = ae_rng_normal(&m->rng);
+    ae_rng_fill_normal(&m->rng, z, n * k);
     int rc = forward_layers(m, m->n_enc, m->n_layers, z, n, out);
     ae_dealloc(z);
     return rc;

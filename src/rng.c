@@ -29,13 +29,6 @@ uint32_t ae_rng_below(ae_rng *r, uint32_t n) {
     }
 }
 
-float ae_rng_normal(ae_rng *r) {
-    /* u1 in (0, 1] so that log never sees 0. */
-    double u1 = ((double)(ae_rng_u32(r) >> 8) + 1.0) / 16777216.0;
-    double u2 = (double)(ae_rng_u32(r) >> 8) / 16777216.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
 void ae_rng_permute(ae_rng *r, uint32_t *idx, size_t n) {
     for (size_t i = n; i > 1; i--) {
         uint32_t j = ae_rng_below(r, (uint32_t)i);
