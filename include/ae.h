@@ -14,6 +14,11 @@
  * 11. ae_checkpoint_save / ae_checkpoint_load; training state, resume with opts.resume = 1
  * 12. ae_blas_get_info(); ae_set_threads(n);   OpenBLAS's core (and its slow fallback), threads
  * 13. ae_free(m); ae_data_free(&d);            release
+ * Anomalies: ae_score_features (which inputs are off), ae_threshold_calibrate on normal rows,
+ * then ae_flag (0/1 per row); the threshold is saved with the model.
+ * Pretraining: ae_pretrain_layerwise (greedy, one layer at a time, then end to end).
+ * Classifier on the code: ae_head_create, ae_head_train (encoder frozen or fine-tuned),
+ * ae_head_predict / ae_head_classify / ae_head_evaluate; the head is saved with the model.
  *
  * Every function that can fail returns AE_OK (0) or a negative AE_E* status; ae_strerror()
  * names it. The library never prints, never exits and never aborts on bad input.
@@ -93,6 +98,8 @@ typedef struct ae_epoch_stats {
                           within this epoch); ae_train restores the weights the epoch began with
                           and returns AE_EDIVERGED after this last call of on_epoch */
     size_t step;
+    int layer;         /* ae_pretrain_layerwise: the encoder layer (1-based) whose one-layer
+                          autoencoder is training; 0 for end-to-end training */
 } ae_epoch_stats;
 
 typedef struct ae_train_opts {
@@ -130,6 +137,8 @@ typedef struct ae_train_opts {
      * that batch's loss. For progress bars; keep it cheap (it runs inside the training loop). */
     void (*on_batch)(int epoch, size_t batch, size_t batches, double loss, void *user);
     void *user;
+    int freeze_encoder;                     /* ae_head_train: 1 trains the head alone on the
+                                               fixed codes; 0 fine-tunes the encoder too */
 } ae_train_opts;
 /* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, no noise, dropout or
  * sparsity penalty (sparsity_target 0.05 once a weight is set), kl_weight 1. */
@@ -173,6 +182,69 @@ AE_API size_t ae_code_dim(const ae_model *m);  /* 0 for NULL */
 AE_API int ae_get_config(const ae_model *m, ae_config *cfg);
 /* Number of trainable floats. */
 AE_API size_t ae_param_count(const ae_model *m);
+
+/* ---- Anomaly detection ----
+ * err [n x input_dim]: err[i*d + j] = (reconstruction_ij - x_ij)^2; each row's mean is
+ * ae_score's err[i] (up to float rounding). */
+AE_API int ae_score_features(const ae_model *m, const float *x, size_t n, float *err);
+
+typedef enum {
+    AE_THRESHOLD_NONE,     /* no threshold set */
+    AE_THRESHOLD_QUANTILE, /* param q in [0, 1]: the q-quantile of the scores, interpolated
+                              linearly between order statistics (NumPy's default) */
+    AE_THRESHOLD_MEAN_STD, /* param k >= 0: mean + k * standard deviation (population) */
+    AE_THRESHOLD_MANUAL    /* set by ae_threshold_set */
+} ae_threshold_method;
+/* The threshold of scores[0..n) (e.g. from ae_score on rows known to be normal). */
+AE_API int ae_threshold_from_scores(const float *scores, size_t n, ae_threshold_method method,
+                                    double param, float *threshold);
+/* Scores x [n x input_dim] with ae_score and keeps the threshold (and its method and param) in
+ * the model, where ae_flag uses it and ae_save stores it; *threshold gets it when not NULL. */
+AE_API int ae_threshold_calibrate(ae_model *m, const float *x, size_t n, ae_threshold_method method,
+                                  double param, float *threshold);
+/* Keeps a threshold of the caller's choice (method AE_THRESHOLD_MANUAL). */
+AE_API int ae_threshold_set(ae_model *m, float threshold);
+/* The model's threshold; AE_EINVAL when none was set. method and param may be NULL. */
+AE_API int ae_threshold_get(const ae_model *m, float *threshold, ae_threshold_method *method, double *param);
+/* flags[i] = 1 when row i's score is above the model's threshold, else 0; AE_EINVAL without a
+ * threshold. scores, when not NULL, receives ae_score's values [n]. */
+AE_API int ae_flag(const ae_model *m, const float *x, size_t n, unsigned char *flags, float *scores);
+
+/* ---- Greedy layer-wise pretraining ----
+ * Trains a one-layer autoencoder per encoder layer: the first on x, each next one on the codes
+ * of the one before (with the matching encoder and mirrored decoder activations; the first
+ * uses opts->loss, deeper ones MSE; opts' noise corrupts each one's input: denoising
+ * pretraining), epochs_per_layer epochs each, then copies every layer into m and trains the
+ * whole model end to end with ae_train(m, x, n, opts). opts->on_epoch sees stats.layer.
+ * Validation rows, early stopping and checkpoints apply to the end-to-end stage only.
+ * Not for a VAE (AE_EINVAL). Peak extra memory: two code matrices [n x widest layer]. */
+AE_API int ae_pretrain_layerwise(ae_model *m, const float *x, size_t n, const ae_train_opts *opts,
+                                 int epochs_per_layer);
+
+/* ---- A supervised head on the code ----
+ * SOFTMAX: class probabilities, cross-entropy loss, labels are class indices 0..outputs-1;
+ * LINEAR: outputs values, MSE loss against targets (regression). One dense layer on the code
+ * (a VAE's mu). */
+typedef enum { AE_HEAD_SOFTMAX, AE_HEAD_LINEAR } ae_head_kind;
+/* Attaches a new head (replacing any), Glorot-uniform from the model's RNG, biases 0. */
+AE_API int ae_head_create(ae_model *m, ae_head_kind kind, size_t outputs);
+/* The head's kind and width; AE_EINVAL when the model has none. */
+AE_API int ae_head_get(const ae_model *m, ae_head_kind *kind, size_t *outputs);
+/* Trains the head (and, unless opts->freeze_encoder, the encoder) on x [n x input_dim] against
+ * y: SOFTMAX y [n] class indices as floats (what ae_data_load gives for an IDX label file);
+ * LINEAR y [n x outputs]. Uses opts' epochs, batch, shuffle, optimizer, learning rate, weight
+ * decay, clip_norm, patience (on the training loss), on_epoch and on_batch; noise, dropout,
+ * sparsity, validation rows, checkpoints and resume are refused (AE_EINVAL). The decoder is
+ * never touched; the autoencoder's optimizer state is dropped when the encoder is trained. */
+AE_API int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, const ae_train_opts *opts);
+/* out [n x outputs]: class probabilities (SOFTMAX) or values (LINEAR). */
+AE_API int ae_head_predict(const ae_model *m, const float *x, size_t n, float *out);
+/* SOFTMAX only: labels[i] = the most probable class of row i. */
+AE_API int ae_head_classify(const ae_model *m, const float *x, size_t n, int32_t *labels);
+/* Mean loss (cross-entropy or MSE, as trained) and, for SOFTMAX, the share of rows classified
+ * correctly (NAN for LINEAR); either pointer may be NULL. */
+AE_API int ae_head_evaluate(const ae_model *m, const float *x, size_t n, const float *y, double *loss,
+                            double *accuracy);
 
 /* OpenBLAS, behind every matrix product. OpenBLAS 0.3.21 misdetects some recent CPUs as
  * "Prescott" and then runs its products 4-5x slower; fallback says so, and suggested_core is

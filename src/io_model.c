@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,30 @@ static json_t *state_json(const ae_model *m) {
                      "epochs_done", m->epochs_done, "rng_state", rs, "rng_inc", ri);
 }
 
+static const char *head_names[] = {"softmax", "linear"};
+static const char *threshold_names[] = {"none", "quantile", "mean_std", "manual"};
+
+/* Metadata "head": the supervised head's kind and width. */
+static json_t *head_json(const ae_model *m) {
+    return json_pack("{s:s, s:I}", "kind", head_names[m->head.kind], "outputs", (json_int_t)m->head.outputs);
+}
+
+/* Metadata "anomaly": the threshold, its method and parameter (JSON reals: exact round trip). */
+static json_t *threshold_json(const ae_model *m) {
+    return json_pack("{s:s, s:f, s:f}", "method", threshold_names[m->threshold.method], "param",
+                     m->threshold.param, "threshold", (double)m->threshold.value);
+}
+
+/* Adds metadata key -> the compact text of j (safetensors metadata values are strings);
+ * consumes j. 0 on failure. */
+static int set_json_string(json_t *meta, const char *key, json_t *j) {
+    char *text = j ? dump_checked(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int ok = text && json_object_set_new(meta, key, json_string(text)) == 0;
+    free(text);
+    json_decref(j);
+    return ok;
+}
+
 static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, int state) {
     uLong crc = crc32(0L, Z_NULL, 0);
     json_t *root = json_object(), *meta = json_object();
@@ -127,13 +152,9 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, i
          json_object_set_new(meta, "config", json_string(cfg_text)) == 0 &&
          json_object_set_new(meta, "crc32", json_string(crc_text)) == 0 &&
          json_object_set(root, "__metadata__", meta) == 0;
-    if (ok && state) {
-        json_t *st = state_json(m);
-        char *st_text = st ? dump_checked(st, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        ok = st_text && json_object_set_new(meta, "checkpoint", json_string(st_text)) == 0;
-        free(st_text);
-        json_decref(st);
-    }
+    if (ok && state) ok = set_json_string(meta, "checkpoint", state_json(m));
+    if (ok && m->head.outputs) ok = set_json_string(meta, "head", head_json(m));
+    if (ok && m->threshold.method != AE_THRESHOLD_NONE) ok = set_json_string(meta, "anomaly", threshold_json(m));
     char *text = ok ? dump_checked(root, JSON_COMPACT) : NULL;
     free(cfg_text); /* jansson's strings go back to its own free */
     json_decref(cfg);
@@ -273,6 +294,55 @@ static int state_from_json(const char *text, json_t *root, ae_model *m) {
     return AE_OK;
 }
 
+/* Metadata "head" (NULL: none): kind and outputs, checked against the code width. */
+static int head_from_json(json_t *v, ae_head_kind *kind, size_t *outputs) {
+    *outputs = 0;
+    if (!v) return AE_OK;
+    json_t *j = json_is_string(v) ? json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!j || json_alloc_failed) {
+        json_decref(j);
+        return json_is_string(v) ? parse_failure() : AE_EFORMAT;
+    }
+    const char *k;
+    json_int_t c;
+    int ok = json_unpack(j, "{s:s, s:I !}", "kind", &k, "outputs", &c) == 0 && c >= 1 && c <= (json_int_t)AE_MAX_WIDTH;
+    int found = 0;
+    for (int i = 0; ok && i < 2; i++)
+        if (strcmp(k, head_names[i]) == 0) {
+            *kind = (ae_head_kind)i;
+            found = 1;
+        }
+    ok = ok && found && !(*kind == AE_HEAD_SOFTMAX && c < 2);
+    if (ok) *outputs = (size_t)c;
+    json_decref(j);
+    return ok ? AE_OK : AE_EFORMAT;
+}
+
+/* Metadata "anomaly" (NULL: none): the threshold state. */
+static int threshold_from_json(json_t *v, ae_threshold_state *t) {
+    memset(t, 0, sizeof *t);
+    if (!v) return AE_OK;
+    json_t *j = json_is_string(v) ? json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!j || json_alloc_failed) {
+        json_decref(j);
+        return json_is_string(v) ? parse_failure() : AE_EFORMAT;
+    }
+    const char *name;
+    json_t *param, *value;
+    int ok = json_unpack(j, "{s:s, s:o, s:o !}", "method", &name, "param", &param, "threshold", &value) == 0 &&
+             json_is_number(param) && json_is_number(value);
+    for (int i = 1; ok && i < 4; i++)
+        if (strcmp(name, threshold_names[i]) == 0) t->method = (ae_threshold_method)i;
+    if (ok) {
+        t->param = json_number_value(param);
+        t->value = (float)json_number_value(value);
+    }
+    ok = ok && t->method != AE_THRESHOLD_NONE && isfinite(t->param) && isfinite(t->value) && t->param >= 0.0;
+    json_decref(j);
+    if (!ok) memset(t, 0, sizeof *t);
+    return ok ? AE_OK : AE_EFORMAT;
+}
+
 typedef struct span {
     uint64_t begin, end;
 } span;
@@ -369,13 +439,25 @@ static int load_from(source *src, ae_model **out) {
     unsigned long want_crc = strtoul(crc_text, &crc_end, 16);
     if (strlen(crc_text) != 8 || *crc_end != '\0') goto fail;
 
+    ae_head_kind head_kind = AE_HEAD_SOFTMAX;
+    size_t head_outputs;
+    ae_threshold_state threshold;
+    if ((rc = head_from_json(json_object_get(meta, "head"), &head_kind, &head_outputs)) != AE_OK) goto fail;
+    if ((rc = threshold_from_json(json_object_get(meta, "anomaly"), &threshold)) != AE_OK) goto fail;
+    rc = AE_EFORMAT;
+
     /* The config is valid. Before sizing the model, its weights (once, or with one or two
-     * moments in a checkpoint) must be what the file holds: a small file cannot make a huge
-     * model be allocated. check_tensors verifies every tensor exactly afterwards. */
+     * moments in a checkpoint) and its head's must be what the file holds: a small file cannot
+     * make a huge model be allocated. check_tensors verifies every tensor exactly afterwards. */
     const uint64_t data_len = file_size - 8 - hlen, weights = (uint64_t)ae_config_param_count(&cfg) * sizeof(float);
-    if (weights == 0 || data_len % weights != 0 || data_len / weights < 1 || data_len / weights > 3) goto fail;
+    const uint64_t head_bytes = (uint64_t)head_outputs * (cfg.code_dim + 1) * sizeof(float); /* < 2^51 */
+    if (weights == 0 || data_len < head_bytes) goto fail;
+    const uint64_t ae_len = data_len - head_bytes;
+    if (ae_len % weights != 0 || ae_len / weights < 1 || ae_len / weights > 3) goto fail;
     rc = ae_create(&m, &cfg);
+    if (rc == AE_OK && head_outputs) rc = ae_head_alloc(m, head_kind, head_outputs);
     if (rc != AE_OK) { rc = rc == AE_ENOMEM ? AE_ENOMEM : AE_EFORMAT; goto fail; }
+    m->threshold = threshold;
     rc = AE_EFORMAT;
     json_t *state = json_object_get(meta, "checkpoint");
     if (state) { /* a checkpoint: size the optimizer state its tensors will fill */
@@ -391,7 +473,7 @@ static int load_from(source *src, ae_model **out) {
     if (!source_read(src, data, (size_t)data_len)) { rc = src->f ? AE_EIO : AE_EFORMAT; goto fail; }
     if (crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len) != want_crc) goto fail;
     for (size_t i = 0; i < nt; i++) memcpy(t[i].data, data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
-    if (!ae_all_finite(m->params, m->n_params)) goto fail;
+    if (!ae_all_finite(m->params, m->n_params) || !ae_all_finite(m->head.params, m->head.n)) goto fail;
     if (m->opt.m && !ae_all_finite(m->opt.m, m->n_params)) goto fail;
     if (m->opt.v && !ae_all_finite(m->opt.v, m->n_params)) goto fail;
     rc = AE_OK;

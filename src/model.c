@@ -38,8 +38,7 @@ int ae_check_rows(const float *x, size_t n, size_t cols) {
     return ae_all_finite(x, count) ? AE_OK : AE_ENONFINITE;
 }
 
-/* Floats reserved for a tensor of count floats: rounded up to whole 64-byte lines. */
-static size_t padded(size_t count) { return (count + 15) & ~(size_t)15; }
+size_t ae_padded(size_t count) { return (count + 15) & ~(size_t)15; }
 
 /* Lays out the layers, writing each weight's and bias's offset into the parameter block, and
  * returns the parameter count (0 when it exceeds the cap). */
@@ -70,11 +69,11 @@ static size_t plan_layers(ae_model *m, size_t *w_off, size_t *b_off) {
             L->w_transposed = 1;
         } else {
             w_off[l] = total;
-            total += padded(L->in * L->out); /* each width <= 2^24: no overflow */
+            total += ae_padded(L->in * L->out); /* each width <= 2^24: no overflow */
             if (total > AE_MAX_PARAMS) return 0;
         }
         b_off[l] = total;
-        total += padded(L->out);
+        total += ae_padded(L->out);
     }
     return total;
 }
@@ -141,6 +140,7 @@ int ae_create(ae_model **out, const ae_config *cfg) {
 
 void ae_free(ae_model *m) {
     if (!m) return;
+    ae_head_release(&m->head);
     ae_optim_free(&m->opt);
     ae_dealloc(m->params);
     ae_dealloc(m->grads);
@@ -171,6 +171,11 @@ int ae_get_config(const ae_model *m, ae_config *cfg) {
     if (!m || !cfg) return AE_EINVAL;
     *cfg = m->cfg;
     return AE_OK;
+}
+
+size_t ae_encoder_span(const ae_model *m) {
+    const ae_layer *last = &m->layer[m->n_enc - 1];
+    return (size_t)(last->b - m->params) + ae_padded(last->out);
 }
 
 size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
@@ -211,8 +216,14 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
         out[n].cols = 0;
         n++;
     }
+    const size_t np = n; /* the autoencoder's tensors, in m->params */
+    if (m->head.outputs) {
+        const ae_layer *H = &m->head.layer;
+        out[n] = (ae_tensor_ref){"head.weight", H->w, H->out, H->in};
+        out[n + 1] = (ae_tensor_ref){"head.bias", H->b, H->out, 0};
+        n += 2;
+    }
     if (state) { /* the moments share the parameters' layout: same offsets, other blocks */
-        const size_t np = n;
         const struct { const char *prefix; float *block; } part[2] = {
             {m->opt.kind == AE_OPT_SGD ? "momentum" : "adam.m", m->opt.m}, {"adam.v", m->opt.v}};
         for (int p = 0; p < 2; p++) {
@@ -241,9 +252,7 @@ static void keep_mu(float *h, size_t rows, size_t k) {
     for (size_t i = 1; i < rows; i++) memmove(h + i * k, h + i * 2 * k, k * sizeof(float));
 }
 
-/* Runs layers [first, last) over x [n x layer[first].in] into out [n x width], where width is
- * layer[last-1].out, or the code width k when the last layer is a VAE head (out gets mu). */
-static int forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n,
+int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n,
                           float *out) {
     size_t chunk = n < AE_CHUNK ? n : AE_CHUNK;
     float *buf[2];
@@ -278,43 +287,21 @@ int ae_encode(const ae_model *m, const float *x, size_t n, float *code) {
     if (!m || !code) return AE_EINVAL;
     int rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc != AE_OK) return rc;
-    return forward_layers(m, 0, m->n_enc, x, n, code);
+    return ae_forward_layers(m, 0, m->n_enc, x, n, code);
 }
 
 int ae_decode(const ae_model *m, const float *code, size_t n, float *out) {
     if (!m || !out) return AE_EINVAL;
     int rc = ae_check_rows(code, n, m->cfg.code_dim);
     if (rc != AE_OK) return rc;
-    return forward_layers(m, m->n_enc, m->n_layers, code, n, out);
+    return ae_forward_layers(m, m->n_enc, m->n_layers, code, n, out);
 }
 
 int ae_reconstruct(const ae_model *m, const float *x, size_t n, float *out) {
     if (!m || !out || out == x) return AE_EINVAL;
     int rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc != AE_OK) return rc;
-    return forward_layers(m, 0, m->n_layers, x, n, out);
-}
-
-int ae_score(const ae_model *m, const float *x, size_t n, float *err) {
-    if (!m || !err) return AE_EINVAL;
-    int rc = ae_check_rows(x, n, m->cfg.input_dim);
-    if (rc != AE_OK) return rc;
-    const size_t d = m->cfg.input_dim;
-    size_t chunk = n < AE_CHUNK ? n : AE_CHUNK;
-    float *rec = ae_calloc(chunk * d, sizeof(float));
-    if (!rec) return AE_ENOMEM;
-    for (size_t r0 = 0; r0 < n && rc == AE_OK; r0 += chunk) {
-        size_t rows = n - r0 < chunk ? n - r0 : chunk;
-        rc = forward_layers(m, 0, m->n_layers, x + r0 * d, rows, rec);
-        for (size_t i = 0; i < rows && rc == AE_OK; i++) {
-            const float *a = rec + i * d, *b = x + (r0 + i) * d;
-            double s = 0.0;
-            for (size_t j = 0; j < d; j++) s += (double)(a[j] - b[j]) * (a[j] - b[j]);
-            err[r0 + i] = (float)(s / (double)d);
-        }
-    }
-    ae_dealloc(rec);
-    return rc;
+    return ae_forward_layers(m, 0, m->n_layers, x, n, out);
 }
 
 int ae_sample(ae_model *m, size_t n, float *out) {
@@ -323,7 +310,7 @@ int ae_sample(ae_model *m, size_t n, float *out) {
     float *z = ae_calloc(n * k, sizeof(float));
     if (!z) return AE_ENOMEM;
     ae_rng_fill_normal(&m->rng, z, n * k);
-    int rc = forward_layers(m, m->n_enc, m->n_layers, z, n, out);
+    int rc = ae_forward_layers(m, m->n_enc, m->n_layers, z, n, out);
     ae_dealloc(z);
     return rc;
 }

@@ -11,6 +11,22 @@
 #define AE_MAX_PARAMS ((size_t)1 << 31)    /* floats in the parameter block */
 #define AE_MAX_ROWS ((size_t)1 << 31)      /* rows per call */
 
+/* An optional supervised head on the code (ae_head_*): one dense layer in its own block. */
+typedef struct ae_head {
+    ae_head_kind kind;
+    size_t outputs;       /* 0: no head */
+    size_t n;             /* floats in params (and grads), padding included */
+    float *params, *grads;
+    ae_layer layer;       /* in = code_dim, out = outputs, linear; views into the blocks */
+} ae_head;
+
+/* The anomaly threshold kept by ae_threshold_calibrate / ae_threshold_set (saved). */
+typedef struct ae_threshold_state {
+    ae_threshold_method method; /* AE_THRESHOLD_NONE: not set */
+    double param;
+    float value;
+} ae_threshold_state;
+
 struct ae_model {
     ae_config cfg;
     size_t n_layers; /* encoder layers first, then the mirrored decoder */
@@ -23,9 +39,12 @@ struct ae_model {
     ae_rng rng;       /* advanced by training (shuffle) and sampling */
     ae_optim opt;     /* training state kept between ae_train calls (for resume, checkpoints) */
     int epochs_done;
+    ae_head head;
+    ae_threshold_state threshold;
 };
 
-#define AE_MAX_TENSORS (2 * AE_MAX_LAYERS + 2) /* a VAE's head is stored as four tensors */
+/* A VAE's code layer is stored as four tensors; a supervised head adds two. */
+#define AE_MAX_TENSORS (2 * AE_MAX_LAYERS + 4)
 
 /* A named tensor of the model, for the model file. cols == 0 means 1-D [rows]. */
 typedef struct ae_tensor_ref {
@@ -38,11 +57,24 @@ typedef struct ae_tensor_ref {
 AE_HIDDEN size_t ae_config_param_count(const ae_config *cfg);
 /* Checks a config: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_config_check(const ae_config *cfg);
-/* Lists the tensors that the model file stores, in file order; returns their count. With
- * state, the optimizer's moments follow (adam.m.*, adam.v.*, or momentum.* for SGD): out must
- * then hold 3 * AE_MAX_TENSORS. */
+/* Lists the tensors that the model file stores, in file order; returns their count: the
+ * autoencoder's, then the head's (head.weight, head.bias) when there is one. With state, the
+ * autoencoder's optimizer moments follow (adam.m.*, adam.v.*, or momentum.* for SGD): out
+ * must then hold 3 * AE_MAX_TENSORS. */
 AE_HIDDEN size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state);
 /* Checks x [n x cols] for the inference and training calls: AE_EINVAL or AE_ENONFINITE. */
 AE_HIDDEN int ae_check_rows(const float *x, size_t n, size_t cols);
+/* Runs layers [first, last) over x [n x layer[first].in] into out [n x width], where width is
+ * layer[last-1].out, or the code width k when the last layer is a VAE head (out gets mu).
+ * Allocates its own chunk buffers: safe from several threads. */
+AE_HIDDEN int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n,
+                                float *out);
+/* Floats of the parameter block holding the encoder's tensors: they come first. */
+AE_HIDDEN size_t ae_encoder_span(const ae_model *m);
+/* Floats reserved for a tensor of count floats: whole 64-byte lines. */
+AE_HIDDEN size_t ae_padded(size_t count);
+/* Sizes the head's blocks for kind and outputs (zeroed, replacing any head); no init. */
+AE_HIDDEN int ae_head_alloc(ae_model *m, ae_head_kind kind, size_t outputs);
+AE_HIDDEN void ae_head_release(ae_head *h);
 
 #endif

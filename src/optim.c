@@ -45,10 +45,9 @@ void ae_optim_free(ae_optim *o) {
 
 /* SGD with momentum mu (PyTorch, dampening 0): v = mu v + g; p -= lr v;
  * Nesterov: p -= lr (g + mu v). Weight decay adds wd p to g. */
-AE_VECTOR_CLONES static void sgd_step(ae_optim *o, float *restrict p, const float *restrict g) {
-    const size_t n = o->n;
+AE_VECTOR_CLONES static void sgd_step(const ae_optim *o, float *restrict p, const float *restrict g,
+                                      float *restrict v, size_t n) {
     const float lr = o->lr, mu = o->momentum, wd = o->weight_decay;
-    float *restrict v = o->m;
     if (!v) {
         for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
     } else if (!o->nesterov) {
@@ -69,14 +68,13 @@ AE_VECTOR_CLONES static void sgd_step(ae_optim *o, float *restrict p, const floa
 /* Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *       p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
  * Adam's weight decay adds wd p to g; AdamW first applies p -= lr wd p. */
-AE_VECTOR_CLONES static void adam_step(ae_optim *o, float *restrict p, const float *restrict g) {
-    const size_t n = o->n;
+AE_VECTOR_CLONES static void adam_step(const ae_optim *o, float *restrict p, const float *restrict g,
+                                       float *restrict m, float *restrict v, size_t n) {
     const float b1 = o->beta1, b2 = o->beta2, eps = o->eps, lr = o->lr;
     const float c1 = (float)(1.0 / (1.0 - pow(b1, (double)o->step)));
     const float c2 = (float)(1.0 / (1.0 - pow(b2, (double)o->step)));
     const float wd_grad = o->kind == AE_OPT_ADAM ? o->weight_decay : 0.0f;
     const float decay = o->kind == AE_OPT_ADAMW ? 1.0f - lr * o->weight_decay : 1.0f;
-    float *restrict m = o->m, *restrict v = o->v;
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + wd_grad * p[i];
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
@@ -85,10 +83,16 @@ AE_VECTOR_CLONES static void adam_step(ae_optim *o, float *restrict p, const flo
     }
 }
 
-void ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g) {
-    o->step++;
+void ae_optim_begin_step(ae_optim *o) { o->step++; }
+
+void ae_optim_update(ae_optim *o, float *restrict p, const float *restrict g, size_t offset, size_t count) {
     if (o->kind == AE_OPT_SGD)
-        sgd_step(o, p, g);
+        sgd_step(o, p, g, o->m ? o->m + offset : NULL, count);
     else
-        adam_step(o, p, g);
+        adam_step(o, p, g, o->m + offset, o->v + offset, count);
+}
+
+void ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g) {
+    ae_optim_begin_step(o);
+    ae_optim_update(o, p, g, 0, o->n);
 }

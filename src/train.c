@@ -268,7 +268,7 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
 /* Rows seen in the first `steps` steps of an epoch of n rows in batches of cap. */
 static size_t r_done(size_t steps, size_t cap, size_t n) { return steps * cap < n ? steps * cap : n; }
 
-static double now_seconds(void) {
+double ae_now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -326,7 +326,7 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
     double best_loss = INFINITY;
     int bad_epochs = 0, have_best = 0;
     for (int epoch = first_epoch; epoch <= o->epochs && rc == AE_OK; epoch++) {
-        double t0 = now_seconds();
+        double t0 = ae_now_seconds();
         ae_pass_parts sum = {0.0, 0.0, 0.0};
         size_t step = 0;
         memcpy(good, m->params, m->n_params * sizeof(float));
@@ -366,7 +366,7 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
             s.epoch = epoch;
             s.train_loss = s.train_recon = s.val_loss = NAN;
             s.samples = r_done(step, cap, n);
-            s.seconds = now_seconds() - t0;
+            s.seconds = ae_now_seconds() - t0;
             s.diverged = 1;
             s.step = step;
             if (o->on_epoch) (void)o->on_epoch(&s, o->user);
@@ -379,7 +379,7 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
         s.train_loss = s.train_recon + s.train_kl + s.train_sparsity;
         s.val_loss = o->val_x ? eval_loss(m, &w, o->val_x, o->val_n, &pc) : NAN;
         s.samples = n;
-        s.seconds = now_seconds() - t0;
+        s.seconds = ae_now_seconds() - t0;
         m->epochs_done = epoch;
         if (o->checkpoint_every > 0 && epoch % o->checkpoint_every == 0 &&
             (rc = ae_checkpoint_save(m, o->checkpoint_path)) != AE_OK)

@@ -48,4 +48,7 @@ AE_HIDDEN ae_pass_cfg ae_pass_cfg_from(const ae_train_opts *o);
 /* Checks training options against a model: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_train_opts_check(const ae_model *m, const ae_train_opts *o);
 
+/* Monotonic wall-clock seconds, for the epoch statistics. */
+AE_HIDDEN double ae_now_seconds(void);
+
 #endif

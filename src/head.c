@@ -1,0 +1,456 @@
+/* head: a supervised layer on the code. SOFTMAX: p = softmax(code . Wh^T + bh), loss the mean
+ * cross-entropy -log p[y]; LINEAR: out = code . Wh^T + bh, loss the mean over all elements of
+ * (out - t)^2 (torch.nn.CrossEntropyLoss / MSELoss). Trained alone on fixed codes (frozen
+ * encoder) or together with the encoder (fine-tuning), with the model's optimizers. */
+#define _POSIX_C_SOURCE 200809L
+#include "head.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "train.h"
+
+/* ---- the head's blocks ---- */
+
+void ae_head_release(ae_head *h) {
+    ae_dealloc(h->params);
+    ae_dealloc(h->grads);
+    memset(h, 0, sizeof *h);
+}
+
+int ae_head_alloc(ae_model *m, ae_head_kind kind, size_t outputs) {
+    const size_t k = m->cfg.code_dim;
+    const size_t wn = ae_padded(k * outputs), n = wn + ae_padded(outputs); /* widths <= 2^24 */
+    float *p = ae_calloc(n, sizeof(float)), *g = ae_calloc(n, sizeof(float));
+    if (!p || !g) { /* the old head, if any, stays */
+        ae_dealloc(p);
+        ae_dealloc(g);
+        return AE_ENOMEM;
+    }
+    ae_head_release(&m->head);
+    ae_head *h = &m->head;
+    h->kind = kind;
+    h->outputs = outputs;
+    h->n = n;
+    h->params = p;
+    h->grads = g;
+    h->layer = (ae_layer){.in = k, .out = outputs, .act = AE_ACT_LINEAR, .w = p, .b = p + wn, .dw = g, .db = g + wn};
+    return AE_OK;
+}
+
+int ae_head_create(ae_model *m, ae_head_kind kind, size_t outputs) {
+    if (!m || (kind != AE_HEAD_SOFTMAX && kind != AE_HEAD_LINEAR) || outputs < 1 || outputs > AE_MAX_WIDTH ||
+        (kind == AE_HEAD_SOFTMAX && outputs < 2))
+        return AE_EINVAL;
+    int rc = ae_head_alloc(m, kind, outputs);
+    if (rc != AE_OK) return rc;
+    /* Glorot-uniform, as for the model's non-ReLU layers. */
+    const ae_layer *H = &m->head.layer;
+    const double bound = sqrt(6.0 / (double)(H->in + H->out));
+    for (size_t i = 0; i < H->in * H->out; i++) H->w[i] = (float)((2.0 * ae_rng_uniform(&m->rng) - 1.0) * bound);
+    return AE_OK;
+}
+
+int ae_head_get(const ae_model *m, ae_head_kind *kind, size_t *outputs) {
+    if (!m || !m->head.outputs) return AE_EINVAL;
+    if (kind) *kind = m->head.kind;
+    if (outputs) *outputs = m->head.outputs;
+    return AE_OK;
+}
+
+/* ---- losses ---- */
+
+/* Softmax in place over one row of c logits; returns log(sum_j exp(o_j)), computed from the
+ * largest logit so that nothing overflows. */
+static double softmax_row(float *o, size_t c) {
+    float top = o[0];
+    for (size_t j = 1; j < c; j++) top = o[j] > top ? o[j] : top;
+    double sum = 0.0;
+    for (size_t j = 0; j < c; j++) sum += exp((double)(o[j] - top));
+    for (size_t j = 0; j < c; j++) o[j] = (float)(exp((double)(o[j] - top)) / sum);
+    return log(sum) + (double)top;
+}
+
+/* Logits out [rows x c] become probabilities; returns the summed cross-entropy
+ * -log softmax(o)[y] against the class indices y. dz, when not NULL, gets
+ * (p - onehot(y)) * scale; correct, when not NULL, counts rows whose argmax is y. */
+static double softmax_loss(float *out, const float *y, size_t rows, size_t c, float *dz, float scale,
+                           size_t *correct) {
+    double total = 0.0;
+    for (size_t i = 0; i < rows; i++) {
+        float *o = out + i * c;
+        const size_t label = (size_t)y[i];
+        size_t best = 0;
+        for (size_t j = 1; j < c; j++)
+            if (o[j] > o[best]) best = j;
+        const double logit = o[label];
+        total += softmax_row(o, c) - logit;
+        if (dz)
+            for (size_t j = 0; j < c; j++) dz[i * c + j] = (o[j] - (j == label ? 1.0f : 0.0f)) * scale;
+        if (correct && best == label) ++*correct;
+    }
+    return total;
+}
+
+/* The summed squared error of out [rows x c] against t; dz, when not NULL, gets
+ * 2 (out - t) * scale. */
+static double mse_loss(const float *out, const float *t, size_t rows, size_t c, float *dz, float scale) {
+    double total = 0.0;
+    for (size_t i = 0; i < rows * c; i++) {
+        float diff = out[i] - t[i];
+        total += (double)diff * diff;
+        if (dz) dz[i] = 2.0f * diff * scale;
+    }
+    return total;
+}
+
+/* ---- the training pass ---- */
+
+static size_t target_cols(const ae_model *m) { return m->head.kind == AE_HEAD_SOFTMAX ? 1 : m->head.outputs; }
+static int is_vae(const ae_model *m) { return m->cfg.variational; }
+
+int ae_head_work_init(ae_head_work *w, const ae_model *m, size_t cap, int through_encoder) {
+    memset(w, 0, sizeof *w);
+    const size_t k = m->cfg.code_dim, c = m->head.outputs, E = m->n_enc;
+    const size_t wide = m->max_width > c ? m->max_width : c;
+    size_t sizes[AE_MAX_LAYERS + 6], n = 0, total = 0;
+    for (size_t l = 0; l < E; l++) sizes[n++] = through_encoder ? cap * m->layer[l].out : 0;
+    sizes[n++] = through_encoder && is_vae(m) ? cap * k : 0;
+    sizes[n++] = cap * c;
+    sizes[n++] = cap * wide;
+    sizes[n++] = cap * wide;
+    sizes[n++] = cap * (through_encoder ? m->cfg.input_dim : k);
+    sizes[n++] = cap * target_cols(m);
+    for (size_t i = 0; i < n; i++) total += sizes[i] = ae_padded(sizes[i]);
+    if (!(w->block = ae_calloc(total, sizeof(float)))) return AE_ENOMEM;
+    float *p = w->block;
+    size_t i = 0;
+#define CARVE(dst) do { dst = sizes[i] ? p : NULL; p += sizes[i++]; } while (0)
+    for (size_t l = 0; l < E; l++) CARVE(w->act[l]);
+    CARVE(w->code);
+    CARVE(w->out);
+    CARVE(w->delta[0]);
+    CARVE(w->delta[1]);
+    CARVE(w->batch);
+    CARVE(w->target);
+#undef CARVE
+    w->cap = cap;
+    w->through_encoder = through_encoder;
+    return AE_OK;
+}
+
+void ae_head_work_free(ae_head_work *w) {
+    ae_dealloc(w->block);
+    memset(w, 0, sizeof *w);
+}
+
+double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y, size_t rows, int backward) {
+    const size_t E = m->n_enc, k = m->cfg.code_dim, c = m->head.outputs;
+    const ae_layer *H = &m->head.layer;
+    const float *code = x;
+    if (w->through_encoder) { /* A_l = act(A_{l-1} . W_l^T + b_l) up to the code */
+        const float *src = x;
+        for (size_t l = 0; l < E; l++) {
+            ae_layer_forward(&m->layer[l], src, rows, w->act[l], 1);
+            src = w->act[l];
+        }
+        code = w->act[E - 1];
+        if (is_vae(m)) { /* the head reads mu, the first k of each row's [mu | logvar] */
+            for (size_t i = 0; i < rows; i++) memcpy(w->code + i * k, code + i * 2 * k, k * sizeof(float));
+            code = w->code;
+        }
+    }
+    ae_layer_forward(H, code, rows, w->out, 1); /* out [rows x c] = code . Wh^T + bh */
+    float *dz = backward ? w->delta[0] : NULL;
+    double sum;
+    if (m->head.kind == AE_HEAD_SOFTMAX)
+        sum = softmax_loss(w->out, y, rows, c, dz, 1.0f / (float)rows, NULL) / (double)rows;
+    else
+        sum = mse_loss(w->out, y, rows, c, dz, 1.0f / ((float)rows * (float)c)) / ((double)rows * (double)c);
+    if (!backward) return sum;
+
+    /* dWh = dZ^T . code, dbh = column sums; dcode [rows x k] = dZ . Wh into delta[1]. */
+    ae_layer_backward(H, code, w->delta[0], rows, w->through_encoder ? w->delta[1] : NULL);
+    if (!w->through_encoder) return sum;
+    int cur = 1;
+    for (size_t l = E; l-- > 0;) {
+        ae_layer L = m->layer[l];
+        L.grad_accumulate = 0; /* a tied model's decoder does not run here: write, not add */
+        float *d = w->delta[cur];
+        if (is_vae(m) && l + 1 == E) {
+            /* dmu [rows x k] -> [rows x 2k] with dlogvar = 0, rows last to first in place; the
+             * head layer is linear. */
+            for (size_t i = rows; i-- > 0;) {
+                memmove(d + i * 2 * k, d + i * k, k * sizeof(float));
+                memset(d + i * 2 * k + k, 0, k * sizeof(float));
+            }
+        } else {
+            ae_act_backward(d, w->act[l], rows * L.out, L.act); /* dZ_l = dA_l * act'(A_l) */
+        }
+        ae_layer_backward(&L, l ? w->act[l - 1] : x, d, rows, l ? w->delta[cur ^ 1] : NULL);
+        cur ^= 1;
+    }
+    return sum;
+}
+
+/* ---- training ---- */
+
+/* The blocks a head training run updates: the encoder's span of m->params (fine-tuning only)
+ * and the head's block, and one buffer as long as both together. */
+typedef struct spans {
+    float *p[2], *g[2];
+    size_t n[2];
+} spans;
+
+static spans trained_spans(ae_model *m, int through_encoder) {
+    spans s;
+    s.p[0] = m->params;
+    s.g[0] = m->grads;
+    s.n[0] = through_encoder ? ae_encoder_span(m) : 0;
+    s.p[1] = m->head.params;
+    s.g[1] = m->head.grads;
+    s.n[1] = m->head.n;
+    return s;
+}
+
+/* to_model 0: buf <- the trained parameters; 1: the parameters <- buf. */
+static void copy_spans(const spans *s, float *buf, int to_model) {
+    for (int i = 0; i < 2; i++) {
+        float *b = buf + (i ? s->n[0] : 0);
+        if (to_model)
+            memcpy(s->p[i], b, s->n[i] * sizeof(float));
+        else
+            memcpy(b, s->p[i], s->n[i] * sizeof(float));
+    }
+}
+
+/* Global-norm clipping over both gradient blocks. */
+static void clip_spans(const spans *s, float max_norm) {
+    double sq = 0.0;
+    for (int i = 0; i < 2; i++)
+        for (size_t j = 0; j < s->n[i]; j++) sq += (double)s->g[i][j] * s->g[i][j];
+    const double norm = sqrt(sq);
+    if (!(norm > max_norm)) return;
+    const float scale = (float)(max_norm / norm);
+    for (int i = 0; i < 2; i++)
+        for (size_t j = 0; j < s->n[i]; j++) s->g[i][j] *= scale;
+}
+
+static int spans_finite(const spans *s) { return ae_all_finite(s->p[0], s->n[0]) && ae_all_finite(s->p[1], s->n[1]); }
+
+/* Class indices: finite whole numbers in [0, c). */
+static int labels_ok(const float *y, size_t n, size_t c) {
+    for (size_t i = 0; i < n; i++)
+        if (!(y[i] >= 0.0f && y[i] < (float)c && y[i] == floorf(y[i]))) return 0;
+    return 1;
+}
+
+static int check_targets(const ae_model *m, const float *y, size_t n) {
+    if (!y) return AE_EINVAL;
+    if (m->head.kind == AE_HEAD_SOFTMAX) return labels_ok(y, n, m->head.outputs) ? AE_OK : AE_EINVAL;
+    return ae_check_rows(y, n, m->head.outputs);
+}
+
+static int head_opts_check(const ae_model *m, const ae_train_opts *o) {
+    int rc = ae_train_opts_check(m, o);
+    if (rc != AE_OK) return rc;
+    if (o->noise != AE_NOISE_NONE || o->dropout > 0.0f || o->sparsity_weight > 0.0f || o->val_x ||
+        o->checkpoint_every > 0 || o->resume || (o->freeze_encoder != 0 && o->freeze_encoder != 1))
+        return AE_EINVAL;
+    return AE_OK;
+}
+
+int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, const ae_train_opts *opts) {
+    if (!m || !m->head.outputs) return AE_EINVAL;
+    ae_train_opts defaults = ae_train_opts_default();
+    const ae_train_opts *o = opts ? opts : &defaults;
+    int rc = head_opts_check(m, o);
+    if (rc == AE_OK) rc = ae_check_rows(x, n, m->cfg.input_dim);
+    if (rc == AE_OK) rc = check_targets(m, y, n);
+    if (rc != AE_OK) return rc;
+
+    const int through = !o->freeze_encoder;
+    const size_t k = m->cfg.code_dim, tc = target_cols(m);
+    const size_t in_w = through ? m->cfg.input_dim : k, cap = o->batch_size < n ? o->batch_size : n;
+    const spans s = trained_spans(m, through);
+    ae_head_work w;
+    ae_optim opt;
+    memset(&opt, 0, sizeof opt);
+    float *codes = NULL, *good = NULL, *best = NULL;
+    uint32_t *perm = NULL;
+    rc = ae_head_work_init(&w, m, cap, through);
+    if (rc == AE_OK) rc = ae_optim_init(&opt, o, s.n[0] + s.n[1]);
+    if (rc == AE_OK && !(good = ae_calloc(s.n[0] + s.n[1], sizeof(float)))) rc = AE_ENOMEM;
+    if (rc == AE_OK && o->patience > 0 && !(best = ae_calloc(s.n[0] + s.n[1], sizeof(float)))) rc = AE_ENOMEM;
+    if (rc == AE_OK && o->shuffle && !(perm = ae_calloc(n, sizeof *perm))) rc = AE_ENOMEM;
+    if (rc == AE_OK && !through) { /* a frozen encoder: its codes once, the steps read them */
+        if (!(codes = ae_calloc(n * k, sizeof(float))))
+            rc = AE_ENOMEM;
+        else
+            rc = ae_forward_layers(m, 0, m->n_enc, x, n, codes);
+    }
+    if (rc != AE_OK) goto done;
+
+    const float *src = through ? x : codes;
+    double best_loss = INFINITY;
+    int bad_epochs = 0, have_best = 0;
+    for (int epoch = 1; epoch <= o->epochs && rc == AE_OK; epoch++) {
+        const double t0 = ae_now_seconds();
+        double sum = 0.0;
+        size_t step = 0;
+        copy_spans(&s, good, 0);
+        if (perm) {
+            for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
+            ae_rng_permute(&m->rng, perm, n);
+        }
+        for (size_t r0 = 0; r0 < n; r0 += cap) {
+            const size_t rows = n - r0 < cap ? n - r0 : cap;
+            const float *xb = src + r0 * in_w, *yb = y + r0 * tc;
+            if (perm) { /* gather the batch by index */
+                for (size_t i = 0; i < rows; i++) {
+                    memcpy(w.batch + i * in_w, src + (size_t)perm[r0 + i] * in_w, in_w * sizeof(float));
+                    memcpy(w.target + i * tc, y + (size_t)perm[r0 + i] * tc, tc * sizeof(float));
+                }
+                xb = w.batch;
+                yb = w.target;
+            }
+            step++;
+            const double l = ae_head_pass(m, &w, xb, yb, rows, 1);
+            if (!isfinite(l)) {
+                rc = AE_EDIVERGED;
+                break;
+            }
+            if (o->clip_norm > 0.0f) clip_spans(&s, o->clip_norm);
+            ae_optim_begin_step(&opt);
+            for (int i = 0; i < 2; i++) ae_optim_update(&opt, s.p[i], s.g[i], i ? s.n[0] : 0, s.n[i]);
+            if (!spans_finite(&s)) {
+                rc = AE_EDIVERGED;
+                break;
+            }
+            if (o->on_batch) o->on_batch(epoch, step, (n + cap - 1) / cap, l, o->user);
+            sum += l * (double)rows;
+        }
+        ae_epoch_stats st;
+        memset(&st, 0, sizeof st);
+        st.epoch = epoch;
+        st.val_loss = NAN;
+        st.step = step;
+        st.samples = rc == AE_OK ? n : (step - 1) * cap;
+        if (rc == AE_EDIVERGED) {
+            copy_spans(&s, good, 1);
+            st.train_loss = st.train_recon = NAN;
+            st.diverged = 1;
+            st.seconds = ae_now_seconds() - t0;
+            if (o->on_epoch) (void)o->on_epoch(&st, o->user);
+            break;
+        }
+        st.train_loss = st.train_recon = sum / (double)n;
+        st.seconds = ae_now_seconds() - t0;
+        int stop = o->on_epoch ? o->on_epoch(&st, o->user) != 0 : 0;
+        if (best) {
+            if (st.train_loss < best_loss) {
+                best_loss = st.train_loss;
+                copy_spans(&s, best, 0);
+                have_best = 1;
+                bad_epochs = 0;
+            } else if (++bad_epochs >= o->patience) {
+                stop = 1;
+            }
+        }
+        if (stop) break;
+    }
+    if (have_best) copy_spans(&s, best, 1);
+done:
+    ae_dealloc(codes);
+    ae_dealloc(perm);
+    ae_dealloc(best);
+    ae_dealloc(good);
+    ae_optim_free(&opt);
+    ae_head_work_free(&w);
+    return rc;
+}
+
+/* ---- inference ---- */
+
+#define HEAD_CHUNK 256
+
+/* Runs the encoder and the head over x in chunks; for each chunk calls visit with the head's
+ * output [rows x c] (probabilities for SOFTMAX) and the chunk's first row. */
+typedef void (*head_visit)(const ae_model *m, float *out, size_t r0, size_t rows, void *ctx);
+
+static int head_forward(const ae_model *m, const float *x, size_t n, head_visit visit, void *ctx) {
+    if (!m || !m->head.outputs) return AE_EINVAL;
+    int rc = ae_check_rows(x, n, m->cfg.input_dim);
+    if (rc != AE_OK) return rc;
+    const size_t d = m->cfg.input_dim, k = m->cfg.code_dim, c = m->head.outputs;
+    const size_t chunk = n < HEAD_CHUNK ? n : HEAD_CHUNK;
+    float *code = ae_calloc(chunk * k, sizeof(float)), *out = ae_calloc(chunk * c, sizeof(float));
+    if (!code || !out) rc = AE_ENOMEM;
+    for (size_t r0 = 0; r0 < n && rc == AE_OK; r0 += chunk) {
+        const size_t rows = n - r0 < chunk ? n - r0 : chunk;
+        rc = ae_forward_layers(m, 0, m->n_enc, x + r0 * d, rows, code);
+        if (rc != AE_OK) break;
+        ae_layer_forward(&m->head.layer, code, rows, out, 1); /* out = code . Wh^T + bh */
+        visit(m, out, r0, rows, ctx);
+    }
+    ae_dealloc(code);
+    ae_dealloc(out);
+    return rc;
+}
+
+static void visit_predict(const ae_model *m, float *out, size_t r0, size_t rows, void *ctx) {
+    const size_t c = m->head.outputs;
+    if (m->head.kind == AE_HEAD_SOFTMAX)
+        for (size_t i = 0; i < rows; i++) (void)softmax_row(out + i * c, c);
+    memcpy((float *)ctx + r0 * c, out, rows * c * sizeof(float));
+}
+
+int ae_head_predict(const ae_model *m, const float *x, size_t n, float *out) {
+    if (!out) return AE_EINVAL;
+    return head_forward(m, x, n, visit_predict, out);
+}
+
+static void visit_classify(const ae_model *m, float *out, size_t r0, size_t rows, void *ctx) {
+    const size_t c = m->head.outputs;
+    int32_t *labels = ctx;
+    for (size_t i = 0; i < rows; i++) { /* the largest logit is the most probable class */
+        size_t best = 0;
+        for (size_t j = 1; j < c; j++)
+            if (out[i * c + j] > out[i * c + best]) best = j;
+        labels[r0 + i] = (int32_t)best;
+    }
+}
+
+int ae_head_classify(const ae_model *m, const float *x, size_t n, int32_t *labels) {
+    if (!labels || !m || m->head.kind != AE_HEAD_SOFTMAX) return AE_EINVAL;
+    return head_forward(m, x, n, visit_classify, labels);
+}
+
+typedef struct eval_ctx {
+    const float *y;
+    double loss;
+    size_t correct;
+} eval_ctx;
+
+static void visit_evaluate(const ae_model *m, float *out, size_t r0, size_t rows, void *ctx) {
+    eval_ctx *e = ctx;
+    const size_t c = m->head.outputs;
+    if (m->head.kind == AE_HEAD_SOFTMAX)
+        e->loss += softmax_loss(out, e->y + r0, rows, c, NULL, 0.0f, &e->correct);
+    else
+        e->loss += mse_loss(out, e->y + r0 * c, rows, c, NULL, 0.0f);
+}
+
+int ae_head_evaluate(const ae_model *m, const float *x, size_t n, const float *y, double *loss, double *accuracy) {
+    if (!m || !m->head.outputs) return AE_EINVAL;
+    int rc = ae_check_rows(x, n, m->cfg.input_dim);
+    if (rc == AE_OK) rc = check_targets(m, y, n);
+    if (rc != AE_OK) return rc;
+    eval_ctx e = {y, 0.0, 0};
+    rc = head_forward(m, x, n, visit_evaluate, &e);
+    if (rc != AE_OK) return rc;
+    const int soft = m->head.kind == AE_HEAD_SOFTMAX;
+    if (loss) *loss = e.loss / ((double)n * (soft ? 1.0 : (double)m->head.outputs));
+    if (accuracy) *accuracy = soft ? (double)e.correct / (double)n : NAN;
+    return AE_OK;
+}
