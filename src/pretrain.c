@@ -76,9 +76,13 @@ int ae_pretrain_layerwise(ae_model *m, const float *x, size_t n, const ae_train_
     if (rc == AE_OK && o->val_x) rc = ae_check_rows(o->val_x, o->val_n, m->cfg.input_dim);
     if (rc != AE_OK || o->resume) return rc != AE_OK ? rc : AE_EINVAL;
 
-    /* Every stage is kept until all have trained, so a failure leaves m as it was. */
+    /* Every stage is kept until all have trained, so a failure leaves m as it was; so does an
+     * end-to-end run that cannot start (its allocations fail), thanks to this copy. */
     const size_t stages = m->n_enc;
     ae_model *stage[AE_MAX_LAYERS] = {NULL};
+    float *original = ae_calloc(m->n_params, sizeof(float));
+    if (!original) return AE_ENOMEM;
+    memcpy(original, m->params, m->n_params * sizeof(float));
     float *codes = NULL; /* the current stage's input when it is not x: [n x width] */
     const float *in = x;
     for (size_t i = 0; i < stages && rc == AE_OK; i++) {
@@ -99,6 +103,10 @@ int ae_pretrain_layerwise(ae_model *m, const float *x, size_t n, const ae_train_
     if (rc == AE_OK)
         for (size_t i = 0; i < stages; i++) copy_stage(m, stage[i], i);
     for (size_t i = 0; i < stages; i++) ae_free(stage[i]);
-    if (rc != AE_OK) return rc;
-    return ae_train(m, x, n, o);
+    if (rc == AE_OK) {
+        rc = ae_train(m, x, n, o);
+        if (rc == AE_ENOMEM) memcpy(m->params, original, m->n_params * sizeof(float));
+    }
+    ae_dealloc(original);
+    return rc;
 }

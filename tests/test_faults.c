@@ -132,6 +132,57 @@ static int op_infer(ae_model *m, void *ctx) {
     return rc;
 }
 
+static int op_anomaly(ae_model *m, void *ctx) {
+    (void)ctx;
+    float feat[N * D], scores[N];
+    unsigned char flags[N];
+    int rc = ae_score_features(m, x, N, feat);
+    if (rc == AE_OK) rc = ae_threshold_calibrate(m, x, N, AE_THRESHOLD_QUANTILE, 0.9, NULL);
+    if (rc == AE_OK) rc = ae_flag(m, x, N, flags, NULL);
+    if (rc == AE_OK) rc = ae_flag(m, x, N, flags, scores);
+    return rc;
+}
+
+static int head_train(ae_model *m, int freeze) {
+    float y[N];
+    for (int i = 0; i < N; i++) y[i] = (float)(i % 3);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 2;
+    o.batch_size = 16;
+    o.patience = 5;
+    o.freeze_encoder = freeze;
+    return ae_head_train(m, x, N, y, &o);
+}
+
+/* A head replaced (the old one stays when that fails), trained on the frozen encoder (which
+ * leaves the reconstruction alone), used. */
+static int op_head(ae_model *m, void *ctx) {
+    (void)ctx;
+    float y[N], p[N * 3];
+    int32_t lab[N];
+    for (int i = 0; i < N; i++) y[i] = (float)(i % 3);
+    int rc = ae_head_create(m, AE_HEAD_SOFTMAX, 3);
+    if (rc == AE_OK) rc = head_train(m, 1);
+    if (rc == AE_OK) rc = ae_head_predict(m, x, N, p);
+    if (rc == AE_OK) rc = ae_head_classify(m, x, N, lab);
+    if (rc == AE_OK) rc = ae_head_evaluate(m, x, N, y, NULL, NULL);
+    return rc;
+}
+
+/* Fine-tuning the encoder under the head: a failure leaves the model as it was. */
+static int op_head_finetune(ae_model *m, void *ctx) {
+    (void)ctx;
+    return head_train(m, 0);
+}
+
+static int op_pretrain(ae_model *m, void *ctx) {
+    (void)ctx;
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 1;
+    o.batch_size = 16;
+    return ae_pretrain_layerwise(m, x, N, &o, 1);
+}
+
 static int op_save(ae_model *m, void *ctx) { return ae_save(m, (const char *)ctx); }
 static int op_checkpoint_save(ae_model *m, void *ctx) { return ae_checkpoint_save(m, (const char *)ctx); }
 
@@ -197,6 +248,13 @@ static void test_every_allocation_fails_cleanly(void **state) {
         const char *ck = path_of("c.safetensors"); /* the walk's last train succeeded: state exists */
         total += walk(vae ? "ckpt save vae" : "ckpt save", m, op_checkpoint_save, (void *)ck, 1);
         total += walk(vae ? "ckpt load vae" : "ckpt load", NULL, op_load, (void *)ck, 0);
+        total += walk(vae ? "anomaly vae" : "anomaly", m, op_anomaly, NULL, !vae);
+        total += walk(vae ? "head vae" : "head", m, op_head, NULL, !vae);
+        total += walk(vae ? "fine-tune vae" : "fine-tune", m, op_head_finetune, NULL, !vae);
+        if (!vae) total += walk("pretrain", m, op_pretrain, NULL, 1);
+        /* the model file with a head and a threshold */
+        total += walk(vae ? "save+head vae" : "save+head", m, op_save, (void *)p, 1);
+        total += walk(vae ? "load+head vae" : "load+head", NULL, op_load, (void *)p, 0);
         ae_free(m);
     }
     /* the data readers: IDX (plain and gzip), .npy, CSV */
