@@ -275,6 +275,16 @@ AE_API int ae_data_load(const char *path, ae_data *out);
 /* The same from a buffer in memory (buf need not be NUL-terminated). */
 AE_API int ae_data_parse(const void *buf, size_t len, ae_data *out);
 AE_API void ae_data_free(ae_data *d);
+/* The shape of the rows a data file holds (what ae_data_load would give) from its header only,
+ * without reading the data: IDX and .npy, plain or gzip (inflating only the header); a text
+ * file is parsed whole. */
+AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols);
+/* Rows [first, first + count) of a data file, converted as ae_data_load does, reading only
+ * those rows' bytes from an IDX or .npy file (a gzip file is inflated as a stream up to the
+ * last row, keeping only the range; a text file is parsed whole, then cut). The range must lie
+ * inside the file's rows (AE_EINVAL otherwise). For data-parallel training: each process loads
+ * its own share of the rows. */
+AE_API int ae_data_load_range(const char *path, size_t first, size_t count, ae_data *out);
 /* Write rows x cols floats as a NumPy .npy file (<f4, C order), atomically. */
 AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t cols);
 

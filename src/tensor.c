@@ -152,14 +152,17 @@ AE_VECTOR_CLONES void ae_col_sum(const float *restrict x, size_t rows, size_t co
     }
 }
 
+AE_VECTOR_CLONES void ae_scale(float *x, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
 AE_VECTOR_CLONES void ae_clip_norm(float *g, size_t n, float max_norm) {
     double sq = 0.0;
 #pragma omp simd reduction(+ : sq)
     for (size_t i = 0; i < n; i++) sq += (double)g[i] * g[i];
     double norm = sqrt(sq);
     if (!(norm > max_norm)) return; /* also leaves a NaN norm to the divergence check */
-    const float scale = (float)(max_norm / norm);
-    for (size_t i = 0; i < n; i++) g[i] *= scale;
+    ae_scale(g, n, (float)(max_norm / norm));
 }
 
 AE_VECTOR_CLONES int ae_all_finite(const float *x, size_t n) {

@@ -274,9 +274,9 @@ double ae_now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Mean loss over rows of xs in chunks of the workspace's capacity: no gradient, no noise or
+/* Summed loss over rows of xs in chunks of the workspace's capacity: no gradient, no noise or
  * dropout (a VAE still samples its code, as the ELBO is defined). */
-static double eval_loss(ae_model *m, ae_work *w, const float *xs, size_t n, const ae_pass_cfg *train_cfg) {
+static double eval_loss_sum(ae_model *m, ae_work *w, const float *xs, size_t n, const ae_pass_cfg *train_cfg) {
     ae_pass_cfg c = *train_cfg;
     c.train = 0;
     const size_t d = m->cfg.input_dim;
@@ -286,26 +286,75 @@ static double eval_loss(ae_model *m, ae_work *w, const float *xs, size_t n, cons
         const float *xb = xs + r0 * d;
         sum += ae_pass(m, w, xb, xb, rows, &c, 0, NULL, NULL) * (double)rows;
     }
-    return sum / (double)n;
+    return sum;
+}
+
+/* One process: the sums are the local values; only errors need no agreement. */
+static const ae_dist solo_dist = {0, 1, 0, 0, NULL, NULL, NULL, NULL};
+
+static int dist_agree(const ae_dist *d, int rc) { return d->agree ? d->agree(rc, d->ctx) : rc; }
+static int dist_sum(const ae_dist *d, double *v, size_t n) { return d->sum_doubles ? d->sum_doubles(v, n, d->ctx) : AE_OK; }
+
+/* The draws of a pass (noise, dropout, a VAE's code) come from the model's RNG in one process.
+ * Across processes each needs its own stream while the shuffle's RNG stays the same
+ * everywhere (and as in one process), so each epoch every process seeds its own stream from
+ * the shared RNG's state without drawing from it. */
+typedef struct pass_rng {
+    int own;          /* 1: passes draw from `rng`, swapped in around them */
+    ae_rng rng, saved;
+} pass_rng;
+
+static void pass_rng_epoch(pass_rng *p, ae_model *m, const ae_dist *d) {
+    p->own = d->size > 1;
+    if (!p->own) return;
+    ae_rng_seed(&p->rng, m->rng.state ^ 0x9E3779B97F4A7C15ull, 0x9a55u + (uint64_t)d->rank);
+}
+
+static void pass_rng_enter(pass_rng *p, ae_model *m) {
+    if (!p->own) return;
+    p->saved = m->rng;
+    m->rng = p->rng;
+}
+
+static void pass_rng_leave(pass_rng *p, ae_model *m) {
+    if (!p->own) return;
+    p->rng = m->rng;
+    m->rng = p->saved;
 }
 
 int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
+    return ae_train_dist(m, x, n, opts, NULL);
+}
+
+int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts, const ae_dist *dist) {
     if (!m) return AE_EINVAL;
     ae_train_opts defaults = ae_train_opts_default();
     const ae_train_opts *o = opts ? opts : &defaults;
+    ae_dist one = solo_dist;
+    one.total = n;
+    const ae_dist *D = dist ? dist : &one;
+    const int lead = D->rank == 0; /* calls back and writes files */
     int rc = ae_train_opts_check(m, o);
     if (rc == AE_OK) rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc == AE_OK && o->val_x) rc = ae_check_rows(o->val_x, o->val_n, m->cfg.input_dim);
-    if (rc != AE_OK) return rc;
+    /* The KL sparsity penalty is a function of the whole batch's mean activation: it does not
+     * split across processes. */
+    if (rc == AE_OK && D->size > 1 && o->sparsity_weight > 0.0f && m->cfg.code_act == AE_ACT_SIGMOID)
+        rc = AE_EINVAL;
+    if (rc == AE_OK && o->resume && !ae_optim_matches(&m->opt, o, m->n_params)) rc = AE_EINVAL; /* nothing to resume */
+    if ((rc = dist_agree(D, rc)) != AE_OK) return rc;
 
-    const size_t d = m->cfg.input_dim;
-    const size_t cap = o->batch_size < n ? o->batch_size : n;
+    const size_t d = m->cfg.input_dim, total = D->total, first = D->first;
+    const size_t cap = o->batch_size < total ? o->batch_size : total; /* the global batch */
     const ae_pass_cfg pc = ae_pass_cfg_from(o);
-    if (o->resume && !ae_optim_matches(&m->opt, o, m->n_params)) return AE_EINVAL; /* nothing to resume */
     ae_work w;
     uint32_t *perm = NULL;
     float *best = NULL, *good = NULL;
     rc = ae_work_init(&w, m, cap, &pc);
+    if (rc == AE_OK && o->shuffle && !(perm = ae_calloc(total, sizeof *perm))) rc = AE_ENOMEM;
+    if (rc == AE_OK && o->patience > 0 && !(best = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
+    /* The weights each epoch starts from, restored if the epoch diverges. */
+    if (rc == AE_OK && !(good = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
     /* The optimizer state lives in the model so that training can be resumed (and saved in a
      * checkpoint); a fresh run replaces it. */
     int first_epoch = 1;
@@ -317,76 +366,114 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
         m->epochs_done = 0;
         rc = ae_optim_init(&m->opt, o, m->n_params);
     }
-    if (rc == AE_OK && o->shuffle && !(perm = ae_calloc(n, sizeof *perm))) rc = AE_ENOMEM;
-    if (rc == AE_OK && o->patience > 0 && !(best = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
-    /* The weights each epoch starts from, restored if the epoch diverges. */
-    if (rc == AE_OK && !(good = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
-    if (rc != AE_OK) goto done;
+    if ((rc = dist_agree(D, rc)) != AE_OK) goto done;
 
     double best_loss = INFINITY;
     int bad_epochs = 0, have_best = 0;
+    pass_rng prng;
     for (int epoch = first_epoch; epoch <= o->epochs && rc == AE_OK; epoch++) {
         double t0 = ae_now_seconds();
         ae_pass_parts sum = {0.0, 0.0, 0.0};
         size_t step = 0;
         memcpy(good, m->params, m->n_params * sizeof(float));
         if (perm) { /* from the identity each epoch: the order depends on the RNG state alone */
-            for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
-            ae_rng_permute(&m->rng, perm, n);
+            for (size_t i = 0; i < total; i++) perm[i] = (uint32_t)i;
+            ae_rng_permute(&m->rng, perm, total);
         }
-        for (size_t r0 = 0; r0 < n; r0 += cap) {
-            size_t rows = n - r0 < cap ? n - r0 : cap;
-            const float *xb = x + r0 * d;
+        pass_rng_epoch(&prng, m, D);
+        for (size_t r0 = 0; r0 < total; r0 += cap) {
+            const size_t rows = total - r0 < cap ? total - r0 : cap;
+            /* This process's part of global rows perm[r0 .. r0 + rows): all of them alone. */
+            size_t local = 0;
+            const float *xb = NULL;
             if (perm) { /* gather the batch by index */
-                for (size_t i = 0; i < rows; i++) memcpy(w.batch + i * d, x + (size_t)perm[r0 + i] * d, d * sizeof(float));
+                for (size_t i = 0; i < rows; i++) {
+                    const size_t g = (size_t)perm[r0 + i] - first; /* wraps when below first */
+                    if (g < n) memcpy(w.batch + local++ * d, x + g * d, d * sizeof(float));
+                }
                 xb = w.batch;
+            } else { /* rows in order: one contiguous run */
+                const size_t lo = r0 > first ? r0 : first, hi = r0 + rows < first + n ? r0 + rows : first + n;
+                local = hi > lo ? hi - lo : 0;
+                xb = x + (lo - first) * d;
             }
-            ae_pass_parts part;
+            ae_pass_parts part = {0.0, 0.0, 0.0};
             step++;
-            double l = ae_pass(m, &w, xb, xb, rows, &pc, 1, NULL, &part);
+            double l = 0.0;
+            if (local) {
+                pass_rng_enter(&prng, m);
+                l = ae_pass(m, &w, xb, xb, local, &pc, 1, NULL, &part);
+                pass_rng_leave(&prng, m);
+            } else {
+                memset(m->grads, 0, m->n_params * sizeof(float));
+            }
+            if (dist) {
+                /* Each process's gradient is a mean over its `local` rows: weight it by
+                 * local / rows so that the sum across processes is the global batch's mean. */
+                if (local != rows) ae_scale(m->grads, m->n_params, (float)local / (float)rows);
+                double f[4] = {part.recon * (double)local, part.kl * (double)local, part.sparsity * (double)local,
+                               isfinite(l) ? 0.0 : 1.0};
+                if ((rc = dist_sum(D, f, 4)) != AE_OK || (rc = D->sum_floats(m->grads, m->n_params, D->ctx)) != AE_OK)
+                    break;
+                part = (ae_pass_parts){f[0] / (double)rows, f[1] / (double)rows, f[2] / (double)rows};
+                l = f[3] > 0.0 ? NAN : part.recon + part.kl + part.sparsity;
+            }
             if (!isfinite(l)) {
                 rc = AE_EDIVERGED;
                 break;
             }
             if (o->clip_norm > 0.0f) ae_clip_norm(m->grads, m->n_params, o->clip_norm);
             ae_optim_step(&m->opt, m->params, m->grads);
+            /* Every process holds the same weights, so every process finds the same. */
             if (!ae_all_finite(m->params, m->n_params)) {
                 rc = AE_EDIVERGED;
                 break;
             }
-            if (o->on_batch) o->on_batch(epoch, step, (n + cap - 1) / cap, l, o->user);
+            if (o->on_batch && lead) o->on_batch(epoch, step, (total + cap - 1) / cap, l, o->user);
             sum.recon += part.recon * (double)rows;
             sum.kl += part.kl * (double)rows;
             sum.sparsity += part.sparsity * (double)rows;
         }
+        if (rc != AE_OK && rc != AE_EDIVERGED) break; /* a failed reduction */
         ae_epoch_stats s;
         memset(&s, 0, sizeof s);
         if (rc == AE_EDIVERGED) { /* report where, then go back to the epoch's first weights */
             memcpy(m->params, good, m->n_params * sizeof(float));
             s.epoch = epoch;
             s.train_loss = s.train_recon = s.val_loss = NAN;
-            s.samples = r_done(step, cap, n);
+            s.samples = r_done(step, cap, total);
             s.seconds = ae_now_seconds() - t0;
             s.diverged = 1;
             s.step = step;
-            if (o->on_epoch) (void)o->on_epoch(&s, o->user);
+            if (o->on_epoch && lead) (void)o->on_epoch(&s, o->user);
             break;
         }
         s.epoch = epoch;
-        s.train_recon = sum.recon / (double)n;
-        s.train_kl = sum.kl / (double)n;
-        s.train_sparsity = sum.sparsity / (double)n;
+        s.train_recon = sum.recon / (double)total;
+        s.train_kl = sum.kl / (double)total;
+        s.train_sparsity = sum.sparsity / (double)total;
         s.train_loss = s.train_recon + s.train_kl + s.train_sparsity;
-        s.val_loss = o->val_x ? eval_loss(m, &w, o->val_x, o->val_n, &pc) : NAN;
-        s.samples = n;
+        s.val_loss = NAN;
+        double val[2] = {0.0, (double)o->val_n}; /* summed loss, rows: each process its own */
+        if (o->val_x) {
+            pass_rng_enter(&prng, m);
+            val[0] = eval_loss_sum(m, &w, o->val_x, o->val_n, &pc);
+            pass_rng_leave(&prng, m);
+        }
+        if ((rc = dist_sum(D, val, 2)) != AE_OK) break;
+        if (val[1] > 0.0) s.val_loss = val[0] / val[1];
+        s.samples = total;
         s.seconds = ae_now_seconds() - t0;
         m->epochs_done = epoch;
-        if (o->checkpoint_every > 0 && epoch % o->checkpoint_every == 0 &&
-            (rc = ae_checkpoint_save(m, o->checkpoint_path)) != AE_OK)
-            break; /* the work so far is in the model; the caller hears why saving failed */
-        int stop = o->on_epoch ? o->on_epoch(&s, o->user) != 0 : 0;
+        if (o->checkpoint_every > 0 && epoch % o->checkpoint_every == 0) {
+            rc = lead ? ae_checkpoint_save(m, o->checkpoint_path) : AE_OK;
+            /* the work so far is in the model; the caller hears why saving failed */
+            if ((rc = dist_agree(D, rc)) != AE_OK) break;
+        }
+        double stop = o->on_epoch && lead ? o->on_epoch(&s, o->user) != 0 : 0;
+        if ((rc = dist_sum(D, &stop, 1)) != AE_OK) break;
         if (best) {
-            double monitored = o->val_x ? s.val_loss : s.train_loss;
+            double monitored = !isnan(s.val_loss) ? s.val_loss : s.train_loss;
             if (monitored < best_loss) {
                 best_loss = monitored;
                 memcpy(best, m->params, m->n_params * sizeof(float));
@@ -396,7 +483,7 @@ int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
                 stop = 1;
             }
         }
-        if (stop) break;
+        if (stop != 0.0) break;
     }
     if (have_best) memcpy(m->params, best, m->n_params * sizeof(float));
 done:

@@ -48,6 +48,26 @@ AE_HIDDEN ae_pass_cfg ae_pass_cfg_from(const ae_train_opts *o);
 /* Checks training options against a model: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_train_opts_check(const ae_model *m, const ae_train_opts *o);
 
+/* Data-parallel training (ae_mpi.h fills this in; NULL everywhere else means one process).
+ * Every process holds the whole model and global rows [first, first + n) of total; each step
+ * runs the part of the global batch a process holds, the gradients are summed across
+ * processes, and every process applies the same update. */
+typedef struct ae_dist {
+    int rank, size;
+    size_t first, total;
+    /* In place: each element becomes its sum over all processes. AE_OK or a status. */
+    int (*sum_floats)(float *buf, size_t n, void *ctx);
+    int (*sum_doubles)(double *buf, size_t n, void *ctx);
+    /* Every process gets the same status: the lowest (an error wins over AE_OK). */
+    int (*agree)(int rc, void *ctx);
+    void *ctx;
+} ae_dist;
+
+/* ae_train, one process (dist NULL) or data-parallel: only rank 0 calls on_epoch and
+ * on_batch (with the figures of the whole batch and epoch) and writes checkpoints; every
+ * decision (stop, divergence, failure) is taken from figures all processes share. */
+AE_HIDDEN int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *o, const ae_dist *dist);
+
 /* Monotonic wall-clock seconds, for the epoch statistics. */
 AE_HIDDEN double ae_now_seconds(void);
 
