@@ -17,13 +17,18 @@
 #ifdef AE_HAVE_PNG
 #include "png_grid.h"
 #endif
+#ifdef AE_HAVE_MPI
+#include <ae_mpi.h>
+#endif
 
 static const char *cmd = "ae";
+static int mpi_rank = -1; /* ae train --mpi: this process's rank; -1 without MPI */
 
 /* One clear line on stderr, then exit 1 (the library never exits; this program may). */
 static void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
+    if (mpi_rank > 0) fprintf(stderr, "[rank %d] ", mpi_rank);
     fprintf(stderr, "ae %s: ", cmd);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -70,6 +75,19 @@ static ae_data load_data(const char *path) {
     int rc = ae_data_load(path, &d);
     if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
     if (rc != AE_OK) die("%s is not an IDX, .npy or CSV file of numbers: %s", path, ae_strerror(rc));
+    return d;
+}
+
+/* ae train --mpi: this rank's share of the rows (the file is never read whole). */
+static ae_data load_shard(const char *path) {
+    ae_data d = {NULL, 0, 0};
+#ifdef AE_HAVE_MPI
+    int rc = ae_mpi_data_load_shard(path, MPI_COMM_WORLD, &d, NULL, NULL);
+    if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
+    if (rc != AE_OK) die("%s: no share of its rows for this rank: %s", path, ae_strerror(rc));
+#else
+    (void)path;
+#endif
     return d;
 }
 
@@ -120,6 +138,8 @@ static const char TRAIN_HELP[] =
     "         --noise none|gaussian|mask  --noise-level X  --dropout X  --sparsity-target X\n"
     "         --sparsity-weight X  --kl-weight X  --clip-norm X  --patience N  --val FILE\n"
     "state:   --checkpoint FILE  --checkpoint-every N  --resume CHECKPOINT  --threads N\n"
+    "mpi:     --mpi: data-parallel over the ranks of mpirun -np N ae train ... --mpi; each rank\n"
+    "         reads its share of DATA (and of --val); rank 0 reports and writes MODEL\n"
     "output:  -o MODEL  --history FILE.csv (one line per epoch)  --plot FILE.png (loss curves,\n"
     "         drawn by gnuplot when it is installed)\n";
 
@@ -196,6 +216,7 @@ static int cmd_train(int argc, char **argv) {
     c.code_dim = 32;
     ae_train_opts o = ae_train_opts_default();
     const char *data = NULL, *out = NULL, *val = NULL, *history = NULL, *resume = NULL, *plot = NULL;
+    int mpi = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -245,6 +266,7 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--threads")) check(ae_set_threads((int)parse_long(a, VALUE(), 1, 1024)), "--threads");
         else if (!strcmp(a, "--history")) history = VALUE();
         else if (!strcmp(a, "--plot")) plot = VALUE();
+        else if (!strcmp(a, "--mpi")) mpi = 1;
         else if (a[0] == '-') die("unknown option %s (see ae train --help)", a);
         else if (!data) data = a;
         else die("unexpected argument %s", a);
@@ -252,7 +274,16 @@ static int cmd_train(int argc, char **argv) {
     }
     if (!data || !out) die("needs DATA and -o MODEL (see ae train --help)");
     if (o.checkpoint_every && !o.checkpoint_path) o.checkpoint_path = out;
-    ae_data d = load_data(data), vd = {NULL, 0, 0};
+    if (mpi) {
+#ifdef AE_HAVE_MPI
+        MPI_Init(NULL, NULL);
+        MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+#else
+        die("--mpi: this ae was built without MPI (cmake -DAE_WITH_MPI=ON)");
+#endif
+    }
+    const int lead = mpi_rank <= 0; /* reports and writes files */
+    ae_data d = mpi ? load_shard(data) : load_data(data), vd = {NULL, 0, 0};
     ae_model *m;
     if (resume) {
         int rc = ae_checkpoint_load(&m, resume);
@@ -264,12 +295,13 @@ static int cmd_train(int argc, char **argv) {
     }
     need_width(data, d.cols, ae_input_dim(m));
     if (val) {
-        vd = load_data(val);
+        vd = mpi ? load_shard(val) : load_data(val);
         need_width(val, vd.cols, ae_input_dim(m));
         o.val_x = vd.x;
         o.val_n = vd.rows;
     }
     char tmp_history[64] = "";
+    if (!lead) history = plot = NULL;
     if (plot && !history) { /* the plot is drawn from a history file: a temporary one */
         strcpy(tmp_history, "/tmp/ae-history-XXXXXX");
         int fd = mkstemp(tmp_history);
@@ -286,18 +318,44 @@ static int cmd_train(int argc, char **argv) {
     o.on_batch = on_batch;
     o.user = &p;
     ae_blas_info b = ae_blas_get_info();
-    fprintf(stderr, "training on %zu rows of %zu (OpenBLAS %s, %d threads%s)\n", d.rows, d.cols, b.core, b.threads,
-            b.fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
-    int rc = ae_train(m, d.x, d.rows, &o);
+    int rc;
+    if (mpi) {
+#ifdef AE_HAVE_MPI
+        int ranks = 1;
+        unsigned long long rows = d.rows, total = 0;
+        MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+        MPI_Allreduce(&rows, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+        p.batch_rows = o.batch_size < total ? o.batch_size : (size_t)total;
+        if (lead)
+            fprintf(stderr, "training on %llu rows of %zu over %d MPI ranks (OpenBLAS %s, %d threads per rank%s)\n",
+                    total, d.cols, ranks, b.core, b.threads, b.fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
+        ae_mpi_stats st;
+        rc = ae_train_mpi(m, d.x, d.rows, &o, MPI_COMM_WORLD, &st);
+        if (lead && st.allreduce_calls)
+            fprintf(stderr, "gradient MPI_Allreduce: %zu calls of %zu bytes, %.2f s of %.2f s\n", st.allreduce_calls,
+                    st.gradient_bytes, st.allreduce_seconds, st.epoch_seconds);
+#else
+        rc = AE_EINVAL;
+#endif
+    } else {
+        fprintf(stderr, "training on %zu rows of %zu (OpenBLAS %s, %d threads%s)\n", d.rows, d.cols, b.core, b.threads,
+                b.fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
+        rc = ae_train(m, d.x, d.rows, &o);
+    }
     if (p.history && fclose(p.history) != 0) die("writing %s failed", history);
     if (plot) plot_history(history, plot, val != NULL);
     if (tmp_history[0]) unlink(tmp_history);
     if (rc != AE_OK && rc != AE_EDIVERGED) die("training failed: %s", ae_strerror(rc));
-    check(ae_save(m, out), out);
-    fprintf(stderr, "saved %s%s\n", out, rc == AE_EDIVERGED ? " (training diverged: last good weights)" : "");
+    if (lead) {
+        check(ae_save(m, out), out);
+        fprintf(stderr, "saved %s%s\n", out, rc == AE_EDIVERGED ? " (training diverged: last good weights)" : "");
+    }
     ae_free(m);
     ae_data_free(&d);
     ae_data_free(&vd);
+#ifdef AE_HAVE_MPI
+    if (mpi) MPI_Finalize();
+#endif
     return rc == AE_OK ? 0 : 1;
 }
 
