@@ -91,6 +91,48 @@ def model_cases(folder):
     h["__metadata__"]["format"] = "other"
     put("model", "format_not_libae", rebuild(h))
     put("model", "not_json", struct.pack("<Q", 8) + b"[1,2,3] " + data)
+    head_cases(header, data, cfg)
+
+
+def head_cases(header, data, cfg):
+    """A supervised head (head.weight, head.bias, metadata "head") and an anomaly threshold
+    (metadata "anomaly") added to model0, valid and malformed."""
+    k, c = cfg["code_dim"], 3
+
+    def with_head(meta_head, meta_anomaly, rows=c, cols=k, extra=b""):
+        h = json.loads(json.dumps(header))
+        d = data + struct.pack("<%df" % (rows * cols + rows), *([0.01] * (rows * cols + rows))) + extra
+        off = len(data)
+        h["head.weight"] = {"dtype": "F32", "shape": [rows, cols], "data_offsets": [off, off + rows * cols * 4]}
+        off += rows * cols * 4
+        h["head.bias"] = {"dtype": "F32", "shape": [rows], "data_offsets": [off, off + rows * 4]}
+        if meta_head is not None:
+            h["__metadata__"]["head"] = meta_head if isinstance(meta_head, str) else json.dumps(meta_head)
+        if meta_anomaly is not None:
+            h["__metadata__"]["anomaly"] = (meta_anomaly if isinstance(meta_anomaly, str)
+                                            else json.dumps(meta_anomaly))
+        h["__metadata__"]["crc32"] = "%08x" % zlib.crc32(d)
+        text = json.dumps(h, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        return struct.pack("<Q", len(text)) + text + d
+
+    head = {"kind": "softmax", "outputs": c}
+    anomaly = {"method": "quantile", "param": 0.95, "threshold": 0.0125}
+    put("model", "valid_head_threshold", with_head(head, anomaly))
+    put("model", "head_kind_unknown", with_head({"kind": "svm", "outputs": c}, None))
+    put("model", "head_outputs_0", with_head({"kind": "linear", "outputs": 0}, None))
+    put("model", "head_outputs_huge", with_head({"kind": "linear", "outputs": 2 ** 40}, None))
+    put("model", "head_softmax_one_class", with_head({"kind": "softmax", "outputs": 1}, None, rows=1))
+    put("model", "head_outputs_mismatch", with_head({"kind": "softmax", "outputs": c + 1}, None))
+    put("model", "head_width_mismatch", with_head(head, None, cols=k + 1))
+    put("model", "head_metadata_missing", with_head(None, None))
+    put("model", "head_metadata_not_json", with_head("{kind", None))
+    put("model", "head_extra_key", with_head(dict(head, hidden=2), None))
+    put("model", "anomaly_method_unknown", with_head(head, dict(anomaly, method="median")))
+    put("model", "anomaly_param_negative", with_head(head, dict(anomaly, param=-1)))
+    put("model", "anomaly_threshold_string", with_head(head, dict(anomaly, threshold="0.1")))
+    put("model", "anomaly_threshold_huge", with_head(head, dict(anomaly, threshold=1e300)))
+    put("model", "anomaly_missing_key", with_head(head, {"method": "manual", "param": 0}))
 
 
 def idx_cases():
