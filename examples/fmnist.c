@@ -23,6 +23,43 @@ int fmnist_load(const char *dir, ae_data *train, ae_data *test) {
     return 0;
 }
 
+int fmnist_load_labels(const char *dir, const char *name, size_t n, ae_data *out) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : FMNIST_DIR, name);
+    int rc = ae_data_load(path, out);
+    if (rc != AE_OK) {
+        fprintf(stderr, "cannot read %s: %s\n", path, ae_strerror(rc));
+        return -1;
+    }
+    if (out->rows != n || out->cols != 1) {
+        fprintf(stderr, "%s: %zu x %zu values, expected %zu labels\n", path, out->rows, out->cols, n);
+        ae_data_free(out);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(out->x[i] >= 0.0f && out->x[i] <= 9.0f && out->x[i] == (float)(int)out->x[i])) {
+            fprintf(stderr, "%s: label %zu is %g, not a class number 0..9\n", path, i, (double)out->x[i]);
+            ae_data_free(out);
+            return -1;
+        }
+    return 0;
+}
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void fmnist_shuffle(size_t *idx, size_t n, uint64_t *state) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(splitmix64(state) % i), t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
 void print_openblas(void) {
     ae_blas_info b = ae_blas_get_info();
     printf("OpenBLAS: core %s, %d threads%s\n", b.core, b.threads, b.fallback ? " (a slow fallback core)" : "");

@@ -180,6 +180,10 @@ AE_API size_t ae_input_dim(const ae_model *m); /* 0 for NULL */
 AE_API size_t ae_code_dim(const ae_model *m);  /* 0 for NULL */
 /* The config the model was built with; cfg must not be NULL. */
 AE_API int ae_get_config(const ae_model *m, ae_config *cfg);
+/* Restarts the model's random stream (shuffling, noise, dropout, sampling, a new head's
+ * weights) from seed, as ae_create does from cfg.seed; the weights and the config stay. For
+ * runs that differ only in their randomness, e.g. from one loaded model. */
+AE_API int ae_reseed(ae_model *m, uint64_t seed);
 /* Number of trainable floats. */
 AE_API size_t ae_param_count(const ae_model *m);
 

@@ -155,6 +155,12 @@ size_t ae_config_param_count(const ae_config *c) {
     return ae_config_check(c) == AE_OK && plan_layers(&tmp, w_off, b_off) ? ae_param_count(&tmp) : 0;
 }
 
+int ae_reseed(ae_model *m, uint64_t seed) {
+    if (!m) return AE_EINVAL;
+    ae_rng_seed(&m->rng, seed, 0x5eed);
+    return AE_OK;
+}
+
 int ae_epochs_done(const ae_model *m) { return m ? m->epochs_done : 0; }
 
 size_t ae_input_dim(const ae_model *m) { return m ? m->cfg.input_dim : 0; }

@@ -409,6 +409,28 @@ static void test_head_training_allocates_once(void **state) {
     free(x);
 }
 
+/* ae_reseed: the same seed gives the same new head (and training), another seed another. */
+static void test_reseed_restarts_the_stream(void **state) {
+    (void)state;
+    ae_model *m;
+    ae_config c = config(6, 4, 2, AE_ACT_RELU, AE_ACT_LINEAR);
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float w[3][2 * 3];
+    const uint64_t seeds[3] = {5, 5, 6};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ae_reseed(m, seeds[i]), AE_OK);
+        assert_int_equal(ae_head_create(m, AE_HEAD_SOFTMAX, 3), AE_OK);
+        memcpy(w[i], m->head.layer.w, sizeof w[i]);
+    }
+    assert_int_equal(memcmp(w[0], w[1], sizeof w[0]), 0);
+    assert_true(memcmp(w[0], w[2], sizeof w[0]) != 0);
+    ae_config got;
+    assert_int_equal(ae_get_config(m, &got), AE_OK);
+    assert_int_equal(got.seed, c.seed); /* the config keeps the seed of the weights */
+    assert_int_equal(ae_reseed(NULL, 1), AE_EINVAL);
+    ae_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_head_gradients),
@@ -421,6 +443,7 @@ int main(void) {
         cmocka_unit_test(test_head_rejects_bad_input),
         cmocka_unit_test(test_head_divergence_restores),
         cmocka_unit_test(test_head_training_allocates_once),
+        cmocka_unit_test(test_reseed_restarts_the_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
