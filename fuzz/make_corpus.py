@@ -4,7 +4,9 @@
     python3 fuzz/make_corpus.py MODEL_DIR   # MODEL_DIR from build/tests/export_for_python
 
 Inputs for fuzz_idx start after IDX's two zero bytes and inputs for fuzz_npy after the
-"\\x93NUMPY" magic, since those targets put them back (see fuzz_idx.c, fuzz_npy.c)."""
+"\\x93NUMPY" magic, since those targets put them back (see fuzz_idx.c, fuzz_npy.c). Inputs
+for fuzz_range are a byte saying how the file is stored (0 as is, 1 gzip, 2 two gzip
+members), then the file: the idx, npy and csv cases, written first, are its seeds."""
 import gzip
 import json
 import os
@@ -199,6 +201,23 @@ def csv_cases():
     put("csv", "long_field", b"1" * 400 + b",2\n")
 
 
+def range_cases():
+    """Every idx, npy and csv case as a whole file, as is; the valid ones gzip'd too."""
+    prefix = {"idx": b"\0\0", "npy": b"\x93NUMPY", "csv": b""}
+    for t in ("idx", "npy", "csv"):
+        d = os.path.join(HERE, "corpus", t)
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                data = prefix[t] + f.read()
+            modes = (0, 1, 2) if name.startswith("valid") else (0,)
+            for m in modes:
+                put("range", f"{t}_{name}_{m}", bytes([m]) + data)
+    rows = bytes([0, 0, 8, 3]) + struct.pack(">III", 7, 2, 3) + bytes(range(42))
+    put("range", "idx_seven_rows_0", b"\0" + rows)
+    put("range", "idx_seven_rows_2", b"\2" + rows)
+    put("range", "idx_seven_rows_cut_1", b"\1" + rows[:-5])
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -206,5 +225,6 @@ if __name__ == "__main__":
     idx_cases()
     npy_cases()
     csv_cases()
-    for t in ("model", "idx", "npy", "csv"):
+    range_cases()
+    for t in ("model", "idx", "npy", "csv", "range"):
         print(t, len(os.listdir(os.path.join(HERE, "corpus", t))), "files")

@@ -7,6 +7,9 @@
  *   text    CSV or whitespace-separated numbers, one row per line, optional header line.
  * Every declared size is checked for overflow and against the bytes actually present before
  * the float buffer is allocated, so a hostile header cannot trigger a huge allocation.
+ * ae_data_info and ae_data_load_range read IDX and .npy files as a stream (a gzip file
+ * inflated as it is read) and keep only the header and the rows asked for; they share the
+ * header parsers and the one value converter with the whole-file readers.
  * The .npy reader and writer copy little-endian floats with memcpy: little-endian hosts only. */
 #define _POSIX_C_SOURCE 200809L
 #define ZLIB_CONST /* const next_in */
@@ -142,47 +145,46 @@ static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size
     return AE_OK;
 }
 
-/* ---------------------------------------------------------------- IDX */
+/* ---------------------------------------------------------------- values */
 
-/* 00 00 type ndims, ndims big-endian uint32 dims, then the big-endian data, nothing after. */
-static int parse_idx(const unsigned char *p, size_t len, ae_data *out) {
-    if (len < 4) return AE_EFORMAT;
-    unsigned type = p[2], nd = p[3];
-    size_t esize;
-    switch (type) {
-    case 0x08: /* unsigned byte */
-    case 0x09: /* signed byte */ esize = 1; break;
-    case 0x0B: /* int16 */ esize = 2; break;
-    case 0x0C: /* int32 */
-    case 0x0D: /* float32 */ esize = 4; break;
-    case 0x0E: /* float64 */ esize = 8; break;
-    default: return AE_EFORMAT;
-    }
-    if (nd < 1 || nd > 8) return AE_EFORMAT;
-    size_t hdr = 4 + 4 * (size_t)nd;
-    if (len < hdr) return AE_EFORMAT;
-    size_t rows = 0, cols = 1;
-    for (unsigned i = 0; i < nd; i++) {
-        uint32_t dim = be32(p + 4 + 4 * i);
-        if (dim == 0) return AE_EFORMAT;
-        if (i == 0)
-            rows = dim;
-        else if (!ae_mul_ok(cols, dim, &cols))
-            return AE_EFORMAT;
-    }
-    size_t n, bytes;
-    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, esize, &bytes) || len - hdr != bytes) return AE_EFORMAT;
-    int rc = data_alloc(out, rows, cols);
-    if (rc != AE_OK) return rc;
+enum { NPY_F4, NPY_F8, NPY_U1 };
 
-    const unsigned char *d = p + hdr;
-    float *x = out->x;
-    /* Unsigned bytes with two or more dims are image pixels: scaled to [0,1]. A 1-D
-     * unsigned-byte file is a label file (MNIST labels): it keeps the class numbers 0..255.
-     * Every other type keeps its values. */
-    switch (type) {
+/* Where the values of an IDX or .npy file lie and how they are encoded: all of it from the
+ * header alone, so that ae_data_info and ae_data_load_range share it with the whole-file
+ * parsers. */
+typedef struct {
+    int npy;           /* 1: .npy, type is an NPY_*; 0: IDX, type is IDX's type byte */
+    unsigned type;
+    unsigned nd;       /* IDX: number of dims (a 1-D unsigned-byte file holds labels) */
+    size_t esize;      /* bytes per value */
+    size_t hdr;        /* header bytes: the values start here */
+    size_t rows, cols; /* first dim, product of the others */
+    size_t bytes;      /* rows * cols * esize, checked for overflow */
+} layout;
+
+/* n values encoded as L says, at d, into floats at x: the one place the conversion rules
+ * live. IDX unsigned bytes with two or more dims are image pixels: scaled to [0,1]. A 1-D
+ * unsigned-byte IDX file is a label file (MNIST labels): it keeps the class numbers 0..255.
+ * Every other type keeps its values; .npy |u1 too (0..255, not scaled: the user's values).
+ * Each value is converted on its own, so a caller may convert a file's values piece by piece. */
+static void convert(const layout *L, const unsigned char *d, size_t n, float *x) {
+    if (L->npy) {
+        if (L->type == NPY_F4) {
+            memcpy(x, d, 4 * n);
+        } else if (L->type == NPY_F8) {
+            for (size_t i = 0; i < n; i++) {
+                double v;
+                memcpy(&v, d + 8 * i, 8);
+                x[i] = (float)v;
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) x[i] = (float)d[i];
+        }
+        return;
+    }
+    switch (L->type) {
     case 0x08:
-        if (nd >= 2)
+        if (L->nd >= 2)
             for (size_t i = 0; i < n; i++) x[i] = (float)d[i] / 255.0f;
         else
             for (size_t i = 0; i < n; i++) x[i] = (float)d[i];
@@ -217,7 +219,56 @@ static int parse_idx(const unsigned char *p, size_t len, ae_data *out) {
         }
         break;
     }
+}
+
+/* A whole file in memory, whose header L describes: exactly L's values after the header. */
+static int parse_values(const layout *L, const unsigned char *p, size_t len, ae_data *out) {
+    if (len - L->hdr != L->bytes) return AE_EFORMAT;
+    int rc = data_alloc(out, L->rows, L->cols);
+    if (rc != AE_OK) return rc;
+    convert(L, p + L->hdr, L->rows * L->cols, out->x);
     return AE_OK;
+}
+
+/* ---------------------------------------------------------------- IDX */
+
+/* 00 00 type ndims, ndims big-endian uint32 dims, then the big-endian data, nothing after.
+ * The header, from the first len bytes (at least the whole header). */
+static int idx_layout(const unsigned char *p, size_t len, layout *L) {
+    if (len < 4) return AE_EFORMAT;
+    unsigned type = p[2], nd = p[3];
+    size_t esize;
+    switch (type) {
+    case 0x08: /* unsigned byte */
+    case 0x09: /* signed byte */ esize = 1; break;
+    case 0x0B: /* int16 */ esize = 2; break;
+    case 0x0C: /* int32 */
+    case 0x0D: /* float32 */ esize = 4; break;
+    case 0x0E: /* float64 */ esize = 8; break;
+    default: return AE_EFORMAT;
+    }
+    if (nd < 1 || nd > 8) return AE_EFORMAT;
+    size_t hdr = 4 + 4 * (size_t)nd;
+    if (len < hdr) return AE_EFORMAT;
+    size_t rows = 0, cols = 1;
+    for (unsigned i = 0; i < nd; i++) {
+        uint32_t dim = be32(p + 4 + 4 * i);
+        if (dim == 0) return AE_EFORMAT;
+        if (i == 0)
+            rows = dim;
+        else if (!ae_mul_ok(cols, dim, &cols))
+            return AE_EFORMAT;
+    }
+    size_t n, bytes;
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, esize, &bytes)) return AE_EFORMAT;
+    *L = (layout){0, type, nd, esize, hdr, rows, cols, bytes};
+    return AE_OK;
+}
+
+static int parse_idx(const unsigned char *p, size_t len, ae_data *out) {
+    layout L;
+    int rc = idx_layout(p, len, &L);
+    return rc != AE_OK ? rc : parse_values(&L, p, len, out);
 }
 
 /* ---------------------------------------------------------------- .npy */
@@ -293,8 +344,6 @@ static int str_is(const unsigned char *s, size_t n, const char *lit) {
     return strlen(lit) == n && memcmp(s, lit, n) == 0;
 }
 
-enum { NPY_F4, NPY_F8, NPY_U1 };
-
 /* Little-endian ('<'), native ('=' or none: little-endian here) or, for one byte, any order. */
 static int npy_descr(const unsigned char *s, size_t n, int *type, size_t *itemsize) {
     static const struct {
@@ -362,43 +411,39 @@ static int npy_header(const unsigned char *h, size_t n, int *type, size_t *items
     return c.p == c.e && seen_descr && seen_order && seen_shape;
 }
 
-static int parse_npy(const unsigned char *p, size_t len, ae_data *out) {
+/* Where the dict starts, from the magic and version (p[0..8)): 10 for version 1.0 (a 2-byte
+ * length), 12 for 2.0 and 3.0 (4 bytes; 3.0 has a UTF-8 dict); 0 for any other version. */
+static size_t npy_start(const unsigned char *p) {
+    if (p[7] != 0) return 0;
+    return p[6] == 1 ? 10 : p[6] == 2 || p[6] == 3 ? 12 : 0;
+}
+
+/* The dict's length: little-endian, in the bytes [8, start). */
+static size_t npy_dict_len(const unsigned char *p, size_t start) {
+    size_t n = 0;
+    for (size_t i = start; i-- > 8;) n = n << 8 | p[i];
+    return n;
+}
+
+/* The header, from the first len bytes (at least the whole header). */
+static int npy_layout(const unsigned char *p, size_t len, layout *L) {
     if (len < 10) return AE_EFORMAT;
-    size_t hlen, start;
-    if (p[6] == 1 && p[7] == 0) {
-        hlen = (size_t)p[8] | (size_t)p[9] << 8;
-        start = 10;
-    } else if ((p[6] == 2 || p[6] == 3) && p[7] == 0) { /* 3.0: the same with a UTF-8 header */
-        if (len < 12) return AE_EFORMAT;
-        hlen = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
-        start = 12;
-    } else {
-        return AE_EFORMAT;
-    }
+    size_t start = npy_start(p);
+    if (start == 0 || len < start) return AE_EFORMAT;
+    size_t hlen = npy_dict_len(p, start);
     if (hlen > MAX_NPY_HEADER || hlen > len - start) return AE_EFORMAT;
     int type = NPY_F4;
     size_t itemsize = 0, rows = 0, cols = 0, n, bytes;
     if (!npy_header(p + start, hlen, &type, &itemsize, &rows, &cols)) return AE_EFORMAT;
-    size_t data = start + hlen;
-    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, itemsize, &bytes) || len - data != bytes) return AE_EFORMAT;
-    int rc = data_alloc(out, rows, cols);
-    if (rc != AE_OK) return rc;
-
-    const unsigned char *d = p + data;
-    float *x = out->x;
-    if (type == NPY_F4) {
-        memcpy(x, d, bytes);
-    } else if (type == NPY_F8) {
-        for (size_t i = 0; i < n; i++) {
-            double v;
-            memcpy(&v, d + 8 * i, 8);
-            x[i] = (float)v;
-        }
-    } else {
-        /* .npy keeps the user's values: |u1 becomes 0..255, not scaled (unlike IDX images). */
-        for (size_t i = 0; i < n; i++) x[i] = (float)d[i];
-    }
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, itemsize, &bytes)) return AE_EFORMAT;
+    *L = (layout){1, (unsigned)type, 0, itemsize, start + hlen, rows, cols, bytes};
     return AE_OK;
+}
+
+static int parse_npy(const unsigned char *p, size_t len, ae_data *out) {
+    layout L;
+    int rc = npy_layout(p, len, &L);
+    return rc != AE_OK ? rc : parse_values(&L, p, len, out);
 }
 
 /* ---------------------------------------------------------------- text */
@@ -644,6 +689,335 @@ AE_API void ae_data_free(ae_data *d) {
     if (!d) return;
     ae_dealloc(d->x);
     *d = (ae_data){NULL, 0, 0};
+}
+
+/* ---------------------------------------------------------------- rows of a file */
+
+/* ae_data_info and ae_data_load_range read a file front to back through a source: a plain
+ * file with fread (and fseeko over the rows before the range), a gzip file inflated as it is
+ * read, CHUNK compressed bytes at a time, and never past the range's last row. Only the
+ * header, the range's rows and CHUNK-sized buffers are ever held (read_rows). */
+#define CHUNK ((size_t)1 << 16) /* a multiple of every value size */
+
+typedef struct {
+    FILE *f;
+    int gz;            /* the bytes come from inflate */
+    int z_ready;       /* inflateInit2 succeeded: inflateEnd is owed */
+    int in_eof;        /* fread has reached the end of the file */
+    int ended;         /* gzip: the last member ended at the end of the file */
+    int regular;       /* a regular file: size known, fseeko works */
+    uint64_t size;     /* the file's size, when regular */
+    uint64_t in_total; /* compressed bytes read so far */
+    unsigned char *in; /* gzip: CHUNK bytes of compressed input */
+    z_stream zs;
+} source;
+
+/* Opens path. Up to two bytes are read to tell gzip from the rest; for a plain file they are
+ * its first bytes (peek[0..*npeek)), for a gzip file they went to inflate (*npeek = 0).
+ * src_close is owed whatever this returns. */
+static int src_open(source *s, const char *path, unsigned char peek[2], size_t *npeek) {
+    memset(s, 0, sizeof *s);
+    *npeek = 0;
+    s->f = fopen(path, "rb");
+    if (!s->f) return AE_EIO;
+    struct stat st;
+    if (fstat(fileno(s->f), &st) != 0) return AE_EIO;
+    if (S_ISREG(st.st_mode)) {
+        if (st.st_size < 0 || (uint64_t)st.st_size > byte_limit()) return AE_EFORMAT; /* as read_file */
+        s->regular = 1;
+        s->size = (uint64_t)st.st_size;
+    }
+    size_t got = fread(peek, 1, 2, s->f);
+    if (got < 2 && ferror(s->f)) return AE_EIO; /* a directory lands here too (EISDIR) */
+    s->in_total = got;
+    if (got < 2 || peek[0] != 0x1f || peek[1] != 0x8b) {
+        *npeek = got;
+        return AE_OK;
+    }
+    s->gz = 1;
+    s->in = ae_malloc(CHUNK);
+    if (!s->in) return AE_ENOMEM;
+    s->zs.zalloc = zalloc_hook;
+    s->zs.zfree = zfree_hook;
+    int z = inflateInit2(&s->zs, 16 + MAX_WBITS); /* 16: gzip wrapper only */
+    if (z != Z_OK) return z == Z_MEM_ERROR ? AE_ENOMEM : AE_EFORMAT;
+    s->z_ready = 1;
+    memcpy(s->in, peek, 2);
+    s->zs.next_in = s->in;
+    s->zs.avail_in = 2;
+    return AE_OK;
+}
+
+static int src_close(source *s) {
+    int rc = AE_OK;
+    if (s->z_ready) inflateEnd(&s->zs);
+    ae_dealloc(s->in);
+    if (s->f && fclose(s->f) != 0) rc = AE_EIO;
+    memset(s, 0, sizeof *s);
+    return rc;
+}
+
+/* More compressed input behind what inflate has not taken yet (at the end of the file: none). */
+static int src_fill(source *s) {
+    if (s->in_eof) return AE_OK;
+    size_t left = s->zs.avail_in;
+    if (left > 0 && s->zs.next_in != s->in) memmove(s->in, s->zs.next_in, left);
+    size_t want = CHUNK - left, got = fread(s->in + left, 1, want, s->f);
+    if (got < want) {
+        if (ferror(s->f)) return AE_EIO;
+        s->in_eof = 1;
+    }
+    s->in_total += got;
+    if (s->in_total > byte_limit()) return AE_EFORMAT; /* a file not regular, over the limit */
+    s->zs.next_in = s->in;
+    s->zs.avail_in = (uInt)(left + got);
+    return AE_OK;
+}
+
+/* A gzip member ended: the file ends here, another member follows (as `cat a.gz b.gz` makes),
+ * or anything else does (AE_EFORMAT), as in gunzip. */
+static int gz_member_end(source *s) {
+    if (s->zs.avail_in < 2) {
+        int rc = src_fill(s);
+        if (rc != AE_OK) return rc;
+    }
+    if (s->zs.avail_in == 0) {
+        s->ended = 1;
+        return AE_OK;
+    }
+    if (s->zs.avail_in >= 2 && s->zs.next_in[0] == 0x1f && s->zs.next_in[1] == 0x8b && inflateReset(&s->zs) == Z_OK)
+        return AE_OK;
+    return AE_EFORMAT;
+}
+
+/* Up to n of the next bytes into dst; *got < n only at the end of the data. A gzip stream
+ * that is cut short or damaged is AE_EFORMAT (what inflate has checked: the members passed). */
+static int src_read(source *s, unsigned char *dst, size_t n, size_t *got) {
+    *got = 0;
+    if (!s->gz) {
+        *got = fread(dst, 1, n, s->f);
+        return *got < n && ferror(s->f) ? AE_EIO : AE_OK;
+    }
+    size_t done = 0;
+    int rc = AE_OK;
+    while (done < n && !s->ended) {
+        if (s->zs.avail_in == 0 && (rc = src_fill(s)) != AE_OK) break;
+        /* avail_in and avail_out are 32-bit: ask for at most UINT_MAX at a time. */
+        uInt ain = s->zs.avail_in, aout = (uInt)(n - done < UINT_MAX ? n - done : UINT_MAX);
+        s->zs.next_out = dst + done;
+        s->zs.avail_out = aout;
+        int z = inflate(&s->zs, Z_NO_FLUSH);
+        int progress = s->zs.avail_in != ain || s->zs.avail_out != aout;
+        done += aout - s->zs.avail_out;
+        if (z == Z_STREAM_END) {
+            if ((rc = gz_member_end(s)) != AE_OK) break;
+            continue;
+        }
+        if (z == Z_MEM_ERROR) {
+            rc = AE_ENOMEM;
+            break;
+        }
+        if (z != Z_OK && z != Z_BUF_ERROR) { /* Z_DATA_ERROR, Z_NEED_DICT, ... */
+            rc = AE_EFORMAT;
+            break;
+        }
+        /* No progress with input left, or none left in the file: the stream was cut short. */
+        if (!progress && (s->zs.avail_in > 0 || s->in_eof)) {
+            rc = AE_EFORMAT;
+            break;
+        }
+    }
+    *got = done;
+    return rc;
+}
+
+/* Exactly n bytes: a file that ends first is AE_EFORMAT. */
+static int src_need(source *s, unsigned char *dst, size_t n) {
+    size_t got;
+    int rc = src_read(s, dst, n, &got);
+    return rc == AE_OK && got < n ? AE_EFORMAT : rc;
+}
+
+/* Past the next n bytes: fseeko in a plain regular file (whose size was checked), otherwise
+ * inflated into buf (CHUNK bytes) and dropped. */
+static int src_skip(source *s, size_t n, unsigned char *buf) {
+    if (!s->gz && s->regular) {
+        off_t o = (off_t)n;
+        if (o >= 0 && (uint64_t)o == (uint64_t)n) return fseeko(s->f, o, SEEK_CUR) == 0 ? AE_OK : AE_EIO;
+    }
+    while (n > 0) {
+        size_t k = n < CHUNK ? n : CHUNK;
+        int rc = src_need(s, buf, k);
+        if (rc != AE_OK) return rc;
+        n -= k;
+    }
+    return AE_OK;
+}
+
+/* Reads the header of an IDX or .npy file into L; the values come next in s. *text = 1 for
+ * anything else (the caller parses the whole file, which tells text from junk). The declared
+ * size is held to the same limits as ae_data_load's, and a plain regular file must be exactly
+ * as long as its header says (ae_data_load's rule, for the price of an fstat); a gzip stream is
+ * inflated only up to the end of its header here. */
+static int read_header(source *s, const char *path, layout *L, int *text) {
+    unsigned char h[4 + 4 * 8]; /* an IDX header: at most 8 dims */
+    size_t have, got;
+    *text = 0;
+    int rc = src_open(s, path, h, &have);
+    if (rc == AE_OK && have < 2) {
+        rc = src_read(s, h + have, 2 - have, &got);
+        have += got;
+    }
+    if (rc != AE_OK) return rc;
+    if (have == 2 && h[0] == 0 && h[1] == 0) { /* IDX */
+        if ((rc = src_need(s, h + 2, 2)) != AE_OK) return rc;
+        size_t hdr = h[3] >= 1 && h[3] <= 8 ? 4 + 4 * (size_t)h[3] : 4; /* idx_layout refuses others */
+        if ((rc = src_need(s, h + 4, hdr - 4)) != AE_OK) return rc;
+        rc = idx_layout(h, hdr, L);
+    } else if (have == 2 && h[0] == 0x93) { /* .npy, or junk */
+        unsigned char pre[12];
+        memcpy(pre, h, 2);
+        if ((rc = src_read(s, pre + 2, 8, &got)) != AE_OK) return rc;
+        if (got < 4 || memcmp(pre, "\x93" "NUMPY", 6) != 0) {
+            *text = 1; /* what parse_plain makes of it */
+            return AE_OK;
+        }
+        if (got < 8) return AE_EFORMAT;
+        size_t start = npy_start(pre);
+        if (start == 0) return AE_EFORMAT;
+        if ((rc = src_need(s, pre + 10, start - 10)) != AE_OK) return rc;
+        size_t hlen = npy_dict_len(pre, start);
+        if (hlen > MAX_NPY_HEADER) return AE_EFORMAT;
+        unsigned char *hb = ae_malloc(start + hlen);
+        if (!hb) return AE_ENOMEM;
+        memcpy(hb, pre, start);
+        rc = src_need(s, hb + start, hlen);
+        if (rc == AE_OK) rc = npy_layout(hb, start + hlen, L);
+        ae_dealloc(hb);
+    } else {
+        *text = 1;
+        return AE_OK;
+    }
+    if (rc != AE_OK) return rc;
+    if (L->bytes > byte_limit() - L->hdr) return AE_EFORMAT;
+    if (!s->gz && s->regular && s->size != (uint64_t)L->hdr + L->bytes) return AE_EFORMAT;
+    return AE_OK;
+}
+
+/* IDX and .npy: the header, and for a plain file its size; a gzip file is inflated only up to
+ * the end of its header, so its data is not checked. Text: parsed whole. rows and cols are
+ * zeroed on failure. */
+AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols) {
+    if (rows) *rows = 0;
+    if (cols) *cols = 0;
+    if (!path || !rows || !cols) return AE_EINVAL;
+    source s;
+    layout L;
+    int text = 0, rc = read_header(&s, path, &L, &text), rc_close = src_close(&s);
+    if (rc == AE_OK) rc = rc_close;
+    if (rc != AE_OK) return rc;
+    if (text) {
+        ae_data d;
+        if ((rc = ae_data_load(path, &d)) != AE_OK) return rc;
+        L.rows = d.rows;
+        L.cols = d.cols;
+        ae_data_free(&d);
+    }
+    *rows = L.rows;
+    *cols = L.cols;
+    return AE_OK;
+}
+
+/* Rows [first, first + count) of the values that follow L's header in s, into out. A plain
+ * regular file's size was checked against the header: the floats are allocated up front and
+ * filled CHUNK bytes at a time. Any other stream (gzip) may hold less than its header says,
+ * so the range's bytes are read first, into a buffer that grows only as they arrive, and the
+ * floats allocated after: a hostile header cannot trigger a big allocation. A range that
+ * ends at the last row also reads on to the end of the file, which must come right there
+ * (for gzip: the members' trailers and CRCs checked, as ae_data_load checks them). */
+static int read_rows(source *s, const layout *L, size_t first, size_t count, ae_data *out) {
+    if (first >= L->rows || count > L->rows - first) return AE_EINVAL;
+    size_t row_bytes = L->cols * L->esize; /* rows * row_bytes = L->bytes: no overflow */
+    size_t n = count * L->cols, need = count * row_bytes, done = 0;
+    unsigned char *buf = ae_malloc(CHUNK);
+    if (!buf) return AE_ENOMEM;
+    int rc = AE_OK;
+    if (!s->gz && s->regular) {
+        rc = data_alloc(out, count, L->cols);
+        if (rc == AE_OK) rc = src_skip(s, first * row_bytes, buf);
+        size_t per = CHUNK / L->esize;
+        while (rc == AE_OK && done < n) {
+            size_t k = n - done < per ? n - done : per;
+            if ((rc = src_need(s, buf, k * L->esize)) == AE_OK) convert(L, buf, k, out->x + done);
+            done += k;
+        }
+        ae_dealloc(buf);
+    } else {
+        rc = src_skip(s, first * row_bytes, buf);
+        ae_dealloc(buf);
+        size_t cap = need < CHUNK ? need : CHUNK;
+        unsigned char *raw = rc == AE_OK ? ae_malloc(cap) : NULL;
+        if (rc == AE_OK && !raw) rc = AE_ENOMEM;
+        while (rc == AE_OK && done < need) {
+            size_t got;
+            if (done == cap && (rc = grow(&raw, &cap, need)) != AE_OK) break;
+            if ((rc = src_read(s, raw + done, cap - done, &got)) == AE_OK && got < cap - done) rc = AE_EFORMAT;
+            done += got;
+        }
+        if (rc == AE_OK) rc = data_alloc(out, count, L->cols);
+        if (rc == AE_OK) convert(L, raw, n, out->x);
+        ae_dealloc(raw);
+    }
+    if (rc == AE_OK && count == L->rows - first) {
+        unsigned char extra;
+        size_t got;
+        rc = src_read(s, &extra, 1, &got);
+        if (rc == AE_OK && got > 0) rc = AE_EFORMAT;
+    }
+    return rc;
+}
+
+/* A text file: parsed whole, then cut (the whole file and its floats are held meanwhile). */
+static int text_rows(const char *path, size_t first, size_t count, ae_data *out) {
+    ae_data all;
+    int rc = ae_data_load(path, &all);
+    if (rc != AE_OK) return rc;
+    if (first >= all.rows || count > all.rows - first) {
+        rc = AE_EINVAL;
+    } else if (count == all.rows) {
+        *out = all;
+        return AE_OK;
+    } else if ((rc = data_alloc(out, count, all.cols)) == AE_OK) {
+        memcpy(out->x, all.x + first * all.cols, count * all.cols * sizeof(float));
+    }
+    ae_data_free(&all);
+    return rc;
+}
+
+/* IDX and .npy: only the range's rows are read and converted. A plain file seeks to them and
+ * holds only their floats (and 64 KiB); a gzip file is inflated up to the range's last row and
+ * no further, the bytes before the range dropped as they come, and holds the range's bytes
+ * and then its floats. Text: parsed whole, then cut.
+ * What is checked: the header, as ae_data_load checks it (limits included); for a plain
+ * regular file, that its size is exactly the declared one (an fstat: free). A gzip stream is
+ * required to hold the declared data only up to the range's last row: a stream that is cut,
+ * damaged or followed by junk after that row is not seen (nor a member's CRC that is not
+ * reached), except by a range that ends at the last row, which reads the stream to its end
+ * and so refuses what ae_data_load refuses. A range outside [0, rows) is AE_EINVAL, found
+ * from the header before any data is read. *out is zeroed on failure. */
+AE_API int ae_data_load_range(const char *path, size_t first, size_t count, ae_data *out) {
+    if (!out) return AE_EINVAL;
+    *out = (ae_data){NULL, 0, 0};
+    if (!path || count == 0) return AE_EINVAL;
+    source s;
+    layout L;
+    int text = 0, rc = read_header(&s, path, &L, &text);
+    if (rc == AE_OK && !text) rc = read_rows(&s, &L, first, count, out);
+    int rc_close = src_close(&s);
+    if (rc == AE_OK) rc = rc_close;
+    if (rc == AE_OK && text) rc = text_rows(path, first, count, out);
+    if (rc != AE_OK) ae_data_free(out);
+    return rc;
 }
 
 /* .npy 1.0: magic, version, 2-byte little-endian header length, the dict padded with spaces

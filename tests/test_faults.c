@@ -204,6 +204,18 @@ static int op_data(ae_model *m, void *ctx) {
     return rc;
 }
 
+/* ae_data_info, then the last row with ae_data_load_range (which reads to the end). */
+static int op_data_range(ae_model *m, void *ctx) {
+    (void)m;
+    size_t rows, cols;
+    ae_data d = {NULL, 0, 0};
+    int rc = ae_data_info((const char *)ctx, &rows, &cols);
+    if (rc == AE_OK) rc = ae_data_load_range((const char *)ctx, rows - 1, 1, &d);
+    if (rc != AE_OK) assert_null(d.x);
+    ae_data_free(&d);
+    return rc;
+}
+
 static void write_file(const char *path, const void *b, size_t n, int gz) {
     if (gz) {
         gzFile f = gzopen(path, "wb");
@@ -268,6 +280,10 @@ static void test_every_allocation_fails_cleanly(void **state) {
     total += walk("idx.gz", NULL, op_data, (void *)path_of("a.idx.gz"), 0);
     total += walk("csv", NULL, op_data, (void *)path_of("a.csv"), 0);
     total += walk("npy", NULL, op_data, (void *)path_of("a.npy"), 0);
+    total += walk("idx range", NULL, op_data_range, (void *)path_of("a.idx"), 0);
+    total += walk("idx.gz range", NULL, op_data_range, (void *)path_of("a.idx.gz"), 0);
+    total += walk("npy range", NULL, op_data_range, (void *)path_of("a.npy"), 0);
+    total += walk("csv range", NULL, op_data_range, (void *)path_of("a.csv"), 0);
     printf("[ faults ] %zu allocation sites walked in all\n", total);
     assert_true(total > 40);
 }

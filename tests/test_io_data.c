@@ -1,6 +1,8 @@
 /* Data files: IDX, .npy and CSV (each also gzipped) read into the exact expected floats,
  * every malformed or oversized header refused with AE_EFORMAT before anything big is
- * allocated, and ae_npy_save round trips bit for bit, atomically. */
+ * allocated, and ae_npy_save round trips bit for bit, atomically. ae_data_info and
+ * ae_data_load_range agree with ae_data_load on every range of every format, plain and gzip,
+ * and refuse what it refuses. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <zlib.h>
 
 #include "ae.h"
+#include "tensor.h" /* ae_set_alloc_hook */
 
 static char dir[64];
 
@@ -761,7 +764,635 @@ static void test_load_io_errors(void **state) {
     assert_null(d.x);
 }
 
-/* The real Fashion-MNIST test set, where the system package put it. */
+/* ---------------------------------------------------------------- rows of a file */
+
+/* ae_data_load_range must fail with want and leave out zeroed (it starts as junk). */
+static void expect_range(const char *path, size_t first, size_t count, int want) {
+    float junk;
+    ae_data d = {&junk, 7, 7};
+    assert_int_equal(ae_data_load_range(path, first, count, &d), want);
+    assert_null(d.x);
+    assert_int_equal(d.rows, 0);
+    assert_int_equal(d.cols, 0);
+}
+
+/* ae_data_info must fail with want and zero rows and cols. */
+static void expect_info(const char *path, int want) {
+    size_t rows = 7, cols = 7;
+    assert_int_equal(ae_data_info(path, &rows, &cols), want);
+    assert_int_equal(rows, 0);
+    assert_int_equal(cols, 0);
+}
+
+/* Rows [first, first + count) of path equal those rows of all, bit for bit. */
+static void expect_rows(const char *path, const ae_data *all, size_t first, size_t count) {
+    ae_data d;
+    assert_int_equal(ae_data_load_range(path, first, count, &d), AE_OK);
+    assert_non_null(d.x);
+    assert_int_equal(d.rows, count);
+    assert_int_equal(d.cols, all->cols);
+    assert_memory_equal(d.x, all->x + first * all->cols, count * all->cols * sizeof(float));
+    ae_data_free(&d);
+}
+
+/* Ranges outside [0, rows): AE_EINVAL, overflowing first + count included. */
+static void expect_bad_ranges(const char *path, size_t rows) {
+    expect_range(path, 0, 0, AE_EINVAL);
+    expect_range(path, rows, 1, AE_EINVAL);
+    expect_range(path, rows - 1, 2, AE_EINVAL);
+    expect_range(path, 0, rows + 1, AE_EINVAL);
+    expect_range(path, SIZE_MAX, 1, AE_EINVAL);
+    expect_range(path, 1, SIZE_MAX, AE_EINVAL);
+    expect_range(path, SIZE_MAX, SIZE_MAX, AE_EINVAL);
+}
+
+/* ae_data_load of the file; ae_data_info must give its shape. */
+static ae_data load_with_info(const char *path) {
+    ae_data all;
+    assert_int_equal(ae_data_load(path, &all), AE_OK);
+    size_t rows = 0, cols = 0;
+    assert_int_equal(ae_data_info(path, &rows, &cols), AE_OK);
+    assert_int_equal(rows, all.rows);
+    assert_int_equal(cols, all.cols);
+    return all;
+}
+
+/* Every range (first, count) of dir/name equals the same rows of ae_data_load, the whole
+ * range included; returns the number of rows. */
+static size_t check_every_range(const char *name) {
+    char p[256];
+    path_of(p, name);
+    ae_data all = load_with_info(p);
+    for (size_t first = 0; first < all.rows; first++)
+        for (size_t count = 1; count <= all.rows - first; count++) expect_rows(p, &all, first, count);
+    expect_bad_ranges(p, all.rows);
+    size_t rows = all.rows;
+    ae_data_free(&all);
+    return rows;
+}
+
+/* The file buf as name, name.gz, and two-member gzip files split inside the header (name.h.gz)
+ * and inside the data (name.d.gz): each through check_every_range, each with rows rows. */
+static void check_every_form(const char *name, const void *buf, size_t n, size_t rows) {
+    const char *suffix[4] = {"", ".gz", ".h.gz", ".d.gz"};
+    const size_t split[4] = {0, 0, n > 4 ? 3 : 1, n > 4 ? n - n / 3 : n - 1}; /* n >= 2 */
+    for (int i = 0; i < 4; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "%.50s%s", name, suffix[i]);
+        if (i == 0)
+            write_bytes(nm, buf, n);
+        else
+            write_gz(nm, buf, n, split[i]);
+        assert_int_equal(check_every_range(nm), rows);
+    }
+}
+
+static void test_range_idx_ubyte_images(void **state) {
+    (void)state;
+    unsigned char px[5 * 3 * 4], buf[128];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 37 + 11);
+    const uint32_t dims[3] = {5, 3, 4};
+    size_t n = idx_make(buf, 0x08, 3, dims, px, sizeof px);
+    check_every_form("r.idx", buf, n, 5);
+
+    /* The values themselves: pixels scaled to [0,1]. */
+    char p[256];
+    path_of(p, "r.idx.d.gz");
+    ae_data d;
+    assert_int_equal(ae_data_load_range(p, 2, 2, &d), AE_OK);
+    for (int i = 0; i < 24; i++) assert_close(d.x[i], (float)px[24 + i] / 255.0f, 0, 0);
+    ae_data_free(&d);
+}
+
+static void test_range_idx_labels(void **state) {
+    (void)state;
+    const unsigned char lab[9] = {0, 9, 255, 3, 1, 7, 7, 2, 128};
+    const uint32_t dims[1] = {9};
+    unsigned char buf[32];
+    size_t n = idx_make(buf, 0x08, 1, dims, lab, sizeof lab);
+    check_every_form("lab.idx", buf, n, 9);
+    char p[256];
+    path_of(p, "lab.idx.gz");
+    ae_data d;
+    assert_int_equal(ae_data_load_range(p, 2, 3, &d), AE_OK);
+    assert_int_equal(d.cols, 1);
+    for (int i = 0; i < 3; i++) assert_close(d.x[i], (float)lab[2 + i], 0, 0); /* class numbers */
+    ae_data_free(&d);
+}
+
+static void test_range_idx_other_types(void **state) {
+    (void)state;
+    const unsigned types[5] = {0x09, 0x0B, 0x0C, 0x0D, 0x0E};
+    const size_t esize[5] = {1, 2, 4, 4, 8};
+    const uint32_t dims[2] = {4, 3};
+    unsigned char data[4 * 3 * 8], buf[128];
+    for (int t = 0; t < 5; t++) {
+        if (types[t] == 0x0D) { /* real floats for float32: a subnormal, a negative zero */
+            float v[12];
+            test_fill(v, 12, 5, -3, 3);
+            v[1] = 1e-40f;
+            v[2] = -0.0f;
+            for (int i = 0; i < 12; i++) {
+                uint32_t u;
+                memcpy(&u, &v[i], 4);
+                put_be32(data + 4 * i, u);
+            }
+        } else if (types[t] == 0x0E) {
+            for (int i = 0; i < 12; i++) {
+                double v = (i - 5) * 0.37;
+                uint64_t u;
+                memcpy(&u, &v, 8);
+                put_be32(data + 8 * i, (uint32_t)(u >> 32));
+                put_be32(data + 8 * i + 4, (uint32_t)u);
+            }
+        } else {
+            for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 73 + 5);
+        }
+        char name[32];
+        snprintf(name, sizeof name, "t%02x.idx", types[t]);
+        check_every_form(name, buf, idx_make(buf, types[t], 2, dims, data, 12 * esize[t]), 4);
+    }
+    /* float32 keeps its bits. */
+    char p[256];
+    path_of(p, "t0d.idx.gz");
+    ae_data d;
+    assert_int_equal(ae_data_load_range(p, 0, 1, &d), AE_OK);
+    assert_close(d.x[1], 1e-40f, 0, 0);
+    assert_true(signbit(d.x[2]));
+    ae_data_free(&d);
+}
+
+static void test_range_npy(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *b;
+    float f4[5 * 3];
+    test_fill(f4, 15, 3, -2, 2);
+    f4[4] = -0.0f;
+    b = npy_make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 3), }", f4, sizeof f4, &len);
+    check_every_form("f4.npy", b, len, 5);
+    free(b);
+
+    const double f8[6] = {0.1, -7.0, 1e20, 1.0 / 3.0, -2.5e-3, 42};
+    b = npy_make(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }", f8, sizeof f8, &len);
+    check_every_form("f8.npy", b, len, 6);
+    free(b);
+    b = npy_make(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }", f8, sizeof f8, &len);
+    check_every_form("f8_2d.npy", b, len, 2);
+    free(b);
+
+    const unsigned char u1[12] = {0, 1, 2, 3, 100, 128, 200, 254, 255, 9, 8, 7};
+    b = npy_make(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (12,), }", u1, sizeof u1, &len);
+    check_every_form("u1.npy", b, len, 12);
+    free(b);
+    b = npy_make(1, "{'descr': '|u1', 'fortran_order': False, 'shape': (4, 3), }", u1, sizeof u1, &len);
+    check_every_form("u1_2d.npy", b, len, 4);
+    free(b);
+    b = npy_make(1, "{'descr': 'u1', 'fortran_order': False, 'shape': (2, 2, 3), }", u1, sizeof u1, &len);
+    check_every_form("u1_3d.npy", b, len, 2);
+    free(b);
+    char p[256];
+    path_of(p, "u1_2d.npy.gz");
+    ae_data d;
+    assert_int_equal(ae_data_load_range(p, 3, 1, &d), AE_OK);
+    for (int i = 0; i < 3; i++) assert_close(d.x[i], (float)u1[9 + i], 0, 0); /* not scaled */
+    ae_data_free(&d);
+
+    /* Versions 2.0 and 3.0 (a 4-byte header length), and a scalar (one row). */
+    b = npy_make(2, "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 3), }", f4, sizeof f4, &len);
+    check_every_form("v2.npy", b, len, 5);
+    free(b);
+    b = npy_make(3, "{'shape': (3, 5), 'fortran_order': False, 'descr': '<f4'}", f4, sizeof f4, &len);
+    check_every_form("v3.npy", b, len, 3);
+    free(b);
+    b = npy_make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (), }", f4, 4, &len);
+    check_every_form("scalar.npy", b, len, 1);
+    free(b);
+}
+
+static void test_range_text(void **state) {
+    (void)state;
+    const char *s = "x;y;z\r\n0.5;1.5;2\r\n\r\n-2;3e2;1\r\n7;8;9\r\n1;1;1\r\n-1;-2;-3\r\n";
+    check_every_form("r.csv", s, strlen(s), 5);
+    const char *one = "5\n";
+    check_every_form("one.csv", one, strlen(one), 1);
+    char p[256];
+    path_of(p, "r.csv.gz");
+    ae_data d;
+    assert_int_equal(ae_data_load_range(p, 1, 2, &d), AE_OK);
+    assert_int_equal(d.cols, 3);
+    const float want[6] = {-2, 300, 1, 7, 8, 9};
+    for (int i = 0; i < 6; i++) assert_close(d.x[i], want[i], 0, 0);
+    ae_data_free(&d);
+    /* A malformed text file: as ae_data_load says. */
+    write_bytes("ragged.csv", "1,2\n3\n", 6);
+    path_of(p, "ragged.csv");
+    expect_info(p, AE_EFORMAT);
+    expect_range(p, 0, 1, AE_EFORMAT);
+}
+
+/* Files bigger than the 64 KiB pieces the reader works in, compressed and not, with member
+ * boundaries swept across the first piece's end: a sample of ranges, rows and pieces
+ * straddled. */
+static void test_range_large_files(void **state) {
+    (void)state;
+    enum { R = 200, C = 1000 };
+    const uint32_t dims[2] = {R, C};
+    size_t n = 12 + (size_t)R * C;
+    unsigned char *buf = malloc(n);
+    assert_non_null(buf);
+    uint32_t lcg = 1;
+    unsigned char *px = buf + 12;
+    for (size_t i = 0; i < (size_t)R * C; i++) { /* incompressible: the gzip file is as big */
+        lcg = lcg * 1664525u + 1013904223u;
+        px[i] = (unsigned char)(lcg >> 24);
+    }
+    idx_make(buf, 0x08, 2, dims, NULL, 0);
+    write_bytes("big.idx", buf, n);
+    write_gz("big.idx.gz", buf, n, 0);
+    char p[256], q[256];
+    path_of(p, "big.idx");
+    ae_data all = load_with_info(p);
+    const size_t firsts[] = {0, 1, 64, 65, 66, 130, 131, 199}, counts[] = {1, 2, 65, 66, 67, 200};
+    for (int g = 0; g < 2; g++) {
+        path_of(q, g ? "big.idx.gz" : "big.idx");
+        for (size_t i = 0; i < sizeof firsts / sizeof firsts[0]; i++)
+            for (size_t j = 0; j < sizeof counts / sizeof counts[0]; j++)
+                if (counts[j] <= R - firsts[i]) expect_rows(q, &all, firsts[i], counts[j]);
+    }
+    /* A second member starting near the first 64 KiB of compressed input: the reader must
+     * look for the next member's magic across the end of a piece. */
+    path_of(q, "big2.idx.gz");
+    for (size_t split = 65536 - 40; split <= 65536 + 8; split++) {
+        write_gz("big2.idx.gz", buf, n, split);
+        expect_rows(q, &all, 0, R);
+        expect_rows(q, &all, 60, 10);
+    }
+    ae_data_free(&all);
+
+    /* .npy <f8: 8-byte values, 8192 of them to a piece. */
+    size_t vals = 300 * 101, len;
+    double *v = malloc(vals * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < vals; i++) v[i] = (double)i * 0.001 - 7;
+    unsigned char *b = npy_make(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (300, 101), }", v,
+                                vals * sizeof *v, &len);
+    write_bytes("big.npy", b, len);
+    write_gz("big.npy.gz", b, len, len / 2);
+    path_of(p, "big.npy");
+    all = load_with_info(p);
+    for (int g = 0; g < 2; g++) {
+        path_of(q, g ? "big.npy.gz" : "big.npy");
+        expect_rows(q, &all, 0, 300);
+        expect_rows(q, &all, 81, 82);
+        expect_rows(q, &all, 162, 1);
+        expect_rows(q, &all, 299, 1);
+    }
+    ae_data_free(&all);
+    free(b);
+    free(v);
+    free(buf);
+}
+
+/* Truncation. A plain file must be exactly as long as its header says, whatever the range
+ * (an fstat: free). A gzip stream must hold the declared data only up to the range's last
+ * row; a range that ends at the last row reads the stream to its end and refuses what
+ * ae_data_load refuses (cut, damaged, junk after it, CRC). */
+static void test_range_truncated(void **state) {
+    (void)state;
+    unsigned char px[10 * 20], buf[256];
+    uint32_t lcg = 7;
+    for (size_t i = 0; i < sizeof px; i++) {
+        lcg = lcg * 1664525u + 1013904223u;
+        px[i] = (unsigned char)(lcg >> 24);
+    }
+    const uint32_t dims[2] = {10, 20};
+    size_t n = idx_make(buf, 0x08, 2, dims, px, sizeof px);
+    write_bytes("full.idx", buf, n);
+    char p[256];
+    path_of(p, "full.idx");
+    ae_data all = load_with_info(p);
+
+    /* Plain, cut inside row 7: refused for every range, before or inside the cut. */
+    write_bytes("cut.idx", buf, n - 50);
+    path_of(p, "cut.idx");
+    expect_info(p, AE_EFORMAT);
+    expect_range(p, 0, 3, AE_EFORMAT);
+    expect_range(p, 7, 1, AE_EFORMAT);
+    expect_range(p, 0, 10, AE_EFORMAT);
+    /* Plain, one byte too many: refused too, as ae_data_load refuses it. */
+    buf[n] = 0;
+    write_bytes("long.idx", buf, n + 1);
+    path_of(p, "long.idx");
+    expect_info(p, AE_EFORMAT);
+    expect_range(p, 0, 1, AE_EFORMAT);
+    expect_range(p, 9, 1, AE_EFORMAT);
+
+    /* Plain, cut at every length: what ae_data_load says, info and ranges say. */
+    for (size_t cut = 0; cut < n; cut++) {
+        write_bytes("every.idx", buf, cut);
+        path_of(p, "every.idx");
+        ae_data d;
+        assert_int_equal(ae_data_load(p, &d), AE_EFORMAT);
+        expect_info(p, AE_EFORMAT);
+        expect_range(p, 0, 1, AE_EFORMAT);
+    }
+
+    /* A whole gzip stream of a cut file (the data ends inside row 7). */
+    write_gz("cut.idx.gz", buf, n - 50, 0);
+    path_of(p, "cut.idx.gz");
+    size_t rows = 0, cols = 0;
+    assert_int_equal(ae_data_info(p, &rows, &cols), AE_OK); /* the header alone: no data read */
+    assert_int_equal(rows, 10);
+    assert_int_equal(cols, 20);
+    expect_rows(p, &all, 0, 3); /* the stream holds rows 0..6: fine */
+    expect_rows(p, &all, 6, 1);
+    expect_range(p, 7, 1, AE_EFORMAT); /* cut inside the range */
+    expect_range(p, 5, 3, AE_EFORMAT);
+    expect_range(p, 8, 2, AE_EFORMAT); /* cut before the range */
+    expect_range(p, 0, 10, AE_EFORMAT);
+    /* ... and of a file one byte too long: seen only by a range that ends at the last row. */
+    write_gz("long.idx.gz", buf, n + 1, 0);
+    path_of(p, "long.idx.gz");
+    expect_rows(p, &all, 0, 9);
+    expect_range(p, 9, 1, AE_EFORMAT);
+    expect_range(p, 0, 10, AE_EFORMAT);
+
+    /* The gzip stream itself cut or damaged. */
+    write_gz("z.gz", buf, n, 0);
+    size_t len;
+    unsigned char *gz = slurp("z.gz", &len);
+    path_of(p, "z.gz");
+    expect_rows(p, &all, 0, 10); /* the baseline is fine */
+    write_bytes("z.gz", gz, len - 4); /* trailer cut: its length field */
+    expect_rows(p, &all, 0, 9);
+    expect_range(p, 9, 1, AE_EFORMAT);
+    write_bytes("z.gz", gz, len / 2); /* cut in the deflate data (about row 5: incompressible) */
+    expect_rows(p, &all, 0, 2);
+    expect_range(p, 8, 1, AE_EFORMAT);
+    expect_range(p, 0, 10, AE_EFORMAT);
+    write_bytes("z.gz", gz, 10); /* the gzip header only */
+    expect_info(p, AE_EFORMAT);
+    expect_range(p, 0, 1, AE_EFORMAT);
+    write_bytes("z.gz", gz, 2); /* the magic only */
+    expect_info(p, AE_EFORMAT);
+    expect_range(p, 0, 1, AE_EFORMAT);
+    unsigned char *bad = malloc(len + 3);
+    assert_non_null(bad);
+    memcpy(bad, gz, len);
+    memcpy(bad + len, "abc", 3);
+    write_bytes("z.gz", bad, len + 3); /* junk after the member */
+    expect_rows(p, &all, 0, 9);
+    expect_range(p, 9, 1, AE_EFORMAT);
+    write_bytes("z.gz", bad, len + 1); /* one byte: not even a magic */
+    expect_range(p, 0, 10, AE_EFORMAT);
+    bad[len - 6] ^= 0x55; /* CRC-32 of the data */
+    write_bytes("z.gz", bad, len);
+    expect_rows(p, &all, 0, 9);
+    expect_range(p, 0, 10, AE_EFORMAT);
+    /* Compressed bytes cut at every length: the whole range is always refused. */
+    for (size_t cut = 0; cut < len; cut++) {
+        write_bytes("z.gz", gz, cut);
+        expect_range(p, 0, 10, AE_EFORMAT);
+    }
+    free(bad);
+    free(gz);
+    ae_data_free(&all);
+}
+
+/* The largest allocation made while the hook is on. */
+static size_t biggest;
+static int record_size(size_t bytes, void *user) {
+    (void)user;
+    if (bytes > biggest) biggest = bytes;
+    return 0;
+}
+
+/* A header that declares far more than the file holds: a plain file is refused from its size,
+ * a gzip file once its stream ends, without allocating for the declared rows; declared sizes
+ * over ae_data_load's limit (8 GiB) are refused from the header. */
+static void test_range_hostile_headers(void **state) {
+    (void)state;
+    unsigned char px[12] = {0}, buf[64];
+    char p[256];
+    const uint32_t big[2] = {65536, 65536}; /* 4 GiB of pixels, 16 GiB of floats */
+    size_t n = idx_make(buf, 0x08, 2, big, px, sizeof px);
+    write_bytes("hostile.idx", buf, n);
+    write_gz("hostile.idx.gz", buf, n, 0);
+    path_of(p, "hostile.idx");
+    expect_info(p, AE_EFORMAT);
+    expect_range(p, 0, 65536, AE_EFORMAT);
+    path_of(p, "hostile.idx.gz");
+    size_t rows, cols;
+    assert_int_equal(ae_data_info(p, &rows, &cols), AE_OK); /* the header alone is plausible */
+    assert_int_equal(rows, 65536);
+    assert_int_equal(cols, 65536);
+    biggest = 0;
+    ae_set_alloc_hook(record_size, NULL);
+    float junk;
+    ae_data d = {&junk, 7, 7};
+    int rc = ae_data_load_range(p, 0, 65536, &d);
+    ae_set_alloc_hook(NULL, NULL);
+    assert_int_equal(rc, AE_EFORMAT);
+    assert_null(d.x);
+    assert_true(biggest <= ((size_t)1 << 20)); /* 64 KiB pieces, zlib's window */
+    expect_range(p, 65535, 1, AE_EFORMAT);
+
+    const uint32_t over[3] = {65536, 65536, 3}; /* 12 GiB */
+    n = idx_make(buf, 0x08, 3, over, px, sizeof px);
+    write_gz("over.idx.gz", buf, n, 0);
+    path_of(p, "over.idx.gz");
+    expect_info(p, AE_EFORMAT);
+    expect_range(p, 0, 1, AE_EFORMAT);
+    size_t len;
+    unsigned char *b = npy_make(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (50000, 50000), }", px, 8, &len);
+    write_gz("over.npy.gz", b, len, 0);
+    free(b);
+    path_of(p, "over.npy.gz");
+    expect_info(p, AE_EFORMAT);
+    expect_range(p, 0, 1, AE_EFORMAT);
+}
+
+/* Malformed headers: info and ranges refuse what ae_data_load refuses, plain and gzip. */
+static void test_range_bad_headers(void **state) {
+    (void)state;
+    unsigned char files[16][192];
+    size_t lens[16], k = 0;
+    unsigned char px[16] = {0};
+    const uint32_t dims[3] = {2, 2, 3}, zero[3] = {2, 0, 3}, nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    const uint32_t huge[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
+    lens[k] = idx_make(files[k], 0x0A, 3, dims, px, 12), k++; /* unknown type */
+    lens[k] = idx_make(files[k], 0x08, 0, dims, px, 12), k++; /* no dims */
+    lens[k] = idx_make(files[k], 0x08, 9, nine, px, 1), k++;  /* more than 8 */
+    lens[k] = idx_make(files[k], 0x08, 3, zero, px, 0), k++;  /* a zero dim */
+    lens[k] = idx_make(files[k], 0x08, 3, huge, px, 12), k++; /* overflow */
+    lens[k] = idx_make(files[k], 0x08, 3, dims, px, 12) - 14, k++; /* dims cut short */
+    const char *dicts[] = {
+        "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+        "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 2), }",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), ",
+    };
+    for (size_t i = 0; i < sizeof dicts / sizeof dicts[0]; i++) {
+        size_t len;
+        unsigned char *b = npy_make(1, dicts[i], px, 16, &len);
+        assert_true(len <= sizeof files[0]);
+        memcpy(files[k], b, len);
+        lens[k++] = len;
+        free(b);
+    }
+    size_t len;
+    unsigned char *b = npy_make(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", px, 16, &len);
+    memcpy(files[k], b, len);
+    files[k][6] = 4; /* version 4.0 */
+    lens[k++] = len;
+    memcpy(files[k], b, len);
+    files[k][8] = 0xFF; /* header length past the end */
+    files[k][9] = 0xFF;
+    lens[k++] = len;
+    memcpy(files[k], b, 9); /* the version's fields cut */
+    lens[k++] = 9;
+    memcpy(files[k], b, 5); /* the magic cut: not a .npy file (nor text) */
+    lens[k++] = 5;
+    free(b);
+    assert_true(k <= 16);
+
+    char p[256];
+    for (size_t i = 0; i < k; i++)
+        for (int g = 0; g < 2; g++) {
+            if (g)
+                write_gz("bad", files[i], lens[i], 0);
+            else
+                write_bytes("bad", files[i], lens[i]);
+            path_of(p, "bad");
+            ae_data d;
+            assert_int_equal(ae_data_load(p, &d), AE_EFORMAT);
+            expect_info(p, AE_EFORMAT);
+            expect_range(p, 0, 1, AE_EFORMAT);
+        }
+}
+
+static void test_range_arguments_and_io_errors(void **state) {
+    (void)state;
+    const float x[4] = {1, 2, 3, 4};
+    char p[256], q[256];
+    path_of(p, "args.npy");
+    assert_int_equal(ae_npy_save(p, x, 2, 2), AE_OK);
+    size_t rows = 7, cols = 7;
+    assert_int_equal(ae_data_info(NULL, &rows, &cols), AE_EINVAL);
+    assert_int_equal(rows + cols, 0);
+    cols = 7;
+    assert_int_equal(ae_data_info(p, NULL, &cols), AE_EINVAL);
+    assert_int_equal(cols, 0);
+    rows = 7;
+    assert_int_equal(ae_data_info(p, &rows, NULL), AE_EINVAL);
+    assert_int_equal(rows, 0);
+    expect_range(NULL, 0, 1, AE_EINVAL);
+    expect_range(p, 0, 0, AE_EINVAL);
+    assert_int_equal(ae_data_load_range(p, 0, 1, NULL), AE_EINVAL);
+
+    path_of(q, "missing.npy");
+    expect_info(q, AE_EIO);
+    expect_range(q, 0, 1, AE_EIO);
+    expect_info(dir, AE_EIO); /* a directory */
+    expect_range(dir, 0, 1, AE_EIO);
+    write_bytes("empty", "", 0);
+    path_of(q, "empty");
+    expect_info(q, AE_EFORMAT);
+    expect_range(q, 0, 1, AE_EFORMAT);
+    write_gz("empty.gz", "", 0, 0); /* inflates to nothing */
+    path_of(q, "empty.gz");
+    expect_info(q, AE_EFORMAT);
+    expect_range(q, 0, 1, AE_EFORMAT);
+}
+
+/* Every allocation the readers make fails in turn: AE_ENOMEM, out zeroed, nothing leaked
+ * (the sanitizer build runs LeakSanitizer). */
+static size_t fail_at, seen;
+static int fail_kth(size_t bytes, void *user) {
+    (void)bytes;
+    (void)user;
+    return ++seen == fail_at;
+}
+
+static void walk_range_faults(const char *path, size_t first, size_t count) {
+    for (int info = 0; info < 2; info++)
+        for (size_t k = 1;; k++) {
+            fail_at = k;
+            seen = 0;
+            float junk;
+            ae_data d = {&junk, 7, 7};
+            size_t rows = 7, cols = 7;
+            ae_set_alloc_hook(fail_kth, NULL);
+            int rc = info ? ae_data_info(path, &rows, &cols) : ae_data_load_range(path, first, count, &d);
+            size_t made = seen;
+            ae_set_alloc_hook(NULL, NULL);
+            if (made < k) { /* nothing failed */
+                assert_int_equal(rc, AE_OK);
+                if (!info) ae_data_free(&d);
+                break;
+            }
+            if (rc != AE_ENOMEM) print_error("%s: allocation %zu failed, status %d\n", path, k, rc);
+            assert_int_equal(rc, AE_ENOMEM);
+            if (info) {
+                assert_int_equal(rows + cols, 0);
+            } else {
+                assert_null(d.x);
+                assert_int_equal(d.rows + d.cols, 0);
+            }
+        }
+}
+
+static void test_range_allocation_failures(void **state) {
+    (void)state;
+    unsigned char px[4 * 6], buf[64];
+    for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 11);
+    const uint32_t dims[2] = {4, 6};
+    size_t n = idx_make(buf, 0x08, 2, dims, px, sizeof px);
+    write_bytes("f.idx", buf, n);
+    write_gz("f.idx.gz", buf, n, 10);
+    float x[5 * 3];
+    test_fill(x, 15, 1, -1, 1);
+    char p[256];
+    path_of(p, "f.npy");
+    assert_int_equal(ae_npy_save(p, x, 5, 3), AE_OK);
+    size_t len;
+    unsigned char *b = slurp("f.npy", &len);
+    write_gz("f.npy.gz", b, len, 0);
+    free(b);
+    const char *csv = "a,b\n1,2\n3,4\n5,6\n";
+    write_bytes("f.csv", csv, strlen(csv));
+    write_gz("f.csv.gz", csv, strlen(csv), 0);
+    const char *names[] = {"f.idx", "f.idx.gz", "f.npy", "f.npy.gz", "f.csv", "f.csv.gz"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        path_of(p, names[i]);
+        walk_range_faults(p, 1, 2);
+        walk_range_faults(p, 2, 1); /* the last rows: read to the end */
+    }
+}
+
+/* The real Fashion-MNIST test set, where the system package put it: ranges of the gzip'd
+ * images and labels equal the same rows of the whole file. */
+static void test_range_fashion_mnist(void **state) {
+    (void)state;
+    const char *images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+    const char *labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+    if (!exists(images) || !exists(labels)) skip();
+    ae_data all = load_with_info(images);
+    assert_int_equal(all.rows, 10000);
+    assert_int_equal(all.cols, 784);
+    expect_rows(images, &all, 0, 1);
+    expect_rows(images, &all, 2500, 5000);
+    expect_rows(images, &all, 9999, 1);
+    expect_rows(images, &all, 0, 10000);
+    ae_data_free(&all);
+    all = load_with_info(labels);
+    assert_int_equal(all.cols, 1);
+    expect_rows(labels, &all, 7500, 2500);
+    ae_data_free(&all);
+}
+
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -786,6 +1417,18 @@ int main(void) {
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_empty_input_and_free),
         cmocka_unit_test(test_load_io_errors),
+        cmocka_unit_test(test_range_idx_ubyte_images),
+        cmocka_unit_test(test_range_idx_labels),
+        cmocka_unit_test(test_range_idx_other_types),
+        cmocka_unit_test(test_range_npy),
+        cmocka_unit_test(test_range_text),
+        cmocka_unit_test(test_range_large_files),
+        cmocka_unit_test(test_range_truncated),
+        cmocka_unit_test(test_range_hostile_headers),
+        cmocka_unit_test(test_range_bad_headers),
+        cmocka_unit_test(test_range_arguments_and_io_errors),
+        cmocka_unit_test(test_range_allocation_failures),
+        cmocka_unit_test(test_range_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
