@@ -236,7 +236,6 @@ static void clip_spans(const spans *s, float max_norm) {
         for (size_t j = 0; j < s->n[i]; j++) s->g[i][j] *= scale;
 }
 
-static int spans_finite(const spans *s) { return ae_all_finite(s->p[0], s->n[0]) && ae_all_finite(s->p[1], s->n[1]); }
 
 /* Class indices: finite whole numbers in [0, c). */
 static int labels_ok(const float *y, size_t n, size_t c) {
@@ -322,8 +321,9 @@ int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, const a
             }
             if (o->clip_norm > 0.0f) clip_spans(&s, o->clip_norm);
             ae_optim_begin_step(&opt);
-            for (int i = 0; i < 2; i++) ae_optim_update(&opt, s.p[i], s.g[i], i ? s.n[0] : 0, s.n[i]);
-            if (!spans_finite(&s)) {
+            int finite = 1;
+            for (int i = 0; i < 2; i++) finite &= ae_optim_update(&opt, s.p[i], s.g[i], i ? s.n[0] : 0, s.n[i]);
+            if (!finite) {
                 rc = AE_EDIVERGED;
                 break;
             }

@@ -45,54 +45,66 @@ void ae_optim_free(ae_optim *o) {
 
 /* SGD with momentum mu (PyTorch, dampening 0): v = mu v + g; p -= lr v;
  * Nesterov: p -= lr (g + mu v). Weight decay adds wd p to g. */
-AE_VECTOR_CLONES static void sgd_step(const ae_optim *o, float *restrict p, const float *restrict g,
-                                      float *restrict v, size_t n) {
+AE_VECTOR_CLONES static int sgd_step(const ae_optim *o, float *restrict p, const float *restrict g,
+                                     float *restrict v, size_t n) {
     const float lr = o->lr, mu = o->momentum, wd = o->weight_decay;
+    float acc = 0.0f; /* p - p: 0 for finite p, NaN for NaN or Inf (the divergence check) */
     if (!v) {
-        for (size_t i = 0; i < n; i++) p[i] -= lr * (g[i] + wd * p[i]);
+#pragma omp simd reduction(+ : acc)
+        for (size_t i = 0; i < n; i++) {
+            p[i] -= lr * (g[i] + wd * p[i]);
+            acc += p[i] - p[i];
+        }
     } else if (!o->nesterov) {
+#pragma omp simd reduction(+ : acc)
         for (size_t i = 0; i < n; i++) {
             float gi = g[i] + wd * p[i];
             v[i] = mu * v[i] + gi;
             p[i] -= lr * v[i];
+            acc += p[i] - p[i];
         }
     } else {
+#pragma omp simd reduction(+ : acc)
         for (size_t i = 0; i < n; i++) {
             float gi = g[i] + wd * p[i];
             v[i] = mu * v[i] + gi;
             p[i] -= lr * (gi + mu * v[i]);
+            acc += p[i] - p[i];
         }
     }
+    return acc == 0.0f;
 }
 
 /* Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *       p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
  * Adam's weight decay adds wd p to g; AdamW first applies p -= lr wd p. */
-AE_VECTOR_CLONES static void adam_step(const ae_optim *o, float *restrict p, const float *restrict g,
-                                       float *restrict m, float *restrict v, size_t n) {
+AE_VECTOR_CLONES static int adam_step(const ae_optim *o, float *restrict p, const float *restrict g,
+                                      float *restrict m, float *restrict v, size_t n) {
     const float b1 = o->beta1, b2 = o->beta2, eps = o->eps, lr = o->lr;
     const float c1 = (float)(1.0 / (1.0 - pow(b1, (double)o->step)));
     const float c2 = (float)(1.0 / (1.0 - pow(b2, (double)o->step)));
     const float wd_grad = o->kind == AE_OPT_ADAM ? o->weight_decay : 0.0f;
     const float decay = o->kind == AE_OPT_ADAMW ? 1.0f - lr * o->weight_decay : 1.0f;
+    float acc = 0.0f; /* p - p: 0 for finite p, NaN for NaN or Inf (the divergence check) */
+#pragma omp simd reduction(+ : acc)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + wd_grad * p[i];
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
         v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
         p[i] = p[i] * decay - lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
+        acc += p[i] - p[i];
     }
+    return acc == 0.0f;
 }
 
 void ae_optim_begin_step(ae_optim *o) { o->step++; }
 
-void ae_optim_update(ae_optim *o, float *restrict p, const float *restrict g, size_t offset, size_t count) {
-    if (o->kind == AE_OPT_SGD)
-        sgd_step(o, p, g, o->m ? o->m + offset : NULL, count);
-    else
-        adam_step(o, p, g, o->m + offset, o->v + offset, count);
+int ae_optim_update(ae_optim *o, float *restrict p, const float *restrict g, size_t offset, size_t count) {
+    if (o->kind == AE_OPT_SGD) return sgd_step(o, p, g, o->m ? o->m + offset : NULL, count);
+    return adam_step(o, p, g, o->m + offset, o->v + offset, count);
 }
 
-void ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g) {
+int ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g) {
     ae_optim_begin_step(o);
-    ae_optim_update(o, p, g, 0, o->n);
+    return ae_optim_update(o, p, g, 0, o->n);
 }

@@ -24,12 +24,13 @@ AE_HIDDEN void ae_optim_configure(ae_optim *o, const ae_train_opts *opts);
 /* 1 when the state fits these options (same optimizer, moments present where needed). */
 AE_HIDDEN int ae_optim_matches(const ae_optim *o, const ae_train_opts *opts, size_t n);
 AE_HIDDEN void ae_optim_free(ae_optim *o);
-/* One update of p[0..n) from the gradient g (g is not modified). */
-AE_HIDDEN void ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g);
+/* One update of p[0..n) from the gradient g (g is not modified). Returns 1 when every updated
+ * parameter is finite, 0 otherwise (checked in the same pass: no second read of the block). */
+AE_HIDDEN int ae_optim_step(ae_optim *o, float *restrict p, const float *restrict g);
 /* The same for parameters kept in several blocks: ae_optim_begin_step once per step, then
  * ae_optim_update for each block, whose state is the count floats at offset. */
 AE_HIDDEN void ae_optim_begin_step(ae_optim *o);
-AE_HIDDEN void ae_optim_update(ae_optim *o, float *restrict p, const float *restrict g, size_t offset,
-                               size_t count);
+AE_HIDDEN int ae_optim_update(ae_optim *o, float *restrict p, const float *restrict g, size_t offset,
+                              size_t count);
 
 #endif

@@ -423,9 +423,9 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
                 break;
             }
             if (o->clip_norm > 0.0f) ae_clip_norm(m->grads, m->n_params, o->clip_norm);
-            ae_optim_step(&m->opt, m->params, m->grads);
-            /* Every process holds the same weights, so every process finds the same. */
-            if (!ae_all_finite(m->params, m->n_params)) {
+            /* The step checks the weights it wrote. Every process holds the same weights, so
+             * every process finds the same. */
+            if (!ae_optim_step(&m->opt, m->params, m->grads)) {
                 rc = AE_EDIVERGED;
                 break;
             }

@@ -104,6 +104,32 @@ static void test_adam_l2_and_adamw_decoupled(void **state) {
     ae_optim_free(&o);
 }
 
+/* The step reports whether every weight it wrote is finite, for each optimizer, wherever the
+ * bad value lands (the vector body or the remainder of the loop). */
+static void test_step_reports_non_finite_weights(void **state) {
+    (void)state;
+    enum { N = 37 };
+    const struct { ae_optimizer kind; float mom; int nesterov; } cases[] = {
+        {AE_OPT_SGD, 0.0f, 0}, {AE_OPT_SGD, 0.9f, 0}, {AE_OPT_SGD, 0.9f, 1}, {AE_OPT_ADAM, 0.0f, 0}, {AE_OPT_ADAMW, 0.0f, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t bad = 0; bad <= N; bad++) { /* bad == N: all finite */
+            ae_train_opts t = ae_train_opts_default();
+            t.optimizer = cases[c].kind;
+            t.learning_rate = 0.1f;
+            t.momentum = cases[c].mom;
+            t.nesterov = cases[c].nesterov;
+            t.weight_decay = 0.01f;
+            ae_optim o;
+            assert_int_equal(ae_optim_init(&o, &t, N), AE_OK);
+            float p[N], g[N];
+            test_fill(p, N, 3, -1.0f, 1.0f);
+            test_fill(g, N, 4, -1.0f, 1.0f);
+            if (bad < N) g[bad] = bad % 2 ? NAN : INFINITY;
+            assert_int_equal(ae_optim_step(&o, p, g), bad == N);
+            ae_optim_free(&o);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgd_plain_and_weight_decay),
@@ -111,6 +137,7 @@ int main(void) {
         cmocka_unit_test(test_sgd_nesterov_two_steps),
         cmocka_unit_test(test_adam_two_steps),
         cmocka_unit_test(test_adam_l2_and_adamw_decoupled),
+        cmocka_unit_test(test_step_reports_non_finite_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
