@@ -71,14 +71,25 @@ static int bcast_floats(float *p, size_t n, MPI_Comm comm) {
     return AE_OK;
 }
 
+static long long float_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (long long)u;
+}
+
 /* The ranks must agree on what is trained and how: the model's size and the options that
- * shape the steps. Returns AE_EINVAL everywhere when any differs. */
+ * shape the steps or decide when the ranks meet (epochs, patience, checkpoints: a rank that
+ * stopped early would leave the others waiting). Returns AE_EINVAL everywhere when any
+ * differs. */
 static int same_everywhere(const ae_model *m, const ae_train_opts *o, MPI_Comm comm) {
-    long long mine[6] = {(long long)m->n_params, (long long)m->cfg.input_dim, (long long)o->epochs,
-                         (long long)o->batch_size, (long long)o->shuffle, (long long)o->resume};
-    long long lo[6], hi[6];
-    if (MPI_Allreduce(mine, lo, 6, MPI_LONG_LONG, MPI_MIN, comm) != MPI_SUCCESS ||
-        MPI_Allreduce(mine, hi, 6, MPI_LONG_LONG, MPI_MAX, comm) != MPI_SUCCESS)
+    enum { N = 11 };
+    long long mine[N] = {(long long)m->n_params, (long long)m->cfg.input_dim, (long long)o->epochs,
+                         (long long)o->batch_size, (long long)o->shuffle, (long long)o->resume,
+                         (long long)o->patience, (long long)o->checkpoint_every, (long long)o->optimizer,
+                         (long long)o->loss, float_bits(o->learning_rate)};
+    long long lo[N], hi[N];
+    if (MPI_Allreduce(mine, lo, N, MPI_LONG_LONG, MPI_MIN, comm) != MPI_SUCCESS ||
+        MPI_Allreduce(mine, hi, N, MPI_LONG_LONG, MPI_MAX, comm) != MPI_SUCCESS)
         return AE_EIO;
     return memcmp(lo, hi, sizeof lo) == 0 ? AE_OK : AE_EINVAL;
 }

@@ -201,6 +201,9 @@ static void test_one_rank_fails_all_return(void) {
     if (rank == bad) b.batch_size = 16;
     CHECK(ae_train_mpi(m, x, count, &b, MPI_COMM_WORLD, NULL) == (size > 1 ? AE_EINVAL : AE_OK));
     b = o;
+    if (rank == bad) b.patience = 2; /* would stop at another epoch than the others */
+    CHECK(ae_train_mpi(m, x, count, &b, MPI_COMM_WORLD, NULL) == (size > 1 ? AE_EINVAL : AE_OK));
+    b = o;
     if (rank == bad) b.learning_rate = -1.0f;
     CHECK(ae_train_mpi(m, x, count, &b, MPI_COMM_WORLD, NULL) == AE_EINVAL);
     /* a model of another shape on one rank */
