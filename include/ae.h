@@ -19,6 +19,8 @@
  * Pretraining: ae_pretrain_layerwise (greedy, one layer at a time, then end to end).
  * Classifier on the code: ae_head_create, ae_head_train (encoder frozen or fine-tuned),
  * ae_head_predict / ae_head_classify / ae_head_evaluate; the head is saved with the model.
+ * Data-parallel training over MPI: ae_mpi.h (the AE_WITH_MPI build), with ae_data_load_range
+ * reading each process's share of the rows.
  *
  * Every function that can fail returns AE_OK (0) or a negative AE_E* status; ae_strerror()
  * names it. The library never prints, never exits and never aborts on bad input.
