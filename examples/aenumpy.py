@@ -41,6 +41,7 @@ class Model:
     def __init__(self, config, tensors):
         self.config = config
         self.tensors = tensors
+        self.extra = {}
 
     def _layers(self):
         c = self.config
@@ -94,12 +95,17 @@ def load(path):
             raise ValueError("unexpected dtype " + e["dtype"])
         begin, end = e["data_offsets"]
         tensors[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(e["shape"]).copy()
-    return Model(json.loads(meta["config"]), tensors)
+    m = Model(json.loads(meta["config"]), tensors)
+    # A supervised head's kind and width, an anomaly threshold: kept for save().
+    m.extra = {k: json.loads(meta[k]) for k in ("head", "anomaly") if k in meta}
+    return m
 
 
-def save(path, config, tensors):
+def save(path, config, tensors, extra=None):
     """Writes config (dict with at least input_dim, n_hidden, hidden, code_dim) and tensors
-    (name -> array, converted to float32) as a libae model file that ae_load reads."""
+    (name -> array, converted to float32) as a libae model file that ae_load reads. extra:
+    the "head" and "anomaly" metadata of a loaded model (Model.extra), when its tensors
+    include head.weight and head.bias."""
     cfg = dict(CONFIG_DEFAULTS)
     cfg.update(config)
     cfg["seed"] = str(cfg["seed"])
@@ -113,6 +119,8 @@ def save(path, config, tensors):
     header["__metadata__"] = {"format": "libae", "format_version": "1",
                               "config": json.dumps(cfg, separators=(",", ":"), sort_keys=True),
                               "crc32": "%08x" % zlib.crc32(data)}
+    for key, value in (extra or {}).items():
+        header["__metadata__"][key] = json.dumps(value, separators=(",", ":"), sort_keys=True)
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:

@@ -24,7 +24,7 @@ def check(folder):
         print(f"model{variant}: {len(m.tensors)} tensors, max |numpy - ae_reconstruct| = {err:.2e}")
         worst = max(worst, err)
         # the NumPy writer: C reads these back (export_for_python --verify)
-        aenumpy.save(f"{folder}/roundtrip{variant}.safetensors", m.config, m.tensors)
+        aenumpy.save(f"{folder}/roundtrip{variant}.safetensors", m.config, m.tensors, m.extra)
     if worst > 1e-5:
         print("FAIL: difference above 1e-5")
         return 1

@@ -29,6 +29,17 @@ static int verify(const char *dir) {
         if (!got) return fail("memory", AE_ENOMEM);
         if ((rc = ae_reconstruct(m, x.x, x.rows, got))) return fail("reconstruct", rc);
         int same = memcmp(got, want.x, want.rows * want.cols * sizeof(float)) == 0;
+        if (variant == 1) { /* the head and the threshold came through too */
+            ae_model *orig;
+            snprintf(path, sizeof path, "%s/model1.safetensors", dir);
+            if ((rc = ae_load(&orig, path))) return fail(path, rc);
+            float p1[64 * 4], p2[64 * 4], t1 = 0.0f, t2 = 1.0f;
+            same = same && x.rows <= 64 && ae_head_predict(orig, x.x, x.rows, p1) == AE_OK &&
+                   ae_head_predict(m, x.x, x.rows, p2) == AE_OK && memcmp(p1, p2, x.rows * 4 * sizeof(float)) == 0 &&
+                   ae_threshold_get(orig, &t1, NULL, NULL) == AE_OK && ae_threshold_get(m, &t2, NULL, NULL) == AE_OK &&
+                   t1 == t2;
+            ae_free(orig);
+        }
         printf("roundtrip%d: %s\n", variant, same ? "identical to the original" : "DIFFERENT");
         free(got);
         ae_data_free(&want);
@@ -70,6 +81,10 @@ int main(int argc, char **argv) {
         o.batch_size = 16;
         if ((rc = ae_train(m, x, N, &o))) return fail("train", rc);
         if ((rc = ae_reconstruct(m, x, N, rec))) return fail("reconstruct", rc);
+        if (variant == 1) { /* a supervised head and an anomaly threshold, for the round trip */
+            if ((rc = ae_head_create(m, AE_HEAD_SOFTMAX, 4))) return fail("head", rc);
+            if ((rc = ae_threshold_calibrate(m, x, N, AE_THRESHOLD_QUANTILE, 0.9, NULL))) return fail("threshold", rc);
+        }
         snprintf(path, sizeof path, "%s/model%d.safetensors", argv[1], variant);
         if ((rc = ae_save(m, path))) return fail("save", rc);
         snprintf(path, sizeof path, "%s/reconstruction%d.npy", argv[1], variant);
