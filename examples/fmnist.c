@@ -45,6 +45,19 @@ int fmnist_load_labels(const char *dir, const char *name, size_t n, ae_data *out
     return 0;
 }
 
+int fmnist_load_labelled(const char *dir, ae_data *train, ae_data *test, ae_data *train_y, ae_data *test_y) {
+    *train_y = *test_y = (ae_data){NULL, 0, 0};
+    if (fmnist_load(dir, train, test) != 0) return -1;
+    if (fmnist_load_labels(dir, "train-labels-idx1-ubyte.gz", train->rows, train_y) != 0 ||
+        fmnist_load_labels(dir, "t10k-labels-idx1-ubyte.gz", test->rows, test_y) != 0) {
+        ae_data_free(train_y);
+        ae_data_free(train);
+        ae_data_free(test);
+        return -1;
+    }
+    return 0;
+}
+
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -12,6 +12,9 @@
 /* Loads the train and test images (floats in [0,1]) from dir (NULL: FMNIST_DIR). Returns 0,
  * or -1 after printing what went wrong and how to get the data set. */
 int fmnist_load(const char *dir, ae_data *train, ae_data *test);
+/* fmnist_load, and the train and test labels (checked as fmnist_load_labels does). Returns 0,
+ * or -1 after printing what went wrong (nothing left allocated). */
+int fmnist_load_labelled(const char *dir, ae_data *train, ae_data *test, ae_data *train_y, ae_data *test_y);
 /* Loads the label file dir/name (NULL dir: FMNIST_DIR; IDX, rows x 1) and checks that it holds
  * n class numbers 0..9. Returns 0, or -1 after printing what went wrong. */
 int fmnist_load_labels(const char *dir, const char *name, size_t n, ae_data *out);

@@ -134,14 +134,7 @@ int main(int argc, char **argv) {
     if (r.linear_probe && r.freeze_epochs) return usage(argv[0]);
 
     ae_data train = {0}, test = {0}, train_y = {0}, test_y = {0};
-    if (fmnist_load(dir, &train, &test) != 0) return 1;
-    if (fmnist_load_labels(dir, "train-labels-idx1-ubyte.gz", train.rows, &train_y) != 0 ||
-        fmnist_load_labels(dir, "t10k-labels-idx1-ubyte.gz", test.rows, &test_y) != 0) {
-        ae_data_free(&train_y);
-        ae_data_free(&train);
-        ae_data_free(&test);
-        return 1;
-    }
+    if (fmnist_load_labelled(dir, &train, &test, &train_y, &test_y) != 0) return 1;
     print_openblas();
 
     const size_t d = train.cols, n_lab = (size_t)r.labels * N_CLASSES;

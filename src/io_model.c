@@ -294,15 +294,24 @@ static int state_from_json(const char *text, json_t *root, ae_model *m) {
     return AE_OK;
 }
 
-/* Metadata "head" (NULL: none): kind and outputs, checked against the code width. */
-static int head_from_json(json_t *v, ae_head_kind *kind, size_t *outputs) {
-    *outputs = 0;
-    if (!v) return AE_OK;
+/* A metadata value holding JSON text, parsed into *out (a new reference): AE_OK, AE_EFORMAT
+ * (not a string, not JSON) or AE_ENOMEM. */
+static int meta_json(json_t *v, json_t **out) {
     json_t *j = json_is_string(v) ? json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL) : NULL;
     if (!j || json_alloc_failed) {
         json_decref(j);
         return json_is_string(v) ? parse_failure() : AE_EFORMAT;
     }
+    *out = j;
+    return AE_OK;
+}
+
+/* Metadata "head" (NULL: none): kind and outputs, checked against the code width. */
+static int head_from_json(json_t *v, ae_head_kind *kind, size_t *outputs) {
+    *outputs = 0;
+    json_t *j = NULL;
+    int rc = v ? meta_json(v, &j) : AE_OK;
+    if (!j) return rc;
     const char *k;
     json_int_t c;
     int ok = json_unpack(j, "{s:s, s:I !}", "kind", &k, "outputs", &c) == 0 && c >= 1 && c <= (json_int_t)AE_MAX_WIDTH;
@@ -321,12 +330,9 @@ static int head_from_json(json_t *v, ae_head_kind *kind, size_t *outputs) {
 /* Metadata "anomaly" (NULL: none): the threshold state. */
 static int threshold_from_json(json_t *v, ae_threshold_state *t) {
     memset(t, 0, sizeof *t);
-    if (!v) return AE_OK;
-    json_t *j = json_is_string(v) ? json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL) : NULL;
-    if (!j || json_alloc_failed) {
-        json_decref(j);
-        return json_is_string(v) ? parse_failure() : AE_EFORMAT;
-    }
+    json_t *j = NULL;
+    int rc = v ? meta_json(v, &j) : AE_OK;
+    if (!j) return rc;
     const char *name;
     json_t *param, *value;
     int ok = json_unpack(j, "{s:s, s:o, s:o !}", "method", &name, "param", &param, "threshold", &value) == 0 &&
