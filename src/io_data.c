@@ -57,6 +57,13 @@ static uint64_t be64(const unsigned char *p) { return (uint64_t)be32(p) << 32 | 
 
 /* ---------------------------------------------------------------- gzip */
 
+/* What an inflate() status other than Z_STREAM_END means: AE_OK to go on (Z_OK, or Z_BUF_ERROR:
+ * no progress possible this call), AE_ENOMEM, or AE_EFORMAT (Z_DATA_ERROR, Z_NEED_DICT, ...). */
+static int inflate_status(int z) {
+    if (z == Z_OK || z == Z_BUF_ERROR) return AE_OK;
+    return z == Z_MEM_ERROR ? AE_ENOMEM : AE_EFORMAT;
+}
+
 /* zlib's allocations go through the library's allocator too (and so through the test hook). */
 static voidpf zalloc_hook(voidpf opaque, uInt items, uInt size) {
     (void)opaque;
@@ -121,14 +128,7 @@ static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size
             rc = AE_EFORMAT;
             break;
         }
-        if (z == Z_MEM_ERROR) {
-            rc = AE_ENOMEM;
-            break;
-        }
-        if (z != Z_OK && z != Z_BUF_ERROR) { /* Z_DATA_ERROR, Z_NEED_DICT, ... */
-            rc = AE_EFORMAT;
-            break;
-        }
+        if ((rc = inflate_status(z)) != AE_OK) break;
         /* Room for output but no input left (or no progress): the stream was cut short. */
         if (zs.avail_out > 0 && (in_pos == len || !progress)) {
             rc = AE_EFORMAT;
@@ -813,14 +813,7 @@ static int src_read(source *s, unsigned char *dst, size_t n, size_t *got) {
             if ((rc = gz_member_end(s)) != AE_OK) break;
             continue;
         }
-        if (z == Z_MEM_ERROR) {
-            rc = AE_ENOMEM;
-            break;
-        }
-        if (z != Z_OK && z != Z_BUF_ERROR) { /* Z_DATA_ERROR, Z_NEED_DICT, ... */
-            rc = AE_EFORMAT;
-            break;
-        }
+        if ((rc = inflate_status(z)) != AE_OK) break;
         /* No progress with input left, or none left in the file: the stream was cut short. */
         if (!progress && (s->zs.avail_in > 0 || s->in_eof)) {
             rc = AE_EFORMAT;

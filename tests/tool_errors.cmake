@@ -38,6 +38,9 @@ expect_fail("cannot resume from m.safetensors" train data.csv --resume m.safeten
 expect_fail("unknown option --frobnicate" train data.csv --frobnicate -o y.safetensors)
 expect_fail("unknown option --bogus" encode m.safetensors data.csv --bogus -o x.csv)
 expect_fail("unknown command 'fly'" fly)
+if(NOT WITH_MPI) # an ae built without MPI says so (the MPI build's --mpi runs in mpi_tool)
+  expect_fail("built without MPI" train data.csv --mpi -o y.safetensors)
+endif()
 expect_fail("--epochs wants an integer" train data.csv --epochs many -o y.safetensors)
 expect_fail("not a variational model" sample m.safetensors -n 3 -o s.csv)
 

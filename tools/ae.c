@@ -333,7 +333,7 @@ static int cmd_train(int argc, char **argv) {
         rc = ae_train_mpi(m, d.x, d.rows, &o, MPI_COMM_WORLD, &st);
         if (lead && st.allreduce_calls)
             fprintf(stderr, "gradient MPI_Allreduce: %zu calls of %zu bytes, %.2f s of %.2f s\n", st.allreduce_calls,
-                    st.gradient_bytes, st.allreduce_seconds, st.epoch_seconds);
+                    st.gradient_bytes, st.allreduce_seconds, st.train_seconds);
 #else
         rc = AE_EINVAL;
 #endif
