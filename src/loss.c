@@ -2,9 +2,16 @@
 
 #include <math.h>
 
-AE_VECTOR_CLONES double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const float *bias,
-                      const float *target, size_t rows, size_t cols, float *dz, float *row_loss) {
+double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const float *bias, const float *target,
+                      size_t rows, size_t cols, float *dz, float *row_loss) {
     const float scale = 1.0f / ((float)rows * (float)cols);
+    return ae_loss_output_sum(loss, act, z, bias, target, rows, cols, dz, row_loss, scale) /
+           ((double)rows * (double)cols);
+}
+
+AE_VECTOR_CLONES double ae_loss_output_sum(ae_loss loss, ae_activation act, const float *z, const float *bias,
+                                           const float *target, size_t rows, size_t cols, float *dz,
+                                           float *row_loss, float scale) {
     double total = 0.0;
     for (size_t i = 0; i < rows; i++) {
         const float *restrict zr = z + i * cols;
@@ -37,5 +44,5 @@ AE_VECTOR_CLONES double ae_loss_output(ae_loss loss, ae_activation act, const fl
         if (row_loss) row_loss[i] = sum / (float)cols;
         total += sum;
     }
-    return total / ((double)rows * (double)cols);
+    return total;
 }

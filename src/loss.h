@@ -14,5 +14,10 @@
 AE_HIDDEN double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const float *bias,
                                 const float *target, size_t rows, size_t cols, float *dz,
                                 float *row_loss);
+/* The same over some rows of a larger batch: returns the loss summed over these rows * cols
+ * elements, and dz is the batch mean's gradient, dz_scale = 1 / (batch rows * cols). */
+AE_HIDDEN double ae_loss_output_sum(ae_loss loss, ae_activation act, const float *z, const float *bias,
+                                    const float *target, size_t rows, size_t cols, float *dz,
+                                    float *row_loss, float dz_scale);
 
 #endif

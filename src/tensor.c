@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tensor.h"
+#include "pool.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -89,10 +90,25 @@ ae_blas_info ae_blas_get_info(void) {
     return info;
 }
 
+static int g_threads; /* 0: not set, follow OpenBLAS's count */
+
 int ae_set_threads(int n) {
     if (n < 1) return AE_EINVAL;
     openblas_set_num_threads(n);
+    g_threads = n > AE_MAX_THREADS ? AE_MAX_THREADS : n;
     return AE_OK;
+}
+
+int ae_threads(void) {
+    if (g_threads) return g_threads;
+    int n = openblas_get_num_threads();
+    return n < 1 ? 1 : n > AE_MAX_THREADS ? AE_MAX_THREADS : n;
+}
+
+int ae_blas_set_threads(int n) {
+    int before = openblas_get_num_threads();
+    openblas_set_num_threads(n);
+    return before;
 }
 
 /* One loop per activation so that each body is branch-free and vectorises. */
@@ -144,10 +160,10 @@ AE_VECTOR_CLONES void ae_dropout_act_backward(float *restrict d, const float *re
     for (size_t i = 0; i < n; i++) d[i] *= mask[i] * ae_act_grad_from_output(a[i] * keep, act);
 }
 
-AE_VECTOR_CLONES void ae_col_sum(const float *restrict x, size_t rows, size_t cols, float *restrict out) {
+AE_VECTOR_CLONES void ae_col_sum(const float *restrict x, size_t rows, size_t cols, size_t ld, float *restrict out) {
     memset(out, 0, cols * sizeof *out);
     for (size_t i = 0; i < rows; i++) {
-        const float *restrict r = x + i * cols;
+        const float *restrict r = x + i * ld;
         for (size_t j = 0; j < cols; j++) out[j] += r[j];
     }
 }

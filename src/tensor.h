@@ -61,6 +61,11 @@ AE_HIDDEN int ae_mul_ok(size_t a, size_t b, size_t *out);
 AE_HIDDEN void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b,
                        float beta, ae_mat *c);
 
+/* Threads libae trains with: ae_set_threads's count, else OpenBLAS's (at most AE_MAX_THREADS). */
+AE_HIDDEN int ae_threads(void);
+/* Sets OpenBLAS's thread count and returns the one it replaces. */
+AE_HIDDEN int ae_blas_set_threads(int n);
+
 /* The fallback rule of ae_blas_get_info, apart for tests: 1 when the CPU has AVX2 (or
  * AVX-512) but core names none of OpenBLAS's AVX2 cores. */
 AE_HIDDEN int ae_blas_is_fallback(const char *core, int cpu_avx2, int cpu_avx512);
@@ -73,8 +78,8 @@ AE_HIDDEN void ae_act_backward(float *restrict d, const float *restrict a, size_
  * mask is 0 or 1/keep and a the dropped-out output (a * keep recovers a kept unit's output). */
 AE_HIDDEN void ae_dropout_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
                                        size_t n, ae_activation act, float keep);
-/* out[j] = sum_i x[i, j] over rows x cols. */
-AE_HIDDEN void ae_col_sum(const float *restrict x, size_t rows, size_t cols, float *restrict out);
+/* out[j] = sum_i x[i * ld + j] over rows x cols (ld >= cols). */
+AE_HIDDEN void ae_col_sum(const float *restrict x, size_t rows, size_t cols, size_t ld, float *restrict out);
 /* x[0..n) *= s. */
 AE_HIDDEN void ae_scale(float *x, size_t n, float s);
 /* Scales g[0..n) down to global L2 norm max_norm when its norm is larger. */

@@ -7,6 +7,7 @@
 
 #include "loss.h"
 #include "optim.h"
+#include "pool.h"
 
 ae_train_opts ae_train_opts_default(void) {
     ae_train_opts o;
@@ -34,9 +35,10 @@ int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *c
     memset(w, 0, sizeof *w);
     const size_t d = m->cfg.input_dim, k = m->cfg.code_dim, L = m->n_layers;
     const int noise = cfg->train && cfg->noise != AE_NOISE_NONE, drop = cfg->train && cfg->dropout > 0.0f;
-    /* Sizes in floats, in carving order: act[L], mask[L], delta[2], batch, noisy, eps, z.
+    /* Sizes in floats, in carving order: act[L], mask[L], delta[2], batch, noisy, eps, z, index
+     * (uint32_t, the size of a float).
      * Each piece is rounded to whole 64-byte lines so every view stays aligned. */
-    size_t sizes[2 * AE_MAX_LAYERS + 6], n = 0, total = 0;
+    size_t sizes[2 * AE_MAX_LAYERS + 7], n = 0, total = 0;
     for (size_t l = 0; l < L; l++) sizes[n++] = cap * m->layer[l].out;
     for (size_t l = 0; l < L; l++) sizes[n++] = drop && is_hidden(m, l) ? cap * m->layer[l].out : 0;
     sizes[n++] = cap * m->max_width;
@@ -45,6 +47,7 @@ int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *c
     sizes[n++] = noise ? cap * d : 0;
     sizes[n++] = m->cfg.variational ? cap * k : 0;
     sizes[n++] = m->cfg.variational ? cap * k : 0;
+    sizes[n++] = cap;
     for (size_t i = 0; i < n; i++) {
         sizes[i] = (sizes[i] + 15) & ~(size_t)15;
         total += sizes[i];
@@ -62,6 +65,8 @@ int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *c
     CARVE(w->noisy);
     CARVE(w->eps);
     CARVE(w->z);
+    w->index = (uint32_t *)p;
+    p += sizes[i++];
 #undef CARVE
     w->cap = cap;
     return AE_OK;
@@ -229,6 +234,176 @@ double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, siz
     return total;
 }
 
+/* ---- The row-split pass: the same pass shared by the threads of a pool. ----
+ *
+ * Thread t owns batch rows [a, b) (ae_split): it gathers them, and its forward products,
+ * activations, loss and dX products touch only its rows, so the forward pass needs no
+ * synchronisation at all. dW and db need every row of dZ: after a barrier, thread t
+ * computes its share of the stored dW's rows and of db's columns over the whole batch.
+ * Each thread's products are whole one-thread sgemm calls.
+ *
+ * The two delta buffers: a thread writes dA_{l-1} (its rows, into delta[cur^1]) while others
+ * may still read dZ_l (delta[cur]) for dW_l; delta[cur] is overwritten only after the next
+ * barrier, which every thread reaches after its dW_l. */
+
+int ae_pass_split_covers(const ae_model *m, const ae_pass_cfg *c) {
+    return !m->cfg.variational && !(c->train && c->dropout > 0.0f) && !(c->sparsity_weight > 0.0f);
+}
+
+/* Rows [a, b) of the batch: dst row i = src row idx[i]. */
+static void gather_rows(float *dst, const float *src, const uint32_t *idx, size_t a, size_t b, size_t d) {
+    for (size_t i = a; i < b; i++) memcpy(dst + i * d, src + (size_t)idx[i] * d, d * sizeof(float));
+}
+
+typedef struct par_pass {
+    ae_model *m;
+    ae_work *w;
+    ae_pool *pool;
+    const float *x;      /* the batch (also the target), or with idx the rows to gather from */
+    const uint32_t *idx; /* NULL, or batch row i is x row idx[i], gathered into w->batch */
+    const float *noisy;  /* NULL, or the corrupted batch the forward pass starts from */
+    size_t rows;
+    const ae_pass_cfg *c;
+    int backward;
+    double loss[AE_MAX_THREADS]; /* each thread's summed loss */
+} par_pass;
+
+static void par_pass_job(void *ctx, int t, int T) {
+    par_pass *j = ctx;
+    const ae_model *m = j->m;
+    ae_work *w = j->w;
+    const size_t L = m->n_layers, rows = j->rows, d = m->cfg.input_dim;
+    const ae_layer *out = &m->layer[L - 1];
+    size_t a, b;
+    ae_split(rows, t, T, 1, &a, &b);
+    const size_t mine = b - a;
+    const float *target = j->x;
+    if (j->idx) { /* each thread gathers its own rows: they land in its own cache */
+        gather_rows(w->batch, j->x, j->idx, a, b, d);
+        target = w->batch;
+    }
+    const float *in = j->noisy ? j->noisy : target;
+    /* Forward over rows [a, b): A_l = act(A_{l-1} . W_l^T + b_l); the output stops at Z. */
+    const float *src = in + a * d;
+    for (size_t l = 0; l + 1 < L; l++) {
+        float *y = w->act[l] + a * m->layer[l].out;
+        if (mine) ae_layer_forward(&m->layer[l], src, mine, y, 1);
+        src = y;
+    }
+    float *dz = j->backward ? w->delta[0] + a * d : NULL;
+    float *z = w->act[L - 1] + a * d;
+    if (mine) ae_layer_forward(out, src, mine, z, 0);
+    j->loss[t] = mine ? ae_loss_output_sum(j->c->loss, out->act, z, out->b, target + a * d, mine, out->out, dz,
+                                           NULL, 1.0f / ((float)rows * (float)d))
+                      : 0.0;
+    if (!j->backward) return;
+    int cur = 0;
+    for (size_t l = L; l-- > 0;) {
+        const ae_layer *lay = &m->layer[l];
+        ae_pool_barrier(j->pool); /* dZ_l complete for every row */
+        const float *input = l == 0 ? in : w->act[l - 1];
+        size_t r0, r1, c0, c1;
+        ae_split(ae_layer_dw_rows(lay), t, T, 16, &r0, &r1);
+        ae_layer_grad_w(lay, input, w->delta[cur], rows, r0, r1);
+        ae_split(lay->out, t, T, 16, &c0, &c1);
+        ae_layer_grad_b(lay, w->delta[cur], rows, c0, c1);
+        if (!l) break;
+        /* dA_{l-1} = dZ_l . W_l over rows [a, b), then dZ_{l-1} = dA_{l-1} * act'(A_{l-1}) */
+        float *next = w->delta[cur ^ 1] + a * lay->in;
+        if (mine) {
+            ae_layer_grad_x(lay, w->delta[cur] + a * lay->out, mine, next);
+            ae_act_backward(next, w->act[l - 1] + a * lay->in, mine * lay->in, m->layer[l - 1].act);
+        }
+        cur ^= 1;
+    }
+}
+
+double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx, size_t rows,
+                          const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
+    const size_t d = m->cfg.input_dim;
+    const float *noisy = NULL;
+    if (c->train && c->noise != AE_NOISE_NONE) { /* the draws in order, on one thread */
+        if (idx) {
+            gather_rows(w->batch, x, idx, 0, rows, d);
+            x = w->batch;
+            idx = NULL;
+        }
+        corrupt(m, c, x, w->noisy, rows * d);
+        noisy = w->noisy;
+    }
+    par_pass j = {m, w, pool, x, idx, noisy, rows, c, backward, {0.0}};
+    ae_pool_run(pool, par_pass_job, &j);
+    double sum = 0.0;
+    for (int t = 0; t < ae_pool_threads(pool); t++) sum += j.loss[t];
+    const double recon = sum / ((double)rows * (double)d);
+    if (parts) *parts = (ae_pass_parts){recon, 0.0, 0.0};
+    return recon;
+}
+
+/* Rows per thread below which a pass stays on one thread (OpenBLAS's products then). */
+#define PAR_MIN_ROWS 16
+
+/* A training or evaluation pass over a batch that is its own target: x itself (idx NULL) or
+ * rows idx[0 .. rows) of x. Split across the pool when there is one and the batch is big
+ * enough. */
+static double run_pass(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx, size_t rows,
+                       const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
+    if (pool && rows >= PAR_MIN_ROWS * (size_t)ae_pool_threads(pool))
+        return ae_pass_split(m, w, pool, x, idx, rows, c, backward, parts);
+    if (idx) {
+        gather_rows(w->batch, x, idx, 0, rows, m->cfg.input_dim);
+        x = w->batch;
+    }
+    return ae_pass(m, w, x, x, rows, c, backward, NULL, parts);
+}
+
+/* The optimizer step, each thread updating its share of the parameter block. */
+typedef struct par_update {
+    ae_optim *o;
+    float *p, *g;
+    int finite[AE_MAX_THREADS];
+} par_update;
+
+static void par_update_job(void *ctx, int t, int T) {
+    par_update *j = ctx;
+    size_t lo, hi;
+    ae_split(j->o->n, t, T, 16, &lo, &hi);
+    j->finite[t] = hi > lo ? ae_optim_update(j->o, j->p + lo, j->g + lo, lo, hi - lo) : 1;
+}
+
+/* ae_optim_step, on the pool when there is one: 1 when every weight written is finite. */
+static int optim_step(ae_optim *o, float *p, float *g, ae_pool *pool) {
+    if (!pool) return ae_optim_step(o, p, g);
+    ae_optim_begin_step(o);
+    par_update j = {o, p, g, {0}};
+    ae_pool_run(pool, par_update_job, &j);
+    int ok = 1;
+    for (int t = 0; t < ae_pool_threads(pool); t++) ok &= j.finite[t];
+    return ok;
+}
+
+/* The pool a training run uses, started before its first batch: none for one thread, for
+ * batches too small to split, for configurations the row-split pass does not cover, or when
+ * a thread cannot be started (the run then goes on one thread, OpenBLAS threading the
+ * products as before). While a pool runs, OpenBLAS runs one thread per call (*blas_before
+ * keeps its count to restore). AE_ENOMEM when the pool's memory cannot be had. */
+static int train_pool(const ae_model *m, const ae_pass_cfg *c, size_t cap, ae_pool **pool, int *blas_before) {
+    const int T = ae_threads();
+    *pool = NULL;
+    *blas_before = 0;
+    if (T < 2 || cap < PAR_MIN_ROWS * (size_t)T || !ae_pass_split_covers(m, c)) return AE_OK;
+    int rc = ae_pool_start(pool, T);
+    if (rc == AE_ENOMEM) return rc;
+    if (rc == AE_OK) *blas_before = ae_blas_set_threads(1);
+    return AE_OK;
+}
+
+static void train_pool_stop(ae_pool *pool, int blas_before) {
+    if (!pool) return;
+    ae_pool_stop(pool);
+    ae_blas_set_threads(blas_before);
+}
+
 static int finite_in(float v, float lo, float hi) { return isfinite(v) && v >= lo && v <= hi; }
 
 int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
@@ -276,7 +451,8 @@ double ae_now_seconds(void) {
 
 /* Summed loss over rows of xs in chunks of the workspace's capacity: no gradient, no noise or
  * dropout (a VAE still samples its code, as the ELBO is defined). */
-static double eval_loss_sum(ae_model *m, ae_work *w, const float *xs, size_t n, const ae_pass_cfg *train_cfg) {
+static double eval_loss_sum(ae_model *m, ae_work *w, ae_pool *pool, const float *xs, size_t n,
+                            const ae_pass_cfg *train_cfg) {
     ae_pass_cfg c = *train_cfg;
     c.train = 0;
     const size_t d = m->cfg.input_dim;
@@ -284,7 +460,7 @@ static double eval_loss_sum(ae_model *m, ae_work *w, const float *xs, size_t n, 
     for (size_t r0 = 0; r0 < n; r0 += w->cap) {
         size_t rows = n - r0 < w->cap ? n - r0 : w->cap;
         const float *xb = xs + r0 * d;
-        sum += ae_pass(m, w, xb, xb, rows, &c, 0, NULL, NULL) * (double)rows;
+        sum += run_pass(m, w, pool, xb, NULL, rows, &c, 0, NULL) * (double)rows;
     }
     return sum;
 }
@@ -350,6 +526,8 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
     ae_work w;
     uint32_t *perm = NULL;
     float *best = NULL, *good = NULL;
+    ae_pool *pool = NULL;
+    int blas_before = 0;
     rc = ae_work_init(&w, m, cap, &pc);
     if (rc == AE_OK && o->shuffle && !(perm = ae_calloc(total, sizeof *perm))) rc = AE_ENOMEM;
     if (rc == AE_OK && o->patience > 0 && !(best = ae_calloc(m->n_params, sizeof(float)))) rc = AE_ENOMEM;
@@ -366,6 +544,7 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
         m->epochs_done = 0;
         rc = ae_optim_init(&m->opt, o, m->n_params);
     }
+    if (rc == AE_OK) rc = train_pool(m, &pc, cap, &pool, &blas_before);
     if ((rc = dist_agree(D, rc)) != AE_OK) goto done;
 
     double best_loss = INFINITY;
@@ -385,13 +564,14 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
             const size_t rows = total - r0 < cap ? total - r0 : cap;
             /* This process's part of global rows perm[r0 .. r0 + rows): all of them alone. */
             size_t local = 0;
-            const float *xb = NULL;
-            if (perm) { /* gather the batch by index */
+            const float *xb = x;
+            const uint32_t *idx = NULL;
+            if (perm) { /* the batch by index into x, gathered by the pass */
                 for (size_t i = 0; i < rows; i++) {
                     const size_t g = (size_t)perm[r0 + i] - first; /* wraps when below first */
-                    if (g < n) memcpy(w.batch + local++ * d, x + g * d, d * sizeof(float));
+                    if (g < n) w.index[local++] = (uint32_t)g;
                 }
-                xb = w.batch;
+                idx = w.index;
             } else { /* rows in order: one contiguous run */
                 const size_t lo = r0 > first ? r0 : first, hi = r0 + rows < first + n ? r0 + rows : first + n;
                 local = hi > lo ? hi - lo : 0;
@@ -402,7 +582,7 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
             double l = 0.0;
             if (local) {
                 pass_rng_enter(&prng, m);
-                l = ae_pass(m, &w, xb, xb, local, &pc, 1, NULL, &part);
+                l = run_pass(m, &w, pool, xb, idx, local, &pc, 1, &part);
                 pass_rng_leave(&prng, m);
             } else {
                 memset(m->grads, 0, m->n_params * sizeof(float));
@@ -425,7 +605,7 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
             if (o->clip_norm > 0.0f) ae_clip_norm(m->grads, m->n_params, o->clip_norm);
             /* The step checks the weights it wrote. Every process holds the same weights, so
              * every process finds the same. */
-            if (!ae_optim_step(&m->opt, m->params, m->grads)) {
+            if (!optim_step(&m->opt, m->params, m->grads, pool)) {
                 rc = AE_EDIVERGED;
                 break;
             }
@@ -457,7 +637,7 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
         double val[2] = {0.0, (double)o->val_n}; /* summed loss, rows: each process its own */
         if (o->val_x) {
             pass_rng_enter(&prng, m);
-            val[0] = eval_loss_sum(m, &w, o->val_x, o->val_n, &pc);
+            val[0] = eval_loss_sum(m, &w, pool, o->val_x, o->val_n, &pc);
             pass_rng_leave(&prng, m);
         }
         if ((rc = dist_sum(D, val, 2)) != AE_OK) break;
@@ -487,6 +667,7 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
     }
     if (have_best) memcpy(m->params, best, m->n_params * sizeof(float));
 done:
+    train_pool_stop(pool, blas_before);
     ae_dealloc(good);
     ae_dealloc(best);
     ae_dealloc(perm);

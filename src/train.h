@@ -3,6 +3,7 @@
 #define AE_TRAIN_H
 
 #include "model.h"
+#include "pool.h"
 
 /* What one pass computes beyond the plain reconstruction. */
 typedef struct ae_pass_cfg {
@@ -30,6 +31,7 @@ typedef struct ae_work {
     float *batch;                /* gathered input rows [cap x input_dim] */
     float *noisy;                /* corrupted inputs [cap x input_dim], or NULL */
     float *eps, *z;              /* VAE: N(0,1) draws and the sampled code [cap x k], or NULL */
+    uint32_t *index;             /* [cap]: the batch's rows in the training data */
 } ae_work;
 
 AE_HIDDEN int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *cfg);
@@ -41,6 +43,15 @@ AE_HIDDEN void ae_work_free(ae_work *w);
  * m->rng. */
 AE_HIDDEN double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, size_t rows,
                          const ae_pass_cfg *cfg, int backward, float *dx, ae_pass_parts *parts);
+
+/* ae_pass split by batch rows across a pool's threads (train.c says how), for a batch that is
+ * its own target: x itself (idx NULL), or rows idx[0 .. rows) of x gathered into w->batch.
+ * No dx. Only for the configurations ae_pass_split_covers accepts: no random draws and no
+ * whole-batch statistic inside the pass (dropout masks and a VAE's samples would need one
+ * stream split by rows, KL sparsity the batch mean); input noise is drawn before the split. */
+AE_HIDDEN double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx,
+                               size_t rows, const ae_pass_cfg *cfg, int backward, ae_pass_parts *parts);
+AE_HIDDEN int ae_pass_split_covers(const ae_model *m, const ae_pass_cfg *cfg);
 
 /* The pass configuration of a set of training options. */
 AE_HIDDEN ae_pass_cfg ae_pass_cfg_from(const ae_train_opts *o);

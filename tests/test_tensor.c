@@ -111,10 +111,14 @@ static void test_col_sum_and_finite(void **state) {
     (void)state;
     const float x[6] = {1, 2, 3, 4, 5, 6};
     float s[3];
-    ae_col_sum(x, 2, 3, s);
+    ae_col_sum(x, 2, 3, 3, s);
     assert_close(s[0], 5, 0, 0);
     assert_close(s[1], 7, 0, 0);
     assert_close(s[2], 9, 0, 0);
+    float t[2]; /* columns 1..2 of the same rows, through ld */
+    ae_col_sum(x + 1, 2, 2, 3, t);
+    assert_close(t[0], 7, 0, 0);
+    assert_close(t[1], 9, 0, 0);
     float y[5] = {1, 2, 3, 4, 5};
     assert_true(ae_all_finite(y, 5));
     y[3] = NAN;

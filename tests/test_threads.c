@@ -1,0 +1,507 @@
+/* libae's own threads: the pool, the row-split pass and threaded training. */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include <time.h>
+
+#include "pool.h"
+#include "test_util.h"
+#include "train.h"
+
+/* ---- the pool ---- */
+
+static void test_split_covers_every_item_once(void **state) {
+    (void)state;
+    const size_t ns[] = {0, 1, 2, 3, 15, 16, 17, 63, 64, 127, 128, 129, 784, 1000, 100003};
+    const size_t aligns[] = {1, 16};
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+        for (int T = 1; T <= 5; T++)
+            for (int ai = 0; ai < 2; ai++) {
+                const size_t n = ns[ni], align = aligns[ai];
+                size_t next = 0;
+                for (int t = 0; t < T; t++) {
+                    size_t lo, hi;
+                    ae_split(n, t, T, align, &lo, &hi);
+                    assert_int_equal(lo, next); /* contiguous, in order, from 0 */
+                    assert_true(hi >= lo);
+                    if (t + 1 < T) assert_int_equal(hi % align, 0);
+                    /* nearly equal: no part more than one share plus an alignment step */
+                    assert_true(hi - lo <= n / (size_t)T + 1 + align);
+                    next = hi;
+                }
+                assert_int_equal(next, n); /* to the end */
+            }
+}
+
+typedef struct phase_job {
+    ae_pool *pool;
+    int rounds;
+    int slot[AE_MAX_THREADS];
+    int seen_wrong[AE_MAX_THREADS];
+} phase_job;
+
+/* Round r: every thread writes r into its slot, meets the others, then checks that every
+ * slot holds r (written before the barrier by every thread), and meets them again before
+ * the next round overwrites anything. */
+static void phase_fn(void *ctx, int t, int n) {
+    phase_job *j = ctx;
+    for (int r = 1; r <= j->rounds; r++) {
+        j->slot[t] = r;
+        ae_pool_barrier(j->pool);
+        for (int u = 0; u < n; u++)
+            if (j->slot[u] != r) j->seen_wrong[t]++;
+        ae_pool_barrier(j->pool);
+    }
+}
+
+static void test_pool_runs_every_thread_and_barriers_order_writes(void **state) {
+    (void)state;
+    for (int T = 2; T <= 4; T++) {
+        ae_pool *p;
+        assert_int_equal(ae_pool_start(&p, T), AE_OK);
+        assert_int_equal(ae_pool_threads(p), T);
+        for (int job = 0; job < 50; job++) { /* many jobs: workers go round their wait loop */
+            phase_job j;
+            memset(&j, 0, sizeof j);
+            j.pool = p;
+            j.rounds = 20;
+            ae_pool_run(p, phase_fn, &j);
+            for (int t = 0; t < T; t++) {
+                assert_int_equal(j.slot[t], 20); /* every thread ran every round */
+                assert_int_equal(j.seen_wrong[t], 0);
+            }
+        }
+        ae_pool_stop(p);
+    }
+}
+
+static void count_fn(void *ctx, int t, int n) {
+    (void)n;
+    ((int *)ctx)[t]++;
+}
+
+static void test_pool_wakes_sleeping_workers(void **state) {
+    (void)state;
+    ae_pool *p;
+    assert_int_equal(ae_pool_start(&p, 3), AE_OK);
+    int counts[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        /* long enough for the workers to stop spinning and sleep */
+        struct timespec ts = {0, 30 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        ae_pool_run(p, count_fn, counts);
+    }
+    for (int t = 0; t < 3; t++) assert_int_equal(counts[t], 3);
+    ae_pool_stop(p);
+}
+
+static void test_pool_start_refuses_and_fails_cleanly(void **state) {
+    (void)state;
+    ae_pool *p = (ae_pool *)0x1;
+    assert_int_equal(ae_pool_start(&p, 1), AE_EINVAL);
+    assert_null(p);
+    assert_int_equal(ae_pool_start(&p, AE_MAX_THREADS + 1), AE_EINVAL);
+    ae_pool_fail_start(1); /* as if pthread_create failed: nothing is left running (ASan: no leak) */
+    assert_int_equal(ae_pool_start(&p, 3), AE_EIO);
+    assert_null(p);
+    ae_pool_fail_start(0);
+    ae_pool_stop(NULL);
+}
+
+/* ---- the row-split pass ---- */
+
+static ae_pass_cfg cfg_of(ae_loss loss, ae_noise noise) {
+    ae_pass_cfg p;
+    memset(&p, 0, sizeof p);
+    p.loss = loss;
+    p.train = 1;
+    p.noise = noise;
+    p.noise_level = 0.3f;
+    p.sparsity_target = 0.05f;
+    p.kl_weight = 1.0f;
+    return p;
+}
+
+/* Widths above 16 so that the dW rows and db columns really are split between threads. */
+static ae_config wide_config(ae_activation hidden, ae_activation out, int tied) {
+    ae_config c = ae_config_default();
+    c.input_dim = 40;
+    c.n_hidden = 1;
+    c.hidden[0] = 35;
+    c.code_dim = 18;
+    c.hidden_act = hidden;
+    c.code_act = AE_ACT_TANH;
+    c.output_act = out;
+    c.tied_weights = tied;
+    return c;
+}
+
+/* The split pass over rows idx of data (gathered by the pass) against the serial pass over
+ * the same rows gathered by hand: the same loss and gradient, up to float summation order;
+ * then, with fd, every parameter against central differences of the split pass's own loss
+ * (slow with more threads than cores: every pass meets at its barriers). */
+static void check_split_pass(ae_config c, ae_pass_cfg pc, int T, size_t rows, int fd) {
+    enum { DATA = 30 };
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    test_fill(m->params, m->n_params, 41, -0.3f, 0.3f);
+    const size_t d = c.input_dim;
+    float *data = malloc(DATA * d * sizeof(float)), *batch = malloc(rows * d * sizeof(float));
+    float *serial = malloc(m->n_params * sizeof(float));
+    assert_true(data && batch && serial);
+    test_fill(data, DATA * d, 42, 0.05f, 0.95f);
+    uint32_t idx[DATA];
+    for (size_t i = 0; i < rows; i++) idx[i] = (uint32_t)((i * 7 + 3) % DATA); /* rows out of order */
+    for (size_t i = 0; i < rows; i++) memcpy(batch + i * d, data + idx[i] * d, d * sizeof(float));
+    assert_true(ae_pass_split_covers(m, &pc));
+    ae_work w;
+    assert_int_equal(ae_work_init(&w, m, rows, &pc), AE_OK);
+    ae_pool *pool;
+    assert_int_equal(ae_pool_start(&pool, T), AE_OK);
+    const ae_rng start = m->rng;
+
+    double ls = ae_pass(m, &w, batch, batch, rows, &pc, 1, NULL, NULL);
+    memcpy(serial, m->grads, m->n_params * sizeof(float));
+    for (size_t l = 0; l < m->n_layers; l++) { /* every gradient must be written again */
+        const ae_layer *L = &m->layer[l];
+        memset(L->dw, 0x7f, L->in * L->out * sizeof(float));
+        memset(L->db, 0x7f, L->out * sizeof(float));
+    }
+    m->rng = start;
+    ae_pass_parts parts;
+    double lp = ae_pass_split(m, &w, pool, data, idx, rows, &pc, 1, &parts);
+    assert_close(lp, ls, 0, 1e-5);
+    assert_close(parts.recon, lp, 0, 0);
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const ae_layer *L = &m->layer[l];
+        for (size_t i = 0; i < L->in * L->out; i++)
+            assert_close(L->dw[i], serial[L->dw - m->grads + (ptrdiff_t)i], 1e-7, 1e-4);
+        for (size_t i = 0; i < L->out; i++) assert_close(L->db[i], serial[L->db - m->grads + (ptrdiff_t)i], 1e-7, 1e-4);
+    }
+
+    memcpy(serial, m->grads, m->n_params * sizeof(float));
+    const float h = 5e-4f;
+    size_t checked = 0;
+    for (size_t l = 0; fd && l < m->n_layers; l++) {
+        const ae_layer *L = &m->layer[l];
+        float *ps[2] = {L->w_transposed ? NULL : L->w, L->b};
+        size_t counts[2] = {L->in * L->out, L->out};
+        for (int t = 0; t < 2; t++)
+            for (size_t i = 0; ps[t] && i < counts[t]; i++) {
+                float *p = ps[t] + i, keep = *p;
+                *p = keep + h;
+                m->rng = start;
+                double up = ae_pass_split(m, &w, pool, data, idx, rows, &pc, 0, NULL);
+                *p = keep - h;
+                m->rng = start;
+                double down = ae_pass_split(m, &w, pool, data, idx, rows, &pc, 0, NULL);
+                *p = keep;
+                assert_close(serial[p - m->params], (up - down) / (2.0 * h), 2e-4, 2e-2);
+                checked++;
+            }
+    }
+    if (fd) assert_int_equal(checked, ae_param_count(m));
+    ae_pool_stop(pool);
+    ae_work_free(&w);
+    free(serial);
+    free(batch);
+    free(data);
+    ae_free(m);
+}
+
+static void test_split_pass_gradients(void **state) {
+    (void)state;
+    /* Each activation, loss, noise and a tied model against central differences on two
+     * threads; rows in uneven and even shares. */
+    check_split_pass(wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_NONE), 2, 7, 1);
+    check_split_pass(wide_config(AE_ACT_TANH, AE_ACT_SIGMOID, 0), cfg_of(AE_LOSS_BCE, AE_NOISE_NONE), 2, 8, 1);
+    check_split_pass(wide_config(AE_ACT_LEAKY_RELU, AE_ACT_LINEAR, 1), cfg_of(AE_LOSS_MSE, AE_NOISE_NONE), 2, 5, 1);
+    check_split_pass(wide_config(AE_ACT_SIGMOID, AE_ACT_TANH, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_MASK), 2, 9, 1);
+    check_split_pass(wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 1), cfg_of(AE_LOSS_BCE, AE_NOISE_GAUSSIAN), 2, 12, 1);
+    /* More threads: fewer rows than threads (empty shares), uneven shares. */
+    check_split_pass(wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_NONE), 3, 2, 0);
+    check_split_pass(wide_config(AE_ACT_TANH, AE_ACT_SIGMOID, 1), cfg_of(AE_LOSS_BCE, AE_NOISE_NONE), 3, 8, 0);
+    check_split_pass(wide_config(AE_ACT_LEAKY_RELU, AE_ACT_LINEAR, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_MASK), 4, 11, 0);
+}
+
+static void test_split_pass_covers_only_draw_free_passes(void **state) {
+    (void)state;
+    ae_model *m;
+    ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    ae_pass_cfg pc = cfg_of(AE_LOSS_MSE, AE_NOISE_MASK);
+    assert_true(ae_pass_split_covers(m, &pc));
+    pc.dropout = 0.2f;
+    assert_false(ae_pass_split_covers(m, &pc));
+    pc.train = 0; /* dropout does not apply when evaluating */
+    assert_true(ae_pass_split_covers(m, &pc));
+    pc = cfg_of(AE_LOSS_MSE, AE_NOISE_NONE);
+    pc.sparsity_weight = 0.1f;
+    assert_false(ae_pass_split_covers(m, &pc));
+    ae_free(m);
+    c.variational = 1;
+    c.code_act = AE_ACT_LINEAR;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    pc.sparsity_weight = 0.0f;
+    assert_false(ae_pass_split_covers(m, &pc));
+    ae_free(m);
+}
+
+/* ---- threaded training ---- */
+
+static float *data_rows(size_t n, size_t d, uint32_t seed) {
+    float *x = malloc(n * d * sizeof(float)), basis[3 * 64];
+    assert_non_null(x);
+    assert_true(d <= 64);
+    test_fill(basis, 3 * d, seed, -1, 1);
+    uint32_t s = seed + 1;
+    for (size_t i = 0; i < n; i++) {
+        float a = test_uniform(&s, -1, 1), b = test_uniform(&s, -1, 1), e = test_uniform(&s, -1, 1);
+        for (size_t j = 0; j < d; j++)
+            x[i * d + j] = 0.5f + 0.15f * (a * basis[j] + b * basis[d + j] + e * basis[2 * d + j]);
+    }
+    return x;
+}
+
+typedef struct run_log {
+    int epochs;
+    double loss[16], val[16];
+} run_log;
+
+static int log_epoch(const ae_epoch_stats *s, void *user) {
+    run_log *r = user;
+    if (r->epochs < 16) {
+        r->loss[r->epochs] = s->train_loss;
+        r->val[r->epochs] = s->val_loss;
+    }
+    r->epochs++;
+    return 0;
+}
+
+enum { TD = 40, TN = 500, TV = 70 };
+
+/* Trains a fresh wide model: `threads` via ae_set_threads, batch 64 (32 rows a thread). */
+static ae_model *train_with(int threads, int tied, ae_noise noise, int epochs, run_log *log) {
+    ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, tied);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float *x = data_rows(TN, TD, 5), *v = data_rows(TV, TD, 6);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = epochs;
+    o.batch_size = 64;
+    o.noise = noise;
+    o.noise_level = 0.2f;
+    o.val_x = v;
+    o.val_n = TV;
+    o.on_epoch = log_epoch;
+    o.user = log;
+    memset(log, 0, sizeof *log);
+    assert_int_equal(ae_set_threads(threads), AE_OK);
+    assert_int_equal(ae_train(m, x, TN, &o), AE_OK);
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    free(x);
+    free(v);
+    return m;
+}
+
+static void test_threaded_training_matches_one_thread(void **state) {
+    (void)state;
+    for (int variant = 0; variant < 3; variant++) {
+        const int tied = variant == 1;
+        const ae_noise noise = variant == 2 ? AE_NOISE_MASK : AE_NOISE_NONE;
+        run_log one, two, two_again, three;
+        ae_model *a = train_with(1, tied, noise, 4, &one);
+        ae_model *b = train_with(2, tied, noise, 4, &two);
+        ae_model *b2 = train_with(2, tied, noise, 4, &two_again);
+        ae_model *c3 = train_with(3, tied, noise, 4, &three);
+        /* Same thread count: bitwise the same run. */
+        assert_memory_equal(b->params, b2->params, b->n_params * sizeof(float));
+        /* Other thread counts: the same training up to float summation order (sgemm calls
+         * of other shapes), over 32 Adam steps. */
+        for (size_t i = 0; i < a->n_params; i++) {
+            assert_close(b->params[i], a->params[i], 2e-4, 1e-3);
+            assert_close(c3->params[i], a->params[i], 2e-4, 1e-3);
+        }
+        assert_int_equal(two.epochs, 4);
+        for (int e = 0; e < 4; e++) {
+            assert_close(two.loss[e], one.loss[e], 0, 1e-4);
+            assert_close(two.val[e], one.val[e], 0, 1e-4); /* validation runs split too */
+            assert_close(three.loss[e], one.loss[e], 0, 1e-4);
+        }
+        assert_true(two.loss[3] < 0.8 * two.loss[0]);
+        ae_free(a);
+        ae_free(b);
+        ae_free(b2);
+        ae_free(c3);
+    }
+}
+
+static void test_threaded_training_restores_openblas_threads(void **state) {
+    (void)state;
+    /* A threaded run gives each thread's products one OpenBLAS thread, then puts back the
+     * count it found; so does a run refused before it starts. */
+    assert_int_equal(ae_set_threads(2), AE_OK);
+    assert_int_equal(ae_blas_get_info().threads, 2);
+    float *x = data_rows(TN, TD, 5);
+    ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 1;
+    o.batch_size = 64;
+    assert_int_equal(ae_train(m, x, TN, &o), AE_OK);
+    assert_int_equal(ae_blas_get_info().threads, 2);
+    o.learning_rate = -1.0f; /* refused before anything starts */
+    assert_int_equal(ae_train(m, x, TN, &o), AE_EINVAL);
+    assert_int_equal(ae_blas_get_info().threads, 2);
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    ae_free(m);
+    free(x);
+}
+
+static void test_thread_start_failure_trains_on_one_thread(void **state) {
+    (void)state;
+    run_log one, fallback;
+    ae_model *a = train_with(1, 0, AE_NOISE_NONE, 3, &one);
+    ae_pool_fail_start(1);
+    ae_model *b = train_with(2, 0, AE_NOISE_NONE, 3, &fallback);
+    ae_pool_fail_start(0);
+    /* ae_set_threads(2) also gave OpenBLAS 2 threads, which sum in the same order here */
+    for (size_t i = 0; i < a->n_params; i++) assert_close(b->params[i], a->params[i], 2e-5, 1e-4);
+    assert_int_equal(fallback.epochs, 3);
+    ae_free(a);
+    ae_free(b);
+}
+
+/* Trains 5 epochs straight, or 2 then a checkpoint, a new process's load and 3 resumed. */
+static ae_model *threaded_through(int stop, const char *ckpt) {
+    ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float *x = data_rows(TN, TD, 9);
+    ae_train_opts o = ae_train_opts_default();
+    o.batch_size = 64;
+    o.epochs = stop ? stop : 5;
+    o.checkpoint_path = ckpt;
+    o.checkpoint_every = stop;
+    assert_int_equal(ae_train(m, x, TN, &o), AE_OK);
+    if (stop) {
+        ae_free(m);
+        assert_int_equal(ae_checkpoint_load(&m, ckpt), AE_OK);
+        o.epochs = 5;
+        o.resume = 1;
+        o.checkpoint_every = 0;
+        assert_int_equal(ae_train(m, x, TN, &o), AE_OK);
+    }
+    free(x);
+    return m;
+}
+
+static void test_threaded_resume_is_bitwise(void **state) {
+    (void)state;
+    char path[] = "/tmp/ae_threads_ckpt_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ae_set_threads(2), AE_OK);
+    ae_model *straight = threaded_through(0, NULL);
+    ae_model *resumed = threaded_through(2, path);
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    assert_memory_equal(straight->params, resumed->params, straight->n_params * sizeof(float));
+    ae_free(straight);
+    ae_free(resumed);
+    remove(path);
+}
+
+static int count_alloc(size_t bytes, void *user) {
+    (void)bytes;
+    ++*(size_t *)user;
+    return 0;
+}
+
+static size_t allocs_of(size_t n, int epochs) {
+    ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float *x = data_rows(n, TD, 11), *v = data_rows(TV, TD, 12);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = epochs;
+    o.batch_size = 64;
+    o.noise = AE_NOISE_GAUSSIAN;
+    o.noise_level = 0.1f;
+    o.val_x = v;
+    o.val_n = TV;
+    size_t count = 0;
+    ae_set_alloc_hook(count_alloc, &count);
+    int rc = ae_train(m, x, n, &o);
+    ae_set_alloc_hook(NULL, NULL);
+    assert_int_equal(rc, AE_OK);
+    free(x);
+    free(v);
+    ae_free(m);
+    return count;
+}
+
+static void test_threaded_training_allocates_nothing_per_step(void **state) {
+    (void)state;
+    assert_int_equal(ae_set_threads(2), AE_OK);
+    size_t few = allocs_of(128, 1);   /* 2 steps */
+    size_t many = allocs_of(1280, 6); /* 120 steps */
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    assert_true(few > 0);
+    assert_int_equal(few, many);
+}
+
+static int fail_nth(size_t bytes, void *user) {
+    (void)bytes;
+    long *left = user;
+    return (*left)-- == 0;
+}
+
+/* Every allocation of a threaded ae_train (the pool's among them) failing in turn:
+ * AE_ENOMEM and the model untouched. */
+static void test_threaded_training_allocation_failures(void **state) {
+    (void)state;
+    ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float *x = data_rows(200, TD, 13);
+    float *before = malloc(m->n_params * sizeof(float));
+    assert_non_null(before);
+    memcpy(before, m->params, m->n_params * sizeof(float));
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 1;
+    o.batch_size = 64;
+    assert_int_equal(ae_set_threads(2), AE_OK);
+    long sites = 0;
+    for (;; sites++) {
+        long left = sites;
+        ae_set_alloc_hook(fail_nth, &left);
+        int rc = ae_train(m, x, 200, &o);
+        ae_set_alloc_hook(NULL, NULL);
+        if (rc == AE_OK) break;
+        assert_int_equal(rc, AE_ENOMEM);
+        assert_memory_equal(m->params, before, m->n_params * sizeof(float));
+    }
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    assert_true(sites >= 4); /* workspace, permutation, epoch copy, optimizer, pool */
+    free(before);
+    free(x);
+    ae_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_covers_every_item_once),
+        cmocka_unit_test(test_pool_runs_every_thread_and_barriers_order_writes),
+        cmocka_unit_test(test_pool_wakes_sleeping_workers),
+        cmocka_unit_test(test_pool_start_refuses_and_fails_cleanly),
+        cmocka_unit_test(test_split_pass_gradients),
+        cmocka_unit_test(test_split_pass_covers_only_draw_free_passes),
+        cmocka_unit_test(test_threaded_training_matches_one_thread),
+        cmocka_unit_test(test_threaded_training_restores_openblas_threads),
+        cmocka_unit_test(test_thread_start_failure_trains_on_one_thread),
+        cmocka_unit_test(test_threaded_resume_is_bitwise),
+        cmocka_unit_test(test_threaded_training_allocates_nothing_per_step),
+        cmocka_unit_test(test_threaded_training_allocation_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
