@@ -263,8 +263,14 @@ typedef struct ae_blas_info {
     const char *suggested_core; /* "SkylakeX", "Haswell", or NULL (no better choice known) */
 } ae_blas_info;
 AE_API ae_blas_info ae_blas_get_info(void);
-/* Sets OpenBLAS's thread count (n >= 1); libae's own elementwise loops run on the calling
- * thread. AE_EINVAL for n < 1. */
+/* Sets the threads libae trains with and OpenBLAS's thread count (n >= 1; libae uses at most
+ * 64). ae_train splits each batch's rows across its own threads, each running one-thread
+ * products and its share of the elementwise work and the optimizer step, when the batch has
+ * at least 16 rows per thread and there is no dropout, VAE or sparsity penalty (those train
+ * on the calling thread with OpenBLAS's threads); meanwhile OpenBLAS runs one thread per call
+ * and gets its count back when ae_train returns. Without a call libae follows OpenBLAS's
+ * count (OPENBLAS_NUM_THREADS). Call it between, not during, other libae calls. AE_EINVAL
+ * for n < 1. */
 AE_API int ae_set_threads(int n);
 
 /* Data files. rows x cols floats, row-major, owned by the struct. */

@@ -48,6 +48,30 @@ static void test_gemm_all_transposes(void **state) {
                 for (size_t pad = 0; pad < 3; pad += 2) check_gemm(shapes[s][0], shapes[s][1], shapes[s][2], ta, tb, pad);
 }
 
+/* The forward product at batch 1-4 (row-major NT with few rows) runs libae's own loops,
+ * sixteen outputs at a time: every way n and k split into whole and partial blocks. */
+static void test_gemm_small_rows_nt(void **state) {
+    (void)state;
+    const size_t ns[] = {1, 15, 16, 17, 33, 48}, ks[] = {1, 4, 15, 16, 17, 40};
+    for (size_t m = 1; m <= 5; m++)
+        for (size_t ni = 0; ni < 6; ni++)
+            for (size_t ki = 0; ki < 6; ki++)
+                for (size_t pad = 0; pad < 3; pad += 2) check_gemm(m, ns[ni], ks[ki], 0, 1, pad);
+    /* beta = 0 never reads C: NaN there must not come through */
+    float a[2 * 20], b[33 * 20], c[2 * 33];
+    test_fill(a, 40, 4, -1, 1);
+    test_fill(b, 33 * 20, 5, -1, 1);
+    for (size_t i = 0; i < 66; i++) c[i] = NAN;
+    ae_mat A = ae_mat_view(a, 2, 20), B = ae_mat_view(b, 33, 20), C = ae_mat_view(c, 2, 33);
+    ae_gemm(0, 1, 1.0f, &A, &B, 0.0f, &C);
+    for (size_t i = 0; i < 2; i++)
+        for (size_t j = 0; j < 33; j++) {
+            double s = 0.0;
+            for (size_t r = 0; r < 20; r++) s += (double)a[i * 20 + r] * b[j * 20 + r];
+            assert_close(c[i * 33 + j], s, 1e-5, 1e-5);
+        }
+}
+
 static void test_bias_act_each_activation(void **state) {
     (void)state;
     const float z[4] = {-2.0f, -0.5f, 0.0f, 1.5f}, b[2] = {0.5f, -0.25f};
@@ -180,6 +204,7 @@ static void test_blas_info_and_threads(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_all_transposes),
+        cmocka_unit_test(test_gemm_small_rows_nt),
         cmocka_unit_test(test_bias_act_each_activation),
         cmocka_unit_test(test_sigmoid_extremes_are_stable),
         cmocka_unit_test(test_act_backward_matches_derivative),
