@@ -223,7 +223,7 @@ static void usage(FILE *f) {
             "  W      784-256-64-256-784 on Fashion-MNIST, batch 128, 3 timed epochs\n"
             "  W-big  784-1024-256-64-256-1024-784 on Fashion-MNIST, batch 128, 2 timed epochs\n"
             "  tiny   32-16-4-16-32 on %d synthetic rows, batch 1, 5 timed epochs\n"
-            "  --threads N  openblas_set_num_threads(N) before anything else\n"
+            "  --threads N  ae_set_threads(N): libae's and OpenBLAS's threads, before anything else\n"
             "  --markdown   stdout: one Markdown table row only (the report goes to stderr)\n",
             SYNTH_TRAIN_ROWS);
 }
@@ -317,8 +317,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ae_bench: bad value for %s: %s\n", a, v);
         return 2;
     }
-    /* Before anything touches OpenBLAS, so every GEMM below runs with this many threads. */
-    if (threads) openblas_set_num_threads((int)threads);
+    /* Before anything touches OpenBLAS, so every GEMM below runs with this many threads, and
+     * ae_train splits its batches across as many of libae's own. */
+    if (threads && ae_set_threads((int)threads) != AE_OK) goto bad_value;
 
     const int timed_epochs = epochs_opt ? (int)epochs_opt : wl->epochs;
     const size_t batch_req = batch_opt ? (size_t)batch_opt : wl->batch;

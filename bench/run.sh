@@ -18,6 +18,11 @@
 #
 # libae rows come from ae_bench, PyTorch rows (W, W-big) from bench/torch_bench.py when
 # $PYTHON can import torch, the FANN row (tiny) from fann_bench when it was built.
+#
+# tiny runs libae and FANN on one thread each, pinned to the same CPU (taskset, when there is
+# one): at batch 1 every product is single-threaded and FANN has one thread, and on a shared
+# virtual machine two CPUs can run at different speeds for minutes (unpinned, the ratio swung
+# from 2.5x to 5.4x between two runs on this project's machine).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -87,11 +92,20 @@ have_torch=0
 have_fann=0
 [[ -x $FANN_BENCH ]] && have_fann=1
 
+pin=()
+if command -v taskset >/dev/null 2>&1; then
+  pin_cpu=$(taskset -cp $$ 2>/dev/null | sed 's/.*: *//; s/[,-].*//')
+  [[ $pin_cpu =~ ^[0-9]+$ ]] && pin=(taskset -c "$pin_cpu")
+fi
+
 for w in $WORKLOADS; do
-  run "libae $w" "$AE_BENCH" --workload "$w" --threads "$THREADS" --data "$DATA" --markdown "${epochs_arg[@]}"
   if [[ $w == tiny ]]; then
-    ((have_fann)) && run "FANN tiny" "$FANN_BENCH" --markdown "${epochs_arg[@]}"
-  elif ((have_torch)); then
+    run "libae tiny" "${pin[@]}" "$AE_BENCH" --workload tiny --threads 1 --data "$DATA" --markdown "${epochs_arg[@]}"
+    ((have_fann)) && run "FANN tiny" "${pin[@]}" "$FANN_BENCH" --markdown "${epochs_arg[@]}"
+    continue
+  fi
+  run "libae $w" "$AE_BENCH" --workload "$w" --threads "$THREADS" --data "$DATA" --markdown "${epochs_arg[@]}"
+  if ((have_torch)); then
     run "PyTorch $w" "$PYTHON" "$ROOT/bench/torch_bench.py" --workload "$w" --data "$DATA" --markdown \
       --torch-threads 1,2 "${epochs_arg[@]}"
   fi
@@ -115,7 +129,7 @@ field() {
   echo
   echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "- CPU: ${cpu:-unknown} ($(nproc) CPUs online)"
-  echo "- OpenBLAS core type: ${core:-unknown} (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}), threads: $THREADS"
+  echo "- OpenBLAS core type: ${core:-unknown} (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}), threads: $THREADS (tiny: 1$([[ ${#pin[@]} -gt 0 ]] && echo ", libae and FANN pinned to CPU ${pin[2]}"))"
   echo "- OpenBLAS config: ${config:-unknown}"
   echo
   echo "Epoch s: median of the timed epochs after one warm-up epoch. GFLOP/s: the GEMM flops of"
