@@ -269,8 +269,9 @@ AE_API ae_blas_info ae_blas_get_info(void);
  * at least 16 rows per thread and there is no dropout, VAE or sparsity penalty (those train
  * on the calling thread with OpenBLAS's threads); meanwhile OpenBLAS runs one thread per call
  * and gets its count back when ae_train returns. Without a call libae follows OpenBLAS's
- * count (OPENBLAS_NUM_THREADS). Call it between, not during, other libae calls. AE_EINVAL
- * for n < 1. */
+ * count (OPENBLAS_NUM_THREADS). Call it between, not during, other libae calls; to train
+ * several models at once from threads of your own, call ae_set_threads(1) first, so that no
+ * run changes OpenBLAS's count under another. AE_EINVAL for n < 1. */
 AE_API int ae_set_threads(int n);
 
 /* Data files. rows x cols floats, row-major, owned by the struct. */

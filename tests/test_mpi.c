@@ -93,15 +93,19 @@ static int record(const ae_epoch_stats *s, void *user) {
 }
 
 /* ae_train_mpi on the shards equals ae_train on all rows, up to rounding (bitwise on 1 rank);
- * only rank 0 hears the callbacks, with the single-process figures. */
-static void test_matches_single_process(void) {
+ * only rank 0 hears the callbacks, with the single-process figures. With 2 threads and batch
+ * 64, every rank's part of a batch (32 rows or more on 1 and 2 ranks) is split across
+ * libae's own threads. */
+static void check_matches_single_process(int threads, size_t batch) {
     size_t first, count;
     shard(N, &first, &count);
     ae_config c = config();
+    CHECK(ae_set_threads(threads) == AE_OK);
     for (int shuffle = 0; shuffle < 2; shuffle++) {
         ae_model *ref, *m;
         ae_train_opts o = opts();
         o.shuffle = shuffle;
+        o.batch_size = batch;
         seen ref_seen = {0, {0}}, mpi_seen = {0, {0}};
         o.on_epoch = record;
         o.user = &ref_seen;
@@ -117,9 +121,10 @@ static void test_matches_single_process(void) {
             CHECK(diff == 0.0);
         else
             CHECK(diff <= 2e-5);
-        if (rank == 0) printf("np %d shuffle %d: max |w_mpi - w_single| = %.3g\n", size, shuffle, diff);
+        if (rank == 0)
+            printf("np %d threads %d shuffle %d: max |w_mpi - w_single| = %.3g\n", size, threads, shuffle, diff);
         CHECK(identical_everywhere(m));
-        CHECK(st.allreduce_calls == 4 * ((N + 31) / 32));
+        CHECK(st.allreduce_calls == 4 * ((N + batch - 1) / batch));
         CHECK(st.gradient_bytes == m->n_params * sizeof(float));
         CHECK(mpi_seen.calls == (rank == 0 ? 4 : 0));
         for (int e = 0; rank == 0 && e < 4; e++)
@@ -127,6 +132,12 @@ static void test_matches_single_process(void) {
         ae_free(ref);
         ae_free(m);
     }
+    CHECK(ae_set_threads(1) == AE_OK);
+}
+
+static void test_matches_single_process(void) {
+    check_matches_single_process(1, 32);
+    check_matches_single_process(2, 64);
 }
 
 /* One step per epoch (the global batch is all rows): the weights are compared on every rank
