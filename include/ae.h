@@ -265,8 +265,8 @@ typedef struct ae_blas_info {
 AE_API ae_blas_info ae_blas_get_info(void);
 /* Sets the threads libae trains with and OpenBLAS's thread count (n >= 1; libae uses at most
  * 64). ae_train splits each batch's rows across its own threads, each running one-thread
- * products and its share of the elementwise work and the optimizer step, when the batch has
- * at least 16 rows per thread and there is no dropout, VAE or sparsity penalty (those train
+ * products and its share of the elementwise work and the optimizer step (as many threads as
+ * the batch has 4 rows for), when there is no dropout, VAE or sparsity penalty (those train
  * on the calling thread with OpenBLAS's threads); meanwhile OpenBLAS runs one thread per call
  * and gets its count back when ae_train returns. Without a call libae follows OpenBLAS's
  * count (OPENBLAS_NUM_THREADS). Call it between, not during, other libae calls; to train

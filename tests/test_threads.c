@@ -279,15 +279,15 @@ static int log_epoch(const ae_epoch_stats *s, void *user) {
 
 enum { TD = 40, TN = 500, TV = 70 };
 
-/* Trains a fresh wide model: `threads` via ae_set_threads, batch 64 (32 rows a thread). */
-static ae_model *train_with(int threads, int tied, ae_noise noise, int epochs, run_log *log) {
+/* Trains a fresh wide model: `threads` via ae_set_threads, `batch` rows a step. */
+static ae_model *train_batch(int threads, size_t batch, int tied, ae_noise noise, int epochs, run_log *log) {
     ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, tied);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
     float *x = data_rows(TN, TD, 5), *v = data_rows(TV, TD, 6);
     ae_train_opts o = ae_train_opts_default();
     o.epochs = epochs;
-    o.batch_size = 64;
+    o.batch_size = batch;
     o.noise = noise;
     o.noise_level = 0.2f;
     o.val_x = v;
@@ -301,6 +301,11 @@ static ae_model *train_with(int threads, int tied, ae_noise noise, int epochs, r
     free(x);
     free(v);
     return m;
+}
+
+/* Batch 64: 32 rows a thread on 2 threads. */
+static ae_model *train_with(int threads, int tied, ae_noise noise, int epochs, run_log *log) {
+    return train_batch(threads, 64, tied, noise, epochs, log);
 }
 
 static void test_threaded_training_matches_one_thread(void **state) {
@@ -333,6 +338,24 @@ static void test_threaded_training_matches_one_thread(void **state) {
         ae_free(b2);
         ae_free(c3);
     }
+}
+
+/* A pool never gives a thread fewer than 4 rows: at batch 8, three threads asked for train
+ * on two, bit for bit as two asked for; at batch 12 they train on three. */
+static void test_pool_keeps_four_rows_a_thread(void **state) {
+    (void)state;
+    run_log a, b;
+    ae_model *two = train_batch(2, 8, 0, AE_NOISE_NONE, 2, &a);
+    ae_model *three = train_batch(3, 8, 0, AE_NOISE_NONE, 2, &b);
+    assert_memory_equal(two->params, three->params, two->n_params * sizeof(float));
+    ae_free(three);
+    three = train_batch(3, 12, 0, AE_NOISE_NONE, 2, &b);
+    ae_free(two);
+    two = train_batch(2, 12, 0, AE_NOISE_NONE, 2, &a);
+    assert_memory_not_equal(two->params, three->params, two->n_params * sizeof(float));
+    for (size_t i = 0; i < two->n_params; i++) assert_close(three->params[i], two->params[i], 2e-4, 1e-3);
+    ae_free(two);
+    ae_free(three);
 }
 
 static void test_threaded_training_restores_openblas_threads(void **state) {
@@ -497,6 +520,7 @@ int main(void) {
         cmocka_unit_test(test_split_pass_gradients),
         cmocka_unit_test(test_split_pass_covers_only_draw_free_passes),
         cmocka_unit_test(test_threaded_training_matches_one_thread),
+        cmocka_unit_test(test_pool_keeps_four_rows_a_thread),
         cmocka_unit_test(test_threaded_training_restores_openblas_threads),
         cmocka_unit_test(test_thread_start_failure_trains_on_one_thread),
         cmocka_unit_test(test_threaded_resume_is_bitwise),
