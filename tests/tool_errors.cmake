@@ -44,6 +44,37 @@ endif()
 expect_fail("--epochs wants an integer" train data.csv --epochs many -o y.safetensors)
 expect_fail("not a variational model" sample m.safetensors -n 3 -o s.csv)
 
+# Anomaly threshold and flags: calibrated on data.csv at its maximum (quantile 1), every row of
+# data.csv is at or under it and none is flagged, while a far-off row is; ae info shows it.
+file(WRITE ${WORK}/odd.csv "9,9,9,9\n0.1,0.2,0.3,0.4\n")
+expect_ok(threshold m.safetensors data.csv --quantile 1 -o t.safetensors)
+expect_ok(flag t.safetensors data.csv -o flags.csv --scores scores.csv)
+file(STRINGS ${WORK}/flags.csv flags)
+if(NOT flags STREQUAL "0;0;0;0")
+  message(FATAL_ERROR "rows the threshold was calibrated on came out flagged: ${flags}")
+endif()
+expect_ok(flag t.safetensors odd.csv -o flags.csv)
+file(STRINGS ${WORK}/flags.csv flags)
+list(GET flags 0 far)
+if(NOT far STREQUAL "1")
+  message(FATAL_ERROR "a row of 9s was not flagged: ${flags}")
+endif()
+execute_process(COMMAND ${AE} info t.safetensors OUTPUT_VARIABLE out WORKING_DIRECTORY ${WORK})
+if(NOT out MATCHES "anomaly +threshold [0-9.e-]+ \\(quantile 1 ")
+  message(FATAL_ERROR "ae info does not show the threshold: ${out}")
+endif()
+expect_ok(threshold m.safetensors --value 0.25 -o v.safetensors)
+expect_fail("has no anomaly threshold: set one with ae threshold" flag m.safetensors data.csv -o f.csv)
+expect_fail("--quantile wants a number in \\[0, 1\\]" threshold m.safetensors data.csv --quantile 1.5 -o x.safetensors)
+expect_fail("give one of --quantile, --mean-std and --value" threshold m.safetensors data.csv --quantile 0.5 --mean-std 2 -o x.safetensors)
+expect_fail("--value takes no data" threshold m.safetensors data.csv --value 1 -o x.safetensors)
+expect_fail("needs --quantile Q, --mean-std K or --value T" threshold m.safetensors data.csv -o x.safetensors)
+expect_fail("has 5 columns but the model takes 4" threshold m.safetensors wide.csv --quantile 0.5 -o x.safetensors)
+expect_fail("cannot write nodir/x.safetensors" threshold m.safetensors data.csv --quantile 0.5 -o nodir/x.safetensors)
+if(EXISTS ${WORK}/x.safetensors)
+  message(FATAL_ERROR "a refused ae threshold wrote x.safetensors")
+endif()
+
 # --history writes one line per epoch; --plot draws it when gnuplot is there, and says so when not.
 execute_process(COMMAND ${AE} train data.csv --hidden 3 --code 2 --epochs 3 --batch 2 --val data.csv
                   --history h.csv --plot loss.png -o p.safetensors

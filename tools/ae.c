@@ -459,6 +459,120 @@ static int cmd_sample(int argc, char **argv) {
     return 0;
 }
 
+/* ae threshold MODEL DATA --quantile Q | --mean-std K, or MODEL --value T: the anomaly
+ * threshold kept in (a copy of) the model, which ae flag then uses. */
+static int cmd_threshold(int argc, char **argv) {
+    static const char HELP[] =
+        "usage: ae threshold MODEL NORMAL_DATA (--quantile Q | --mean-std K) -o MODEL_OUT\n"
+        "       ae threshold MODEL --value T -o MODEL_OUT\n"
+        "  --quantile Q   the Q-quantile (0..1) of the reconstruction errors of NORMAL_DATA\n"
+        "  --mean-std K   their mean + K standard deviations\n"
+        "  --value T      a threshold of your choice\n";
+    const char *pos[2] = {NULL, NULL}, *out = NULL;
+    int npos = 0, method = AE_THRESHOLD_NONE;
+    double param = 0.0;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(HELP);
+        if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--quantile") || !strcmp(s, "--mean-std") ||
+            !strcmp(s, "--value")) {
+            if (!v) die("%s needs a value", s);
+            i++;
+            if (s[1] == 'o' || !strcmp(s, "--output")) {
+                out = v;
+                continue;
+            }
+            if (method != AE_THRESHOLD_NONE) die("give one of --quantile, --mean-std and --value");
+            param = parse_float(s, v);
+            method = !strcmp(s, "--quantile") ? AE_THRESHOLD_QUANTILE
+                     : !strcmp(s, "--mean-std") ? AE_THRESHOLD_MEAN_STD
+                                                : AE_THRESHOLD_MANUAL;
+        } else if (s[0] == '-') {
+            die("unknown option %s (see ae threshold --help)", s);
+        } else if (npos < 2) {
+            pos[npos++] = s;
+        } else {
+            die("unexpected argument %s", s);
+        }
+    }
+    if (method == AE_THRESHOLD_NONE) die("needs --quantile Q, --mean-std K or --value T (see ae threshold --help)");
+    if (!out) die("needs -o MODEL_OUT (see ae threshold --help)");
+    if (npos != (method == AE_THRESHOLD_MANUAL ? 1 : 2))
+        die(method == AE_THRESHOLD_MANUAL ? "--value takes no data: ae threshold MODEL --value T -o MODEL_OUT"
+                                          : "needs MODEL and NORMAL_DATA (see ae threshold --help)");
+    if (method == AE_THRESHOLD_QUANTILE && !(param >= 0.0 && param <= 1.0)) die("--quantile wants a number in [0, 1]");
+    if (method == AE_THRESHOLD_MEAN_STD && !(param >= 0.0)) die("--mean-std wants a number >= 0");
+    ae_model *m = load_model(pos[0]);
+    float t = (float)param;
+    size_t rows = 0;
+    if (method == AE_THRESHOLD_MANUAL) {
+        check(ae_threshold_set(m, t), "threshold");
+    } else {
+        ae_data d = load_data(pos[1]);
+        need_width(pos[1], d.cols, ae_input_dim(m));
+        check(ae_threshold_calibrate(m, d.x, d.rows, (ae_threshold_method)method, param, &t), "threshold");
+        rows = d.rows;
+        ae_data_free(&d);
+    }
+    int rc = ae_save(m, out);
+    if (rc != AE_OK) die("cannot write %s: %s", out, ae_strerror(rc));
+    if (rows) printf("threshold %.9g (from the errors of %zu rows of %s)\n", (double)t, rows, pos[1]);
+    else printf("threshold %.9g\n", (double)t);
+    fprintf(stderr, "wrote %s\n", out);
+    ae_free(m);
+    return 0;
+}
+
+/* ae flag MODEL DATA -o FLAGS [--scores SCORES]: 1 for each row above the model's threshold. */
+static int cmd_flag(int argc, char **argv) {
+    static const char HELP[] = "usage: ae flag MODEL DATA -o FLAGS(.npy|.csv) [--scores SCORES(.npy|.csv)]\n"
+                               "  1 for each row whose reconstruction error is above the model's threshold\n"
+                               "  (set by ae threshold), else 0\n";
+    const char *pos[2] = {NULL, NULL}, *out = NULL, *scores_out = NULL;
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(HELP);
+        if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--scores")) {
+            if (!v) die("%s needs a value", s);
+            i++;
+            if (!strcmp(s, "--scores")) scores_out = v;
+            else out = v;
+        } else if (s[0] == '-') {
+            die("unknown option %s (see ae flag --help)", s);
+        } else if (npos < 2) {
+            pos[npos++] = s;
+        } else {
+            die("unexpected argument %s", s);
+        }
+    }
+    if (npos != 2 || !out) die("needs MODEL, DATA and -o FLAGS (see ae flag --help)");
+    ae_model *m = load_model(pos[0]);
+    float t;
+    if (ae_threshold_get(m, &t, NULL, NULL) != AE_OK)
+        die("%s has no anomaly threshold: set one with ae threshold", pos[0]);
+    ae_data d = load_data(pos[1]);
+    need_width(pos[1], d.cols, ae_input_dim(m));
+    unsigned char *flags = malloc(d.rows);
+    float *scores = malloc(d.rows * sizeof(float)), *as_float = malloc(d.rows * sizeof(float));
+    if (!flags || !scores || !as_float) die("out of memory");
+    check(ae_flag(m, d.x, d.rows, flags, scores), "flag");
+    size_t flagged = 0;
+    for (size_t i = 0; i < d.rows; i++) {
+        as_float[i] = (float)flags[i];
+        flagged += flags[i];
+    }
+    write_rows(out, as_float, d.rows, 1);
+    if (scores_out) write_rows(scores_out, scores, d.rows, 1);
+    printf("flagged %zu of %zu rows (threshold %.9g)\n", flagged, d.rows, (double)t);
+    free(as_float);
+    free(scores);
+    free(flags);
+    ae_data_free(&d);
+    ae_free(m);
+    return 0;
+}
+
 static int cmd_info(int argc, char **argv) {
     static const char HELP[] = "usage: ae info MODEL\n";
     args a = parse_args(argc, argv, 1, HELP);
@@ -475,6 +589,19 @@ static int cmd_info(int argc, char **argv) {
            c.variational ? "yes" : "no", (unsigned long long)c.seed);
     printf("parameters   %zu\n", ae_param_count(m));
     if (ae_epochs_done(m) > 0) printf("checkpoint   %d epochs done\n", ae_epochs_done(m));
+    float t;
+    ae_threshold_method tm;
+    double tp;
+    if (ae_threshold_get(m, &t, &tm, &tp) == AE_OK) {
+        printf("anomaly      threshold %.9g (", (double)t);
+        if (tm == AE_THRESHOLD_QUANTILE) printf("quantile %g of the calibration scores)\n", tp);
+        else if (tm == AE_THRESHOLD_MEAN_STD) printf("mean + %g std of the calibration scores)\n", tp);
+        else printf("set by hand)\n");
+    }
+    ae_head_kind hk;
+    size_t ho;
+    if (ae_head_get(m, &hk, &ho) == AE_OK)
+        printf("head         %s, %zu outputs\n", hk == AE_HEAD_SOFTMAX ? "softmax classifier" : "linear", ho);
     ae_blas_info b = ae_blas_get_info();
     printf("libae        %s\nOpenBLAS     core %s, %d threads%s\n", ae_version(), b.core, b.threads,
            b.fallback ? " (slow fallback core)" : "");
@@ -490,6 +617,8 @@ int main(int argc, char **argv) {
         "  decode       codes to rows:             ae decode MODEL CODES -o OUT\n"
         "  reconstruct  rows through the model:    ae reconstruct MODEL DATA -o OUT [--png FILE]\n"
         "  score        per-row reconstruction MSE: ae score MODEL DATA -o OUT\n"
+        "  threshold    keep an anomaly threshold: ae threshold MODEL NORMAL_DATA --quantile Q -o MODEL_OUT\n"
+        "  flag         0/1 per row over it:       ae flag MODEL DATA -o OUT [--scores FILE]\n"
         "  sample       draws from a VAE:          ae sample MODEL -n N -o OUT [--png FILE]\n"
         "  info         what a model file holds:   ae info MODEL\n"
         "DATA: IDX (.gz), .npy or CSV. OUT: .npy by extension, else CSV.\n";
@@ -503,6 +632,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "encode") || !strcmp(cmd, "decode") || !strcmp(cmd, "reconstruct") || !strcmp(cmd, "score"))
         return cmd_rows(argc - 2, argv + 2);
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
+    if (!strcmp(cmd, "threshold")) return cmd_threshold(argc - 2, argv + 2);
+    if (!strcmp(cmd, "flag")) return cmd_flag(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     cmd = "";
     die("unknown command '%s' (see ae --help)", argv[1]);
