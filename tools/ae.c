@@ -573,6 +573,136 @@ static int cmd_flag(int argc, char **argv) {
     return 0;
 }
 
+/* ae head MODEL DATA LABELS -o MODEL_OUT: a classifier (or, with --linear, a regression) on
+ * the model's code, trained with the encoder frozen or fine-tuned. */
+static int cmd_head(int argc, char **argv) {
+    static const char HELP[] =
+        "usage: ae head MODEL DATA LABELS -o MODEL_OUT [options]\n"
+        "  LABELS: one class index 0..N-1 per row (an IDX label file, .npy or CSV), or with\n"
+        "          --linear the target values, one row per DATA row\n"
+        "  --classes N   classes (default: the largest label + 1)   --linear  regression head\n"
+        "  --epochs N (10)  --batch N (32)  --lr X (1e-3)  --optimizer sgd|adam|adamw\n"
+        "  --freeze      train the head alone, the encoder unchanged (default: fine-tune it too)\n";
+    const char *pos[3] = {NULL, NULL, NULL}, *out = NULL;
+    int npos = 0, linear = 0;
+    long classes = 0;
+    ae_train_opts o = ae_train_opts_default();
+    o.batch_size = 32;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(HELP);
+        if (!strcmp(s, "--linear")) {
+            linear = 1;
+        } else if (!strcmp(s, "--freeze")) {
+            o.freeze_encoder = 1;
+        } else if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--classes") || !strcmp(s, "--epochs") ||
+                   !strcmp(s, "--batch") || !strcmp(s, "--lr") || !strcmp(s, "--optimizer")) {
+            if (!v) die("%s needs a value", s);
+            i++;
+            if (s[1] == 'o' || !strcmp(s, "--output")) out = v;
+            else if (!strcmp(s, "--classes")) classes = parse_long(s, v, 2, 1L << 24);
+            else if (!strcmp(s, "--epochs")) o.epochs = (int)parse_long(s, v, 1, 1000000);
+            else if (!strcmp(s, "--batch")) o.batch_size = (size_t)parse_long(s, v, 1, 1L << 24);
+            else if (!strcmp(s, "--lr")) o.learning_rate = parse_float(s, v);
+            else o.optimizer = (ae_optimizer)parse_choice(s, v, OPTS, 3);
+        } else if (s[0] == '-') {
+            die("unknown option %s (see ae head --help)", s);
+        } else if (npos < 3) {
+            pos[npos++] = s;
+        } else {
+            die("unexpected argument %s", s);
+        }
+    }
+    if (npos != 3 || !out) die("needs MODEL, DATA, LABELS and -o MODEL_OUT (see ae head --help)");
+    if (linear && classes) die("--classes is for a classifier, not with --linear");
+    ae_model *m = load_model(pos[0]);
+    ae_data d = load_data(pos[1]), y = load_data(pos[2]);
+    need_width(pos[1], d.cols, ae_input_dim(m));
+    if (y.rows != d.rows) die("%s has %zu rows but %s has %zu", pos[2], y.rows, pos[1], d.rows);
+    if (!linear) {
+        if (y.cols != 1) die("%s has %zu columns: a classifier wants one class index per row", pos[2], y.cols);
+        float top = 0.0f;
+        for (size_t i = 0; i < y.rows; i++) {
+            float c = y.x[i];
+            if (!(c >= 0.0f && c < 16777216.0f && c == floorf(c)) || (classes && c >= (float)classes))
+                die("%s row %zu: %g is not a class index%s", pos[2], i + 1, (double)c,
+                    classes ? " below --classes" : "");
+            if (c > top) top = c;
+        }
+        if (!classes) classes = (long)top + 1;
+        if (classes < 2) die("%s holds one class only: a classifier needs two or more", pos[2]);
+    }
+    const size_t outputs = linear ? y.cols : (size_t)classes;
+    check(ae_head_create(m, linear ? AE_HEAD_LINEAR : AE_HEAD_SOFTMAX, outputs), "head");
+    progress p = {NULL, o.epochs, 0, now(), 0.0, 0.0, o.batch_size};
+    o.on_epoch = on_epoch;
+    o.user = &p;
+    int rc = ae_head_train(m, d.x, d.rows, y.x, &o);
+    if (rc == AE_EDIVERGED) die("training diverged: try a lower --lr");
+    check(rc, "head");
+    double loss, acc;
+    check(ae_head_evaluate(m, d.x, d.rows, y.x, &loss, &acc), "evaluate");
+    rc = ae_save(m, out);
+    if (rc != AE_OK) die("cannot write %s: %s", out, ae_strerror(rc));
+    if (linear) printf("head: %zu outputs, training MSE %.6g\n", outputs, loss);
+    else printf("head: %zu classes, training loss %.6g, training accuracy %.4f\n", outputs, loss, acc);
+    fprintf(stderr, "wrote %s\n", out);
+    ae_data_free(&y);
+    ae_data_free(&d);
+    ae_free(m);
+    return 0;
+}
+
+/* ae predict MODEL DATA -o OUT [--probabilities]: the head's classes (or values). */
+static int cmd_predict(int argc, char **argv) {
+    static const char HELP[] = "usage: ae predict MODEL DATA -o OUT(.npy|.csv) [--probabilities]\n"
+                               "  a classifier head: each row's class (with --probabilities, every class's\n"
+                               "  probability); a linear head: its values\n";
+    const char *pos[2] = {NULL, NULL}, *out = NULL;
+    int npos = 0, probs = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(HELP);
+        if (!strcmp(s, "--probabilities")) {
+            probs = 1;
+        } else if (!strcmp(s, "-o") || !strcmp(s, "--output")) {
+            if (!v) die("%s needs a value", s);
+            out = argv[++i];
+        } else if (s[0] == '-') {
+            die("unknown option %s (see ae predict --help)", s);
+        } else if (npos < 2) {
+            pos[npos++] = s;
+        } else {
+            die("unexpected argument %s", s);
+        }
+    }
+    if (npos != 2 || !out) die("needs MODEL, DATA and -o OUT (see ae predict --help)");
+    ae_model *m = load_model(pos[0]);
+    ae_head_kind kind;
+    size_t outputs;
+    if (ae_head_get(m, &kind, &outputs) != AE_OK) die("%s has no head: train one with ae head", pos[0]);
+    if (probs && kind != AE_HEAD_SOFTMAX) die("--probabilities needs a classifier head; %s has a linear one", pos[0]);
+    ae_data d = load_data(pos[1]);
+    need_width(pos[1], d.cols, ae_input_dim(m));
+    const size_t cols = kind == AE_HEAD_SOFTMAX && !probs ? 1 : outputs;
+    float *y = malloc(d.rows * cols * sizeof(float));
+    int32_t *labels = malloc(d.rows * sizeof(int32_t));
+    if (!y || !labels) die("out of memory");
+    if (cols == 1 && kind == AE_HEAD_SOFTMAX) {
+        check(ae_head_classify(m, d.x, d.rows, labels), "predict");
+        for (size_t i = 0; i < d.rows; i++) y[i] = (float)labels[i];
+    } else {
+        check(ae_head_predict(m, d.x, d.rows, y), "predict");
+    }
+    write_rows(out, y, d.rows, cols);
+    fprintf(stderr, "wrote %s: %zu rows of %zu\n", out, d.rows, cols);
+    free(labels);
+    free(y);
+    ae_data_free(&d);
+    ae_free(m);
+    return 0;
+}
+
 static int cmd_info(int argc, char **argv) {
     static const char HELP[] = "usage: ae info MODEL\n";
     args a = parse_args(argc, argv, 1, HELP);
@@ -619,6 +749,8 @@ int main(int argc, char **argv) {
         "  score        per-row reconstruction MSE: ae score MODEL DATA -o OUT\n"
         "  threshold    keep an anomaly threshold: ae threshold MODEL NORMAL_DATA --quantile Q -o MODEL_OUT\n"
         "  flag         0/1 per row over it:       ae flag MODEL DATA -o OUT [--scores FILE]\n"
+        "  head         a classifier on the code:  ae head MODEL DATA LABELS -o MODEL_OUT [options]\n"
+        "  predict      the head's classes:        ae predict MODEL DATA -o OUT [--probabilities]\n"
         "  sample       draws from a VAE:          ae sample MODEL -n N -o OUT [--png FILE]\n"
         "  info         what a model file holds:   ae info MODEL\n"
         "DATA: IDX (.gz), .npy or CSV. OUT: .npy by extension, else CSV.\n";
@@ -634,6 +766,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "sample")) return cmd_sample(argc - 2, argv + 2);
     if (!strcmp(cmd, "threshold")) return cmd_threshold(argc - 2, argv + 2);
     if (!strcmp(cmd, "flag")) return cmd_flag(argc - 2, argv + 2);
+    if (!strcmp(cmd, "head")) return cmd_head(argc - 2, argv + 2);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
     cmd = "";
     die("unknown command '%s' (see ae --help)", argv[1]);
