@@ -323,19 +323,6 @@ static void test_network_gradients_tied_and_no_hidden(void **state) {
 /* ---- training ---- */
 
 /* Rank-3 data in [0,1]^16: x = sigmoid-free mixture 0.5 + 0.15 * (a u + b v + c w). */
-static float *low_rank_data(size_t n, size_t d, uint32_t seed) {
-    float *x = malloc(n * d * sizeof(float)), basis[3 * 16];
-    assert_non_null(x);
-    test_fill(basis, 3 * d, seed, -1, 1);
-    uint32_t s = seed + 1;
-    for (size_t i = 0; i < n; i++) {
-        float a = test_uniform(&s, -1, 1), b = test_uniform(&s, -1, 1), c = test_uniform(&s, -1, 1);
-        for (size_t j = 0; j < d; j++)
-            x[i * d + j] = 0.5f + 0.15f * (a * basis[j] + b * basis[d + j] + c * basis[2 * d + j]);
-    }
-    return x;
-}
-
 typedef struct history {
     int calls;
     double first, last;
@@ -355,7 +342,7 @@ static int record(const ae_epoch_stats *s, void *user) {
 static void test_training_converges_on_low_rank_data(void **state) {
     (void)state;
     const size_t n = 1000, d = 16;
-    float *x = low_rank_data(n, d, 41);
+    float *x = test_low_rank_rows(n, d, 41);
     ae_config c = small_config(d, 12, 3);
     c.output_act = AE_ACT_LINEAR;
     ae_model *m;
@@ -401,7 +388,7 @@ static void test_training_converges_on_low_rank_data(void **state) {
 static void test_every_optimizer_reduces_loss(void **state) {
     (void)state;
     const size_t n = 300, d = 16;
-    float *x = low_rank_data(n, d, 43);
+    float *x = test_low_rank_rows(n, d, 43);
     const ae_optimizer kinds[] = {AE_OPT_SGD, AE_OPT_SGD, AE_OPT_SGD, AE_OPT_ADAM, AE_OPT_ADAMW};
     const float moms[] = {0.0f, 0.9f, 0.9f, 0.0f, 0.0f};
     const int nest[] = {0, 0, 1, 0, 0};
@@ -432,7 +419,7 @@ static void test_every_optimizer_reduces_loss(void **state) {
 static void test_same_seed_is_bitwise_reproducible(void **state) {
     (void)state;
     const size_t n = 200, d = 16;
-    float *x = low_rank_data(n, d, 44);
+    float *x = test_low_rank_rows(n, d, 44);
     float code[2][200 * 3];
     for (int r = 0; r < 2; r++) {
         ae_config c = small_config(d, 8, 3);
@@ -454,7 +441,7 @@ static void test_unshuffled_training_visits_rows_in_order(void **state) {
     (void)state;
     /* Without shuffling, one epoch of full-batch SGD equals one manual step on all rows. */
     const size_t n = 50, d = 16;
-    float *x = low_rank_data(n, d, 45);
+    float *x = test_low_rank_rows(n, d, 45);
     ae_config c = small_config(d, 8, 3);
     ae_model *a, *b;
     assert_int_equal(ae_create(&a, &c), AE_OK);
@@ -484,7 +471,7 @@ static void test_unshuffled_training_visits_rows_in_order(void **state) {
 static void test_callback_stops_training(void **state) {
     (void)state;
     const size_t n = 100, d = 16;
-    float *x = low_rank_data(n, d, 46);
+    float *x = test_low_rank_rows(n, d, 46);
     ae_config c = small_config(d, 8, 3);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
@@ -515,7 +502,7 @@ static void test_validation_and_early_stopping_restore_best(void **state) {
     const size_t n = 40, d = 16;
     /* Few, noisy training rows and separate validation rows: a big network overfits, the
      * validation loss turns up, and early stopping must restore the best epoch's weights. */
-    float *x = low_rank_data(n, d, 47), *v = low_rank_data(200, d, 48);
+    float *x = test_low_rank_rows(n, d, 47), *v = test_low_rank_rows(200, d, 48);
     uint32_t s = 5;
     for (size_t i = 0; i < n * d; i++) x[i] += test_uniform(&s, -0.2f, 0.2f);
     ae_config c = small_config(d, 64, 12);
@@ -574,7 +561,7 @@ static int log_divergence(const ae_epoch_stats *s, void *user) {
 static void test_divergence_restores_finite_weights(void **state) {
     (void)state;
     const size_t n = 64, d = 16;
-    float *x = low_rank_data(n, d, 49);
+    float *x = test_low_rank_rows(n, d, 49);
     ae_config c = small_config(d, 8, 3);
     c.hidden_act = AE_ACT_LINEAR;
     c.output_act = AE_ACT_LINEAR;
@@ -609,7 +596,7 @@ static void test_divergence_restores_finite_weights(void **state) {
 static void test_gradient_clipping_bounds_the_step(void **state) {
     (void)state;
     const size_t n = 32, d = 16;
-    float *x = low_rank_data(n, d, 52);
+    float *x = test_low_rank_rows(n, d, 52);
     double moved[2];
     for (int clip = 0; clip < 2; clip++) {
         ae_config c = small_config(d, 8, 3);
@@ -648,7 +635,7 @@ static void test_gradient_clipping_bounds_the_step(void **state) {
 static void test_encode_decode_reconstruct_agree(void **state) {
     (void)state;
     const size_t n = 300, d = 16; /* more than one inference chunk of 256 rows */
-    float *x = low_rank_data(n, d, 50);
+    float *x = test_low_rank_rows(n, d, 50);
     ae_config c = small_config(d, 8, 3);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
@@ -760,7 +747,7 @@ static double mean_score(const ae_model *m, const float *x, size_t n) {
 static void test_dropout_changes_nothing_at_inference(void **state) {
     (void)state;
     const size_t n = 200, d = 16;
-    float *x = low_rank_data(n, d, 60);
+    float *x = test_low_rank_rows(n, d, 60);
     ae_config c = small_config(d, 32, 4);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
@@ -797,7 +784,7 @@ static void test_dropout_changes_nothing_at_inference(void **state) {
 static void test_same_seed_same_corruption(void **state) {
     (void)state;
     const size_t n = 100, d = 16;
-    float *x = low_rank_data(n, d, 61);
+    float *x = test_low_rank_rows(n, d, 61);
     const ae_noise kinds[2] = {AE_NOISE_GAUSSIAN, AE_NOISE_MASK};
     for (int k = 0; k < 2; k++) {
         ae_config c = small_config(d, 8, 3);
@@ -838,7 +825,7 @@ static void test_same_seed_same_corruption(void **state) {
 static void test_sparsity_reaches_target(void **state) {
     (void)state;
     const size_t n = 1000, d = 16, k = 8;
-    float *x = low_rank_data(n, d, 62);
+    float *x = test_low_rank_rows(n, d, 62);
     ae_config c = small_config(d, 16, k);
     c.code_act = AE_ACT_SIGMOID;
     ae_model *m;
@@ -880,7 +867,7 @@ static int log_vae(const ae_epoch_stats *s, void *user) {
 static void test_vae_trains_and_samples_in_range(void **state) {
     (void)state;
     const size_t n = 500, d = 16, k = 2;
-    float *x = low_rank_data(n, d, 63);
+    float *x = test_low_rank_rows(n, d, 63);
     ae_config c = small_config(d, 32, k);
     c.variational = 1;
     ae_model *m;
@@ -976,7 +963,7 @@ static int log_allocs(const ae_epoch_stats *s, void *user) {
  * buffer switched on; per-epoch counts go to log. */
 static size_t allocs_of_training(ae_config c, size_t n, int epochs, alloc_log *log) {
     const size_t d = c.input_dim;
-    float *x = low_rank_data(n, d, 70), *v = low_rank_data(50, d, 71);
+    float *x = test_low_rank_rows(n, d, 70), *v = test_low_rank_rows(50, d, 71);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
     ae_train_opts o = ae_train_opts_default();

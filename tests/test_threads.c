@@ -248,20 +248,6 @@ static void test_split_pass_covers_only_draw_free_passes(void **state) {
 
 /* ---- threaded training ---- */
 
-static float *data_rows(size_t n, size_t d, uint32_t seed) {
-    float *x = malloc(n * d * sizeof(float)), basis[3 * 64];
-    assert_non_null(x);
-    assert_true(d <= 64);
-    test_fill(basis, 3 * d, seed, -1, 1);
-    uint32_t s = seed + 1;
-    for (size_t i = 0; i < n; i++) {
-        float a = test_uniform(&s, -1, 1), b = test_uniform(&s, -1, 1), e = test_uniform(&s, -1, 1);
-        for (size_t j = 0; j < d; j++)
-            x[i * d + j] = 0.5f + 0.15f * (a * basis[j] + b * basis[d + j] + e * basis[2 * d + j]);
-    }
-    return x;
-}
-
 typedef struct run_log {
     int epochs;
     double loss[16], val[16];
@@ -284,7 +270,7 @@ static ae_model *train_batch(int threads, size_t batch, int tied, ae_noise noise
     ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, tied);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
-    float *x = data_rows(TN, TD, 5), *v = data_rows(TV, TD, 6);
+    float *x = test_low_rank_rows(TN, TD, 5), *v = test_low_rank_rows(TV, TD, 6);
     ae_train_opts o = ae_train_opts_default();
     o.epochs = epochs;
     o.batch_size = batch;
@@ -364,7 +350,7 @@ static void test_threaded_training_restores_openblas_threads(void **state) {
      * count it found; so does a run refused before it starts. */
     assert_int_equal(ae_set_threads(2), AE_OK);
     assert_int_equal(ae_blas_get_info().threads, 2);
-    float *x = data_rows(TN, TD, 5);
+    float *x = test_low_rank_rows(TN, TD, 5);
     ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
@@ -400,7 +386,7 @@ static ae_model *threaded_through(int stop, const char *ckpt) {
     ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
-    float *x = data_rows(TN, TD, 9);
+    float *x = test_low_rank_rows(TN, TD, 9);
     ae_train_opts o = ae_train_opts_default();
     o.batch_size = 64;
     o.epochs = stop ? stop : 5;
@@ -444,7 +430,7 @@ static size_t allocs_of(size_t n, int epochs) {
     ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
-    float *x = data_rows(n, TD, 11), *v = data_rows(TV, TD, 12);
+    float *x = test_low_rank_rows(n, TD, 11), *v = test_low_rank_rows(TV, TD, 12);
     ae_train_opts o = ae_train_opts_default();
     o.epochs = epochs;
     o.batch_size = 64;
@@ -486,7 +472,7 @@ static void test_threaded_training_allocation_failures(void **state) {
     ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
-    float *x = data_rows(200, TD, 13);
+    float *x = test_low_rank_rows(200, TD, 13);
     float *before = malloc(m->n_params * sizeof(float));
     assert_non_null(before);
     memcpy(before, m->params, m->n_params * sizeof(float));

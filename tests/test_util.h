@@ -37,4 +37,20 @@ static inline void test_fill(float *x, size_t n, uint32_t seed, float lo, float 
     for (size_t i = 0; i < n; i++) x[i] = test_uniform(&s, lo, hi);
 }
 
+/* n rows of d <= 64 values near 0.5 on a random 3-dimensional subspace: data an autoencoder
+ * with a code of 3 or more can learn. malloc'd; the caller frees. */
+static inline float *test_low_rank_rows(size_t n, size_t d, uint32_t seed) {
+    float *x = malloc(n * d * sizeof(float)), basis[3 * 64];
+    assert_non_null(x);
+    assert_true(d <= 64);
+    test_fill(basis, 3 * d, seed, -1, 1);
+    uint32_t s = seed + 1;
+    for (size_t i = 0; i < n; i++) {
+        float a = test_uniform(&s, -1, 1), b = test_uniform(&s, -1, 1), c = test_uniform(&s, -1, 1);
+        for (size_t j = 0; j < d; j++)
+            x[i * d + j] = 0.5f + 0.15f * (a * basis[j] + b * basis[d + j] + c * basis[2 * d + j]);
+    }
+    return x;
+}
+
 #endif

@@ -389,6 +389,38 @@ static args parse_args(int argc, char **argv, int want, const char *help) {
     return a;
 }
 
+static int find_name(const char *const *names, const char *s) {
+    for (int i = 0; names && names[i]; i++)
+        if (!strcmp(names[i], s)) return i;
+    return -1;
+}
+
+/* The options of the threshold, flag, head and predict commands: value_opts (each takes the
+ * next argument, into values[i]) and flag_opts (flags[i] = 1), NULL-terminated; "--output" is
+ * "-o". Positional arguments go to pos, at most max_pos; returns their count. */
+static int parse_command(int argc, char **argv, const char *help, const char *const *value_opts,
+                         const char **values, const char *const *flag_opts, int *flags, const char **pos, int max_pos) {
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *s = !strcmp(argv[i], "--output") ? "-o" : argv[i];
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(help);
+        int k = find_name(value_opts, s);
+        if (k >= 0) {
+            if (i + 1 >= argc) die("%s needs a value", argv[i]);
+            values[k] = argv[++i];
+        } else if ((k = find_name(flag_opts, s)) >= 0) {
+            flags[k] = 1;
+        } else if (s[0] == '-') {
+            die("unknown option %s (see ae %s --help)", s, cmd);
+        } else if (npos < max_pos) {
+            pos[npos++] = s;
+        } else {
+            die("unexpected argument %s", s);
+        }
+    }
+    return npos;
+}
+
 /* Optional picture: rows as images, the top rows of a grid of 16 columns. */
 static void maybe_png(const args *a, const float *x, size_t rows, size_t cols, const float *above) {
     if (!a->png) return;
@@ -468,33 +500,14 @@ static int cmd_threshold(int argc, char **argv) {
         "  --quantile Q   the Q-quantile (0..1) of the reconstruction errors of NORMAL_DATA\n"
         "  --mean-std K   their mean + K standard deviations\n"
         "  --value T      a threshold of your choice\n";
-    const char *pos[2] = {NULL, NULL}, *out = NULL;
-    int npos = 0, method = AE_THRESHOLD_NONE;
-    double param = 0.0;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(HELP);
-        if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--quantile") || !strcmp(s, "--mean-std") ||
-            !strcmp(s, "--value")) {
-            if (!v) die("%s needs a value", s);
-            i++;
-            if (s[1] == 'o' || !strcmp(s, "--output")) {
-                out = v;
-                continue;
-            }
-            if (method != AE_THRESHOLD_NONE) die("give one of --quantile, --mean-std and --value");
-            param = parse_float(s, v);
-            method = !strcmp(s, "--quantile") ? AE_THRESHOLD_QUANTILE
-                     : !strcmp(s, "--mean-std") ? AE_THRESHOLD_MEAN_STD
-                                                : AE_THRESHOLD_MANUAL;
-        } else if (s[0] == '-') {
-            die("unknown option %s (see ae threshold --help)", s);
-        } else if (npos < 2) {
-            pos[npos++] = s;
-        } else {
-            die("unexpected argument %s", s);
-        }
-    }
+    static const char *const VALUES[] = {"-o", "--quantile", "--mean-std", "--value", NULL};
+    const char *v[4] = {NULL, NULL, NULL, NULL}, *pos[2] = {NULL, NULL};
+    const int npos = parse_command(argc, argv, HELP, VALUES, v, NULL, NULL, pos, 2), given = !!v[1] + !!v[2] + !!v[3];
+    const char *out = v[0];
+    if (given > 1) die("give one of --quantile, --mean-std and --value");
+    static const int METHODS[] = {AE_THRESHOLD_NONE, AE_THRESHOLD_QUANTILE, AE_THRESHOLD_MEAN_STD, AE_THRESHOLD_MANUAL};
+    const int k = v[1] ? 1 : v[2] ? 2 : v[3] ? 3 : 0, method = METHODS[k];
+    const double param = k ? parse_float(VALUES[k], v[k]) : 0.0;
     if (method == AE_THRESHOLD_NONE) die("needs --quantile Q, --mean-std K or --value T (see ae threshold --help)");
     if (!out) die("needs -o MODEL_OUT (see ae threshold --help)");
     if (npos != (method == AE_THRESHOLD_MANUAL ? 1 : 2))
@@ -528,24 +541,10 @@ static int cmd_flag(int argc, char **argv) {
     static const char HELP[] = "usage: ae flag MODEL DATA -o FLAGS(.npy|.csv) [--scores SCORES(.npy|.csv)]\n"
                                "  1 for each row whose reconstruction error is above the model's threshold\n"
                                "  (set by ae threshold), else 0\n";
-    const char *pos[2] = {NULL, NULL}, *out = NULL, *scores_out = NULL;
-    int npos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(HELP);
-        if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--scores")) {
-            if (!v) die("%s needs a value", s);
-            i++;
-            if (!strcmp(s, "--scores")) scores_out = v;
-            else out = v;
-        } else if (s[0] == '-') {
-            die("unknown option %s (see ae flag --help)", s);
-        } else if (npos < 2) {
-            pos[npos++] = s;
-        } else {
-            die("unexpected argument %s", s);
-        }
-    }
+    static const char *const VALUES[] = {"-o", "--scores", NULL};
+    const char *v[2] = {NULL, NULL}, *pos[2] = {NULL, NULL};
+    const int npos = parse_command(argc, argv, HELP, VALUES, v, NULL, NULL, pos, 2);
+    const char *out = v[0], *scores_out = v[1];
     if (npos != 2 || !out) die("needs MODEL, DATA and -o FLAGS (see ae flag --help)");
     ae_model *m = load_model(pos[0]);
     float t;
@@ -583,36 +582,19 @@ static int cmd_head(int argc, char **argv) {
         "  --classes N   classes (default: the largest label + 1)   --linear  regression head\n"
         "  --epochs N (10)  --batch N (32)  --lr X (1e-3)  --optimizer sgd|adam|adamw\n"
         "  --freeze      train the head alone, the encoder unchanged (default: fine-tune it too)\n";
-    const char *pos[3] = {NULL, NULL, NULL}, *out = NULL;
-    int npos = 0, linear = 0;
-    long classes = 0;
+    static const char *const VALUES[] = {"-o", "--classes", "--epochs", "--batch", "--lr", "--optimizer", NULL};
+    static const char *const FLAGS[] = {"--linear", "--freeze", NULL};
+    const char *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *pos[3] = {NULL, NULL, NULL};
+    int f[2] = {0, 0};
+    const int npos = parse_command(argc, argv, HELP, VALUES, v, FLAGS, f, pos, 3), linear = f[0];
+    const char *out = v[0];
+    long classes = v[1] ? parse_long(VALUES[1], v[1], 2, 1L << 24) : 0;
     ae_train_opts o = ae_train_opts_default();
-    o.batch_size = 32;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(HELP);
-        if (!strcmp(s, "--linear")) {
-            linear = 1;
-        } else if (!strcmp(s, "--freeze")) {
-            o.freeze_encoder = 1;
-        } else if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--classes") || !strcmp(s, "--epochs") ||
-                   !strcmp(s, "--batch") || !strcmp(s, "--lr") || !strcmp(s, "--optimizer")) {
-            if (!v) die("%s needs a value", s);
-            i++;
-            if (s[1] == 'o' || !strcmp(s, "--output")) out = v;
-            else if (!strcmp(s, "--classes")) classes = parse_long(s, v, 2, 1L << 24);
-            else if (!strcmp(s, "--epochs")) o.epochs = (int)parse_long(s, v, 1, 1000000);
-            else if (!strcmp(s, "--batch")) o.batch_size = (size_t)parse_long(s, v, 1, 1L << 24);
-            else if (!strcmp(s, "--lr")) o.learning_rate = parse_float(s, v);
-            else o.optimizer = (ae_optimizer)parse_choice(s, v, OPTS, 3);
-        } else if (s[0] == '-') {
-            die("unknown option %s (see ae head --help)", s);
-        } else if (npos < 3) {
-            pos[npos++] = s;
-        } else {
-            die("unexpected argument %s", s);
-        }
-    }
+    o.batch_size = v[3] ? (size_t)parse_long(VALUES[3], v[3], 1, 1L << 24) : 32;
+    if (v[2]) o.epochs = (int)parse_long(VALUES[2], v[2], 1, 1000000);
+    if (v[4]) o.learning_rate = parse_float(VALUES[4], v[4]);
+    if (v[5]) o.optimizer = (ae_optimizer)parse_choice(VALUES[5], v[5], OPTS, 3);
+    o.freeze_encoder = f[1];
     if (npos != 3 || !out) die("needs MODEL, DATA, LABELS and -o MODEL_OUT (see ae head --help)");
     if (linear && classes) die("--classes is for a classifier, not with --linear");
     ae_model *m = load_model(pos[0]);
@@ -658,24 +640,11 @@ static int cmd_predict(int argc, char **argv) {
     static const char HELP[] = "usage: ae predict MODEL DATA -o OUT(.npy|.csv) [--probabilities]\n"
                                "  a classifier head: each row's class (with --probabilities, every class's\n"
                                "  probability); a linear head: its values\n";
-    const char *pos[2] = {NULL, NULL}, *out = NULL;
-    int npos = 0, probs = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(HELP);
-        if (!strcmp(s, "--probabilities")) {
-            probs = 1;
-        } else if (!strcmp(s, "-o") || !strcmp(s, "--output")) {
-            if (!v) die("%s needs a value", s);
-            out = argv[++i];
-        } else if (s[0] == '-') {
-            die("unknown option %s (see ae predict --help)", s);
-        } else if (npos < 2) {
-            pos[npos++] = s;
-        } else {
-            die("unexpected argument %s", s);
-        }
-    }
+    static const char *const VALUES[] = {"-o", NULL};
+    static const char *const FLAGS[] = {"--probabilities", NULL};
+    const char *out = NULL, *pos[2] = {NULL, NULL};
+    int probs = 0;
+    const int npos = parse_command(argc, argv, HELP, VALUES, &out, FLAGS, &probs, pos, 2);
     if (npos != 2 || !out) die("needs MODEL, DATA and -o OUT (see ae predict --help)");
     ae_model *m = load_model(pos[0]);
     ae_head_kind kind;
