@@ -37,10 +37,10 @@ void ae_layer_grad_b(const ae_layer *l, const float *dz, size_t rows, size_t c0,
     if (c1 > c0) ae_col_sum(dz + c0, rows, c1 - c0, l->out, l->db + c0);
 }
 
-void ae_layer_grad_x(const ae_layer *l, const float *dz, size_t rows, float *dx) {
+void ae_layer_grad_x(const ae_layer *l, const float *dz, size_t rows, float *dx, size_t ld_dx) {
     if (!rows) return;
     ae_mat dZ = ae_mat_view((float *)dz, rows, l->out);
-    ae_mat dX = ae_mat_view(dx, rows, l->in);
+    ae_mat dX = {rows, l->in, ld_dx, dx};
     if (!l->w_transposed) {
         /* dX [rows x in] = dZ [rows x out] . W [out x in] */
         ae_mat W = ae_mat_view(l->w, l->out, l->in);
@@ -55,5 +55,5 @@ void ae_layer_grad_x(const ae_layer *l, const float *dz, size_t rows, float *dx)
 void ae_layer_backward(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx) {
     ae_layer_grad_w(l, x, dz, rows, 0, ae_layer_dw_rows(l));
     ae_layer_grad_b(l, dz, rows, 0, l->out);
-    if (dx) ae_layer_grad_x(l, dz, rows, dx);
+    if (dx) ae_layer_grad_x(l, dz, rows, dx, l->in);
 }

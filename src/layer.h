@@ -26,8 +26,9 @@ AE_HIDDEN void ae_layer_backward(const ae_layer *l, const float *x, const float 
 AE_HIDDEN void ae_layer_grad_w(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t r0, size_t r1);
 /* db[c0, c1) from all `rows` rows of dZ; */
 AE_HIDDEN void ae_layer_grad_b(const ae_layer *l, const float *dz, size_t rows, size_t c0, size_t c1);
-/* dX [rows x in] = dZ [rows x out] . W for any block of rows (pointers at its first row). */
-AE_HIDDEN void ae_layer_grad_x(const ae_layer *l, const float *dz, size_t rows, float *dx);
+/* dX [rows x in] = dZ [rows x out] . W for any block of rows (pointers at its first row);
+ * dX's rows are ld_dx >= in floats apart. */
+AE_HIDDEN void ae_layer_grad_x(const ae_layer *l, const float *dz, size_t rows, float *dx, size_t ld_dx);
 /* Rows of the stored weight: out, or in when the weight is borrowed transposed. */
 static inline size_t ae_layer_dw_rows(const ae_layer *l) { return l->w_transposed ? l->in : l->out; }
 

@@ -53,15 +53,27 @@ int ae_mul_ok(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
-/* Sixteen floats as one value (gcc/clang vector extension): in the AVX-512 clone one zmm
- * register, in the others pairs or quads of narrower ones. */
+/* Sixteen floats as one value (gcc >= 12 / clang vector extension): in the AVX-512 clone one
+ * zmm register, in the others pairs or quads of narrower ones. */
 typedef float v16sf __attribute__((vector_size(64), aligned(4)));
-typedef int v16si __attribute__((vector_size(64)));
 
-/* One step of a transposing reduction: two vectors whose 2s-lane blocks each hold partial sums
- * of one output in two halves of s lanes become one vector of s-lane partial sums, x's and y's
- * outputs side by side. */
-#define REDUCE_STEP(x, y, lo, hi) (__builtin_shuffle((x), (y), (lo)) + __builtin_shuffle((x), (y), (hi)))
+/* One step of a transposing reduction: x and y, whose 2s-lane blocks each hold partial sums of
+ * one output in two halves of s lanes, become one vector of s-lane partial sums, x's and y's
+ * outputs side by side. The lane lists are written out because __builtin_shufflevector takes
+ * constants only. */
+#define SHUF(x, y, ...) __builtin_shufflevector((x), (y), __VA_ARGS__)
+#define STEP8(x, y)                                                                      \
+    (SHUF(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +                \
+     SHUF(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+#define STEP4(x, y)                                                                      \
+    (SHUF(x, y, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) +              \
+     SHUF(x, y, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
+#define STEP2(x, y)                                                                      \
+    (SHUF(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +              \
+     SHUF(x, y, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
+#define STEP1(x, y)                                                                      \
+    (SHUF(x, y, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +             \
+     SHUF(x, y, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
 
 /* y[j] = alpha x . w_j (+ beta y[j]) for 16 outputs at once: sixteen vector accumulators, one
  * per output, over k in steps of 16, then four transposing reduction steps (no horizontal
@@ -83,19 +95,11 @@ AE_INLINE void dot16(const float *x, const float *w, size_t ldw, size_t k, float
     }
     for (; r < k; r++) /* the tail into lane 0 */
         for (int j = 0; j < 16; j++) acc[j][0] += w[(size_t)bitrev[j] * ldw + r] * x[r];
-    const v16si lo8 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-    const v16si hi8 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-    const v16si lo4 = {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
-    const v16si hi4 = {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
-    const v16si lo2 = {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
-    const v16si hi2 = {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
-    const v16si lo1 = {0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
-    const v16si hi1 = {1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
     v16sf a8[8], a4[4], a2[2];
-    for (int i = 0; i < 8; i++) a8[i] = REDUCE_STEP(acc[2 * i], acc[2 * i + 1], lo8, hi8);
-    for (int i = 0; i < 4; i++) a4[i] = REDUCE_STEP(a8[2 * i], a8[2 * i + 1], lo4, hi4);
-    for (int i = 0; i < 2; i++) a2[i] = REDUCE_STEP(a4[2 * i], a4[2 * i + 1], lo2, hi2);
-    v16sf sum = REDUCE_STEP(a2[0], a2[1], lo1, hi1) * alpha;
+    for (int i = 0; i < 8; i++) a8[i] = STEP8(acc[2 * i], acc[2 * i + 1]);
+    for (int i = 0; i < 4; i++) a4[i] = STEP4(a8[2 * i], a8[2 * i + 1]);
+    for (int i = 0; i < 2; i++) a2[i] = STEP2(a4[2 * i], a4[2 * i + 1]);
+    v16sf sum = STEP1(a2[0], a2[1]) * alpha;
     if (beta != 0.0f) {
         v16sf old;
         memcpy(&old, y, sizeof old);

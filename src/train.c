@@ -105,20 +105,23 @@ static void corrupt(ae_model *m, const ae_pass_cfg *c, const float *x, float *ou
     }
 }
 
-/* Inverted dropout: each unit kept with probability keep and scaled by 1/keep. */
-static void dropout_forward(ae_model *m, float *a, float *mask, size_t n, float keep) {
+/* Inverted dropout: each unit kept with probability keep and scaled by 1/keep. The mask is
+ * drawn apart from its use so that a row-split pass can draw it before splitting. */
+static void dropout_draw(ae_model *m, float *mask, size_t n, float keep) {
     const float scale = 1.0f / keep;
     for (size_t i = 0; i < n; i++) mask[i] = ae_rng_uniform(&m->rng) < keep ? scale : 0.0f;
+}
+
+static void dropout_apply(float *restrict a, const float *restrict mask, size_t n) {
     for (size_t i = 0; i < n; i++) a[i] *= mask[i];
 }
 
-/* VAE: z = mu + exp(logvar / 2) eps from the head's [rows x 2k] output; returns the KL
- * divergence to N(0, I) summed over the code and averaged over rows. */
-static double vae_sample(ae_model *m, const float *h, float *eps, float *z, size_t rows) {
+/* VAE: z = mu + exp(logvar / 2) eps for rows [r0, r1) of the head's [rows x 2k] output h (eps
+ * drawn before); returns the KL divergence to N(0, I) summed over these rows and the code. */
+static double vae_sample_rows(const ae_model *m, const float *h, const float *eps, float *z, size_t r0, size_t r1) {
     const size_t k = m->cfg.code_dim;
-    ae_rng_fill_normal(&m->rng, eps, rows * k);
     double kl = 0.0;
-    for (size_t i = 0; i < rows; i++) {
+    for (size_t i = r0; i < r1; i++) {
         const float *mu = h + i * 2 * k, *lv = mu + k;
         for (size_t j = 0; j < k; j++) {
             float sd = expf(0.5f * lv[j]);
@@ -126,23 +129,42 @@ static double vae_sample(ae_model *m, const float *h, float *eps, float *z, size
             kl += -0.5 * (1.0 + lv[j] - (double)mu[j] * mu[j] - (double)sd * sd);
         }
     }
-    return kl / (double)rows;
+    return kl;
 }
 
-/* VAE backward through the sampling: dz [rows x k] (at the front of buf) becomes the head's
- * gradient [rows x 2k] in place, plus the KL term's gradient with c = kl_weight / (rows d):
- *   dmu = dz + c mu;   dlogvar = dz eps exp(logvar / 2) / 2 + c (exp(logvar) - 1) / 2.
- * Rows are expanded last to first so that no row overwrites one not yet read. */
-static void vae_backward(const ae_model *m, const float *h, const float *eps, float *buf, size_t rows, float c) {
+/* VAE backward through the sampling for rows [r0, r1) of buf [rows x 2k], whose first k
+ * columns hold the code's gradient dz: each row becomes the head's gradient in place, plus
+ * the KL term's gradient with c = kl_weight / (rows d):
+ *   dmu = dz + c mu;   dlogvar = dz eps exp(logvar / 2) / 2 + c (exp(logvar) - 1) / 2. */
+static void vae_backward_rows(const ae_model *m, const float *h, const float *eps, float *buf, size_t r0, size_t r1,
+                              float c) {
     const size_t k = m->cfg.code_dim;
-    for (size_t i = rows; i-- > 0;) {
+    for (size_t i = r0; i < r1; i++) {
         const float *mu = h + i * 2 * k, *lv = mu + k;
-        for (size_t j = k; j-- > 0;) {
-            float dz = buf[i * k + j], sd = expf(0.5f * lv[j]);
+        for (size_t j = 0; j < k; j++) {
+            float dz = buf[i * 2 * k + j], sd = expf(0.5f * lv[j]);
             buf[i * 2 * k + k + j] = 0.5f * dz * eps[i * k + j] * sd + 0.5f * c * (sd * sd - 1.0f);
             buf[i * 2 * k + j] = dz + c * mu[j];
         }
     }
+}
+
+/* The serial pass's dz comes [rows x k] at the front of buf: spread to rows of 2k first (last
+ * row first, so that no row overwrites one not yet moved). */
+static void vae_backward(const ae_model *m, const float *h, const float *eps, float *buf, size_t rows, float c) {
+    const size_t k = m->cfg.code_dim;
+    for (size_t i = rows; i-- > 1;) memmove(buf + i * 2 * k, buf + i * k, k * sizeof(float));
+    vae_backward_rows(m, h, eps, buf, 0, rows, c);
+}
+
+/* L1 sparsity on n code activations: returns sum |a|; with grad, adds g sign(a) to it. */
+static double l1_sum(const float *a, size_t n, float *grad, float g) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        sum += fabsf(a[i]);
+        if (grad) grad[i] += a[i] > 0.0f ? g : a[i] < 0.0f ? -g : 0.0f;
+    }
+    return sum;
 }
 
 /* The sparsity penalty on the code activations a [rows x k], and (when grad is not NULL) its
@@ -166,12 +188,7 @@ static double sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, 
             }
         }
     } else {
-        const float g = (float)(w / (double)rows);
-        for (size_t i = 0; i < rows * k; i++) {
-            penalty += fabsf(a[i]);
-            if (grad) grad[i] += a[i] > 0.0f ? g : a[i] < 0.0f ? -g : 0.0f;
-        }
-        penalty /= (double)rows;
+        penalty = l1_sum(a, rows * k, grad, (float)(w / (double)rows)) / (double)rows;
     }
     return w * penalty;
 }
@@ -196,10 +213,12 @@ double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, siz
         ae_layer_forward(&m->layer[l], src, rows, w->act[l], 1);
         src = w->act[l];
         if (l == head) {
-            p.kl = c->kl_weight * vae_sample(m, w->act[l], w->eps, w->z, rows) / (double)d;
+            ae_rng_fill_normal(&m->rng, w->eps, rows * m->cfg.code_dim);
+            p.kl = c->kl_weight * (vae_sample_rows(m, w->act[l], w->eps, w->z, 0, rows) / (double)rows) / (double)d;
             src = w->z;
         } else if (drop && is_hidden(m, l)) {
-            dropout_forward(m, w->act[l], w->mask[l], rows * m->layer[l].out, keep);
+            dropout_draw(m, w->mask[l], rows * m->layer[l].out, keep);
+            dropout_apply(w->act[l], w->mask[l], rows * m->layer[l].out);
         }
     }
     if (sparse) p.sparsity = sparsity(m, c, w->act[code], rows, NULL);
@@ -247,7 +266,7 @@ double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, siz
  * barrier, which every thread reaches after its dW_l. */
 
 int ae_pass_split_covers(const ae_model *m, const ae_pass_cfg *c) {
-    return !m->cfg.variational && !(c->train && c->dropout > 0.0f) && !(c->sparsity_weight > 0.0f);
+    return !(c->sparsity_weight > 0.0f && m->cfg.code_act == AE_ACT_SIGMOID);
 }
 
 /* Rows [a, b) of the batch: dst row i = src row idx[i]. */
@@ -265,14 +284,18 @@ typedef struct par_pass {
     size_t rows;
     const ae_pass_cfg *c;
     int backward;
-    double loss[AE_MAX_THREADS]; /* each thread's summed loss */
+    /* each thread's sums over its rows: reconstruction loss, KL divergence, sum |code| */
+    double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS], l1[AE_MAX_THREADS];
 } par_pass;
 
 static void par_pass_job(void *ctx, int t, int T) {
     par_pass *j = ctx;
     const ae_model *m = j->m;
+    const ae_pass_cfg *c = j->c;
     ae_work *w = j->w;
-    const size_t L = m->n_layers, rows = j->rows, d = m->cfg.input_dim;
+    const size_t L = m->n_layers, rows = j->rows, d = m->cfg.input_dim, k = m->cfg.code_dim;
+    const size_t code = m->n_enc - 1, head = vae_head(m);
+    const int drop = c->train && c->dropout > 0.0f, sparse = c->sparsity_weight > 0.0f;
     const ae_layer *out = &m->layer[L - 1];
     size_t a, b;
     ae_split(rows, t, T, 1, &a, &b);
@@ -283,46 +306,70 @@ static void par_pass_job(void *ctx, int t, int T) {
         target = w->batch;
     }
     const float *in = j->noisy ? j->noisy : target;
-    /* Forward over rows [a, b): A_l = act(A_{l-1} . W_l^T + b_l); the output stops at Z. */
+    /* Forward over rows [a, b): A_l = act(A_{l-1} . W_l^T + b_l), with the dropout masks and
+     * a VAE's eps drawn before the split; the output stops at Z. */
     const float *src = in + a * d;
+    j->kl[t] = j->l1[t] = 0.0;
     for (size_t l = 0; l + 1 < L; l++) {
-        float *y = w->act[l] + a * m->layer[l].out;
+        const size_t width = m->layer[l].out;
+        float *y = w->act[l] + a * width;
         if (mine) ae_layer_forward(&m->layer[l], src, mine, y, 1);
         src = y;
+        if (l == head) {
+            j->kl[t] = vae_sample_rows(m, w->act[l], w->eps, w->z, a, b);
+            src = w->z + a * k;
+        } else if (drop && is_hidden(m, l)) {
+            dropout_apply(y, w->mask[l] + a * width, mine * width);
+        }
     }
+    if (sparse) j->l1[t] = l1_sum(w->act[code] + a * k, mine * k, NULL, 0.0f);
     float *dz = j->backward ? w->delta[0] + a * d : NULL;
     float *z = w->act[L - 1] + a * d;
     if (mine) ae_layer_forward(out, src, mine, z, 0);
-    j->loss[t] = mine ? ae_loss_output_sum(j->c->loss, out->act, z, out->b, target + a * d, mine, out->out, dz,
-                                           NULL, 1.0f / ((float)rows * (float)d))
+    j->loss[t] = mine ? ae_loss_output_sum(c->loss, out->act, z, out->b, target + a * d, mine, out->out, dz, NULL,
+                                           1.0f / ((float)rows * (float)d))
                       : 0.0;
     if (!j->backward) return;
     int cur = 0;
     for (size_t l = L; l-- > 0;) {
         const ae_layer *lay = &m->layer[l];
         ae_pool_barrier(j->pool); /* dZ_l complete for every row */
-        const float *input = l == 0 ? in : w->act[l - 1];
+        const float *input = l == 0 ? in : l - 1 == head ? w->z : w->act[l - 1];
         size_t r0, r1, c0, c1;
         ae_split(ae_layer_dw_rows(lay), t, T, 16, &r0, &r1);
         ae_layer_grad_w(lay, input, w->delta[cur], rows, r0, r1);
         ae_split(lay->out, t, T, 16, &c0, &c1);
         ae_layer_grad_b(lay, w->delta[cur], rows, c0, c1);
         if (!l) break;
-        /* dA_{l-1} = dZ_l . W_l over rows [a, b), then dZ_{l-1} = dA_{l-1} * act'(A_{l-1}) */
-        float *next = w->delta[cur ^ 1] + a * lay->in;
-        if (mine) {
-            ae_layer_grad_x(lay, w->delta[cur] + a * lay->out, mine, next);
-            ae_act_backward(next, w->act[l - 1] + a * lay->in, mine * lay->in, m->layer[l - 1].act);
+        /* dA_{q} = dZ_l . W_l over rows [a, b) (q = l - 1), then dZ_q: through a VAE's sampling,
+         * or the sparsity gradient, dropout mask and act'(A_q) */
+        const size_t q = l - 1, width = m->layer[q].out;
+        float *next = w->delta[cur ^ 1];
+        if (mine && q == head) { /* dz [k] into the first half of the head's [2k] rows */
+            ae_layer_grad_x(lay, w->delta[cur] + a * lay->out, mine, next + a * width, width);
+            vae_backward_rows(m, w->act[q], w->eps, next, a, b, c->kl_weight / ((float)rows * (float)d));
+        } else if (mine) {
+            float *mine_next = next + a * width;
+            const float *act = w->act[q] + a * width;
+            ae_layer_grad_x(lay, w->delta[cur] + a * lay->out, mine, mine_next, lay->in);
+            if (sparse && q == code) l1_sum(act, mine * width, mine_next, (float)(c->sparsity_weight / (double)rows));
+            if (drop && is_hidden(m, q))
+                ae_dropout_act_backward(mine_next, act, w->mask[q] + a * width, mine * width, m->layer[q].act,
+                                        1.0f - c->dropout);
+            else
+                ae_act_backward(mine_next, act, mine * width, m->layer[q].act);
         }
         cur ^= 1;
     }
 }
 
 double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx, size_t rows,
-                          const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
-    const size_t d = m->cfg.input_dim;
+                     const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
+    const size_t d = m->cfg.input_dim, head = vae_head(m);
     const float *noisy = NULL;
-    if (c->train && c->noise != AE_NOISE_NONE) { /* the draws in order, on one thread */
+    /* Every draw of the pass on one thread, in the order the serial pass makes them: input
+     * noise, then per layer a VAE's eps or a hidden layer's dropout mask. */
+    if (c->train && c->noise != AE_NOISE_NONE) {
         if (idx) {
             gather_rows(w->batch, x, idx, 0, rows, d);
             x = w->batch;
@@ -331,13 +378,25 @@ double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, con
         corrupt(m, c, x, w->noisy, rows * d);
         noisy = w->noisy;
     }
-    par_pass j = {m, w, pool, x, idx, noisy, rows, c, backward, {0.0}};
+    for (size_t l = 0; l + 1 < m->n_layers; l++) {
+        if (l == head) ae_rng_fill_normal(&m->rng, w->eps, rows * m->cfg.code_dim);
+        else if (c->train && c->dropout > 0.0f && is_hidden(m, l))
+            dropout_draw(m, w->mask[l], rows * m->layer[l].out, 1.0f - c->dropout);
+    }
+    par_pass j = {m, w, pool, x, idx, noisy, rows, c, backward, {0.0}, {0.0}, {0.0}};
     ae_pool_run(pool, par_pass_job, &j);
-    double sum = 0.0;
-    for (int t = 0; t < ae_pool_threads(pool); t++) sum += j.loss[t];
-    const double recon = sum / ((double)rows * (double)d);
-    if (parts) *parts = (ae_pass_parts){recon, 0.0, 0.0};
-    return recon;
+    double loss = 0.0, kl = 0.0, l1 = 0.0;
+    for (int t = 0; t < ae_pool_threads(pool); t++) {
+        loss += j.loss[t];
+        kl += j.kl[t];
+        l1 += j.l1[t];
+    }
+    ae_pass_parts p;
+    p.recon = loss / ((double)rows * (double)d);
+    p.kl = head == (size_t)-1 ? 0.0 : c->kl_weight * (kl / (double)rows) / (double)d;
+    p.sparsity = c->sparsity_weight > 0.0f ? c->sparsity_weight * (l1 / (double)rows) : 0.0;
+    if (parts) *parts = p;
+    return p.recon + p.kl + p.sparsity;
 }
 
 /* Rows per thread below which a pass stays on one thread (OpenBLAS's products then). W at

@@ -46,9 +46,10 @@ AE_HIDDEN double ae_pass(ae_model *m, ae_work *w, const float *x, const float *t
 
 /* ae_pass split by batch rows across a pool's threads (train.c says how), for a batch that is
  * its own target: x itself (idx NULL), or rows idx[0 .. rows) of x gathered into w->batch.
- * No dx. Only for the configurations ae_pass_split_covers accepts: no random draws and no
- * whole-batch statistic inside the pass (dropout masks and a VAE's samples would need one
- * stream split by rows, KL sparsity the batch mean); input noise is drawn before the split. */
+ * No dx. Every random draw (input noise, dropout masks, a VAE's eps) is made on the calling
+ * thread first, in the serial pass's order, so the split pass draws what ae_pass would. Only
+ * for configurations ae_pass_split_covers accepts: all but the KL sparsity penalty of a
+ * sigmoid code, which needs the whole batch's mean activation. */
 AE_HIDDEN double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx,
                                size_t rows, const ae_pass_cfg *cfg, int backward, ae_pass_parts *parts);
 AE_HIDDEN int ae_pass_split_covers(const ae_model *m, const ae_pass_cfg *cfg);

@@ -159,18 +159,23 @@ static void check_split_pass(ae_config c, ae_pass_cfg pc, int T, size_t rows, in
     assert_int_equal(ae_pool_start(&pool, T), AE_OK);
     const ae_rng start = m->rng;
 
-    double ls = ae_pass(m, &w, batch, batch, rows, &pc, 1, NULL, NULL);
+    ae_pass_parts sparts, parts;
+    double ls = ae_pass(m, &w, batch, batch, rows, &pc, 1, NULL, &sparts);
     memcpy(serial, m->grads, m->n_params * sizeof(float));
     for (size_t l = 0; l < m->n_layers; l++) { /* every gradient must be written again */
         const ae_layer *L = &m->layer[l];
         memset(L->dw, 0x7f, L->in * L->out * sizeof(float));
         memset(L->db, 0x7f, L->out * sizeof(float));
     }
+    const ae_rng after = m->rng;
     m->rng = start;
-    ae_pass_parts parts;
     double lp = ae_pass_split(m, &w, pool, data, idx, rows, &pc, 1, &parts);
+    assert_memory_equal(&m->rng, &after, sizeof after); /* the same draws, no more, no fewer */
     assert_close(lp, ls, 0, 1e-5);
-    assert_close(parts.recon, lp, 0, 0);
+    assert_close(parts.recon, sparts.recon, 0, 1e-5);
+    assert_close(parts.kl, sparts.kl, 1e-12, 1e-5);
+    assert_close(parts.sparsity, sparts.sparsity, 1e-12, 1e-5);
+    assert_close(parts.recon + parts.kl + parts.sparsity, lp, 0, 1e-12);
     for (size_t l = 0; l < m->n_layers; l++) {
         const ae_layer *L = &m->layer[l];
         for (size_t i = 0; i < L->in * L->out; i++)
@@ -217,32 +222,43 @@ static void test_split_pass_gradients(void **state) {
     check_split_pass(wide_config(AE_ACT_LEAKY_RELU, AE_ACT_LINEAR, 1), cfg_of(AE_LOSS_MSE, AE_NOISE_NONE), 2, 5, 1);
     check_split_pass(wide_config(AE_ACT_SIGMOID, AE_ACT_TANH, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_MASK), 2, 9, 1);
     check_split_pass(wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 1), cfg_of(AE_LOSS_BCE, AE_NOISE_GAUSSIAN), 2, 12, 1);
+    /* Draws inside the pass, made before the split: dropout, a VAE's eps; and L1 sparsity. */
+    ae_pass_cfg drop = cfg_of(AE_LOSS_MSE, AE_NOISE_NONE), vae = cfg_of(AE_LOSS_BCE, AE_NOISE_NONE);
+    drop.dropout = 0.25f;
+    check_split_pass(wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0), drop, 2, 9, 1);
+    ae_config vc = wide_config(AE_ACT_TANH, AE_ACT_SIGMOID, 0);
+    vc.variational = 1;
+    vc.code_act = AE_ACT_LINEAR;
+    vae.kl_weight = 0.7f;
+    check_split_pass(vc, vae, 2, 7, 1);
+    vae.dropout = 0.2f;
+    vae.noise = AE_NOISE_MASK;
+    check_split_pass(vc, vae, 3, 10, 0);
+    ae_pass_cfg l1 = cfg_of(AE_LOSS_MSE, AE_NOISE_GAUSSIAN);
+    l1.sparsity_weight = 0.05f;
+    l1.dropout = 0.1f;
+    check_split_pass(wide_config(AE_ACT_LEAKY_RELU, AE_ACT_SIGMOID, 0), l1, 2, 8, 1);
     /* More threads: fewer rows than threads (empty shares), uneven shares. */
     check_split_pass(wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_NONE), 3, 2, 0);
     check_split_pass(wide_config(AE_ACT_TANH, AE_ACT_SIGMOID, 1), cfg_of(AE_LOSS_BCE, AE_NOISE_NONE), 3, 8, 0);
     check_split_pass(wide_config(AE_ACT_LEAKY_RELU, AE_ACT_LINEAR, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_MASK), 4, 11, 0);
 }
 
-static void test_split_pass_covers_only_draw_free_passes(void **state) {
+static void test_split_pass_covers_all_but_kl_sparsity(void **state) {
     (void)state;
     ae_model *m;
     ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
     assert_int_equal(ae_create(&m, &c), AE_OK);
     ae_pass_cfg pc = cfg_of(AE_LOSS_MSE, AE_NOISE_MASK);
-    assert_true(ae_pass_split_covers(m, &pc));
     pc.dropout = 0.2f;
-    assert_false(ae_pass_split_covers(m, &pc));
-    pc.train = 0; /* dropout does not apply when evaluating */
+    pc.sparsity_weight = 0.1f; /* L1 on a tanh code */
     assert_true(ae_pass_split_covers(m, &pc));
-    pc = cfg_of(AE_LOSS_MSE, AE_NOISE_NONE);
-    pc.sparsity_weight = 0.1f;
-    assert_false(ae_pass_split_covers(m, &pc));
     ae_free(m);
-    c.variational = 1;
-    c.code_act = AE_ACT_LINEAR;
+    c.code_act = AE_ACT_SIGMOID; /* KL sparsity: the batch mean of each code unit */
     assert_int_equal(ae_create(&m, &c), AE_OK);
-    pc.sparsity_weight = 0.0f;
     assert_false(ae_pass_split_covers(m, &pc));
+    pc.sparsity_weight = 0.0f;
+    assert_true(ae_pass_split_covers(m, &pc));
     ae_free(m);
 }
 
@@ -323,6 +339,43 @@ static void test_threaded_training_matches_one_thread(void **state) {
         ae_free(b);
         ae_free(b2);
         ae_free(c3);
+    }
+}
+
+/* Dropout masks and a VAE's draws come from the model's one stream, drawn before the split:
+ * threaded training takes the same draws as one thread, so it ends up as close to it as the
+ * draw-free configurations (here with L1 sparsity, gradient clipping and AdamW too). */
+static ae_model *train_drawing(int threads, int vae) {
+    ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
+    c.variational = vae;
+    if (vae) c.code_act = AE_ACT_LINEAR;
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float *x = test_low_rank_rows(TN, TD, 15);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 3;
+    o.batch_size = 50;
+    o.dropout = 0.2f;
+    o.optimizer = AE_OPT_ADAMW;
+    o.weight_decay = 0.01f;
+    o.clip_norm = 5.0f;
+    if (!vae) o.sparsity_weight = 1e-3f;
+    assert_int_equal(ae_set_threads(threads), AE_OK);
+    assert_int_equal(ae_train(m, x, TN, &o), AE_OK);
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    free(x);
+    return m;
+}
+
+static void test_threaded_training_with_draws_matches_one_thread(void **state) {
+    (void)state;
+    for (int vae = 0; vae < 2; vae++) {
+        ae_model *a = train_drawing(1, vae), *b = train_drawing(2, vae), *b2 = train_drawing(2, vae);
+        assert_memory_equal(b->params, b2->params, b->n_params * sizeof(float));
+        for (size_t i = 0; i < a->n_params; i++) assert_close(b->params[i], a->params[i], 2e-4, 1e-3);
+        ae_free(a);
+        ae_free(b);
+        ae_free(b2);
     }
 }
 
@@ -504,8 +557,9 @@ int main(void) {
         cmocka_unit_test(test_pool_wakes_sleeping_workers),
         cmocka_unit_test(test_pool_start_refuses_and_fails_cleanly),
         cmocka_unit_test(test_split_pass_gradients),
-        cmocka_unit_test(test_split_pass_covers_only_draw_free_passes),
+        cmocka_unit_test(test_split_pass_covers_all_but_kl_sparsity),
         cmocka_unit_test(test_threaded_training_matches_one_thread),
+        cmocka_unit_test(test_threaded_training_with_draws_matches_one_thread),
         cmocka_unit_test(test_pool_keeps_four_rows_a_thread),
         cmocka_unit_test(test_threaded_training_restores_openblas_threads),
         cmocka_unit_test(test_thread_start_failure_trains_on_one_thread),
