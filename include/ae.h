@@ -266,8 +266,10 @@ AE_API ae_blas_info ae_blas_get_info(void);
 /* Sets the threads libae trains with and OpenBLAS's thread count (n >= 1; libae uses at most
  * 64). ae_train splits each batch's rows across its own threads, each running one-thread
  * products and its share of the elementwise work and the optimizer step (as many threads as
- * the batch has 4 rows for), when there is no dropout, VAE or sparsity penalty (those train
- * on the calling thread with OpenBLAS's threads); meanwhile OpenBLAS runs one thread per call
+ * the batch has 4 rows for), except with the KL sparsity penalty of a sigmoid code (it needs
+ * the whole batch's mean; that trains on the calling thread with OpenBLAS's threads). The
+ * random draws (noise, dropout, a VAE's eps) are made in one stream, as on one thread.
+ * Meanwhile OpenBLAS runs one thread per call
  * and gets its count back when ae_train returns. Without a call libae follows OpenBLAS's
  * count (OPENBLAS_NUM_THREADS). Call it between, not during, other libae calls; to train
  * several models at once from threads of your own, call ae_set_threads(1) first, so that no
