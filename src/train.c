@@ -149,14 +149,6 @@ static void vae_backward_rows(const ae_model *m, const float *h, const float *ep
     }
 }
 
-/* The serial pass's dz comes [rows x k] at the front of buf: spread to rows of 2k first (last
- * row first, so that no row overwrites one not yet moved). */
-static void vae_backward(const ae_model *m, const float *h, const float *eps, float *buf, size_t rows, float c) {
-    const size_t k = m->cfg.code_dim;
-    for (size_t i = rows; i-- > 1;) memmove(buf + i * 2 * k, buf + i * k, k * sizeof(float));
-    vae_backward_rows(m, h, eps, buf, 0, rows, c);
-}
-
 /* L1 sparsity on n code activations: returns sum |a|; with grad, adds g sign(a) to it. */
 static double l1_sum(const float *a, size_t n, float *grad, float g) {
     double sum = 0.0;
@@ -167,10 +159,13 @@ static double l1_sum(const float *a, size_t n, float *grad, float g) {
     return sum;
 }
 
-/* The sparsity penalty on the code activations a [rows x k], and (when grad is not NULL) its
- * gradient added to grad. Sigmoid code: weight * sum_j KL(rho || rho_j), rho_j the batch mean
- * of unit j; any other code: weight * mean over rows of sum_j |a_ij|. */
-static double sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, size_t rows, float *grad) {
+/* The sparsity penalty's share of rows [r0, r1) of the code activations a [rows x k], and
+ * (when grad, the batch's [rows x k] gradient, is not NULL) its gradient added there. Sigmoid
+ * code: weight * sum_j KL(rho || rho_j), rho_j the batch mean of unit j, which needs the whole
+ * batch (r0 = 0, r1 = rows; see ae_pass_split_covers); any other code: weight * mean over the
+ * batch's rows of sum_j |a_ij|. */
+static double sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, size_t rows, size_t r0, size_t r1,
+                       float *grad) {
     const size_t k = m->cfg.code_dim;
     const double w = c->sparsity_weight;
     double penalty = 0.0;
@@ -188,78 +183,19 @@ static double sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, 
             }
         }
     } else {
-        penalty = l1_sum(a, rows * k, grad, (float)(w / (double)rows)) / (double)rows;
+        penalty = l1_sum(a + r0 * k, (r1 - r0) * k, grad ? grad + r0 * k : NULL, (float)(w / (double)rows)) /
+                  (double)rows;
     }
     return w * penalty;
 }
 
-double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, size_t rows,
-               const ae_pass_cfg *c, int backward, float *dx, ae_pass_parts *parts) {
-    const size_t L = m->n_layers, code = m->n_enc - 1, head = vae_head(m), d = m->cfg.input_dim;
-    const ae_layer *out = &m->layer[L - 1];
-    const int drop = c->train && c->dropout > 0.0f;
-    const float keep = 1.0f - c->dropout;
-    const int sparse = c->sparsity_weight > 0.0f;
-    const float *in = x;
-    if (c->train && c->noise != AE_NOISE_NONE) {
-        corrupt(m, c, x, w->noisy, rows * d);
-        in = w->noisy;
-        dx = NULL; /* the input gradient is not defined through the noise */
-    }
-    ae_pass_parts p = {0.0, 0.0, 0.0};
-    /* Forward: A_l = act(A_{l-1} . W_l^T + b_l); the output layer stops at Z = A . W^T. */
-    const float *src = in;
-    for (size_t l = 0; l + 1 < L; l++) {
-        ae_layer_forward(&m->layer[l], src, rows, w->act[l], 1);
-        src = w->act[l];
-        if (l == head) {
-            ae_rng_fill_normal(&m->rng, w->eps, rows * m->cfg.code_dim);
-            p.kl = c->kl_weight * (vae_sample_rows(m, w->act[l], w->eps, w->z, 0, rows) / (double)rows) / (double)d;
-            src = w->z;
-        } else if (drop && is_hidden(m, l)) {
-            dropout_draw(m, w->mask[l], rows * m->layer[l].out, keep);
-            dropout_apply(w->act[l], w->mask[l], rows * m->layer[l].out);
-        }
-    }
-    if (sparse) p.sparsity = sparsity(m, c, w->act[code], rows, NULL);
-    ae_layer_forward(out, src, rows, w->act[L - 1], 0);
-    float *dz = backward ? w->delta[0] : NULL;
-    p.recon = ae_loss_output(c->loss, out->act, w->act[L - 1], out->b, target, rows, out->out, dz, NULL);
-    if (parts) *parts = p;
-    const double total = p.recon + p.kl + p.sparsity;
-    if (!backward) return total;
-
-    /* Backward: dZ_l -> (dW_l, db_l) and dA_{l-1} = dZ_l . W_l, then dZ_{l-1} = dA_{l-1} * act'. */
-    int cur = 0;
-    for (size_t l = L; l-- > 0;) {
-        const ae_layer *lay = &m->layer[l];
-        const float *input = l == 0 ? in : l - 1 == head ? w->z : w->act[l - 1];
-        float *next = l ? w->delta[cur ^ 1] : dx;
-        ae_layer_backward(lay, input, w->delta[cur], rows, next);
-        if (!l) break;
-        const size_t q = l - 1; /* the layer whose output gradient is now in next */
-        const size_t n = rows * m->layer[q].out;
-        if (q == head) {
-            vae_backward(m, w->act[q], w->eps, next, rows, c->kl_weight / ((float)rows * (float)d));
-        } else {
-            if (sparse && q == code) sparsity(m, c, w->act[q], rows, next);
-            if (drop && is_hidden(m, q))
-                ae_dropout_act_backward(next, w->act[q], w->mask[q], n, m->layer[q].act, keep);
-            else
-                ae_act_backward(next, w->act[q], n, m->layer[q].act);
-        }
-        cur ^= 1;
-    }
-    return total;
-}
-
-/* ---- The row-split pass: the same pass shared by the threads of a pool. ----
+/* ---- The pass: one thread, or split by batch rows across a pool's threads. ----
  *
- * Thread t owns batch rows [a, b) (ae_split): it gathers them, and its forward products,
- * activations, loss and dX products touch only its rows, so the forward pass needs no
- * synchronisation at all. dW and db need every row of dZ: after a barrier, thread t
- * computes its share of the stored dW's rows and of db's columns over the whole batch.
- * Each thread's products are whole one-thread sgemm calls.
+ * Thread t of T owns batch rows [a, b) (ae_split; all of them on one thread): it gathers
+ * them, and its forward products, activations, loss and dX products touch only its rows, so
+ * the forward pass needs no synchronisation at all. dW and db need every row of dZ: after a
+ * barrier, thread t computes its share of the stored dW's rows and of db's columns over the
+ * whole batch. Each thread's products are whole one-thread sgemm calls when split.
  *
  * The two delta buffers: a thread writes dA_{l-1} (its rows, into delta[cur^1]) while others
  * may still read dZ_l (delta[cur]) for dW_l; delta[cur] is overwritten only after the next
@@ -274,22 +210,24 @@ static void gather_rows(float *dst, const float *src, const uint32_t *idx, size_
     for (size_t i = a; i < b; i++) memcpy(dst + i * d, src + (size_t)idx[i] * d, d * sizeof(float));
 }
 
-typedef struct par_pass {
+typedef struct pass_job {
     ae_model *m;
     ae_work *w;
-    ae_pool *pool;
-    const float *x;      /* the batch (also the target), or with idx the rows to gather from */
-    const uint32_t *idx; /* NULL, or batch row i is x row idx[i], gathered into w->batch */
-    const float *noisy;  /* NULL, or the corrupted batch the forward pass starts from */
+    ae_pool *pool;         /* NULL: one thread */
+    const float *x;        /* the batch, or with idx the rows to gather from */
+    const uint32_t *idx;   /* NULL, or batch row i is x row idx[i], gathered into w->batch */
+    const float *target;   /* NULL: the (gathered) batch itself */
+    const float *noisy;    /* NULL, or the corrupted batch the forward pass starts from */
     size_t rows;
     const ae_pass_cfg *c;
     int backward;
-    /* each thread's sums over its rows: reconstruction loss, KL divergence, sum |code| */
-    double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS], l1[AE_MAX_THREADS];
-} par_pass;
+    float *dx;             /* NULL, or dLoss/dx [rows x input_dim] */
+    /* each thread's share: summed reconstruction loss, summed KL divergence, sparsity penalty */
+    double loss[AE_MAX_THREADS], kl[AE_MAX_THREADS], sparsity[AE_MAX_THREADS];
+} pass_job;
 
-static void par_pass_job(void *ctx, int t, int T) {
-    par_pass *j = ctx;
+static void pass_job_run(void *ctx, int t, int T) {
+    pass_job *j = ctx;
     const ae_model *m = j->m;
     const ae_pass_cfg *c = j->c;
     ae_work *w = j->w;
@@ -300,16 +238,16 @@ static void par_pass_job(void *ctx, int t, int T) {
     size_t a, b;
     ae_split(rows, t, T, 1, &a, &b);
     const size_t mine = b - a;
-    const float *target = j->x;
+    const float *batch = j->x;
     if (j->idx) { /* each thread gathers its own rows: they land in its own cache */
         gather_rows(w->batch, j->x, j->idx, a, b, d);
-        target = w->batch;
+        batch = w->batch;
     }
-    const float *in = j->noisy ? j->noisy : target;
+    const float *in = j->noisy ? j->noisy : batch, *target = j->target ? j->target : batch;
     /* Forward over rows [a, b): A_l = act(A_{l-1} . W_l^T + b_l), with the dropout masks and
-     * a VAE's eps drawn before the split; the output stops at Z. */
+     * a VAE's eps drawn before (pass_draws); the output layer stops at Z = A . W^T. */
     const float *src = in + a * d;
-    j->kl[t] = j->l1[t] = 0.0;
+    j->kl[t] = j->sparsity[t] = 0.0;
     for (size_t l = 0; l + 1 < L; l++) {
         const size_t width = m->layer[l].out;
         float *y = w->act[l] + a * width;
@@ -322,7 +260,7 @@ static void par_pass_job(void *ctx, int t, int T) {
             dropout_apply(y, w->mask[l] + a * width, mine * width);
         }
     }
-    if (sparse) j->l1[t] = l1_sum(w->act[code] + a * k, mine * k, NULL, 0.0f);
+    if (sparse) j->sparsity[t] = sparsity(m, c, w->act[code], rows, a, b, NULL);
     float *dz = j->backward ? w->delta[0] + a * d : NULL;
     float *z = w->act[L - 1] + a * d;
     if (mine) ae_layer_forward(out, src, mine, z, 0);
@@ -330,18 +268,22 @@ static void par_pass_job(void *ctx, int t, int T) {
                                            1.0f / ((float)rows * (float)d))
                       : 0.0;
     if (!j->backward) return;
+    /* Backward: dZ_l -> (dW_l, db_l) and dA_{l-1} = dZ_l . W_l, then dZ_{l-1} = dA_{l-1} * act'. */
     int cur = 0;
     for (size_t l = L; l-- > 0;) {
         const ae_layer *lay = &m->layer[l];
-        ae_pool_barrier(j->pool); /* dZ_l complete for every row */
+        if (j->pool) ae_pool_barrier(j->pool); /* dZ_l complete for every row */
         const float *input = l == 0 ? in : l - 1 == head ? w->z : w->act[l - 1];
         size_t r0, r1, c0, c1;
         ae_split(ae_layer_dw_rows(lay), t, T, 16, &r0, &r1);
         ae_layer_grad_w(lay, input, w->delta[cur], rows, r0, r1);
         ae_split(lay->out, t, T, 16, &c0, &c1);
         ae_layer_grad_b(lay, w->delta[cur], rows, c0, c1);
-        if (!l) break;
-        /* dA_{q} = dZ_l . W_l over rows [a, b) (q = l - 1), then dZ_q: through a VAE's sampling,
+        if (!l) {
+            if (j->dx && mine) ae_layer_grad_x(lay, w->delta[cur] + a * lay->out, mine, j->dx + a * d, d);
+            break;
+        }
+        /* dA_q = dZ_l . W_l over rows [a, b) (q = l - 1), then dZ_q: through a VAE's sampling,
          * or the sparsity gradient, dropout mask and act'(A_q) */
         const size_t q = l - 1, width = m->layer[q].out;
         float *next = w->delta[cur ^ 1];
@@ -352,7 +294,7 @@ static void par_pass_job(void *ctx, int t, int T) {
             float *mine_next = next + a * width;
             const float *act = w->act[q] + a * width;
             ae_layer_grad_x(lay, w->delta[cur] + a * lay->out, mine, mine_next, lay->in);
-            if (sparse && q == code) l1_sum(act, mine * width, mine_next, (float)(c->sparsity_weight / (double)rows));
+            if (sparse && q == code) sparsity(m, c, w->act[q], rows, a, b, next);
             if (drop && is_hidden(m, q))
                 ae_dropout_act_backward(mine_next, act, w->mask[q] + a * width, mine * width, m->layer[q].act,
                                         1.0f - c->dropout);
@@ -363,19 +305,21 @@ static void par_pass_job(void *ctx, int t, int T) {
     }
 }
 
-double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx, size_t rows,
-                     const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
+/* Every random draw of a pass, made on the calling thread before any thread starts and in one
+ * order: input noise (into w->noisy, returned; NULL without noise), then per layer a VAE's
+ * eps or a hidden layer's dropout mask. With noise, batch rows given by *idx are gathered
+ * first (and *x, *idx then name w->batch). */
+static const float *pass_draws(ae_model *m, ae_work *w, const ae_pass_cfg *c, const float **x, const uint32_t **idx,
+                               size_t rows) {
     const size_t d = m->cfg.input_dim, head = vae_head(m);
     const float *noisy = NULL;
-    /* Every draw of the pass on one thread, in the order the serial pass makes them: input
-     * noise, then per layer a VAE's eps or a hidden layer's dropout mask. */
     if (c->train && c->noise != AE_NOISE_NONE) {
-        if (idx) {
-            gather_rows(w->batch, x, idx, 0, rows, d);
-            x = w->batch;
-            idx = NULL;
+        if (*idx) {
+            gather_rows(w->batch, *x, *idx, 0, rows, d);
+            *x = w->batch;
+            *idx = NULL;
         }
-        corrupt(m, c, x, w->noisy, rows * d);
+        corrupt(m, c, *x, w->noisy, rows * d);
         noisy = w->noisy;
     }
     for (size_t l = 0; l + 1 < m->n_layers; l++) {
@@ -383,20 +327,42 @@ double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, con
         else if (c->train && c->dropout > 0.0f && is_hidden(m, l))
             dropout_draw(m, w->mask[l], rows * m->layer[l].out, 1.0f - c->dropout);
     }
-    par_pass j = {m, w, pool, x, idx, noisy, rows, c, backward, {0.0}, {0.0}, {0.0}};
-    ae_pool_run(pool, par_pass_job, &j);
-    double loss = 0.0, kl = 0.0, l1 = 0.0;
-    for (int t = 0; t < ae_pool_threads(pool); t++) {
+    return noisy;
+}
+
+/* The pass on one thread (pool NULL) or split across a pool's; the loss, parts in *parts. */
+static double pass_run(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx,
+                       const float *target, size_t rows, const ae_pass_cfg *c, int backward, float *dx,
+                       ae_pass_parts *parts) {
+    const size_t d = m->cfg.input_dim;
+    const float *noisy = pass_draws(m, w, c, &x, &idx, rows);
+    if (noisy) dx = NULL; /* the input gradient is not defined through the noise */
+    pass_job j = {m, w, pool, x, idx, target, noisy, rows, c, backward, dx, {0.0}, {0.0}, {0.0}};
+    const int T = pool ? ae_pool_threads(pool) : 1;
+    if (pool) ae_pool_run(pool, pass_job_run, &j);
+    else pass_job_run(&j, 0, 1);
+    double loss = 0.0, kl = 0.0, sp = 0.0;
+    for (int t = 0; t < T; t++) {
         loss += j.loss[t];
         kl += j.kl[t];
-        l1 += j.l1[t];
+        sp += j.sparsity[t];
     }
     ae_pass_parts p;
     p.recon = loss / ((double)rows * (double)d);
-    p.kl = head == (size_t)-1 ? 0.0 : c->kl_weight * (kl / (double)rows) / (double)d;
-    p.sparsity = c->sparsity_weight > 0.0f ? c->sparsity_weight * (l1 / (double)rows) : 0.0;
+    p.kl = c->kl_weight * (kl / (double)rows) / (double)d;
+    p.sparsity = sp;
     if (parts) *parts = p;
     return p.recon + p.kl + p.sparsity;
+}
+
+double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, size_t rows, const ae_pass_cfg *c,
+               int backward, float *dx, ae_pass_parts *parts) {
+    return pass_run(m, w, NULL, x, NULL, target, rows, c, backward, dx, parts);
+}
+
+double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx, size_t rows,
+                     const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
+    return pass_run(m, w, pool, x, idx, NULL, rows, c, backward, NULL, parts);
 }
 
 /* Rows per thread below which a pass stays on one thread (OpenBLAS's products then). W at
@@ -409,13 +375,8 @@ double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, con
  * enough. */
 static double run_pass(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx, size_t rows,
                        const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
-    if (pool && rows >= PAR_MIN_ROWS * (size_t)ae_pool_threads(pool))
-        return ae_pass_split(m, w, pool, x, idx, rows, c, backward, parts);
-    if (idx) {
-        gather_rows(w->batch, x, idx, 0, rows, m->cfg.input_dim);
-        x = w->batch;
-    }
-    return ae_pass(m, w, x, x, rows, c, backward, NULL, parts);
+    const int split = pool && rows >= PAR_MIN_ROWS * (size_t)ae_pool_threads(pool);
+    return pass_run(m, w, split ? pool : NULL, x, idx, NULL, rows, c, backward, NULL, parts);
 }
 
 /* The optimizer step, each thread updating its share of the parameter block. */
