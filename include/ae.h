@@ -61,6 +61,12 @@ enum {
 };
 /* A static English sentence for a status code; never NULL. */
 AE_API const char *ae_strerror(int status);
+/* What the latest failing libae call on this thread said beyond its status code: the file,
+ * line and column, the dtype found, the option and its allowed range, the row and column of a
+ * NaN, the system's reason for an I/O failure. "" when it said nothing more. Public functions
+ * reset it when they start, so it always belongs to the latest call; never NULL, thread-local,
+ * valid until the thread's next libae call. */
+AE_API const char *ae_last_error(void);
 /* The library's version string at run time, e.g. "0.1.0". */
 AE_API const char *ae_version(void);
 

@@ -1,3 +1,7 @@
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "error.h"
 #include "tensor.h"
 
 const char *ae_strerror(int status) {
@@ -14,3 +18,18 @@ const char *ae_strerror(int status) {
 }
 
 const char *ae_version(void) { return AE_VERSION_STRING; }
+
+/* One detail per thread: ae_last_error is thread-safe without a lock. */
+static _Thread_local char last_error[512];
+
+int ae_fail(int status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+void ae_error_clear(void) { last_error[0] = '\0'; }
+
+const char *ae_last_error(void) { return last_error; }
