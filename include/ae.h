@@ -57,7 +57,9 @@ enum {
     AE_EIO = -3,        /* a read, write, flush or rename failed */
     AE_EFORMAT = -4,    /* a file is malformed, truncated or fails its checksum */
     AE_ENONFINITE = -5, /* input data holds NaN or Inf */
-    AE_EDIVERGED = -6   /* training produced a non-finite loss */
+    AE_EDIVERGED = -6,  /* training produced a non-finite loss */
+    AE_ERANGE = -7      /* with input scaling off, training rows lie outside the output
+                           activation's range: the model could not learn them */
 };
 /* A static English sentence for a status code; never NULL. */
 AE_API const char *ae_strerror(int status);
@@ -75,6 +77,24 @@ typedef enum { AE_LOSS_MSE, AE_LOSS_BCE } ae_loss; /* BCE needs a sigmoid output
 typedef enum { AE_OPT_SGD, AE_OPT_ADAM, AE_OPT_ADAMW } ae_optimizer;
 typedef enum { AE_NOISE_NONE, AE_NOISE_GAUSSIAN, AE_NOISE_MASK } ae_noise;
 
+/* Input scaling, part of the model: statistics fitted on the training rows (the first ae_train
+ * of a model, or ae_scaling_fit), saved in the model file, and applied inside every call that
+ * takes rows (train, validation, encode, reconstruct, score, flag, thresholds, head, pretrain,
+ * MPI). Rows that come out (decode, reconstruct, sample) are in the user's units again; scores
+ * and code are in scaled units, so that a feature in millimetres does not drown one in metres.
+ * x' = (x - offset) / scale per column; a constant column gets scale 1. */
+typedef enum {
+    AE_SCALE_AUTO,   /* rows already inside the output activation's range (sigmoid, ReLU: [0, 1];
+                        tanh, linear, leaky ReLU: [-1, 1]) stay untouched, bit for bit; otherwise
+                        min-max into [0, 1] for a sigmoid or ReLU output, into [-1, 1] for tanh,
+                        z-score for a linear or leaky ReLU one */
+    AE_SCALE_NONE,   /* rows as given; ae_train refuses rows outside a bounded output's range
+                        (sigmoid [0, 1], tanh [-1, 1], ReLU >= 0) with AE_ERANGE */
+    AE_SCALE_MINMAX, /* each column's training min and max onto the output's range ([-1, 1] for
+                        tanh, else [0, 1]) */
+    AE_SCALE_ZSCORE  /* each column to mean 0 and standard deviation 1 (population) */
+} ae_scaling;
+
 #define AE_MAX_HIDDEN 8
 typedef struct ae_config {
     size_t input_dim;             /* d */
@@ -87,10 +107,22 @@ typedef struct ae_config {
     int tied_weights;             /* decoder weight i = encoder weight i^T (own biases) */
     int variational;              /* code is (mu, logvar); training samples z */
     uint64_t seed;                /* initialisation, shuffling, noise, dropout, sampling */
+    ae_scaling scaling;           /* input scaling (default AE_SCALE_AUTO) */
 } ae_config;
 /* input_dim 0 (must be set), no hidden layer, code_dim 0 (must be set), ReLU hidden, linear
- * code, sigmoid output, seed 42. */
+ * code, sigmoid output, seed 42, automatic input scaling. */
 AE_API ae_config ae_config_default(void);
+
+/* How an anomaly threshold is chosen from the scores of rows known to be normal. */
+typedef enum {
+    AE_THRESHOLD_NONE,     /* no threshold set */
+    AE_THRESHOLD_QUANTILE, /* param q in [0, 1]: the q-quantile of the scores, interpolated
+                              linearly between order statistics (NumPy's default) */
+    AE_THRESHOLD_MEAN_STD, /* param k >= 0: mean + k * standard deviation (population) */
+    AE_THRESHOLD_MANUAL,   /* set by ae_threshold_set */
+    AE_THRESHOLD_CONTAMINATION /* param c in (0, 0.5]: the share of new normal rows to flag
+                              (PyOD's contamination): the (1 - c)-quantile of the scores */
+} ae_threshold_method;
 
 typedef struct ae_epoch_stats {
     int epoch;         /* 1-based */
@@ -147,6 +179,16 @@ typedef struct ae_train_opts {
     void *user;
     int freeze_encoder;                     /* ae_head_train: 1 trains the head alone on the
                                                fixed codes; 0 fine-tunes the encoder too */
+    float val_split;                        /* in [0, 0.9]: this share of the training rows is
+                                               held out (evenly spaced: every 1/val_split-th
+                                               row, so sorted data splits fairly) as validation
+                                               rows for val_loss, early stopping and the
+                                               threshold; not with val_x */
+    ae_threshold_method threshold;          /* not NONE: after training, calibrate the model's
+                                               anomaly threshold (ae_threshold_calibrate) on the
+                                               validation rows (held out or val_x), else on the
+                                               training rows; one process only */
+    double threshold_param;                 /* its parameter (quantile, k or contamination) */
 } ae_train_opts;
 /* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, no noise, dropout or
  * sparsity penalty (sparsity_target 0.05 once a weight is set), kl_weight 1. */
@@ -194,19 +236,19 @@ AE_API int ae_get_config(const ae_model *m, ae_config *cfg);
 AE_API int ae_reseed(ae_model *m, uint64_t seed);
 /* Number of trainable floats. */
 AE_API size_t ae_param_count(const ae_model *m);
+/* Fits the model's input scaling (cfg.scaling) on x [n x input_dim] now, replacing what it had,
+ * instead of on the first ae_train's rows: e.g. on all the data when training sees a part. */
+AE_API int ae_scaling_fit(ae_model *m, const float *x, size_t n);
+/* The scaling in use: *mode is AE_SCALE_NONE (identity; also before it is fitted, then
+ * *fitted is 0), AE_SCALE_MINMAX or AE_SCALE_ZSCORE; offset and scale [input_dim] receive the
+ * statistics (zeros and ones for the identity). Any output pointer may be NULL. */
+AE_API int ae_scaling_get(const ae_model *m, ae_scaling *mode, int *fitted, float *offset, float *scale);
 
 /* ---- Anomaly detection ----
  * err [n x input_dim]: err[i*d + j] = (reconstruction_ij - x_ij)^2; each row's mean is
  * ae_score's err[i] (up to float rounding). */
 AE_API int ae_score_features(const ae_model *m, const float *x, size_t n, float *err);
 
-typedef enum {
-    AE_THRESHOLD_NONE,     /* no threshold set */
-    AE_THRESHOLD_QUANTILE, /* param q in [0, 1]: the q-quantile of the scores, interpolated
-                              linearly between order statistics (NumPy's default) */
-    AE_THRESHOLD_MEAN_STD, /* param k >= 0: mean + k * standard deviation (population) */
-    AE_THRESHOLD_MANUAL    /* set by ae_threshold_set */
-} ae_threshold_method;
 /* The threshold of scores[0..n) (e.g. from ae_score on rows known to be normal). */
 AE_API int ae_threshold_from_scores(const float *scores, size_t n, ae_threshold_method method,
                                     double param, float *threshold);

@@ -4,23 +4,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "model.h"
 
 #define SCORE_CHUNK 256 /* rows reconstructed at a time: bounds the workspace */
 
 /* row_err[i] = mean_j (rec_ij - x_ij)^2 and, when feat_err is not NULL, each term itself. */
 static int recon_errors(const ae_model *m, const float *x, size_t n, float *row_err, float *feat_err) {
+    ae_error_clear();
     if (!m || (!row_err && !feat_err)) return AE_EINVAL;
     int rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc != AE_OK) return rc;
     const size_t d = m->cfg.input_dim, chunk = n < SCORE_CHUNK ? n : SCORE_CHUNK;
-    float *rec = ae_calloc(chunk * d, sizeof(float));
-    if (!rec) return AE_ENOMEM;
+    const int scaled = ae_scaler_active(&m->scaler);
+    /* Errors are measured in scaled units: the chunk is scaled, then reconstructed. */
+    float *rec = ae_calloc(chunk * d, sizeof(float)), *xs = scaled ? ae_calloc(chunk * d, sizeof(float)) : NULL;
+    if (!rec || (scaled && !xs)) {
+        ae_dealloc(rec);
+        ae_dealloc(xs);
+        return AE_ENOMEM;
+    }
     for (size_t r0 = 0; r0 < n && rc == AE_OK; r0 += chunk) {
         const size_t rows = n - r0 < chunk ? n - r0 : chunk;
-        rc = ae_forward_layers(m, 0, m->n_layers, x + r0 * d, rows, rec);
+        const float *in = x + r0 * d;
+        if (scaled) {
+            ae_scaler_apply(&m->scaler, in, rows, xs);
+            in = xs;
+        }
+        rc = ae_forward_layers(m, 0, m->n_layers, in, rows, rec);
         for (size_t i = 0; i < rows && rc == AE_OK; i++) {
-            const float *a = rec + i * d, *b = x + (r0 + i) * d;
+            const float *a = rec + i * d, *b = in + i * d;
             float *f = feat_err ? feat_err + (r0 + i) * d : NULL;
             double s = 0.0;
             for (size_t j = 0; j < d; j++) {
@@ -32,6 +45,7 @@ static int recon_errors(const ae_model *m, const float *x, size_t n, float *row_
         }
     }
     ae_dealloc(rec);
+    ae_dealloc(xs);
     return rc;
 }
 
@@ -51,12 +65,25 @@ static int float_cmp(const void *a, const void *b) {
 static int param_ok(ae_threshold_method method, double param) {
     if (method == AE_THRESHOLD_QUANTILE) return param >= 0.0 && param <= 1.0; /* NaN fails */
     if (method == AE_THRESHOLD_MEAN_STD) return param >= 0.0 && param <= 1e6;
+    if (method == AE_THRESHOLD_CONTAMINATION) return param > 0.0 && param <= 0.5;
     return 0;
+}
+
+int ae_threshold_param_check(ae_threshold_method method, double param) {
+    if (param_ok(method, param)) return AE_OK;
+    if (method == AE_THRESHOLD_QUANTILE) return ae_fail(AE_EINVAL, "quantile %g is outside [0, 1]", param);
+    if (method == AE_THRESHOLD_MEAN_STD) return ae_fail(AE_EINVAL, "mean + k std: k = %g is outside [0, 1e6]", param);
+    if (method == AE_THRESHOLD_CONTAMINATION)
+        return ae_fail(AE_EINVAL, "contamination %g is outside (0, 0.5]", param);
+    return ae_fail(AE_EINVAL, "threshold method %d cannot be calibrated", (int)method);
 }
 
 int ae_threshold_from_scores(const float *scores, size_t n, ae_threshold_method method, double param,
                              float *threshold) {
-    if (!scores || !threshold || n == 0 || n > AE_MAX_ROWS || !param_ok(method, param)) return AE_EINVAL;
+    ae_error_clear();
+    if (!scores || !threshold || n == 0 || n > AE_MAX_ROWS) return AE_EINVAL;
+    int rc = ae_threshold_param_check(method, param);
+    if (rc != AE_OK) return rc;
     if (!ae_all_finite(scores, n)) return AE_ENONFINITE;
     if (method == AE_THRESHOLD_MEAN_STD) {
         double mean = 0.0, var = 0.0;
@@ -66,6 +93,7 @@ int ae_threshold_from_scores(const float *scores, size_t n, ae_threshold_method 
         *threshold = (float)(mean + param * sqrt(var / (double)n));
         return AE_OK;
     }
+    if (method == AE_THRESHOLD_CONTAMINATION) param = 1.0 - param; /* flag the top share c */
     /* The q-quantile with linear interpolation: position h = q (n - 1) in the sorted scores. */
     float *s = ae_calloc(n, sizeof(float));
     if (!s) return AE_ENOMEM;
@@ -80,8 +108,10 @@ int ae_threshold_from_scores(const float *scores, size_t n, ae_threshold_method 
 
 int ae_threshold_calibrate(ae_model *m, const float *x, size_t n, ae_threshold_method method, double param,
                            float *threshold) {
-    if (!m || !param_ok(method, param)) return AE_EINVAL;
-    int rc = ae_check_rows(x, n, m->cfg.input_dim);
+    ae_error_clear();
+    if (!m) return AE_EINVAL;
+    int rc = ae_threshold_param_check(method, param);
+    if (rc == AE_OK) rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc != AE_OK) return rc;
     float *scores = ae_calloc(n, sizeof(float)), t = 0.0f;
     if (!scores) return AE_ENOMEM;

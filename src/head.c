@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "error.h"
 #include "train.h"
 
 /* ---- the head's blocks ---- */
@@ -267,6 +268,8 @@ int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, const a
     if (rc == AE_OK) rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc == AE_OK) rc = check_targets(m, y, n);
     if (rc != AE_OK) return rc;
+    float *scaled_copy = NULL; /* x in the model's scaled units, when it scales */
+    if ((rc = ae_prepare_rows(m, x, n, &x, &scaled_copy)) != AE_OK) return rc;
 
     const int through = !o->freeze_encoder;
     const size_t k = m->cfg.code_dim, tc = target_cols(m);
@@ -361,6 +364,7 @@ int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, const a
     }
     if (have_best) copy_spans(&s, best, 1);
 done:
+    ae_dealloc(scaled_copy);
     ae_dealloc(codes);
     ae_dealloc(perm);
     ae_dealloc(best);
@@ -379,20 +383,29 @@ done:
 typedef void (*head_visit)(const ae_model *m, float *out, size_t r0, size_t rows, void *ctx);
 
 static int head_forward(const ae_model *m, const float *x, size_t n, head_visit visit, void *ctx) {
+    ae_error_clear();
     if (!m || !m->head.outputs) return AE_EINVAL;
     int rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc != AE_OK) return rc;
     const size_t d = m->cfg.input_dim, k = m->cfg.code_dim, c = m->head.outputs;
     const size_t chunk = n < HEAD_CHUNK ? n : HEAD_CHUNK;
+    const int scaled = ae_scaler_active(&m->scaler);
     float *code = ae_calloc(chunk * k, sizeof(float)), *out = ae_calloc(chunk * c, sizeof(float));
-    if (!code || !out) rc = AE_ENOMEM;
+    float *xs = scaled ? ae_calloc(chunk * d, sizeof(float)) : NULL;
+    if (!code || !out || (scaled && !xs)) rc = AE_ENOMEM;
     for (size_t r0 = 0; r0 < n && rc == AE_OK; r0 += chunk) {
         const size_t rows = n - r0 < chunk ? n - r0 : chunk;
-        rc = ae_forward_layers(m, 0, m->n_enc, x + r0 * d, rows, code);
+        const float *in = x + r0 * d;
+        if (scaled) { /* the encoder sees what it was trained on */
+            ae_scaler_apply(&m->scaler, in, rows, xs);
+            in = xs;
+        }
+        rc = ae_forward_layers(m, 0, m->n_enc, in, rows, code);
         if (rc != AE_OK) break;
         ae_layer_forward(&m->head.layer, code, rows, out, 1); /* out = code . Wh^T + bh */
         visit(m, out, r0, rows, ctx);
     }
+    ae_dealloc(xs);
     ae_dealloc(code);
     ae_dealloc(out);
     return rc;

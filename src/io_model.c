@@ -103,7 +103,15 @@ static json_t *state_json(const ae_model *m) {
 }
 
 static const char *head_names[] = {"softmax", "linear"};
-static const char *threshold_names[] = {"none", "quantile", "mean_std", "manual"};
+static const char *threshold_names[] = {"none", "quantile", "mean_std", "manual", "contamination"};
+static const char *scaling_names[] = {"auto", "none", "minmax", "zscore"};
+
+/* Metadata "scaling": the mode asked for (the config's), whether it was fitted, and the mode
+ * it resolved to; the statistics are the tensors scaling.offset and scaling.scale. */
+static json_t *scaling_json(const ae_model *m) {
+    return json_pack("{s:s, s:i, s:s}", "requested", scaling_names[m->cfg.scaling], "fitted", m->scaler.fitted,
+                     "applied", scaling_names[m->scaler.fitted ? m->scaler.applied : AE_SCALE_NONE]);
+}
 
 /* Metadata "head": the supervised head's kind and width. */
 static json_t *head_json(const ae_model *m) {
@@ -155,6 +163,7 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, i
     if (ok && state) ok = set_json_string(meta, "checkpoint", state_json(m));
     if (ok && m->head.outputs) ok = set_json_string(meta, "head", head_json(m));
     if (ok && m->threshold.method != AE_THRESHOLD_NONE) ok = set_json_string(meta, "anomaly", threshold_json(m));
+    if (ok) ok = set_json_string(meta, "scaling", scaling_json(m));
     char *text = ok ? dump_checked(root, JSON_COMPACT) : NULL;
     free(cfg_text); /* jansson's strings go back to its own free */
     json_decref(cfg);
@@ -337,7 +346,7 @@ static int threshold_from_json(json_t *v, ae_threshold_state *t) {
     json_t *param, *value;
     int ok = json_unpack(j, "{s:s, s:o, s:o !}", "method", &name, "param", &param, "threshold", &value) == 0 &&
              json_is_number(param) && json_is_number(value);
-    for (int i = 1; ok && i < 4; i++)
+    for (int i = 1; ok && i <= (int)AE_THRESHOLD_CONTAMINATION; i++)
         if (strcmp(name, threshold_names[i]) == 0) t->method = (ae_threshold_method)i;
     if (ok) {
         t->param = json_number_value(param);
@@ -347,6 +356,38 @@ static int threshold_from_json(json_t *v, ae_threshold_state *t) {
     json_decref(j);
     if (!ok) memset(t, 0, sizeof *t);
     return ok ? AE_OK : AE_EFORMAT;
+}
+
+static int scaling_from_name(const char *s, ae_scaling *out) {
+    for (int i = 0; s && i <= (int)AE_SCALE_ZSCORE; i++)
+        if (strcmp(s, scaling_names[i]) == 0) {
+            *out = (ae_scaling)i;
+            return 1;
+        }
+    return 0;
+}
+
+/* Metadata "scaling" (NULL: a file from before scaling existed, which never scales). */
+static int scaling_from_json(json_t *v, ae_scaling *requested, int *fitted, ae_scaling *applied) {
+    *requested = AE_SCALE_AUTO;
+    *fitted = 1;
+    *applied = AE_SCALE_NONE;
+    json_t *j = NULL;
+    int rc = v ? meta_json(v, &j) : AE_OK;
+    if (!j) return rc;
+    const char *req, *app;
+    int ok = json_unpack(j, "{s:s, s:i, s:s !}", "requested", &req, "fitted", fitted, "applied", &app) == 0 &&
+             scaling_from_name(req, requested) && scaling_from_name(app, applied) && *applied != AE_SCALE_AUTO &&
+             (*fitted == 0 || *fitted == 1) && (*fitted || *applied == AE_SCALE_NONE);
+    json_decref(j);
+    return ok ? AE_OK : AE_EFORMAT;
+}
+
+/* Scaling statistics read from a file: finite offsets, finite positive scales. */
+static int scaler_ok(const ae_scaler *s) {
+    for (size_t j = 0; s->offset && j < s->d; j++)
+        if (!isfinite(s->offset[j]) || !isfinite(s->scale[j]) || !(s->scale[j] > 0.0f)) return 0;
+    return 1;
 }
 
 typedef struct span {
@@ -450,6 +491,11 @@ static int load_from(source *src, ae_model **out) {
     ae_threshold_state threshold;
     if ((rc = head_from_json(json_object_get(meta, "head"), &head_kind, &head_outputs)) != AE_OK) goto fail;
     if ((rc = threshold_from_json(json_object_get(meta, "anomaly"), &threshold)) != AE_OK) goto fail;
+    ae_scaling scale_req, scale_applied;
+    int scale_fitted;
+    if ((rc = scaling_from_json(json_object_get(meta, "scaling"), &scale_req, &scale_fitted, &scale_applied)) != AE_OK)
+        goto fail;
+    cfg.scaling = scale_req;
     rc = AE_EFORMAT;
 
     /* The config is valid. Before sizing the model, its weights (once, or with one or two
@@ -457,11 +503,14 @@ static int load_from(source *src, ae_model **out) {
      * make a huge model be allocated. check_tensors verifies every tensor exactly afterwards. */
     const uint64_t data_len = file_size - 8 - hlen, weights = (uint64_t)ae_config_param_count(&cfg) * sizeof(float);
     const uint64_t head_bytes = (uint64_t)head_outputs * (cfg.code_dim + 1) * sizeof(float); /* < 2^51 */
-    if (weights == 0 || data_len < head_bytes) goto fail;
-    const uint64_t ae_len = data_len - head_bytes;
+    const uint64_t scale_bytes = scale_applied != AE_SCALE_NONE ? 2 * (uint64_t)cfg.input_dim * sizeof(float) : 0;
+    if (weights == 0 || data_len < head_bytes + scale_bytes) goto fail;
+    const uint64_t ae_len = data_len - head_bytes - scale_bytes;
     if (ae_len % weights != 0 || ae_len / weights < 1 || ae_len / weights > 3) goto fail;
     rc = ae_create(&m, &cfg);
     if (rc == AE_OK && head_outputs) rc = ae_head_alloc(m, head_kind, head_outputs);
+    if (rc == AE_OK && scale_applied != AE_SCALE_NONE) rc = ae_scaler_alloc(&m->scaler, scale_applied, cfg.input_dim);
+    if (rc == AE_OK && scale_applied == AE_SCALE_NONE && scale_fitted) ae_scaler_identity(&m->scaler);
     if (rc != AE_OK) { rc = rc == AE_ENOMEM ? AE_ENOMEM : AE_EFORMAT; goto fail; }
     m->threshold = threshold;
     rc = AE_EFORMAT;
@@ -480,6 +529,7 @@ static int load_from(source *src, ae_model **out) {
     if (crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len) != want_crc) goto fail;
     for (size_t i = 0; i < nt; i++) memcpy(t[i].data, data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
     if (!ae_all_finite(m->params, m->n_params) || !ae_all_finite(m->head.params, m->head.n)) goto fail;
+    if (!scaler_ok(&m->scaler)) goto fail;
     if (m->opt.m && !ae_all_finite(m->opt.m, m->n_params)) goto fail;
     if (m->opt.v && !ae_all_finite(m->opt.v, m->n_params)) goto fail;
     rc = AE_OK;

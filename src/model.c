@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include "error.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,13 +31,19 @@ int ae_config_check(const ae_config *c) {
     /* A VAE's code layer is two linear heads (mu, logvar) of one [2k x in] weight; a tied
      * decoder cannot share that weight's shape. */
     if (c->variational && (c->code_act != AE_ACT_LINEAR || c->tied_weights)) return AE_EINVAL;
+    if ((unsigned)c->scaling > (unsigned)AE_SCALE_ZSCORE)
+        return ae_fail(AE_EINVAL, "scaling %d is not a mode (auto, none, minmax, zscore)", (int)c->scaling);
     return AE_OK;
 }
 
 int ae_check_rows(const float *x, size_t n, size_t cols) {
     size_t count;
     if (!x || n == 0 || n > AE_MAX_ROWS || !ae_mul_ok(n, cols, &count)) return AE_EINVAL;
-    return ae_all_finite(x, count) ? AE_OK : AE_ENONFINITE;
+    if (ae_all_finite(x, count)) return AE_OK;
+    size_t i = 0;
+    while (i < count && isfinite(x[i])) i++; /* the first bad value, for the message */
+    return ae_fail(AE_ENONFINITE, "row %zu column %zu is %s", i / cols + 1, i % cols + 1,
+                   isnan(x[i]) ? "NaN" : "infinite");
 }
 
 size_t ae_padded(size_t count) { return (count + 15) & ~(size_t)15; }
@@ -141,6 +149,7 @@ int ae_create(ae_model **out, const ae_config *cfg) {
 void ae_free(ae_model *m) {
     if (!m) return;
     ae_head_release(&m->head);
+    ae_scaler_release(&m->scaler);
     ae_optim_free(&m->opt);
     ae_dealloc(m->params);
     ae_dealloc(m->grads);
@@ -246,6 +255,10 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
             }
         }
     }
+    if (ae_scaler_active(&m->scaler)) {
+        out[n++] = (ae_tensor_ref){"scaling.offset", m->scaler.offset, m->cfg.input_dim, 0};
+        out[n++] = (ae_tensor_ref){"scaling.scale", m->scaler.scale, m->cfg.input_dim, 0};
+    }
     return n;
 }
 
@@ -289,25 +302,102 @@ int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float 
     return AE_OK;
 }
 
+/* The width of what layers [.., last) produce: the code width after a VAE head (mu only). */
+static size_t out_width(const ae_model *m, size_t last) {
+    return m->cfg.variational && last == m->n_enc ? m->cfg.code_dim : m->layer[last - 1].out;
+}
+
+int ae_forward_user(const ae_model *m, size_t first, size_t last, const float *x, size_t n, float *out) {
+    if (!ae_scaler_active(&m->scaler)) return ae_forward_layers(m, first, last, x, n, out);
+    const size_t in_w = m->layer[first].in, out_w = out_width(m, last), chunk = n < AE_CHUNK ? n : AE_CHUNK;
+    float *tmp = first == 0 ? ae_calloc(chunk * in_w, sizeof(float)) : NULL;
+    if (first == 0 && !tmp) return AE_ENOMEM;
+    int rc = AE_OK;
+    for (size_t r0 = 0; r0 < n && rc == AE_OK; r0 += chunk) {
+        const size_t rows = n - r0 < chunk ? n - r0 : chunk;
+        const float *src = x + r0 * in_w;
+        if (tmp) {
+            ae_scaler_apply(&m->scaler, src, rows, tmp);
+            src = tmp;
+        }
+        rc = ae_forward_layers(m, first, last, src, rows, out + r0 * out_w);
+        if (rc == AE_OK && last == m->n_layers) ae_scaler_invert(&m->scaler, out + r0 * out_w, rows);
+    }
+    ae_dealloc(tmp);
+    return rc;
+}
+
+int ae_scaled_rows(const ae_model *m, const float *x, size_t n, const float **scaled, float **owned) {
+    *owned = NULL;
+    *scaled = x;
+    if (!ae_scaler_active(&m->scaler)) return AE_OK;
+    float *c = ae_calloc(n * m->cfg.input_dim, sizeof(float)); /* checked by ae_check_rows */
+    if (!c) return AE_ENOMEM;
+    ae_scaler_apply(&m->scaler, x, n, c);
+    *owned = c;
+    *scaled = c;
+    return AE_OK;
+}
+
+int ae_model_fit_scaling(ae_model *m, const float *x, size_t n, ae_stats_combine combine, void *ctx) {
+    const ae_activation act = m->cfg.output_act;
+    ae_scale_stats st;
+    int rc = ae_scale_stats_init(&st, m->cfg.input_dim);
+    if (rc != AE_OK) return rc;
+    ae_scale_stats_moments(&st, x, n);
+    if (combine) rc = combine(&st, 1, ctx);
+    const ae_scaling mode = ae_scale_resolve(m->cfg.scaling, act, &st);
+    if (rc == AE_OK && mode == AE_SCALE_ZSCORE) {
+        ae_scale_stats_spread(&st, x, n);
+        if (combine) rc = combine(&st, 2, ctx);
+    }
+    if (rc == AE_OK) rc = ae_scaler_set(&m->scaler, mode, act, &st);
+    ae_scale_stats_free(&st);
+    return rc;
+}
+
+int ae_scaling_fit(ae_model *m, const float *x, size_t n) {
+    ae_error_clear();
+    if (!m) return AE_EINVAL;
+    int rc = ae_check_rows(x, n, m->cfg.input_dim);
+    return rc == AE_OK ? ae_model_fit_scaling(m, x, n, NULL, NULL) : rc;
+}
+
+int ae_scaling_get(const ae_model *m, ae_scaling *mode, int *fitted, float *offset, float *scale) {
+    if (!m) return AE_EINVAL;
+    const ae_scaler *s = &m->scaler;
+    const size_t d = m->cfg.input_dim;
+    if (mode) *mode = s->fitted ? s->applied : AE_SCALE_NONE;
+    if (fitted) *fitted = s->fitted;
+    for (size_t j = 0; j < d; j++) {
+        if (offset) offset[j] = s->offset ? s->offset[j] : 0.0f;
+        if (scale) scale[j] = s->scale ? s->scale[j] : 1.0f;
+    }
+    return AE_OK;
+}
+
 int ae_encode(const ae_model *m, const float *x, size_t n, float *code) {
+    ae_error_clear();
     if (!m || !code) return AE_EINVAL;
     int rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc != AE_OK) return rc;
-    return ae_forward_layers(m, 0, m->n_enc, x, n, code);
+    return ae_forward_user(m, 0, m->n_enc, x, n, code);
 }
 
 int ae_decode(const ae_model *m, const float *code, size_t n, float *out) {
+    ae_error_clear();
     if (!m || !out) return AE_EINVAL;
     int rc = ae_check_rows(code, n, m->cfg.code_dim);
     if (rc != AE_OK) return rc;
-    return ae_forward_layers(m, m->n_enc, m->n_layers, code, n, out);
+    return ae_forward_user(m, m->n_enc, m->n_layers, code, n, out);
 }
 
 int ae_reconstruct(const ae_model *m, const float *x, size_t n, float *out) {
+    ae_error_clear();
     if (!m || !out || out == x) return AE_EINVAL;
     int rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc != AE_OK) return rc;
-    return ae_forward_layers(m, 0, m->n_layers, x, n, out);
+    return ae_forward_user(m, 0, m->n_layers, x, n, out);
 }
 
 int ae_sample(ae_model *m, size_t n, float *out) {
@@ -316,7 +406,7 @@ int ae_sample(ae_model *m, size_t n, float *out) {
     float *z = ae_calloc(n * k, sizeof(float));
     if (!z) return AE_ENOMEM;
     ae_rng_fill_normal(&m->rng, z, n * k);
-    int rc = ae_forward_layers(m, m->n_enc, m->n_layers, z, n, out);
+    int rc = ae_forward_user(m, m->n_enc, m->n_layers, z, n, out);
     ae_dealloc(z);
     return rc;
 }

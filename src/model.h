@@ -5,6 +5,7 @@
 #include "layer.h"
 #include "optim.h"
 #include "rng.h"
+#include "scale.h"
 
 #define AE_MAX_LAYERS (2 * (AE_MAX_HIDDEN + 1))
 #define AE_MAX_WIDTH ((size_t)1 << 24)     /* per layer: keeps every GEMM size below INT_MAX */
@@ -41,10 +42,12 @@ struct ae_model {
     int epochs_done;
     ae_head head;
     ae_threshold_state threshold;
+    ae_scaler scaler; /* input scaling (cfg.scaling), fitted by the first training */
 };
 
-/* A VAE's code layer is stored as four tensors; a supervised head adds two. */
-#define AE_MAX_TENSORS (2 * AE_MAX_LAYERS + 4)
+/* A VAE's code layer is stored as four tensors; a supervised head adds two, input scaling
+ * two (offset, scale). */
+#define AE_MAX_TENSORS (2 * AE_MAX_LAYERS + 6)
 
 /* A named tensor of the model, for the model file. cols == 0 means 1-D [rows]. */
 typedef struct ae_tensor_ref {
@@ -60,7 +63,8 @@ AE_HIDDEN int ae_config_check(const ae_config *cfg);
 /* Lists the tensors that the model file stores, in file order; returns their count: the
  * autoencoder's, then the head's (head.weight, head.bias) when there is one. With state, the
  * autoencoder's optimizer moments follow (adam.m.*, adam.v.*, or momentum.* for SGD): out
- * must then hold 3 * AE_MAX_TENSORS. */
+ * must then hold 3 * AE_MAX_TENSORS. Last, the input scaling's scaling.offset and
+ * scaling.scale [input_dim] when it is not the identity. */
 AE_HIDDEN size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state);
 /* Checks x [n x cols] for the inference and training calls: AE_EINVAL or AE_ENONFINITE. */
 AE_HIDDEN int ae_check_rows(const float *x, size_t n, size_t cols);
@@ -69,6 +73,17 @@ AE_HIDDEN int ae_check_rows(const float *x, size_t n, size_t cols);
  * Allocates its own chunk buffers: safe from several threads. */
 AE_HIDDEN int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n,
                                 float *out);
+/* ae_forward_layers in the user's units: rows going into the input layer are scaled first,
+ * rows coming out of the output layer are unscaled. For the public inference calls. */
+AE_HIDDEN int ae_forward_user(const ae_model *m, size_t first, size_t last, const float *x, size_t n, float *out);
+/* A copy of x [n x input_dim] in scaled units into *scaled (*owned set to it), or x itself
+ * (*owned NULL) when the model's scaling is the identity. */
+AE_HIDDEN int ae_scaled_rows(const ae_model *m, const float *x, size_t n, const float **scaled, float **owned);
+/* Combines per-process scaling statistics (pass 1: min, max, sum, rows; pass 2: sq), so that
+ * every process fits the same scaler; NULL for one process. */
+typedef int (*ae_stats_combine)(ae_scale_stats *s, int pass, void *ctx);
+/* Fits m's scaler (cfg.scaling) on x [n x input_dim]. */
+AE_HIDDEN int ae_model_fit_scaling(ae_model *m, const float *x, size_t n, ae_stats_combine combine, void *ctx);
 /* Floats of the parameter block holding the encoder's tensors: they come first. */
 AE_HIDDEN size_t ae_encoder_span(const ae_model *m);
 /* Floats reserved for a tensor of count floats: whole 64-byte lines. */
@@ -76,5 +91,7 @@ AE_HIDDEN size_t ae_padded(size_t count);
 /* Sizes the head's blocks for kind and outputs (zeroed, replacing any head); no init. */
 AE_HIDDEN int ae_head_alloc(ae_model *m, ae_head_kind kind, size_t outputs);
 AE_HIDDEN void ae_head_release(ae_head *h);
+/* A threshold method and parameter that calibration accepts: AE_OK or AE_EINVAL with a detail. */
+AE_HIDDEN int ae_threshold_param_check(ae_threshold_method method, double param);
 
 #endif

@@ -52,6 +52,8 @@ static ae_train_opts stage_opts(const ae_train_opts *o, size_t i, size_t stages,
     s.resume = 0;
     s.checkpoint_path = NULL;
     s.checkpoint_every = 0;
+    s.val_split = 0.0f;
+    s.threshold = AE_THRESHOLD_NONE;
     s.on_epoch = o->on_epoch ? stage_on_epoch : NULL;
     s.on_batch = o->on_batch ? stage_on_batch : NULL;
     s.user = ctx;
@@ -75,21 +77,29 @@ int ae_pretrain_layerwise(ae_model *m, const float *x, size_t n, const ae_train_
     if (rc == AE_OK) rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc == AE_OK && o->val_x) rc = ae_check_rows(o->val_x, o->val_n, m->cfg.input_dim);
     if (rc != AE_OK || o->resume) return rc != AE_OK ? rc : AE_EINVAL;
+    /* The stages learn the model's scaled rows: its scaling is fitted (on all of x) first. */
+    float *scaled_copy = NULL;
+    const float *xs = x;
+    if ((rc = ae_prepare_rows(m, x, n, &xs, &scaled_copy)) != AE_OK) return rc;
 
     /* Every stage is kept until all have trained, so a failure leaves m as it was; so does an
      * end-to-end run that cannot start (its allocations fail), thanks to this copy. */
     const size_t stages = m->n_enc;
     ae_model *stage[AE_MAX_LAYERS] = {NULL};
     float *original = ae_calloc(m->n_params, sizeof(float));
-    if (!original) return AE_ENOMEM;
+    if (!original) {
+        ae_dealloc(scaled_copy);
+        return AE_ENOMEM;
+    }
     memcpy(original, m->params, m->n_params * sizeof(float));
     float *codes = NULL; /* the current stage's input when it is not x: [n x width] */
-    const float *in = x;
+    const float *in = xs;
     for (size_t i = 0; i < stages && rc == AE_OK; i++) {
         ae_config c = stage_config(m, i);
         stage_ctx ctx = {o, (int)i + 1};
         ae_train_opts so = stage_opts(o, i, stages, epochs_per_layer, &ctx);
         rc = ae_create(&stage[i], &c);
+        if (rc == AE_OK) ae_scaler_identity(&stage[i]->scaler); /* its rows are scaled already */
         if (rc == AE_OK) rc = ae_train(stage[i], in, n, &so);
         if (rc == AE_OK && i + 1 < stages) { /* the next stage trains on these codes */
             float *next = ae_calloc(n * c.code_dim, sizeof(float)); /* n <= 2^31, width <= 2^24 */
@@ -108,5 +118,6 @@ int ae_pretrain_layerwise(ae_model *m, const float *x, size_t n, const ae_train_
         if (rc == AE_ENOMEM) memcpy(m->params, original, m->n_params * sizeof(float));
     }
     ae_dealloc(original);
+    ae_dealloc(scaled_copy);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "error.h"
 #include "loss.h"
 #include "optim.h"
 #include "pool.h"
@@ -430,39 +431,56 @@ static void train_pool_stop(ae_pool *pool, int blas_before) {
 
 static int finite_in(float v, float lo, float hi) { return isfinite(v) && v >= lo && v <= hi; }
 
+/* Each refusal names the option (the ae_train_opts field) and what it accepts. */
+#define BAD(...) return ae_fail(AE_EINVAL, __VA_ARGS__)
+
 int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
-    if (o->epochs < 1 || o->batch_size < 1 || o->batch_size > AE_MAX_ROWS) return AE_EINVAL;
-    if ((unsigned)o->optimizer > (unsigned)AE_OPT_ADAMW || (unsigned)o->loss > (unsigned)AE_LOSS_BCE)
-        return AE_EINVAL;
-    if (!(isfinite(o->learning_rate) && o->learning_rate > 0.0f)) return AE_EINVAL;
-    if (!finite_in(o->momentum, 0.0f, 1.0f) || o->momentum >= 1.0f) return AE_EINVAL;
-    if (!finite_in(o->beta1, 0.0f, 1.0f) || o->beta1 >= 1.0f) return AE_EINVAL;
-    if (!finite_in(o->beta2, 0.0f, 1.0f) || o->beta2 >= 1.0f) return AE_EINVAL;
-    if (!(isfinite(o->eps) && o->eps > 0.0f)) return AE_EINVAL;
-    if (!finite_in(o->weight_decay, 0.0f, 1e6f)) return AE_EINVAL;
-    if (o->nesterov && (o->optimizer != AE_OPT_SGD || o->momentum == 0.0f)) return AE_EINVAL;
+    if (o->epochs < 1) BAD("epochs is %d: it must be at least 1", o->epochs);
+    if (o->batch_size < 1 || o->batch_size > AE_MAX_ROWS) BAD("batch_size is %zu: it must be in [1, 2^31]", o->batch_size);
+    if ((unsigned)o->optimizer > (unsigned)AE_OPT_ADAMW) BAD("optimizer %d is not sgd, adam or adamw", (int)o->optimizer);
+    if ((unsigned)o->loss > (unsigned)AE_LOSS_BCE) BAD("loss %d is not mse or bce", (int)o->loss);
+    if (!(isfinite(o->learning_rate) && o->learning_rate > 0.0f))
+        BAD("learning_rate is %g: it must be a finite number > 0", (double)o->learning_rate);
+    if (!finite_in(o->momentum, 0.0f, 1.0f) || o->momentum >= 1.0f) BAD("momentum is %g: it must be in [0, 1)", (double)o->momentum);
+    if (!finite_in(o->beta1, 0.0f, 1.0f) || o->beta1 >= 1.0f) BAD("beta1 is %g: it must be in [0, 1)", (double)o->beta1);
+    if (!finite_in(o->beta2, 0.0f, 1.0f) || o->beta2 >= 1.0f) BAD("beta2 is %g: it must be in [0, 1)", (double)o->beta2);
+    if (!(isfinite(o->eps) && o->eps > 0.0f)) BAD("eps is %g: it must be a finite number > 0", (double)o->eps);
+    if (!finite_in(o->weight_decay, 0.0f, 1e6f)) BAD("weight_decay is %g: it must be in [0, 1e6]", (double)o->weight_decay);
+    if (o->nesterov && (o->optimizer != AE_OPT_SGD || o->momentum == 0.0f))
+        BAD("nesterov needs the sgd optimizer with a momentum > 0");
     /* BCE is computed from logits, which needs the sigmoid output. */
-    if (o->loss == AE_LOSS_BCE && m->cfg.output_act != AE_ACT_SIGMOID) return AE_EINVAL;
-    if ((unsigned)o->noise > (unsigned)AE_NOISE_MASK) return AE_EINVAL;
-    if (o->noise == AE_NOISE_GAUSSIAN && !finite_in(o->noise_level, 0.0f, 1e6f)) return AE_EINVAL;
+    if (o->loss == AE_LOSS_BCE && m->cfg.output_act != AE_ACT_SIGMOID) BAD("loss bce needs a sigmoid output");
+    if ((unsigned)o->noise > (unsigned)AE_NOISE_MASK) BAD("noise %d is not none, gaussian or mask", (int)o->noise);
+    if (o->noise == AE_NOISE_GAUSSIAN && !finite_in(o->noise_level, 0.0f, 1e6f))
+        BAD("noise_level is %g: gaussian noise wants a standard deviation in [0, 1e6]", (double)o->noise_level);
     if (o->noise == AE_NOISE_MASK && (!finite_in(o->noise_level, 0.0f, 1.0f) || o->noise_level >= 1.0f))
-        return AE_EINVAL;
-    if (!finite_in(o->dropout, 0.0f, 1.0f) || o->dropout >= 1.0f) return AE_EINVAL;
-    if (!finite_in(o->sparsity_weight, 0.0f, 1e6f) || !finite_in(o->kl_weight, 0.0f, 1e6f)) return AE_EINVAL;
+        BAD("noise_level is %g: mask noise wants a share in [0, 1)", (double)o->noise_level);
+    if (!finite_in(o->dropout, 0.0f, 1.0f) || o->dropout >= 1.0f) BAD("dropout is %g: it must be in [0, 1)", (double)o->dropout);
+    if (!finite_in(o->sparsity_weight, 0.0f, 1e6f)) BAD("sparsity_weight is %g: it must be in [0, 1e6]", (double)o->sparsity_weight);
+    if (!finite_in(o->kl_weight, 0.0f, 1e6f)) BAD("kl_weight is %g: it must be in [0, 1e6]", (double)o->kl_weight);
     if (o->sparsity_weight > 0.0f) {
         /* KL needs a target strictly inside (0, 1); a VAE's code is a sample, not an activation. */
-        if (m->cfg.variational) return AE_EINVAL;
+        if (m->cfg.variational) BAD("sparsity_weight > 0 is not for a variational model");
         if (m->cfg.code_act == AE_ACT_SIGMOID &&
             (!finite_in(o->sparsity_target, 0.0f, 1.0f) || o->sparsity_target <= 0.0f || o->sparsity_target >= 1.0f))
-            return AE_EINVAL;
+            BAD("sparsity_target is %g: with a sigmoid code it must be in (0, 1)", (double)o->sparsity_target);
     }
-    if (o->patience < 0) return AE_EINVAL;
-    if (!finite_in(o->clip_norm, 0.0f, 3e38f)) return AE_EINVAL;
-    if (o->checkpoint_every < 0 || (o->checkpoint_every > 0 && (!o->checkpoint_path || !*o->checkpoint_path)))
-        return AE_EINVAL;
-    if ((o->val_x == NULL) != (o->val_n == 0)) return AE_EINVAL;
+    if (o->patience < 0) BAD("patience is %d: it must be >= 0", o->patience);
+    if (!finite_in(o->clip_norm, 0.0f, 3e38f)) BAD("clip_norm is %g: it must be >= 0 and finite", (double)o->clip_norm);
+    if (o->checkpoint_every < 0) BAD("checkpoint_every is %d: it must be >= 0", o->checkpoint_every);
+    if (o->checkpoint_every > 0 && (!o->checkpoint_path || !*o->checkpoint_path))
+        BAD("checkpoint_every > 0 needs a checkpoint_path");
+    if ((o->val_x == NULL) != (o->val_n == 0)) BAD("val_x and val_n must be given together");
+    if (!finite_in(o->val_split, 0.0f, 0.9f)) BAD("val_split is %g: it must be in [0, 0.9]", (double)o->val_split);
+    if (o->val_split > 0.0f && o->val_x) BAD("val_split holds out validation rows: not with val_x as well");
+    if (o->threshold != AE_THRESHOLD_NONE) {
+        if (o->threshold == AE_THRESHOLD_MANUAL) BAD("threshold: a manual threshold is set by ae_threshold_set");
+        int rc = ae_threshold_param_check(o->threshold, o->threshold_param);
+        if (rc != AE_OK) return rc;
+    }
     return AE_OK;
 }
+#undef BAD
 
 /* Rows seen in the first `steps` steps of an epoch of n rows in batches of cap. */
 static size_t r_done(size_t steps, size_t cap, size_t n) { return steps * cap < n ? steps * cap : n; }
@@ -523,7 +541,7 @@ static void pass_rng_leave(pass_rng *p, ae_model *m) {
 }
 
 int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
-    return ae_train_dist(m, x, n, opts, NULL);
+    return ae_fit_dist(m, x, n, opts, NULL);
 }
 
 int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts, const ae_dist *dist) {

@@ -80,6 +80,15 @@ typedef struct ae_dist {
  * decision (stop, divergence, failure) is taken from figures all processes share. */
 AE_HIDDEN int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *o, const ae_dist *dist);
 
+/* ae_train's whole call (train_data.c): holds out o->val_split of the rows, fits the model's
+ * input scaling on the first training (statistics combined across processes), refuses rows
+ * outside the output's range when scaling is off, trains ae_train_dist on scaled copies, then
+ * calibrates o->threshold on the held-out (or validation, or training) rows. */
+AE_HIDDEN int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *o, const ae_dist *dist);
+/* For head training and pretraining (one process): fits the scaling if the model has none
+ * yet (checking the range when it is off), then gives x in scaled units as ae_scaled_rows. */
+AE_HIDDEN int ae_prepare_rows(ae_model *m, const float *x, size_t n, const float **scaled, float **owned);
+
 /* Monotonic wall-clock seconds, for the epoch statistics. */
 AE_HIDDEN double ae_now_seconds(void);
 

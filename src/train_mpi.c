@@ -138,7 +138,7 @@ int ae_train_mpi(ae_model *m, const float *x, size_t n, const ae_train_opts *opt
     if (rc == AE_OK) {
         const ae_dist dist = {rank, size, (size_t)first, (size_t)total, sum_floats, sum_doubles, agree, &ctx};
         const double t0 = MPI_Wtime();
-        rc = ae_train_dist(m, x, n, o, &dist);
+        rc = ae_fit_dist(m, x, n, o, &dist);
         ctx.stats.train_seconds = MPI_Wtime() - t0;
     }
     if (stats) *stats = ctx.stats;

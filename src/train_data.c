@@ -1,0 +1,170 @@
+/* train_data: the rows a training call sees. Before the epochs: a held-out share of the rows
+ * (val_split), the model's input scaling fitted on the first training rows (the statistics of
+ * every process combined, so every process scales alike), the range refusal when scaling is
+ * off, and scaled copies of the rows. After: the anomaly threshold calibrated on the held-out
+ * rows. All of it is sized and done once, outside the training step. */
+#include <math.h>
+#include <string.h>
+
+#include "error.h"
+#include "train.h"
+
+/* ---- the held-out share: global row g is held out when floor((g + 1) s) > floor(g s), so
+ * exactly floor(total s) rows, evenly spaced (sorted data splits fairly), and a process can
+ * tell its own rows from their global index alone. */
+
+static size_t held_before(size_t g, double s) { return (size_t)floor((double)g * s); }
+static int is_held(size_t g, double s) { return held_before(g + 1, s) > held_before(g, s); }
+
+typedef struct split {
+    float *train, *held; /* copies [n_train x d], [n_held x d]; NULL without a split */
+    size_t n_train, n_held;
+} split;
+
+static int split_rows(const float *x, size_t n, size_t d, size_t first, double s, split *out) {
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < n; i++) out->n_held += (size_t)is_held(first + i, s);
+    out->n_train = n - out->n_held;
+    out->train = out->n_train ? ae_calloc(out->n_train * d, sizeof(float)) : NULL;
+    out->held = out->n_held ? ae_calloc(out->n_held * d, sizeof(float)) : NULL;
+    if ((out->n_train && !out->train) || (out->n_held && !out->held)) return AE_ENOMEM;
+    size_t t = 0, h = 0;
+    for (size_t i = 0; i < n; i++) {
+        float *dst = is_held(first + i, s) ? out->held + h++ * d : out->train + t++ * d;
+        memcpy(dst, x + i * d, d * sizeof(float));
+    }
+    return AE_OK;
+}
+
+static void split_free(split *s) {
+    ae_dealloc(s->train);
+    ae_dealloc(s->held);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- scaling statistics across processes: sums add; min and max travel in per-process
+ * slots (a sum of vectors that are zero but for one slot), then each process takes the
+ * extreme over the slots. */
+
+typedef struct combine_ctx {
+    const ae_dist *dist;
+} combine_ctx;
+
+static int combine_stats(ae_scale_stats *s, int pass, void *p) {
+    const ae_dist *D = ((combine_ctx *)p)->dist;
+    const size_t d = s->d;
+    if (pass == 2) return D->sum_doubles(s->sq, d, D->ctx);
+    int rc = D->sum_doubles(s->sum, d, D->ctx);
+    if (rc == AE_OK) rc = D->sum_doubles(&s->rows, 1, D->ctx);
+    const size_t P = (size_t)D->size;
+    double *slots = ae_calloc(2 * d * P, sizeof(double));
+    if (!slots) rc = AE_ENOMEM;
+    if ((rc = D->agree(rc, D->ctx)) != AE_OK) {
+        ae_dealloc(slots);
+        return rc;
+    }
+    double *mine = slots + 2 * d * (size_t)D->rank;
+    memcpy(mine, s->min, d * sizeof(double));
+    memcpy(mine + d, s->max, d * sizeof(double));
+    rc = D->sum_doubles(slots, 2 * d * P, D->ctx);
+    for (size_t r = 0; rc == AE_OK && r < P; r++)
+        for (size_t j = 0; j < d; j++) {
+            const double lo = slots[2 * d * r + j], hi = slots[2 * d * r + d + j];
+            if (lo < s->min[j]) s->min[j] = lo;
+            if (hi > s->max[j]) s->max[j] = hi;
+        }
+    ae_dealloc(slots);
+    return rc;
+}
+
+static int agree(const ae_dist *D, int rc) { return D && D->agree ? D->agree(rc, D->ctx) : rc; }
+
+/* Fits m's scaler on x when it has none yet; with scaling off, the range check instead. */
+static int fit_or_check(ae_model *m, const float *x, size_t n, const ae_dist *D) {
+    int rc = AE_OK;
+    if (m->cfg.scaling == AE_SCALE_NONE && !ae_scaler_active(&m->scaler))
+        rc = n ? ae_scale_check_range(m->cfg.output_act, x, n, m->cfg.input_dim) : AE_OK;
+    if ((rc = agree(D, rc)) != AE_OK || m->scaler.fitted) return rc;
+    if (!D || D->size == 1) return ae_model_fit_scaling(m, x, n, NULL, NULL);
+    combine_ctx c = {D};
+    return agree(D, ae_model_fit_scaling(m, x, n, combine_stats, &c));
+}
+
+int ae_prepare_rows(ae_model *m, const float *x, size_t n, const float **scaled, float **owned) {
+    *owned = NULL;
+    *scaled = x;
+    int rc = fit_or_check(m, x, n, NULL);
+    return rc == AE_OK ? ae_scaled_rows(m, x, n, scaled, owned) : rc;
+}
+
+/* Scales rows the call owns in place; otherwise makes a scaled copy (or keeps x). */
+static int scaled_view(const ae_model *m, float *own, const float *x, size_t n, const float **out, float **made) {
+    *made = NULL;
+    if (own) {
+        if (ae_scaler_active(&m->scaler)) ae_scaler_apply(&m->scaler, own, n, own);
+        *out = own;
+        return AE_OK;
+    }
+    *out = x;
+    return n ? ae_scaled_rows(m, x, n, out, made) : AE_OK;
+}
+
+int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts, const ae_dist *D) {
+    ae_error_clear();
+    if (!m) return AE_EINVAL;
+    ae_train_opts defaults = ae_train_opts_default();
+    const ae_train_opts *o = opts ? opts : &defaults;
+    int rc = ae_train_opts_check(m, o);
+    if (rc == AE_OK) rc = ae_check_rows(x, n, m->cfg.input_dim);
+    if (rc == AE_OK && o->val_x) rc = ae_check_rows(o->val_x, o->val_n, m->cfg.input_dim);
+    if (rc == AE_OK && D && D->size > 1 && o->threshold != AE_THRESHOLD_NONE)
+        rc = ae_fail(AE_EINVAL, "threshold: calibrate after data-parallel training, on one process");
+    if ((rc = agree(D, rc)) != AE_OK) return rc;
+
+    const size_t d = m->cfg.input_dim, first = D ? D->first : 0, total = D ? D->total : n;
+    const double s = o->val_split;
+    split sp = {NULL, NULL, 0, 0};
+    float *val_made = NULL, *train_made = NULL;
+    if (s > 0.0) {
+        rc = split_rows(x, n, d, first, s, &sp);
+        /* Globally: at least one row on each side. */
+        if (rc == AE_OK && (held_before(total, s) == 0 || held_before(total, s) == total))
+            rc = ae_fail(AE_EINVAL, "val_split %g of %zu rows leaves no validation or no training rows", s, total);
+    }
+    if ((rc = agree(D, rc)) != AE_OK) goto done;
+
+    const float *train_raw = s > 0.0 ? sp.train : x, *val_raw = s > 0.0 ? sp.held : o->val_x;
+    const size_t n_train = s > 0.0 ? sp.n_train : n, n_val = s > 0.0 ? sp.n_held : o->val_n;
+    rc = fit_or_check(m, train_raw, n_train, D);
+    if (rc != AE_OK) goto done;
+
+    /* The held-out rows stay in the user's units for the calibration below: scale a copy. */
+    const float *train_x, *val_x = NULL;
+    rc = scaled_view(m, s > 0.0 ? sp.train : NULL, x, n_train, &train_x, &train_made);
+    if (rc == AE_OK && val_raw) rc = scaled_view(m, NULL, val_raw, n_val, &val_x, &val_made);
+    if ((rc = agree(D, rc)) != AE_OK) goto done;
+
+    ae_train_opts inner = *o;
+    inner.val_x = val_x;
+    inner.val_n = val_x ? n_val : 0;
+    inner.val_split = 0.0f;
+    inner.threshold = AE_THRESHOLD_NONE;
+    ae_dist shifted;
+    const ae_dist *Di = D;
+    if (D && s > 0.0) { /* the training rows' own global numbering */
+        shifted = *D;
+        shifted.first = first - held_before(first, s);
+        shifted.total = total - held_before(total, s);
+        Di = &shifted;
+    }
+    rc = ae_train_dist(m, train_x, n_train, &inner, Di);
+    if (rc == AE_OK && o->threshold != AE_THRESHOLD_NONE) {
+        const float *cal = val_raw ? val_raw : train_raw;
+        rc = ae_threshold_calibrate(m, cal, val_raw ? n_val : n_train, o->threshold, o->threshold_param, NULL);
+    }
+done:
+    ae_dealloc(train_made);
+    ae_dealloc(val_made);
+    split_free(&sp);
+    return rc;
+}
