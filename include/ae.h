@@ -258,6 +258,10 @@ AE_API int ae_threshold_calibrate(ae_model *m, const float *x, size_t n, ae_thre
                                   double param, float *threshold);
 /* Keeps a threshold of the caller's choice (method AE_THRESHOLD_MANUAL). */
 AE_API int ae_threshold_set(ae_model *m, float threshold);
+/* As ae_threshold_calibrate, from scores [n] the caller computed: e.g. the out-of-fold scores
+ * of models trained on the other folds (what `ae train --contamination` does on small data). */
+AE_API int ae_threshold_calibrate_scores(ae_model *m, const float *scores, size_t n, ae_threshold_method method,
+                                         double param, float *threshold);
 /* The model's threshold; AE_EINVAL when none was set. method and param may be NULL. */
 AE_API int ae_threshold_get(const ae_model *m, float *threshold, ae_threshold_method *method, double *param);
 /* flags[i] = 1 when row i's score is above the model's threshold, else 0; AE_EINVAL without a

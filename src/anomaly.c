@@ -124,6 +124,17 @@ int ae_threshold_calibrate(ae_model *m, const float *x, size_t n, ae_threshold_m
     return AE_OK;
 }
 
+int ae_threshold_calibrate_scores(ae_model *m, const float *scores, size_t n, ae_threshold_method method,
+                                  double param, float *threshold) {
+    if (!m) return AE_EINVAL;
+    float t = 0.0f;
+    int rc = ae_threshold_from_scores(scores, n, method, param, &t); /* clears the detail first */
+    if (rc != AE_OK) return rc;
+    m->threshold = (ae_threshold_state){method, param, t};
+    if (threshold) *threshold = t;
+    return AE_OK;
+}
+
 int ae_threshold_set(ae_model *m, float threshold) {
     if (!m || !isfinite(threshold)) return AE_EINVAL;
     m->threshold = (ae_threshold_state){AE_THRESHOLD_MANUAL, 0.0, threshold};

@@ -131,12 +131,19 @@ static void usage(const char *text) {
 
 static const char TRAIN_HELP[] =
     "usage: ae train DATA -o MODEL [options]\n"
-    "model:   --hidden W[,W...] (default 256)  --code K (default 32)  --hidden-act A  --code-act A\n"
-    "         --output-act A (A: linear relu leaky_relu sigmoid tanh)  --tied  --variational  --seed N\n"
-    "train:   --epochs N (10)  --batch N (128)  --no-shuffle  --optimizer sgd|adam|adamw  --lr X\n"
+    "model:   --hidden W[,W...]  --code K (default: from the data's width d: hidden min(256, d/2),\n"
+    "         code min(32, d/4))  --hidden-act A  --code-act A  --output-act A (A: linear relu\n"
+    "         leaky_relu sigmoid tanh)  --tied  --variational  --seed N\n"
+    "scaling: --scale auto|none|minmax|zscore (auto: data already in the output's range is left\n"
+    "         alone, else min-max for a sigmoid output, z-score for a linear one)\n"
+    "train:   --epochs N, --batch N (default: batch min(128, rows / 8, at least 16), and epochs for\n"
+    "         about 500 steps, at least 10)  --no-shuffle  --optimizer sgd|adam|adamw  --lr X\n"
     "         --momentum X  --nesterov  --beta1 X  --beta2 X  --eps X  --weight-decay X  --loss mse|bce\n"
     "         --noise none|gaussian|mask  --noise-level X  --dropout X  --sparsity-target X\n"
     "         --sparsity-weight X  --kl-weight X  --clip-norm X  --patience N  --val FILE\n"
+    "         --val-split S (hold out this share of DATA's rows as validation rows)\n"
+    "anomaly: --contamination C (the share of new normal rows to flag, e.g. 0.1: the threshold is\n"
+    "         calibrated on held-out rows, --val FILE or else --val-split, default 0.2)\n"
     "state:   --checkpoint FILE  --checkpoint-every N  --resume CHECKPOINT  --threads N\n"
     "mpi:     --mpi: data-parallel over the ranks of mpirun -np N ae train ... --mpi; each rank\n"
     "         reads its share of DATA (and of --val); rank 0 reports and writes MODEL\n"
@@ -209,12 +216,81 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
     return 0;
 }
 
+static const char *const SCALES[] = {"auto", "none", "minmax", "zscore"};
+
+/* Widths from the data's width d when the user gave none: one hidden layer of min(256, d/2)
+ * and a code of min(32, d/4), never wider than the input (784 gives the old 256 and 32). */
+static void default_widths(ae_config *c, size_t d, int hidden_given, int code_given) {
+    if (!code_given) c->code_dim = d / 4 < 1 ? 1 : d / 4 > 32 ? 32 : d / 4;
+    if (!hidden_given) {
+        size_t h = d / 2 > 256 ? 256 : d / 2;
+        c->n_hidden = 1;
+        c->hidden[0] = h > c->code_dim ? h : c->code_dim;
+    }
+}
+
+/* A schedule for rows training rows when the user gave none: batches of min(128, rows / 8) (at
+ * least 16, never more than the rows) and enough epochs for about 500 optimizer steps (at
+ * least 10, at most 1000): a small table gets as many steps as a large one gets in 10 epochs. */
+static void default_schedule(ae_train_opts *o, size_t rows, int epochs_given, int batch_given) {
+    if (!batch_given) {
+        size_t b = rows / 8 > 128 ? 128 : rows / 8;
+        o->batch_size = b < 16 ? 16 : b;
+    }
+    if (o->batch_size > rows) o->batch_size = rows;
+    if (!epochs_given) {
+        const size_t steps = (rows + o->batch_size - 1) / o->batch_size, want = (500 + steps - 1) / steps;
+        o->epochs = want < 10 ? 10 : want > 1000 ? 1000 : (int)want;
+    }
+}
+
+/* The anomaly threshold of ae train --contamination C on a small table, where a held-out share
+ * would be a few dozen rows and its quantile noisy: K models, each trained as the real one on
+ * all but every K-th row (fold k: rows i with i % K == k), score their own fold; the threshold
+ * is the (1 - C)-quantile of these out-of-fold scores of every row. */
+#define KFOLDS 5
+static void kfold_threshold(ae_model *m, const ae_data *d, const ae_train_opts *o, double c) {
+    const size_t cols = d->cols, n = d->rows, per = (n + KFOLDS - 1) / KFOLDS;
+    float *scores = malloc(n * sizeof(float)), *tr = malloc(n * cols * sizeof(float));
+    float *te = malloc(per * cols * sizeof(float)), *s = malloc(per * sizeof(float));
+    if (!scores || !tr || !te || !s) die("out of memory");
+    ae_config cfg;
+    check(ae_get_config(m, &cfg), "config");
+    ae_train_opts fo = *o;
+    fo.on_epoch = NULL;
+    fo.on_batch = NULL;
+    fo.threshold = AE_THRESHOLD_NONE;
+    fo.val_split = 0.0f;
+    fo.val_x = NULL;
+    fo.val_n = 0;
+    fo.checkpoint_every = 0;
+    fo.checkpoint_path = NULL;
+    fprintf(stderr, "threshold: %d models on %d folds of the %zu rows score the rows they did not learn\n", KFOLDS,
+            KFOLDS, n);
+    for (size_t k = 0; k < KFOLDS; k++) {
+        size_t nt = 0, ne = 0;
+        for (size_t i = 0; i < n; i++)
+            memcpy(i % KFOLDS == k ? te + ne++ * cols : tr + nt++ * cols, d->x + i * cols, cols * sizeof(float));
+        ae_model *f;
+        check(ae_create(&f, &cfg), "fold model");
+        if (fo.batch_size > nt) fo.batch_size = nt;
+        check(ae_train(f, tr, nt, &fo), "fold training");
+        check(ae_score(f, te, ne, s), "fold scores");
+        for (size_t i = 0; i < ne; i++) scores[i * KFOLDS + k] = s[i];
+        ae_free(f);
+    }
+    check(ae_threshold_calibrate_scores(m, scores, n, AE_THRESHOLD_CONTAMINATION, c, NULL), "threshold");
+    free(s);
+    free(te);
+    free(tr);
+    free(scores);
+}
+
 static int cmd_train(int argc, char **argv) {
     ae_config c = ae_config_default();
-    c.n_hidden = 1;
-    c.hidden[0] = 256;
-    c.code_dim = 32;
     ae_train_opts o = ae_train_opts_default();
+    int hidden_given = 0, code_given = 0, epochs_given = 0, batch_given = 0, split_given = 0;
+    double contamination = 0.0;
     const char *data = NULL, *out = NULL, *val = NULL, *history = NULL, *resume = NULL, *plot = NULL;
     int mpi = 0;
     for (int i = 0; i < argc; i++) {
@@ -224,6 +300,7 @@ static int cmd_train(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) usage(TRAIN_HELP);
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = VALUE();
         else if (!strcmp(a, "--hidden")) {
+            hidden_given = 1;
             char *list = strdup(VALUE()), *save = NULL;
             if (!list) die("out of memory");
             c.n_hidden = 0;
@@ -232,15 +309,26 @@ static int cmd_train(int argc, char **argv) {
                 c.hidden[c.n_hidden++] = (size_t)parse_long(a, t, 1, 1 << 24);
             }
             free(list);
-        } else if (!strcmp(a, "--code")) c.code_dim = (size_t)parse_long(a, VALUE(), 1, 1 << 24);
+        } else if (!strcmp(a, "--code")) {
+            code_given = 1;
+            c.code_dim = (size_t)parse_long(a, VALUE(), 1, 1 << 24);
+        } else if (!strcmp(a, "--scale")) c.scaling = (ae_scaling)parse_choice(a, VALUE(), SCALES, 4);
+        else if (!strcmp(a, "--val-split")) {
+            split_given = 1;
+            o.val_split = parse_float(a, VALUE());
+            if (!(o.val_split >= 0.0f && o.val_split <= 0.9f)) die("--val-split wants a share in [0, 0.9]");
+        } else if (!strcmp(a, "--contamination")) {
+            contamination = parse_float(a, VALUE());
+            if (!(contamination > 0.0 && contamination <= 0.5)) die("--contamination wants a share in (0, 0.5]");
+        }
         else if (!strcmp(a, "--hidden-act")) c.hidden_act = (ae_activation)parse_choice(a, VALUE(), ACTS, 5);
         else if (!strcmp(a, "--code-act")) c.code_act = (ae_activation)parse_choice(a, VALUE(), ACTS, 5);
         else if (!strcmp(a, "--output-act")) c.output_act = (ae_activation)parse_choice(a, VALUE(), ACTS, 5);
         else if (!strcmp(a, "--tied")) c.tied_weights = 1;
         else if (!strcmp(a, "--variational")) c.variational = 1;
         else if (!strcmp(a, "--seed")) c.seed = (uint64_t)parse_long(a, VALUE(), 0, 0x7fffffffL);
-        else if (!strcmp(a, "--epochs")) o.epochs = (int)parse_long(a, VALUE(), 1, 1000000);
-        else if (!strcmp(a, "--batch")) o.batch_size = (size_t)parse_long(a, VALUE(), 1, 1 << 24);
+        else if (!strcmp(a, "--epochs")) o.epochs = (int)parse_long(a, VALUE(), 1, 1000000), epochs_given = 1;
+        else if (!strcmp(a, "--batch")) o.batch_size = (size_t)parse_long(a, VALUE(), 1, 1 << 24), batch_given = 1;
         else if (!strcmp(a, "--no-shuffle")) o.shuffle = 0;
         else if (!strcmp(a, "--optimizer")) o.optimizer = (ae_optimizer)parse_choice(a, VALUE(), OPTS, 3);
         else if (!strcmp(a, "--lr")) o.learning_rate = parse_float(a, VALUE());
@@ -291,14 +379,56 @@ static int cmd_train(int argc, char **argv) {
         o.resume = 1;
     } else {
         c.input_dim = d.cols;
+        default_widths(&c, d.cols, hidden_given, code_given);
         check(ae_create(&m, &c), "model");
     }
     need_width(data, d.cols, ae_input_dim(m));
     if (val) {
+        if (split_given && o.val_split > 0.0f) die("give --val FILE or --val-split S, not both");
         vd = mpi ? load_shard(val) : load_data(val);
         need_width(val, vd.cols, ae_input_dim(m));
         o.val_x = vd.x;
         o.val_n = vd.rows;
+    }
+    if (contamination > 0.0) {
+        if (mpi) die("--contamination is not for --mpi: set the threshold afterwards with ae threshold");
+        /* Calibrated on rows the model did not learn: a threshold from the training rows
+         * themselves would flag far more than C of new normal rows. Given validation rows or
+         * a split, ae_train calibrates on them; else a large table holds out 20% of its rows,
+         * a small one (where 20% is too few for a steady quantile) uses K folds, after
+         * training. */
+        if (val || split_given || d.rows > 20000) {
+            if (!val && !split_given) o.val_split = 0.2f;
+            o.threshold = AE_THRESHOLD_CONTAMINATION;
+            o.threshold_param = contamination;
+        } else if (d.rows < 2 * KFOLDS) {
+            die("--contamination needs at least %d rows to calibrate on, %s has %zu", 2 * KFOLDS, data, d.rows);
+        }
+    }
+    size_t all_rows = d.rows;
+#ifdef AE_HAVE_MPI
+    if (mpi) { /* every rank picks the same schedule: from the rows of all ranks */
+        unsigned long long mine = d.rows, sum = 0;
+        MPI_Allreduce(&mine, &sum, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+        all_rows = (size_t)sum;
+    }
+#endif
+    const size_t held = (size_t)floor((double)all_rows * o.val_split), train_rows = all_rows - held;
+    if (train_rows < 1 || (o.val_split > 0.0f && held < 1))
+        die("--val-split %g of %zu rows leaves no training or no validation rows", (double)o.val_split, all_rows);
+    default_schedule(&o, train_rows, epochs_given, batch_given);
+    if (lead) {
+        ae_config mc;
+        check(ae_get_config(m, &mc), "config");
+        fprintf(stderr, "model %zu", mc.input_dim);
+        for (size_t i = 0; i < mc.n_hidden; i++) fprintf(stderr, "-%zu", mc.hidden[i]);
+        fprintf(stderr, "-%zu", mc.code_dim);
+        for (size_t i = mc.n_hidden; i-- > 0;) fprintf(stderr, "-%zu", mc.hidden[i]);
+        fprintf(stderr, "-%zu%s, scaling %s; %d epochs of batch %zu (%zu steps each) on %zu rows", mc.input_dim,
+                hidden_given || code_given || resume ? "" : " (widths from the data)", SCALES[mc.scaling], o.epochs,
+                o.batch_size, (train_rows + o.batch_size - 1) / o.batch_size, train_rows);
+        if (held) fprintf(stderr, ", %zu held out", held);
+        fputc('\n', stderr);
     }
     char tmp_history[64] = "";
     if (!lead) history = plot = NULL;
@@ -346,6 +476,17 @@ static int cmd_train(int argc, char **argv) {
     if (plot) plot_history(history, plot, val != NULL);
     if (tmp_history[0]) unlink(tmp_history);
     if (rc != AE_OK && rc != AE_EDIVERGED) die("training failed: %s", ae_strerror(rc));
+    if (rc == AE_OK && contamination > 0.0 && o.threshold == AE_THRESHOLD_NONE) kfold_threshold(m, &d, &o, contamination);
+    if (lead) {
+        ae_scaling applied;
+        check(ae_scaling_get(m, &applied, NULL, NULL, NULL), "scaling");
+        fprintf(stderr, "input scaling: %s%s\n", SCALES[applied],
+                applied == AE_SCALE_NONE ? " (rows used as they are)" : " (statistics saved in the model)");
+        float t;
+        if (contamination > 0.0 && ae_threshold_get(m, &t, NULL, NULL) == AE_OK)
+            fprintf(stderr, "threshold %.9g: flags %g of the %zu %s rows\n", (double)t, contamination,
+                    val ? vd.rows : held ? held : d.rows, val ? "validation" : held ? "held-out" : "out-of-fold");
+    }
     if (lead) {
         check(ae_save(m, out), out);
         fprintf(stderr, "saved %s%s\n", out, rc == AE_EDIVERGED ? " (training diverged: last good weights)" : "");
