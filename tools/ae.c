@@ -204,15 +204,18 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
                 s->epoch, s->step);
         return 0;
     }
+    if (p->history)
+        fprintf(p->history, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f\n", s->epoch, s->train_loss, s->train_recon, s->train_kl,
+                s->train_sparsity, s->val_loss, s->seconds);
+    /* Off a terminal (a log), about 20 lines for a run of many short epochs. */
+    const int every = p->epochs > 20 ? (p->epochs + 19) / 20 : 1;
+    if (!p->tty && s->epoch % every != 0 && s->epoch != p->epochs && s->epoch != 1) return 0;
     double elapsed = now() - p->started, left = elapsed / s->epoch * (p->epochs - s->epoch);
     /* On a terminal this line replaces the progress bar (the padding clears what is left). */
     fprintf(stderr, "%sepoch %d/%d  loss %.5f", p->tty ? "\r" : "", s->epoch, p->epochs, s->train_loss);
     if (!isnan(s->val_loss)) fprintf(stderr, "  val %.5f", s->val_loss);
     fprintf(stderr, "  %.0f samples/s  %.1f s  %.0f s left%s\n", (double)s->samples / s->seconds, s->seconds, left,
             p->tty ? "                              " : "");
-    if (p->history)
-        fprintf(p->history, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f\n", s->epoch, s->train_loss, s->train_recon, s->train_kl,
-                s->train_sparsity, s->val_loss, s->seconds);
     return 0;
 }
 
@@ -640,16 +643,22 @@ static int cmd_threshold(int argc, char **argv) {
         "       ae threshold MODEL --value T -o MODEL_OUT\n"
         "  --quantile Q   the Q-quantile (0..1) of the reconstruction errors of NORMAL_DATA\n"
         "  --mean-std K   their mean + K standard deviations\n"
-        "  --value T      a threshold of your choice\n";
-    static const char *const VALUES[] = {"-o", "--quantile", "--mean-std", "--value", NULL};
-    const char *v[4] = {NULL, NULL, NULL, NULL}, *pos[2] = {NULL, NULL};
-    const int npos = parse_command(argc, argv, HELP, VALUES, v, NULL, NULL, pos, 2), given = !!v[1] + !!v[2] + !!v[3];
+        "  --value T      a threshold of your choice\n"
+        "  --contamination C  the share C (0..0.5] of new normal rows to flag: the (1 - C)-quantile\n";
+    static const char *const VALUES[] = {"-o", "--quantile", "--mean-std", "--value", "--contamination", NULL};
+    const char *v[5] = {NULL, NULL, NULL, NULL, NULL}, *pos[2] = {NULL, NULL};
+    const int npos = parse_command(argc, argv, HELP, VALUES, v, NULL, NULL, pos, 2),
+              given = !!v[1] + !!v[2] + !!v[3] + !!v[4];
     const char *out = v[0];
-    if (given > 1) die("give one of --quantile, --mean-std and --value");
-    static const int METHODS[] = {AE_THRESHOLD_NONE, AE_THRESHOLD_QUANTILE, AE_THRESHOLD_MEAN_STD, AE_THRESHOLD_MANUAL};
-    const int k = v[1] ? 1 : v[2] ? 2 : v[3] ? 3 : 0, method = METHODS[k];
+    if (given > 1) die("give one of --quantile, --mean-std, --contamination and --value");
+    static const int METHODS[] = {AE_THRESHOLD_NONE, AE_THRESHOLD_QUANTILE, AE_THRESHOLD_MEAN_STD, AE_THRESHOLD_MANUAL,
+                                  AE_THRESHOLD_CONTAMINATION};
+    const int k = v[1] ? 1 : v[2] ? 2 : v[3] ? 3 : v[4] ? 4 : 0, method = METHODS[k];
     const double param = k ? parse_float(VALUES[k], v[k]) : 0.0;
-    if (method == AE_THRESHOLD_NONE) die("needs --quantile Q, --mean-std K or --value T (see ae threshold --help)");
+    if (method == AE_THRESHOLD_NONE)
+        die("needs --quantile Q, --mean-std K, --contamination C or --value T (see ae threshold --help)");
+    if (method == AE_THRESHOLD_CONTAMINATION && !(param > 0.0 && param <= 0.5))
+        die("--contamination wants a share in (0, 0.5]");
     if (!out) die("needs -o MODEL_OUT (see ae threshold --help)");
     if (npos != (method == AE_THRESHOLD_MANUAL ? 1 : 2))
         die(method == AE_THRESHOLD_MANUAL ? "--value takes no data: ae threshold MODEL --value T -o MODEL_OUT"
@@ -835,6 +844,7 @@ static int cmd_info(int argc, char **argv) {
     if (ae_threshold_get(m, &t, &tm, &tp) == AE_OK) {
         printf("anomaly      threshold %.9g (", (double)t);
         if (tm == AE_THRESHOLD_QUANTILE) printf("quantile %g of the calibration scores)\n", tp);
+        else if (tm == AE_THRESHOLD_CONTAMINATION) printf("contamination %g: flags that share of normal rows)\n", tp);
         else if (tm == AE_THRESHOLD_MEAN_STD) printf("mean + %g std of the calibration scores)\n", tp);
         else printf("set by hand)\n");
     }
