@@ -13,6 +13,7 @@ const char *ae_strerror(int status) {
     case AE_EFORMAT: return "malformed file (bad header, truncated data or checksum mismatch)";
     case AE_ENONFINITE: return "input data contains NaN or infinity";
     case AE_EDIVERGED: return "training diverged (the loss became NaN or infinite)";
+    case AE_ERANGE: return "training rows lie outside the output activation's range and input scaling is off";
     default: return "unknown status code";
     }
 }
