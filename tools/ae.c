@@ -478,7 +478,9 @@ static int cmd_train(int argc, char **argv) {
     if (p.history && fclose(p.history) != 0) die("writing %s failed", history);
     if (plot) plot_history(history, plot, val != NULL);
     if (tmp_history[0]) unlink(tmp_history);
-    if (rc != AE_OK && rc != AE_EDIVERGED) die("training failed: %s", ae_strerror(rc));
+    if (rc != AE_OK && rc != AE_EDIVERGED)
+        die("training failed: %s%s%s%s", ae_strerror(rc), *ae_last_error() ? " (" : "", ae_last_error(),
+            *ae_last_error() ? ")" : "");
     if (rc == AE_OK && contamination > 0.0 && o.threshold == AE_THRESHOLD_NONE) kfold_threshold(m, &d, &o, contamination);
     if (lead) {
         ae_scaling applied;
@@ -837,6 +839,12 @@ static int cmd_info(int argc, char **argv) {
     printf("options      tied %s, variational %s, seed %llu\n", c.tied_weights ? "yes" : "no",
            c.variational ? "yes" : "no", (unsigned long long)c.seed);
     printf("parameters   %zu\n", ae_param_count(m));
+    ae_scaling sm;
+    int fitted;
+    check(ae_scaling_get(m, &sm, &fitted, NULL, NULL), "scaling");
+    printf("scaling      %s%s\n", fitted ? SCALES[sm] : SCALES[c.scaling],
+           !fitted ? " (fitted by the first training)" : sm == AE_SCALE_NONE ? " (rows used as they are)"
+                                                                            : " (statistics of the training rows)");
     if (ae_epochs_done(m) > 0) printf("checkpoint   %d epochs done\n", ae_epochs_done(m));
     float t;
     ae_threshold_method tm;
