@@ -15,6 +15,9 @@ ae_config as JSON) and crc32 (of the data section, 8 hex digits).
 Tensor names: encoder.{i}.weight [out, in] and encoder.{i}.bias [out] from the input side,
 decoder.{i}.* from the code side; a VAE's code layer is encoder.mu.* and encoder.logvar.*; a
 tied model has no decoder weights (decoder i uses encoder (n_hidden - i)'s, transposed).
+Input scaling: scaling.offset and scaling.scale [input_dim] (with a "scaling" metadata key),
+when the model scales its rows: x' = (x - offset) / scale goes in, rows come out as
+y * scale + offset; codes are those of the scaled rows.
 """
 import json
 import struct
@@ -63,14 +66,23 @@ class Model:
             a = ACTIVATIONS[act](a @ w.astype(np.float64).T + b)
         return a
 
+    def _scale(self, x):
+        off, sc = self.tensors.get("scaling.offset"), self.tensors.get("scaling.scale")
+        x = np.asarray(x, dtype=np.float64)
+        return x if off is None else (x - off.astype(np.float64)) / sc.astype(np.float64)
+
+    def _unscale(self, y):
+        off, sc = self.tensors.get("scaling.offset"), self.tensors.get("scaling.scale")
+        return y if off is None else y * sc.astype(np.float64) + off.astype(np.float64)
+
     def encode(self, x):
-        return self._run(x, list(self._layers())[: self.config["n_hidden"] + 1])
+        return self._run(self._scale(x), list(self._layers())[: self.config["n_hidden"] + 1])
 
     def decode(self, z):
-        return self._run(z, list(self._layers())[self.config["n_hidden"] + 1:])
+        return self._unscale(self._run(z, list(self._layers())[self.config["n_hidden"] + 1:]))
 
     def reconstruct(self, x):
-        return self._run(x, self._layers())
+        return self._unscale(self._run(self._scale(x), self._layers()))
 
 
 def load(path):
@@ -97,15 +109,15 @@ def load(path):
         tensors[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(e["shape"]).copy()
     m = Model(json.loads(meta["config"]), tensors)
     # A supervised head's kind and width, an anomaly threshold: kept for save().
-    m.extra = {k: json.loads(meta[k]) for k in ("head", "anomaly") if k in meta}
+    m.extra = {k: json.loads(meta[k]) for k in ("head", "anomaly", "scaling") if k in meta}
     return m
 
 
 def save(path, config, tensors, extra=None):
     """Writes config (dict with at least input_dim, n_hidden, hidden, code_dim) and tensors
     (name -> array, converted to float32) as a libae model file that ae_load reads. extra:
-    the "head" and "anomaly" metadata of a loaded model (Model.extra), when its tensors
-    include head.weight and head.bias."""
+    the "head", "anomaly" and "scaling" metadata of a loaded model (Model.extra), when its
+    tensors include head.weight and head.bias, or scaling.offset and scaling.scale."""
     cfg = dict(CONFIG_DEFAULTS)
     cfg.update(config)
     cfg["seed"] = str(cfg["seed"])

@@ -61,7 +61,8 @@ int main(int argc, char **argv) {
     enum { N = 64, D = 12 };
     static float x[N * D], rec[N * D];
     for (int i = 0; i < N * D; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
-    /* Three models: every activation appears, a tied one and a variational one. */
+    /* Three models: every activation appears, a tied one, a variational one, and one that scales
+     * its inputs (z-score). */
     for (int variant = 0; variant < 3; variant++) {
         ae_config c = ae_config_default();
         c.input_dim = D;
@@ -73,6 +74,7 @@ int main(int argc, char **argv) {
         c.code_act = variant == 1 ? AE_ACT_SIGMOID : AE_ACT_LINEAR;
         c.tied_weights = variant == 1;
         c.variational = variant == 2;
+        c.scaling = variant == 0 ? AE_SCALE_ZSCORE : AE_SCALE_AUTO; /* scaling tensors for NumPy too */
         ae_model *m;
         int rc = ae_create(&m, &c);
         if (rc) return fail("create", rc);
