@@ -189,6 +189,15 @@ typedef struct ae_train_opts {
                                                validation rows (held out or val_x), else on the
                                                training rows; one process only */
     double threshold_param;                 /* its parameter (quantile, k or contamination) */
+    int threshold_folds;                    /* > 1, with threshold and no validation rows:
+                                               calibrate on out-of-fold scores instead: after
+                                               training, that many models of the same config
+                                               and options each learn all rows but every
+                                               k-th and score those, so every row gets the
+                                               score of a model that did not learn it; for
+                                               small tables, where a held-out share is too
+                                               few rows for a steady quantile (costs that
+                                               many trainings more) */
 } ae_train_opts;
 /* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, no noise, dropout or
  * sparsity penalty (sparsity_target 0.05 once a weight is set), kl_weight 1. */

@@ -478,6 +478,9 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
         int rc = ae_threshold_param_check(o->threshold, o->threshold_param);
         if (rc != AE_OK) return rc;
     }
+    if (o->threshold_folds < 0 || o->threshold_folds > 100) BAD("threshold_folds is %d: it must be in [0, 100]", o->threshold_folds);
+    if (o->threshold_folds > 1 && (o->threshold == AE_THRESHOLD_NONE || o->val_x || o->val_split > 0.0f))
+        BAD("threshold_folds needs a threshold method and no validation rows (val_x, val_split)");
     return AE_OK;
 }
 #undef BAD

@@ -2,7 +2,7 @@
  * (val_split), the model's input scaling fitted on the first training rows (the statistics of
  * every process combined, so every process scales alike), the range refusal when scaling is
  * off, and scaled copies of the rows. After: the anomaly threshold calibrated on the held-out
- * rows. All of it is sized and done once, outside the training step. */
+ * rows, or on out-of-fold scores. All of it is sized and done once, outside the training step. */
 #include <math.h>
 #include <string.h>
 
@@ -109,6 +109,41 @@ static int scaled_view(const ae_model *m, float *own, const float *x, size_t n, 
     return n ? ae_scaled_rows(m, x, n, out, made) : AE_OK;
 }
 
+/* The threshold from out-of-fold scores: fold k's model (m's config and o's options) learns
+ * every row i with i % K != k and scores the others. The rows need not fit in a fold's batch. */
+static int fold_threshold(ae_model *m, const float *x, size_t n, const ae_train_opts *o) {
+    const size_t K = (size_t)o->threshold_folds, d = m->cfg.input_dim, per = (n + K - 1) / K;
+    if (n < 2 * K) return ae_fail(AE_EINVAL, "threshold_folds %zu needs at least %zu rows, not %zu", K, 2 * K, n);
+    float *scores = ae_calloc(n, sizeof(float)), *tr = ae_calloc((n - n / K) * d, sizeof(float));
+    float *te = ae_calloc(per * d, sizeof(float)), *s = ae_calloc(per, sizeof(float));
+    int rc = scores && tr && te && s ? AE_OK : AE_ENOMEM;
+    ae_train_opts fo = *o;
+    fo.on_epoch = NULL;
+    fo.on_batch = NULL;
+    fo.threshold = AE_THRESHOLD_NONE;
+    fo.threshold_folds = 0;
+    fo.checkpoint_every = 0;
+    fo.checkpoint_path = NULL;
+    fo.resume = 0;
+    for (size_t k = 0; k < K && rc == AE_OK; k++) {
+        size_t nt = 0, ne = 0;
+        for (size_t i = 0; i < n; i++)
+            memcpy(i % K == k ? te + ne++ * d : tr + nt++ * d, x + i * d, d * sizeof(float));
+        ae_model *f = NULL;
+        rc = ae_create(&f, &m->cfg);
+        if (rc == AE_OK) rc = ae_train(f, tr, nt, &fo);
+        if (rc == AE_OK) rc = ae_score(f, te, ne, s);
+        for (size_t i = 0; rc == AE_OK && i < ne; i++) scores[i * K + k] = s[i];
+        ae_free(f);
+    }
+    if (rc == AE_OK) rc = ae_threshold_calibrate_scores(m, scores, n, o->threshold, o->threshold_param, NULL);
+    ae_dealloc(s);
+    ae_dealloc(te);
+    ae_dealloc(tr);
+    ae_dealloc(scores);
+    return rc;
+}
+
 int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts, const ae_dist *D) {
     ae_error_clear();
     if (!m) return AE_EINVAL;
@@ -149,6 +184,7 @@ int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts
     inner.val_n = val_x ? n_val : 0;
     inner.val_split = 0.0f;
     inner.threshold = AE_THRESHOLD_NONE;
+    inner.threshold_folds = 0;
     ae_dist shifted;
     const ae_dist *Di = D;
     if (D && s > 0.0) { /* the training rows' own global numbering */
@@ -158,7 +194,9 @@ int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts
         Di = &shifted;
     }
     rc = ae_train_dist(m, train_x, n_train, &inner, Di);
-    if (rc == AE_OK && o->threshold != AE_THRESHOLD_NONE) {
+    if (rc == AE_OK && o->threshold != AE_THRESHOLD_NONE && o->threshold_folds > 1) {
+        rc = fold_threshold(m, x, n, o);
+    } else if (rc == AE_OK && o->threshold != AE_THRESHOLD_NONE) {
         const float *cal = val_raw ? val_raw : train_raw;
         rc = ae_threshold_calibrate(m, cal, val_raw ? n_val : n_train, o->threshold, o->threshold_param, NULL);
     }

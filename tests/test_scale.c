@@ -403,6 +403,41 @@ static void test_val_split_and_threshold_option(void **state) {
     ae_free(b);
 }
 
+/* threshold_folds: the threshold of out-of-fold scores, each row scored by the model that
+ * did not learn it; the model itself trains on every row as without the option. */
+static void test_threshold_folds(void **state) {
+    (void)state;
+    float x[N * D], tr[N * D], te[N * D], s[N], pooled[N];
+    raw_rows(x, N, 14);
+    ae_model *a = make(AE_SCALE_AUTO, AE_ACT_SIGMOID, 0), *plain = make(AE_SCALE_AUTO, AE_ACT_SIGMOID, 0);
+    ae_train_opts o = quick();
+    assert_int_equal(ae_train(plain, x, N, &o), AE_OK);
+    o.threshold = AE_THRESHOLD_CONTAMINATION;
+    o.threshold_param = 0.2;
+    o.threshold_folds = 3;
+    assert_int_equal(ae_train(a, x, N, &o), AE_OK);
+    assert_memory_equal(a->params, plain->params, a->n_params * sizeof(float));
+    ae_train_opts fo = quick();
+    for (size_t k = 0; k < 3; k++) {
+        size_t nt = 0, ne = 0;
+        for (size_t i = 0; i < N; i++) memcpy(i % 3 == k ? te + ne++ * D : tr + nt++ * D, x + i * D, D * sizeof(float));
+        ae_model *f = make(AE_SCALE_AUTO, AE_ACT_SIGMOID, 0);
+        assert_int_equal(ae_train(f, tr, nt, &fo), AE_OK);
+        assert_int_equal(ae_score(f, te, ne, s), AE_OK);
+        for (size_t i = 0; i < ne; i++) pooled[i * 3 + k] = s[i];
+        ae_free(f);
+    }
+    float want, got;
+    assert_int_equal(ae_threshold_from_scores(pooled, N, AE_THRESHOLD_CONTAMINATION, 0.2, &want), AE_OK);
+    assert_int_equal(ae_threshold_get(a, &got, NULL, NULL), AE_OK);
+    assert_close(got, want, 0, 0);
+    o.val_split = 0.2f; /* folds and a held-out share do not mix */
+    assert_int_equal(ae_train(a, x, N, &o), AE_EINVAL);
+    assert_non_null(strstr(ae_last_error(), "threshold_folds"));
+    ae_free(a);
+    ae_free(plain);
+}
+
 static void test_nan_refusal_names_row_and_column(void **state) {
     (void)state;
     float x[N * D];
@@ -427,6 +462,7 @@ int main(void) {
         cmocka_unit_test(test_head_and_pretraining_scale),
         cmocka_unit_test(test_round_trip_and_resume),
         cmocka_unit_test(test_val_split_and_threshold_option),
+        cmocka_unit_test(test_threshold_folds),
         cmocka_unit_test(test_nan_refusal_names_row_and_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

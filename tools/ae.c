@@ -247,47 +247,7 @@ static void default_schedule(ae_train_opts *o, size_t rows, int epochs_given, in
     }
 }
 
-/* The anomaly threshold of ae train --contamination C on a small table, where a held-out share
- * would be a few dozen rows and its quantile noisy: K models, each trained as the real one on
- * all but every K-th row (fold k: rows i with i % K == k), score their own fold; the threshold
- * is the (1 - C)-quantile of these out-of-fold scores of every row. */
-#define KFOLDS 5
-static void kfold_threshold(ae_model *m, const ae_data *d, const ae_train_opts *o, double c) {
-    const size_t cols = d->cols, n = d->rows, per = (n + KFOLDS - 1) / KFOLDS;
-    float *scores = malloc(n * sizeof(float)), *tr = malloc(n * cols * sizeof(float));
-    float *te = malloc(per * cols * sizeof(float)), *s = malloc(per * sizeof(float));
-    if (!scores || !tr || !te || !s) die("out of memory");
-    ae_config cfg;
-    check(ae_get_config(m, &cfg), "config");
-    ae_train_opts fo = *o;
-    fo.on_epoch = NULL;
-    fo.on_batch = NULL;
-    fo.threshold = AE_THRESHOLD_NONE;
-    fo.val_split = 0.0f;
-    fo.val_x = NULL;
-    fo.val_n = 0;
-    fo.checkpoint_every = 0;
-    fo.checkpoint_path = NULL;
-    fprintf(stderr, "threshold: %d models on %d folds of the %zu rows score the rows they did not learn\n", KFOLDS,
-            KFOLDS, n);
-    for (size_t k = 0; k < KFOLDS; k++) {
-        size_t nt = 0, ne = 0;
-        for (size_t i = 0; i < n; i++)
-            memcpy(i % KFOLDS == k ? te + ne++ * cols : tr + nt++ * cols, d->x + i * cols, cols * sizeof(float));
-        ae_model *f;
-        check(ae_create(&f, &cfg), "fold model");
-        if (fo.batch_size > nt) fo.batch_size = nt;
-        check(ae_train(f, tr, nt, &fo), "fold training");
-        check(ae_score(f, te, ne, s), "fold scores");
-        for (size_t i = 0; i < ne; i++) scores[i * KFOLDS + k] = s[i];
-        ae_free(f);
-    }
-    check(ae_threshold_calibrate_scores(m, scores, n, AE_THRESHOLD_CONTAMINATION, c, NULL), "threshold");
-    free(s);
-    free(te);
-    free(tr);
-    free(scores);
-}
+#define KFOLDS 5 /* ae train --contamination on a table of up to 20000 rows */
 
 static int cmd_train(int argc, char **argv) {
     ae_config c = ae_config_default();
@@ -400,13 +360,15 @@ static int cmd_train(int argc, char **argv) {
          * a split, ae_train calibrates on them; else a large table holds out 20% of its rows,
          * a small one (where 20% is too few for a steady quantile) uses K folds, after
          * training. */
-        if (val || split_given || d.rows > 20000) {
-            if (!val && !split_given) o.val_split = 0.2f;
-            o.threshold = AE_THRESHOLD_CONTAMINATION;
-            o.threshold_param = contamination;
-        } else if (d.rows < 2 * KFOLDS) {
+        o.threshold = AE_THRESHOLD_CONTAMINATION;
+        o.threshold_param = contamination;
+        if (!val && !split_given && d.rows > 20000) o.val_split = 0.2f;
+        else if (!val && !split_given) o.threshold_folds = KFOLDS;
+        if (o.threshold_folds && d.rows < 2 * KFOLDS)
             die("--contamination needs at least %d rows to calibrate on, %s has %zu", 2 * KFOLDS, data, d.rows);
-        }
+        if (o.threshold_folds)
+            fprintf(stderr, "threshold: after training, %d models on %d folds of the rows score the rows they did "
+                            "not learn\n", KFOLDS, KFOLDS);
     }
     size_t all_rows = d.rows;
 #ifdef AE_HAVE_MPI
@@ -481,7 +443,6 @@ static int cmd_train(int argc, char **argv) {
     if (rc != AE_OK && rc != AE_EDIVERGED)
         die("training failed: %s%s%s%s", ae_strerror(rc), *ae_last_error() ? " (" : "", ae_last_error(),
             *ae_last_error() ? ")" : "");
-    if (rc == AE_OK && contamination > 0.0 && o.threshold == AE_THRESHOLD_NONE) kfold_threshold(m, &d, &o, contamination);
     if (lead) {
         ae_scaling applied;
         check(ae_scaling_get(m, &applied, NULL, NULL, NULL), "scaling");
