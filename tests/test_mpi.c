@@ -278,6 +278,46 @@ static void test_shard_loading(void) {
     if (rank == 0) unlink(path);
 }
 
+/* Raw rows (far from [0, 1]): every rank fits the same scaling, from the statistics of all
+ * ranks, equal to a single process's fit on all the rows (up to the order of the sums); a
+ * rank whose rows alone would fit differently does not. Then the trained models agree. */
+static void test_scaling_statistics_from_all_ranks(void) {
+    float *raw = malloc(N * D * sizeof(float));
+    CHECK(raw != NULL);
+    if (!raw) return;
+    for (int i = 0; i < N * D; i++) raw[i] = data[i] * (float)(100 * (i % D + 1)) - 50.0f * (float)(i % 3);
+    size_t first, count;
+    shard(N, &first, &count);
+    for (int mode = AE_SCALE_MINMAX; mode <= AE_SCALE_ZSCORE; mode++) {
+        ae_config c = config();
+        c.scaling = (ae_scaling)mode;
+        c.output_act = mode == AE_SCALE_ZSCORE ? AE_ACT_LINEAR : AE_ACT_SIGMOID;
+        ae_model *m, *one;
+        CHECK(ae_create(&m, &c) == AE_OK);
+        CHECK(ae_create(&one, &c) == AE_OK);
+        ae_train_opts o = opts();
+        CHECK(ae_train_mpi(m, raw + first * D, count, &o, MPI_COMM_WORLD, NULL) == AE_OK);
+        CHECK(ae_scaling_fit(one, raw, N) == AE_OK);
+        float o1[D], s1[D], o2[D], s2[D];
+        ae_scaling m1, m2;
+        CHECK(ae_scaling_get(m, &m1, NULL, o1, s1) == AE_OK);
+        CHECK(ae_scaling_get(one, &m2, NULL, o2, s2) == AE_OK);
+        CHECK(m1 == (ae_scaling)mode && m2 == m1);
+        CHECK(max_abs_diff(o1, o2, D) <= 1e-5 * 100 && max_abs_diff(s1, s2, D) <= 1e-5 * 100);
+        float all[2 * D];
+        memcpy(all, o1, sizeof o1);
+        memcpy(all + D, s1, sizeof s1);
+        float r0[2 * D];
+        memcpy(r0, all, sizeof all);
+        MPI_Bcast(r0, 2 * D, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        CHECK(memcmp(r0, all, sizeof all) == 0); /* bit for bit the same on every rank */
+        CHECK(identical_everywhere(m));
+        ae_free(m);
+        ae_free(one);
+    }
+    free(raw);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -288,6 +328,7 @@ int main(int argc, char **argv) {
     test_start_is_shared();
     test_one_rank_fails_all_return();
     test_shard_loading();
+    test_scaling_statistics_from_all_ranks();
     int all = 0;
     MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (rank == 0) printf("%s: %d ranks, %d failed checks\n", all ? "FAIL" : "OK", size, all);
