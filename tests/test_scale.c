@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memmem */
 /* Input scaling kept in the model: fitting, the modes, constant columns, the range refusal,
  * the round trip through the model file, and every entry point that takes or gives rows,
  * each checked against the same computation on rows scaled by hand. */
@@ -334,6 +334,23 @@ static void test_round_trip_and_resume(void **state) {
         ae_free(r);
         ae_free(straight);
         ae_free(back);
+        ae_free(m);
+    }
+    /* Statistics of another width than the model's inputs: refused. */
+    {
+        ae_model *m = make(AE_SCALE_MINMAX, AE_ACT_SIGMOID, 0), *bad = NULL;
+        assert_int_equal(ae_scaling_fit(m, x, N), AE_OK);
+        assert_int_equal(ae_save(m, path), AE_OK);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        static char buf[1 << 16];
+        const size_t len = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        char *at = memmem(buf, len, "\"scaling.offset\":{\"dtype\":\"F32\",\"shape\":[6]", 42);
+        assert_non_null(at);
+        at[41] = '5'; /* shape [5]: valid JSON, the wrong width */
+        assert_int_equal(ae_load_buffer(&bad, buf, len), AE_EFORMAT);
+        assert_null(bad);
         ae_free(m);
     }
     /* An unfitted model saved and loaded stays unfitted: its first training fits. */
