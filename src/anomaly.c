@@ -26,11 +26,7 @@ static int recon_errors(const ae_model *m, const float *x, size_t n, float *row_
     }
     for (size_t r0 = 0; r0 < n && rc == AE_OK; r0 += chunk) {
         const size_t rows = n - r0 < chunk ? n - r0 : chunk;
-        const float *in = x + r0 * d;
-        if (scaled) {
-            ae_scaler_apply(&m->scaler, in, rows, xs);
-            in = xs;
-        }
+        const float *in = ae_scaler_chunk(&m->scaler, x + r0 * d, rows, xs);
         rc = ae_forward_layers(m, 0, m->n_layers, in, rows, rec);
         for (size_t i = 0; i < rows && rc == AE_OK; i++) {
             const float *a = rec + i * d, *b = in + i * d;

@@ -395,11 +395,7 @@ static int head_forward(const ae_model *m, const float *x, size_t n, head_visit 
     if (!code || !out || (scaled && !xs)) rc = AE_ENOMEM;
     for (size_t r0 = 0; r0 < n && rc == AE_OK; r0 += chunk) {
         const size_t rows = n - r0 < chunk ? n - r0 : chunk;
-        const float *in = x + r0 * d;
-        if (scaled) { /* the encoder sees what it was trained on */
-            ae_scaler_apply(&m->scaler, in, rows, xs);
-            in = xs;
-        }
+        const float *in = ae_scaler_chunk(&m->scaler, x + r0 * d, rows, xs); /* what the encoder learnt */
         rc = ae_forward_layers(m, 0, m->n_enc, in, rows, code);
         if (rc != AE_OK) break;
         ae_layer_forward(&m->head.layer, code, rows, out, 1); /* out = code . Wh^T + bh */

@@ -315,11 +315,7 @@ int ae_forward_user(const ae_model *m, size_t first, size_t last, const float *x
     int rc = AE_OK;
     for (size_t r0 = 0; r0 < n && rc == AE_OK; r0 += chunk) {
         const size_t rows = n - r0 < chunk ? n - r0 : chunk;
-        const float *src = x + r0 * in_w;
-        if (tmp) {
-            ae_scaler_apply(&m->scaler, src, rows, tmp);
-            src = tmp;
-        }
+        const float *src = tmp ? ae_scaler_chunk(&m->scaler, x + r0 * in_w, rows, tmp) : x + r0 * in_w;
         rc = ae_forward_layers(m, first, last, src, rows, out + r0 * out_w);
         if (rc == AE_OK && last == m->n_layers) ae_scaler_invert(&m->scaler, out + r0 * out_w, rows);
     }

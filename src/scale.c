@@ -147,6 +147,12 @@ void ae_scaler_apply(const ae_scaler *sc, const float *x, size_t n, float *out) 
     }
 }
 
+const float *ae_scaler_chunk(const ae_scaler *sc, const float *x, size_t n, float *scratch) {
+    if (!ae_scaler_active(sc)) return x;
+    ae_scaler_apply(sc, x, n, scratch);
+    return scratch;
+}
+
 void ae_scaler_invert(const ae_scaler *sc, float *x, size_t n) {
     const size_t d = sc->d;
     const float *restrict off = sc->offset, *restrict s = sc->scale;

@@ -39,6 +39,8 @@ AE_HIDDEN void ae_scaler_release(ae_scaler *sc);
 AE_HIDDEN int ae_scaler_active(const ae_scaler *sc);
 /* out [n x d] = (x - offset) / scale; out may be x. */
 AE_HIDDEN void ae_scaler_apply(const ae_scaler *sc, const float *x, size_t n, float *out);
+/* The rows a layer should see: x itself for the identity, else x scaled into scratch. */
+AE_HIDDEN const float *ae_scaler_chunk(const ae_scaler *sc, const float *x, size_t n, float *scratch);
 /* x [n x d] in place: x * scale + offset. */
 AE_HIDDEN void ae_scaler_invert(const ae_scaler *sc, float *x, size_t n);
 /* Checks, with scaling off, that x lies inside out_act's range: AE_OK or AE_ERANGE with a
