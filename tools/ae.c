@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,6 +164,28 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The terminal's width (of stderr), for lines that must not wrap; 80 when unknown. */
+static int terminal_columns(void) {
+    struct winsize ws;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    const int n = c ? atoi(c) : 0;
+    return n > 0 ? n : 80;
+}
+
+/* Rewrites the terminal's current line: back to its start, cleared to its end (no residue of
+ * a longer line before), then the text cut to the terminal's width (no wrap). */
+static void tty_line(const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    const int cols = terminal_columns();
+    if ((int)strlen(line) >= cols) line[cols - 1 > 0 ? cols - 1 : 0] = '\0';
+    fprintf(stderr, "\r\033[K%s", line);
+}
+
 /* The terminal's progress bar: redrawn at most ten times a second. */
 static void on_batch(int epoch, size_t batch, size_t batches, double loss, void *user) {
     progress *p = user;
@@ -173,9 +196,9 @@ static void on_batch(int epoch, size_t batch, size_t batches, double loss, void 
     double per_batch = (t - p->epoch_started) / (double)batch;
     double left = per_batch * (double)(batches - batch) + per_batch * (double)batches * (p->epochs - epoch);
     int width = 30, filled = (int)((double)width * (double)batch / (double)batches);
-    fprintf(stderr, "\repoch %d/%d [%.*s%*s] %zu/%zu  loss %.5f  %.0f samples/s  %.0f s left   ", epoch,
-            p->epochs, filled, "##############################", width - filled, "", batch, batches, loss,
-            (double)p->batch_rows / per_batch, left);
+    tty_line("epoch %d/%d [%.*s%*s] %zu/%zu  loss %.5f  %.0f samples/s  %.0f s left", epoch, p->epochs, filled,
+             "##############################", width - filled, "", batch, batches, loss,
+             (double)p->batch_rows / per_batch, left);
 }
 
 /* Draws the train and validation loss curves from the history CSV with gnuplot. */
@@ -211,11 +234,15 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
     const int every = p->epochs > 20 ? (p->epochs + 19) / 20 : 1;
     if (!p->tty && s->epoch % every != 0 && s->epoch != p->epochs && s->epoch != 1) return 0;
     double elapsed = now() - p->started, left = elapsed / s->epoch * (p->epochs - s->epoch);
-    /* On a terminal this line replaces the progress bar (the padding clears what is left). */
-    fprintf(stderr, "%sepoch %d/%d  loss %.5f", p->tty ? "\r" : "", s->epoch, p->epochs, s->train_loss);
-    if (!isnan(s->val_loss)) fprintf(stderr, "  val %.5f", s->val_loss);
-    fprintf(stderr, "  %.0f samples/s  %.1f s  %.0f s left%s\n", (double)s->samples / s->seconds, s->seconds, left,
-            p->tty ? "                              " : "");
+    char val[32] = "";
+    if (!isnan(s->val_loss)) snprintf(val, sizeof val, "  val %.5f", s->val_loss);
+    /* On a terminal this line replaces the progress bar. */
+    if (p->tty)
+        tty_line("epoch %d/%d  loss %.5f%s  %.0f samples/s  %.1f s  %.0f s left", s->epoch, p->epochs, s->train_loss, val,
+                 (double)s->samples / s->seconds, s->seconds, left), fputc('\n', stderr);
+    else
+        fprintf(stderr, "epoch %d/%d  loss %.5f%s  %.0f samples/s  %.1f s  %.0f s left\n", s->epoch, p->epochs,
+                s->train_loss, val, (double)s->samples / s->seconds, s->seconds, left);
     return 0;
 }
 
