@@ -421,9 +421,20 @@ static int looks_like_header(const layout *L, const unsigned char *s, const unsi
     split_init(&sp, s, e, L->delim);
     while ((rc = split_next(&sp, &f)) == SPLIT_FIELD) {
         if (kept && f.col <= L->ncols && !kept[f.col - 1]) continue;
-        if (f.n > 0 && parse_number(f.s, f.n, L->decimal_comma, &v) != NUM_OK) return 1;
+        if (f.n > 0 && parse_number(f.s, f.n, L->decimal_comma, &v) == NUM_TEXT) return 1;
     }
     return rc != SPLIT_END; /* a quoting error: taken for a header, whose split reports it */
+}
+
+/* Does the line hold a field that reads as a number (or overflows as one)? */
+static int has_a_number(const layout *L, const unsigned char *s, const unsigned char *e) {
+    splitter sp;
+    field f;
+    float v;
+    split_init(&sp, s, e, L->delim);
+    while (split_next(&sp, &f) == SPLIT_FIELD)
+        if (parse_number(f.s, f.n, L->decimal_comma, &v) != NUM_TEXT && f.n > 0) return 1;
+    return 0;
 }
 
 /* Number of fields of a line, or a quoting error. */
@@ -634,6 +645,13 @@ int ae_csv_parse(const unsigned char *p, size_t len, const ae_csv_opts *o, ae_da
     }
     if ((rc = number_features(&L, o)) != AE_OK) goto done;
     if (rows == 0) {
+        /* A lone line taken for a header that holds a number too is more likely a row with a
+         * bad field: read it as one, so that the detail says which field. */
+        if (o->header == -1 && has_a_number(&L, L.hs, L.he)) {
+            L.has_header = 0;
+            L.index_candidate = 0;
+            if ((rc = scan(&L, &rows, &label_numeric, &index_ok, NULL, NULL, NULL)) != AE_OK) goto done;
+        }
         rc = ae_fail(AE_EFORMAT, "no data rows: only the header (line %zu)", L.header_line);
         goto done;
     }
