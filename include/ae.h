@@ -323,8 +323,8 @@ typedef struct ae_csv_opts {
                              never a feature: numbers stay as they are; if any value is text, every
                              distinct text becomes a class index 0..C-1 in byte order (strcmp) */
     int index_column;     /* -1 detect: the first header name is empty and the first column
-                             holds 0, 1, ..., rows-1 (what pandas' to_csv writes): dropped;
-                             0 keep; 1 drop the first column */
+                             holds 0, 1, ..., rows-1 (what pandas' to_csv writes) or 1..rows
+                             (R's write.csv): dropped; 0 keep; 1 drop the first column */
     size_t max_inflate;   /* bytes a gzip'd text file may inflate to; 0: ae_data_max_inflate() */
 } ae_csv_opts;
 /* delimiter 0, header -1, all columns, no label, index_column -1, max_inflate 0. */

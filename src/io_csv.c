@@ -190,6 +190,7 @@ typedef struct {
     size_t nfeat;
     size_t label_col;             /* 0-based; valid when label is set */
     int index_candidate;          /* detect: column 1 may be pandas' index */
+    float index_base;             /* its first value: 0 (pandas) or 1 (R) */
 } layout;
 
 /* Counts of each candidate delimiter outside quotes on the first lines: the delimiter is the
@@ -473,11 +474,14 @@ static int scan(layout *L, size_t *rows, int *label_numeric, int *index_ok, floa
         int rc;
         split_init(&sp, s, e, L->delim);
         while ((rc = split_next(&sp, &f)) == SPLIT_FIELD) {
-            if (f.col > L->ncols) break;
+            if (f.col > L->ncols) continue; /* counted: the line is refused below */
             size_t c = f.col - 1;
             float v = 0.0f;
             if (c == 0 && L->index_candidate && !x && *index_ok) {
-                *index_ok = parse_number(f.s, f.n, 0, &v) == NUM_OK && v == (float)r && r < ((size_t)1 << 24);
+                /* pandas counts rows from 0, R's write.csv from 1: the first row says which */
+                *index_ok = parse_number(f.s, f.n, 0, &v) == NUM_OK && r < ((size_t)1 << 24) &&
+                            (r == 0 ? v == 0.0f || v == 1.0f : v == L->index_base + (float)r);
+                if (r == 0) L->index_base = v;
             }
             if (L->role[c] == ROLE_SKIP) continue;
             if (L->role[c] == ROLE_LABEL) {
@@ -504,9 +508,8 @@ static int scan(layout *L, size_t *rows, int *label_numeric, int *index_ok, floa
             }
             if (x) x[r * L->nfeat + L->out_col[c]] = v;
         }
-        if (rc != SPLIT_END && rc != SPLIT_FIELD) return split_error(rc, line, sp.col);
-        size_t k;
-        if ((rc = count_fields(L, s, e, line, &k)) != AE_OK) return rc;
+        if (rc != SPLIT_END) return split_error(rc, line, sp.col);
+        size_t k = sp.col;
         if (k != L->ncols)
             return ae_fail(AE_EFORMAT, "line %zu has %zu field%s where line %zu has %zu", line, k, k == 1 ? "" : "s",
                            L->header_line, L->ncols);

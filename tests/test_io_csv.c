@@ -215,6 +215,9 @@ static void test_pandas_index_column(void **state) {
     (void)state;
     const float want[6] = {1.5f, 2, 3, 4, 5, 6};
     expect_values(",a,b\n0,1.5,2\n1,3,4\n2,5,6\n", NULL, 3, 2, want);
+    expect_values("\"\",\"a\",\"b\"\n\"1\",1.5,2\n\"2\",3,4\n\"3\",5,6\n", NULL, 3, 2, want); /* R */
+    const float from_two[6] = {2, 1.5f, 2, 3, 3, 4};
+    expect_values(",a,b\n2,1.5,2\n3,3,4\n", NULL, 2, 3, from_two); /* counts from 2: no index */
     /* Not 0..n-1, or a named first column: kept (",x,y" with 1, 4 is data). */
     const float kept[6] = {1, 2, 3, 4, 5, 6};
     expect_values(",x,y\n1,2,3\n4,5,6\n", NULL, 2, 3, kept);
