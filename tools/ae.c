@@ -133,8 +133,9 @@ static ae_data load_shard(const char *path) {
     if (data_flags_given) die("--columns, --drop, --label, --delimiter and --header do not apply with --mpi");
 #ifdef AE_HAVE_MPI
     int rc = ae_mpi_data_load_shard(path, MPI_COMM_WORLD, &d, NULL, NULL);
-    if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
-    if (rc != AE_OK) die("%s: no share of its rows for this rank: %s", path, ae_strerror(rc));
+    const char *detail = ae_last_error(), *sep = *detail ? ": " : "";
+    if (rc == AE_EIO) die("cannot read %s: %s%s%s", path, ae_strerror(rc), sep, detail);
+    if (rc != AE_OK) die("%s: no share of its rows for this rank: %s%s%s", path, ae_strerror(rc), sep, detail);
 #else
     (void)path;
 #endif
