@@ -6,7 +6,6 @@
  * column, the column's name when there is a header) through ae_fail; ae_data_load adds the
  * file's name in front. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <locale.h>
 #include <math.h>
 #include <stdint.h>
@@ -159,14 +158,17 @@ static int parse_number(const unsigned char *s, size_t n, int decimal_comma, flo
     char buf[MAX_NUMBER + 1];
     memcpy(buf, s, n);
     buf[n] = '\0';
-    if (mark != SIZE_MAX) {
-        const char *dp = localeconv()->decimal_point; /* '.' unless the program set a locale */
-        buf[mark] = dp && dp[0] && !dp[1] ? dp[0] : '.';
-    }
+    if (mark != SIZE_MAX) buf[mark] = '.';
     char *end;
-    errno = 0;
     float x = strtof(buf, &end);
-    if (end != buf + n) return NUM_TEXT; /* a locale whose decimal point is not one byte */
+    if (end != buf + n && mark != SIZE_MAX) {
+        /* The program set a locale whose decimal point is not '.': use its own. */
+        const char *dp = localeconv()->decimal_point;
+        if (!dp || !dp[0] || dp[1]) return NUM_TEXT;
+        buf[mark] = dp[0];
+        x = strtof(buf, &end);
+    }
+    if (end != buf + n) return NUM_TEXT;
     if (isinf(x)) return NUM_RANGE;     /* the literal is finite: it overflowed float */
     *v = x;
     return NUM_OK;
