@@ -112,7 +112,7 @@ static void take_data_flags(int *argc, char **argv) {
 /* A DATA file as the data flags say; with labels, the --label column's values (else the
  * label column is only kept out of the rows). A refusal prints what the library said. */
 static ae_data load_data_labels(const char *path, ae_data *labels) {
-    ae_data d, y;
+    ae_data d, y = {NULL, 0, 0};
     int rc = data_flags_given ? ae_data_load_csv(path, &data_opts, &d, &y) : ae_data_load(path, &d);
     if (rc != AE_OK) {
         const char *detail = ae_last_error(), *sep = *detail ? ": " : "";
