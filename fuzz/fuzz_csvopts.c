@@ -1,8 +1,9 @@
 /* libFuzzer target: ae_data_parse_csv with options. The input is three option bytes (the
  * delimiter, 0 meaning detect; header and index_column as byte % 3 - 1), then three
- * NUL-terminated strings (columns, drop, label; empty means NULL), then the text. Aborts when a
- * success breaks its promises: labels exactly when a label is set, one per row, and text
- * classes as whole numbers. */
+ * NUL-terminated strings (columns, drop, label; empty means NULL), then the text. The class
+ * names go to a buffer of 0..24 bytes (the third byte / 3). Aborts when a success breaks its
+ * promises (labels exactly when a label is set, one per row) or the names overrun or are not
+ * NUL-terminated. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     o.drop = take(data, size, &pos, &ok);
     o.label = take(data, size, &pos, &ok);
     if (!ok) return 0;
+    char names[24]; /* small, so that names are cut short too */
+    memset(names, 'x', sizeof names);
+    o.label_names = names;
+    o.label_names_cap = (size_t)(data[2] / 3) % (sizeof names + 1); /* 0..24 */
     ae_data d, y;
-    if (ae_data_parse_csv(data + pos, size - pos, &o, &d, &y) == AE_OK) {
+    int rc = ae_data_parse_csv(data + pos, size - pos, &o, &d, &y);
+    if (o.label_names_cap > 0 && !memchr(names, 0, o.label_names_cap)) abort();
+    for (size_t i = o.label_names_cap; i < sizeof names; i++)
+        if (names[i] != 'x') abort(); /* nothing written past the capacity */
+    if (rc == AE_OK) {
         if (d.rows == 0 || d.cols == 0 || !d.x) abort();
         if (o.label ? y.rows != d.rows || y.cols != 1 || !y.x : y.x != NULL) abort();
         volatile float sum = 0.0f;

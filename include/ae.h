@@ -326,8 +326,12 @@ typedef struct ae_csv_opts {
                              holds 0, 1, ..., rows-1 (what pandas' to_csv writes) or 1..rows
                              (R's write.csv): dropped; 0 keep; 1 drop the first column */
     size_t max_inflate;   /* bytes a gzip'd text file may inflate to; 0: ae_data_max_inflate() */
+    char *label_names;    /* optional, written: a text label's class names in class order, each
+                             NUL-terminated, then an empty one ("" for numeric labels); names
+                             that do not fit label_names_cap bytes are left out */
+    size_t label_names_cap;
 } ae_csv_opts;
-/* delimiter 0, header -1, all columns, no label, index_column -1, max_inflate 0. */
+/* delimiter 0, header -1, all columns, no label, index_column -1, max_inflate 0, no names. */
 AE_API ae_csv_opts ae_csv_opts_default(void);
 /* Text with options (NULL: the defaults) into out [rows x features] and, when opts->label is
  * set, labels [rows x 1] (labels may be NULL otherwise, and is then zeroed if given). An IDX

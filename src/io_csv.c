@@ -560,15 +560,39 @@ static int cmp_entry(const void *pa, const void *pb) {
     return c != 0 ? c : (a->row > b->row) - (a->row < b->row);
 }
 
-/* Text labels into class indices: distinct texts in byte order get 0, 1, ... */
-static int classes_from_text(const text_ref *refs, size_t rows, float *y) {
+/* Appends a class's name (its quotes' "" as one ") and a NUL to names[*used..cap), keeping
+ * room for the final empty name; a name that does not fit ends the list (*used = cap). */
+static void add_name(const label_entry *e, char *names, size_t cap, size_t *used) {
+    if (!names || *used + 2 > cap) { /* no room for a character, its NUL and the end */
+        *used = cap;
+        return;
+    }
+    size_t k = *used;
+    for (size_t i = 0; i < e->n; i++) {
+        if (e->s[i] == '"' && i + 1 < e->n && e->s[i + 1] == '"') i++;
+        if (k + 2 >= cap) {
+            names[*used] = '\0';
+            *used = cap;
+            return;
+        }
+        names[k++] = (char)e->s[i];
+    }
+    names[k++] = '\0';
+    names[k] = '\0'; /* the list's end, overwritten by the next name */
+    *used = k;
+}
+
+/* Text labels into class indices: distinct texts in byte order get 0, 1, ...; their names go
+ * to names (when given). */
+static int classes_from_text(const text_ref *refs, size_t rows, float *y, char *names, size_t cap) {
     label_entry *ent = ae_calloc(rows, sizeof *ent);
     if (!ent) return AE_ENOMEM;
     for (size_t i = 0; i < rows; i++) ent[i] = (label_entry){refs[i].s, refs[i].n, i};
     qsort(ent, rows, sizeof *ent, cmp_entry);
-    size_t cls = 0;
+    size_t cls = 0, used = 0;
     for (size_t i = 0; i < rows; i++) {
         if (i > 0 && cmp_text(ent[i - 1].s, ent[i - 1].n, ent[i].s, ent[i].n) != 0) cls++;
+        if (i == 0 || y[ent[i - 1].row] != (float)cls) add_name(&ent[i], names, cap, &used);
         y[ent[i].row] = (float)cls;
     }
     ae_dealloc(ent);
@@ -584,6 +608,7 @@ static int check_text(const unsigned char **p, size_t *len);
 int ae_csv_parse(const unsigned char *p, size_t len, const ae_csv_opts *o, ae_data *out, ae_data *labels) {
     *out = (ae_data){NULL, 0, 0};
     if (labels) *labels = (ae_data){NULL, 0, 0};
+    if (o->label_names && o->label_names_cap > 0) o->label_names[0] = '\0';
     if (o->label && !labels) return ae_fail(AE_EINVAL, "label '%s' is set but there is nowhere to put the labels", o->label);
     if (o->header < -1 || o->header > 1 || o->index_column < -1 || o->index_column > 1)
         return ae_fail(AE_EINVAL, "csv options: header and index_column take -1, 0 or 1");
@@ -675,7 +700,8 @@ int ae_csv_parse(const unsigned char *p, size_t len, const ae_csv_opts *o, ae_da
     }
     size_t rows2 = 0;
     rc = scan(&L, &rows2, &label_numeric, &index_ok, out->x, o->label ? labels->x : NULL, refs);
-    if (rc == AE_OK && o->label && !label_numeric) rc = classes_from_text(refs, rows, labels->x);
+    if (rc == AE_OK && o->label && !label_numeric)
+        rc = classes_from_text(refs, rows, labels->x, o->label_names, o->label_names_cap);
 
 done:
     ae_dealloc(refs);

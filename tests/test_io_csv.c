@@ -314,6 +314,28 @@ static void test_label_column(void **state) {
     for (int i = 0; i < 4; i++) assert_close(y.x[i], classes[i], 0, 0);
     ae_data_free(&d);
     ae_data_free(&y);
+    /* The class names, in class order; a buffer too small keeps those that fit. */
+    char names[32];
+    memset(names, 'x', sizeof names);
+    o.label_names = names;
+    o.label_names_cap = sizeof names;
+    assert_int_equal(ae_data_parse_csv(s, strlen(s), &o, &d, &y), AE_OK);
+    assert_memory_equal(names, "alpha\0beta\0zeta\0\0", 17);
+    ae_data_free(&d);
+    ae_data_free(&y);
+    memset(names, 'x', sizeof names);
+    o.label_names_cap = 12; /* "alpha\0beta\0" and the end need 12: "zeta" is left out */
+    assert_int_equal(ae_data_parse_csv(s, strlen(s), &o, &d, &y), AE_OK);
+    assert_memory_equal(names, "alpha\0beta\0\0", 12);
+    assert_int_equal(names[12], 'x');
+    ae_data_free(&d);
+    ae_data_free(&y);
+    o.label_names_cap = 1;
+    assert_int_equal(ae_data_parse_csv(s, strlen(s), &o, &d, &y), AE_OK);
+    assert_int_equal(names[0], '\0');
+    ae_data_free(&d);
+    ae_data_free(&y);
+    o.label_names = NULL;
     /* Numeric labels keep their values; by number; listed in columns too: still no feature. */
     o.label = "3";
     o.columns = "1-3";

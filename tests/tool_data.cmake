@@ -63,7 +63,11 @@ expect_shape(codes.csv 4 2)
 expect_ok(score m.safetensors p.csv --label 4 -o scores.csv)
 expect_shape(scores.csv 4 1)
 # ae head takes the labels from the column (text classes: benign 0, malignant 1).
-expect_ok(head m.safetensors p.csv --label diagnosis --epochs 2 --batch 2 -o h.safetensors)
+execute_process(COMMAND ${AE} head m.safetensors p.csv --label diagnosis --epochs 2 --batch 2 -o h.safetensors
+                RESULT_VARIABLE rc ERROR_VARIABLE err WORKING_DIRECTORY ${WORK})
+if(NOT rc EQUAL 0 OR NOT err MATCHES "classes of diagnosis: 0 benign, 1 malignant")
+  message(FATAL_ERROR "ae head --label diagnosis (${rc}) did not name its classes: ${err}")
+endif()
 expect_ok(predict h.safetensors p.csv --label diagnosis -o classes.csv)
 file(STRINGS ${WORK}/classes.csv classes)
 if(NOT classes MATCHES "^[01];[01];[01];[01]$")

@@ -654,9 +654,18 @@ static int cmd_head(int argc, char **argv) {
     if (npos != (label_col ? 2 : 3) || !out) die("needs MODEL, DATA, LABELS and -o MODEL_OUT (see ae head --help)");
     if (linear && classes) die("--classes is for a classifier, not with --linear");
     ae_model *m = load_model(pos[0]);
+    char names[4096];
+    data_opts.label_names = names;
+    data_opts.label_names_cap = sizeof names;
     ae_data y, d = load_data_labels(pos[1], label_col ? &y : NULL);
     if (label_col) pos[2] = data_opts.label;
     else y = load_data(pos[2]);
+    if (label_col && names[0]) { /* text classes: say which number is which */
+        fprintf(stderr, "classes of %s:", data_opts.label);
+        int k = 0;
+        for (const char *n = names; *n; n += strlen(n) + 1) fprintf(stderr, "%s %d %s", k ? "," : "", k, n), k++;
+        fputc('\n', stderr);
+    }
     need_width(pos[1], d.cols, ae_input_dim(m));
     if (y.rows != d.rows) die("%s has %zu rows but %s has %zu", pos[2], y.rows, pos[1], d.rows);
     if (!linear) {
