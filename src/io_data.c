@@ -400,18 +400,20 @@ static int npy_descr(const unsigned char *s, size_t n, int *type, size_t *itemsi
     return 0; /* '|O' objects, big-endian, integers wider than a byte, structured dtypes */
 }
 
-/* (), (n,), (n, c), (n, a, b, ...) -> rows = n (1 for ()), cols = product of the rest. */
+/* (), (n,), (n, c), (n, a, b, ...) -> rows = n (1 for ()), cols = product of the rest.
+ * 1: read; 0: not a shape; -1: a zero size (no data to train on); -2: the product overflows. */
 static int npy_shape(cursor *c, size_t *rows, size_t *cols) {
     if (!cur_char(c, '(')) return 0;
     size_t r = 1, k = 1, nd = 0;
     for (;;) {
         if (cur_char(c, ')')) break;
         size_t v;
-        if (!cur_uint(c, &v) || v == 0) return 0; /* a zero dim: no data to train on */
+        if (!cur_uint(c, &v)) return 0;
+        if (v == 0) return -1;
         if (nd == 0)
             r = v;
         else if (!ae_mul_ok(k, v, &k))
-            return 0;
+            return -2;
         nd++;
         if (cur_char(c, ',')) continue;
         if (cur_char(c, ')')) break;
@@ -479,8 +481,10 @@ static int npy_header(const unsigned char *h, size_t n, int *type, size_t *items
             if (!cur_word(&c, "False")) return ae_fail(AE_EFORMAT, ".npy: fortran_order is neither True nor False");
         } else if (str_is(k, kn, "shape")) {
             if (seen_shape++) return ae_fail(AE_EFORMAT, ".npy: 'shape' given twice");
-            if (!npy_shape(&c, rows, cols))
-                return ae_fail(AE_EFORMAT, ".npy: the shape is not a tuple of positive sizes (a zero size holds no rows)");
+            int got = npy_shape(&c, rows, cols);
+            if (got == -1) return ae_fail(AE_EFORMAT, ".npy: the shape has a size 0: no values to read");
+            if (got == -2) return ae_fail(AE_EFORMAT, ".npy: the shape's product overflows");
+            if (got != 1) return ae_fail(AE_EFORMAT, ".npy: the shape is not a tuple of sizes");
         } else {
             return ae_fail(AE_EFORMAT, ".npy: unknown key '%.*s' in the header", kn > 32 ? 32 : (int)kn, (const char *)k);
         }

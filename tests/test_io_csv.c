@@ -416,7 +416,7 @@ static void test_binary_refusals_say_what(void **state) {
     expect_file_refused("f.npy", b, npy_bytes(b, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16),
                         AE_EFORMAT, "Fortran order");
     expect_file_refused("z.npy", b, npy_bytes(b, "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", 0),
-                        AE_EFORMAT, "shape");
+                        AE_EFORMAT, "the shape has a size 0");
     expect_file_refused("s.npy", b, npy_bytes(b, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 12),
                         AE_EFORMAT, "fewer bytes of data after the header");
     const unsigned char idx[] = {0, 0, 0x0A, 1, 0, 0, 0, 2, 1, 2};
