@@ -135,7 +135,7 @@ static int gunzip(const unsigned char *in, size_t len, size_t text_limit, unsign
         if (!decided) decided = inflate_cap(buf, used, text_limit, &allow, &by_header);
         if (used >= allow) {
             if (!by_header)
-                rc = ae_fail(AE_EFORMAT, "inflates past %zu bytes, the limit for gzip'd text (ae_data_set_max_inflate)",
+                rc = ae_fail(AE_EFORMAT, "inflates past %zu bytes, the limit for gzip'd text (raise it with ae_data_set_max_inflate or ae's --max-inflate)",
                              allow);
             break;
         }
