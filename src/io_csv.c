@@ -130,24 +130,29 @@ static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 /* A decimal number (see ae.h): checked by hand, so that strtof's extras (hex, nan(...)) never
  * pass, then converted by strtof (correctly rounded) with the C library's decimal point put
- * in place of the file's. decimal_comma: ',' is the decimal point too. */
+ * in place of the file's. decimal_comma: ',' is the decimal point too. v NULL: a check only
+ * (the first pass), which skips the conversion where it cannot overflow (no exponent, at most
+ * 38 digits before the point). */
 static int parse_number(const unsigned char *s, size_t n, int decimal_comma, float *v) {
     if (n == 0) return NUM_EMPTY;
     if (n > MAX_NUMBER) return NUM_TEXT;
     size_t i = s[0] == '+' || s[0] == '-' ? 1 : 0;
     if (same_word(s + i, n - i, "nan") || same_word(s + i, n - i, "inf") || same_word(s + i, n - i, "infinity")) {
         float x = lower(s[i]) == 'n' ? NAN : INFINITY;
-        *v = s[0] == '-' ? -x : x;
+        if (v) *v = s[0] == '-' ? -x : x;
         return NUM_OK;
     }
     size_t digits = 0, mark = SIZE_MAX;
     while (i < n && is_digit(s[i])) i++, digits++;
+    const size_t int_digits = digits;
+    int exponent = 0;
     if (i < n && (s[i] == '.' || (decimal_comma && s[i] == ','))) {
         mark = i++;
         while (i < n && is_digit(s[i])) i++, digits++;
     }
     if (digits == 0) return NUM_TEXT;
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        exponent = 1;
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-')) i++;
         size_t exp_digits = 0;
@@ -155,6 +160,7 @@ static int parse_number(const unsigned char *s, size_t n, int decimal_comma, flo
         if (exp_digits == 0) return NUM_TEXT;
     }
     if (i != n) return NUM_TEXT;
+    if (!v && !exponent && int_digits <= 38) return NUM_OK; /* below 1e38: no overflow */
     char buf[MAX_NUMBER + 1];
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -170,7 +176,7 @@ static int parse_number(const unsigned char *s, size_t n, int decimal_comma, flo
     }
     if (end != buf + n) return NUM_TEXT;
     if (isinf(x)) return NUM_RANGE;     /* the literal is finite: it overflowed float */
-    *v = x;
+    if (v) *v = x;
     return NUM_OK;
 }
 
@@ -419,12 +425,11 @@ static int number_features(layout *L, const ae_csv_opts *o) {
 static int looks_like_header(const layout *L, const unsigned char *s, const unsigned char *e, const int *kept) {
     splitter sp;
     field f;
-    float v;
     int rc;
     split_init(&sp, s, e, L->delim);
     while ((rc = split_next(&sp, &f)) == SPLIT_FIELD) {
         if (kept && f.col <= L->ncols && !kept[f.col - 1]) continue;
-        if (f.n > 0 && parse_number(f.s, f.n, L->decimal_comma, &v) == NUM_TEXT) return 1;
+        if (f.n > 0 && parse_number(f.s, f.n, L->decimal_comma, NULL) == NUM_TEXT) return 1;
     }
     return rc != SPLIT_END; /* a quoting error: taken for a header, whose split reports it */
 }
@@ -433,10 +438,9 @@ static int looks_like_header(const layout *L, const unsigned char *s, const unsi
 static int has_a_number(const layout *L, const unsigned char *s, const unsigned char *e) {
     splitter sp;
     field f;
-    float v;
     split_init(&sp, s, e, L->delim);
     while (split_next(&sp, &f) == SPLIT_FIELD)
-        if (parse_number(f.s, f.n, L->decimal_comma, &v) != NUM_TEXT && f.n > 0) return 1;
+        if (parse_number(f.s, f.n, L->decimal_comma, NULL) != NUM_TEXT && f.n > 0) return 1;
     return 0;
 }
 
@@ -492,7 +496,7 @@ static int scan(layout *L, size_t *rows, int *label_numeric, int *index_ok, floa
                     where(L, line, f.col, at, sizeof at);
                     return ae_fail(AE_EFORMAT, "%s: empty label", at);
                 }
-                int num = parse_number(f.s, f.n, L->decimal_comma, &v);
+                int num = parse_number(f.s, f.n, L->decimal_comma, x ? &v : NULL);
                 if (!x) {
                     if (num == NUM_RANGE) return number_error(L, num, &f, line);
                     if (num != NUM_OK) *label_numeric = 0;
@@ -503,7 +507,7 @@ static int scan(layout *L, size_t *rows, int *label_numeric, int *index_ok, floa
                 }
                 continue;
             }
-            int num = parse_number(f.s, f.n, L->decimal_comma, &v);
+            int num = parse_number(f.s, f.n, L->decimal_comma, x ? &v : NULL);
             if (num != NUM_OK) {
                 if (L->index_candidate && c == 0) continue; /* decided after the pass */
                 return number_error(L, num, &f, line);
@@ -533,10 +537,9 @@ static int recheck_first_column(layout *L) {
         if (!seen_first && (seen_first = 1) && L->has_header) continue;
         splitter sp;
         field f;
-        float v;
         split_init(&sp, s, e, L->delim);
         if (split_next(&sp, &f) == SPLIT_FIELD) {
-            int num = parse_number(f.s, f.n, L->decimal_comma, &v);
+            int num = parse_number(f.s, f.n, L->decimal_comma, NULL);
             if (num != NUM_OK) return number_error(L, num, &f, line);
         }
     }
