@@ -199,6 +199,40 @@ def csv_cases():
     put("csv", "nan_inf", b"nan,inf\n-inf,1\n")
     put("csv", "gzip_truncated", gzip.compress(b"1,2\n3,4\n", mtime=0)[:-6])
     put("csv", "long_field", b"1" * 400 + b",2\n")
+    put("csv", "valid_bare_cr", b"1,2,3\r4,5,6\r")
+    put("csv", "valid_decimal_comma", b"a;b\n1,5;2,5\n-3,25;4e1\n")
+    put("csv", "valid_tab_header", b"x\ty\n1\t2\n3\t4\n")
+    put("csv", "valid_pandas_index", b",a,b\n0,1.5,2\n1,3,4\n2,5,6\n")
+    put("csv", "valid_quoted", b'"a","b,c"\n"1",2\n3,"4"\n')
+    put("csv", "hex", b"1,2\n0x10,3\n")
+    put("csv", "hex_float", b"0x1p3,1\n")
+    put("csv", "nan_payload", b"nan(123),1\n")
+    put("csv", "float_overflow", b"1,2\n1e39,3\n")
+    put("csv", "quote_open", b'1,"2\n3,4\n')
+    put("csv", "quote_trailing_text", b'1,"2"x\n')
+    put("csv", "two_decimal_marks", b"1,5,0;2\n")
+
+
+def csvopts_cases():
+    """fuzz_csvopts: delimiter, header, index bytes; columns, drop, label strings; the text."""
+    def opts(delim, header, index, columns, drop, label, text):
+        # header and index_column are byte % 3 - 1: 0 -> -1 (detect), 1 -> 0, 2 -> 1
+        return bytes([delim, header + 1, index + 1]) + columns + b"\0" + drop + b"\0" + label + b"\0" + text
+    pandas = b",a,b,diagnosis\n0,0.1,0.2,benign\n1,0.3,0.4,malignant\n2,0.5,0.6,benign\n"
+    put("csvopts", "defaults", opts(0, -1, -1, b"", b"", b"", pandas.replace(b",benign", b",1").replace(b",malignant", b",0")))
+    put("csvopts", "label_text", opts(0, -1, -1, b"", b"", b"diagnosis", pandas))
+    put("csvopts", "label_number", opts(0, -1, -1, b"", b"", b"4", pandas))
+    put("csvopts", "columns_order", opts(0, -1, -1, b"b,a", b"", b"diagnosis", pandas))
+    put("csvopts", "columns_range", opts(0, 1, 0, b"2-3", b"", b"", pandas))
+    put("csvopts", "drop_names", opts(0, -1, -1, b"", b"diagnosis,a", b"", pandas))
+    put("csvopts", "label_missing", opts(0, -1, -1, b"", b"", b"nope", pandas))
+    put("csvopts", "column_out_of_range", opts(0, -1, -1, b"9", b"", b"", pandas))
+    put("csvopts", "listed_twice", opts(0, -1, -1, b"a,2", b"", b"", pandas))
+    put("csvopts", "semicolon", opts(ord(";"), 1, 0, b"", b"", b"y", b"a;y\n1,5;x\n2,5;z\n"))
+    put("csvopts", "tab_no_header", opts(ord("\t"), 0, 0, b"1", b"", b"2", b"1\t2\n3\t4\n"))
+    put("csvopts", "blanks_index", opts(ord(" "), 0, 1, b"", b"", b"", b"0 1 2\n1 3 4\n"))
+    put("csvopts", "no_features_left", opts(0, -1, -1, b"", b"a,b", b"diagnosis", pandas))
+    put("csvopts", "bad_delimiter", opts(ord('"'), -1, -1, b"", b"", b"", b"1,2\n"))
 
 
 def range_cases():
@@ -225,6 +259,7 @@ if __name__ == "__main__":
     idx_cases()
     npy_cases()
     csv_cases()
+    csvopts_cases()
     range_cases()
-    for t in ("model", "idx", "npy", "csv", "range"):
+    for t in ("model", "idx", "npy", "csv", "csvopts", "range"):
         print(t, len(os.listdir(os.path.join(HERE, "corpus", t))), "files")

@@ -344,12 +344,63 @@ typedef struct ae_data {
 } ae_data;
 /* Read a data file, format by content: IDX (unsigned-byte images become [0,1] floats; other
  * IDX types keep their values; first dimension = rows, the rest flattened), NumPy .npy
- * (<f4, <f8, |u1, C order; 1-D becomes one column), or CSV/whitespace-separated numbers
- * (one row per line, an optional non-numeric header line). Any of them may be gzip-compressed.
- * *out is zeroed on failure. */
+ * (<f4, <f8, |u1, C order; 1-D becomes one column), or delimited text read as
+ * ae_data_load_csv does with ae_csv_opts_default(): every column a feature, the delimiter and
+ * a header line detected, a pandas index column dropped. Any of them may be gzip-compressed
+ * (a gzip'd IDX or .npy file may inflate to what its header declares, text to
+ * ae_data_max_inflate() bytes). *out is zeroed on failure; ae_last_error() says what was
+ * refused: the file, the line and column, the dtype or type code, the system's reason. */
 AE_API int ae_data_load(const char *path, ae_data *out);
 /* The same from a buffer in memory (buf need not be NUL-terminated). */
 AE_API int ae_data_parse(const void *buf, size_t len, ae_data *out);
+
+/* Delimited text as people have it (CSV, ';' with decimal commas, tab, blanks).
+ * Lines end in LF, CRLF or a bare CR; blank lines are skipped; a field may be "quoted" ("" is a
+ * quote inside), on one line. A number is decimal: [+-]digits[.digits][e[+-]digits], or nan,
+ * inf, infinity (any case, signed), which keep their values (ae_train then refuses them with
+ * AE_ENONFINITE). Hex (0x10), hex floats, nan(...) and anything else are not numbers; a
+ * finite literal beyond float's range (1e39) is refused as such. With ';' as the delimiter a
+ * ',' is a decimal point ("1,5;2,5" is 1.5 and 2.5; one mark per number). Refusals are
+ * AE_EFORMAT with the line and column in ae_last_error(): ragged lines, empty fields, text in
+ * a feature column. Options that name what the file lacks (a column, a label) are AE_EINVAL. */
+typedef struct ae_csv_opts {
+    char delimiter;       /* 0 detect (the first of ';', tab, ',' found on every one of the first
+                             64 non-blank lines, else the first of them on the first line, else
+                             blanks); ' ' runs of spaces and tabs; or the byte to split on */
+    int header;           /* -1 detect (the first line holds a field that is not a number, among
+                             the columns kept; a column named in columns/drop/label means 1),
+                             0 none, 1 the first line names the columns */
+    const char *columns;  /* NULL all; else the columns to keep, in this order: comma-separated
+                             header names or 1-based numbers and ranges ("2-5,7,price"); a name
+                             is matched first, then a number */
+    const char *drop;     /* the same form: columns to leave out (their fields are not read) */
+    const char *label;    /* NULL, or one column (name or number) returned apart in labels and
+                             never a feature: numbers stay as they are; if any value is text, every
+                             distinct text becomes a class index 0..C-1 in byte order (strcmp) */
+    int index_column;     /* -1 detect: the first header name is empty and the first column
+                             holds 0, 1, ..., rows-1 (what pandas' to_csv writes) or 1..rows
+                             (R's write.csv): dropped; 0 keep; 1 drop the first column */
+    size_t max_inflate;   /* bytes a gzip'd text file may inflate to; 0: ae_data_max_inflate() */
+    char *label_names;    /* optional, written: a text label's class names in class order, each
+                             NUL-terminated, then an empty one ("" for numeric labels); names
+                             that do not fit label_names_cap bytes are left out */
+    size_t label_names_cap;
+} ae_csv_opts;
+/* delimiter 0, header -1, all columns, no label, index_column -1, max_inflate 0, no names. */
+AE_API ae_csv_opts ae_csv_opts_default(void);
+/* Text with options (NULL: the defaults) into out [rows x features] and, when opts->label is
+ * set, labels [rows x 1] (labels may be NULL otherwise, and is then zeroed if given). An IDX
+ * or .npy file is read as ae_data_load reads it when no column, drop or label option is set
+ * (AE_EINVAL otherwise). Both are zeroed on failure. */
+AE_API int ae_data_load_csv(const char *path, const ae_csv_opts *opts, ae_data *out, ae_data *labels);
+/* The same from a buffer in memory. */
+AE_API int ae_data_parse_csv(const void *buf, size_t len, const ae_csv_opts *opts, ae_data *out, ae_data *labels);
+/* How many bytes a gzip'd text file may inflate to, for every thread (a 900 KB file can
+ * inflate to gigabytes). Default AE_DATA_MAX_INFLATE (512 MiB, a CSV of some 50 million
+ * numbers); bytes 0 restores it. An IDX or .npy file inflates to what its header declares. */
+#define AE_DATA_MAX_INFLATE ((size_t)512 << 20)
+AE_API int ae_data_set_max_inflate(size_t bytes);
+AE_API size_t ae_data_max_inflate(void);
 AE_API void ae_data_free(ae_data *d);
 /* The shape of the rows a data file holds (what ae_data_load would give) from its header only,
  * without reading the data: IDX and .npy, plain or gzip (inflating only the header); a text

@@ -4,16 +4,21 @@
  *   gzip    1f 8b: inflated first (concatenated members allowed), then one of the others;
  *   .npy    "\x93NUMPY" v1.0/2.0/3.0, descr <f4 <f8 |u1, C order only;
  *   IDX     00 00 type ndims, big-endian dims and data (MNIST / Fashion-MNIST);
- *   text    CSV or whitespace-separated numbers, one row per line, optional header line.
+ *   text    delimited numbers, read by io_csv.c.
  * Every declared size is checked for overflow and against the bytes actually present before
  * the float buffer is allocated, so a hostile header cannot trigger a huge allocation.
  * ae_data_info and ae_data_load_range read IDX and .npy files as a stream (a gzip file
  * inflated as it is read) and keep only the header and the rows asked for; they share the
  * header parsers and the one value converter with the whole-file readers.
+ * A gzip stream is inflated no further than an IDX or .npy header declares, and a text one no
+ * further than ae_data_max_inflate(). Every refusal records what it found (ae_fail); the public
+ * functions put the file's name in front.
  * The .npy reader and writer copy little-endian floats with memcpy: little-endian hosts only. */
 #define _POSIX_C_SOURCE 200809L
 #define ZLIB_CONST /* const next_in */
+#include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "error.h"
+#include "io_data.h"
 #include "io_file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -31,17 +38,26 @@
 /* No more than this many bytes are read from disk, nor inflated from a gzip stream. */
 #define MAX_BYTES ((uint64_t)8 << 30)
 #define MAX_NPY_HEADER ((size_t)1 << 20)
-#define MAX_FIELD 255 /* longest text field taken as a number */
 
 /* ---------------------------------------------------------------- helpers */
 
 /* MAX_BYTES, or less where size_t is narrower; one below SIZE_MAX so limit + 1 fits. */
 static size_t byte_limit(void) { return MAX_BYTES < (uint64_t)SIZE_MAX ? (size_t)MAX_BYTES : SIZE_MAX - 1; }
 
-/* Allocate d->x for rows x cols floats (both > 0). */
-static int data_alloc(ae_data *d, size_t rows, size_t cols) {
+static _Atomic size_t max_inflate = AE_DATA_MAX_INFLATE;
+
+AE_API int ae_data_set_max_inflate(size_t bytes) {
+    ae_error_clear();
+    atomic_store(&max_inflate, bytes ? bytes : AE_DATA_MAX_INFLATE);
+    return AE_OK;
+}
+
+AE_API size_t ae_data_max_inflate(void) { return atomic_load(&max_inflate); }
+
+int ae_data_alloc(ae_data *d, size_t rows, size_t cols) {
     size_t n, bytes;
-    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, sizeof(float), &bytes)) return AE_EFORMAT;
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, sizeof(float), &bytes))
+        return ae_fail(AE_EFORMAT, "%zu rows of %zu values overflow the address space", rows, cols);
     d->x = ae_alloc(bytes); /* 64-byte aligned, and seen by the allocation hook */
     if (!d->x) return AE_ENOMEM;
     d->rows = rows;
@@ -59,9 +75,10 @@ static uint64_t be64(const unsigned char *p) { return (uint64_t)be32(p) << 32 | 
 
 /* What an inflate() status other than Z_STREAM_END means: AE_OK to go on (Z_OK, or Z_BUF_ERROR:
  * no progress possible this call), AE_ENOMEM, or AE_EFORMAT (Z_DATA_ERROR, Z_NEED_DICT, ...). */
-static int inflate_status(int z) {
+static int inflate_status(int z, const z_stream *zs) {
     if (z == Z_OK || z == Z_BUF_ERROR) return AE_OK;
-    return z == Z_MEM_ERROR ? AE_ENOMEM : AE_EFORMAT;
+    if (z == Z_MEM_ERROR) return AE_ENOMEM;
+    return ae_fail(AE_EFORMAT, "gzip data damaged (zlib: %s)", zs->msg ? zs->msg : "error");
 }
 
 /* zlib's allocations go through the library's allocator too (and so through the test hook). */
@@ -88,10 +105,17 @@ static int grow(unsigned char **buf, size_t *cap, size_t max) {
     return AE_OK;
 }
 
+/* How far the inflated bytes p[0..n) may go: *allow is an IDX or .npy file's declared size
+ * plus one byte (*by_header = 1: more is the parser's to refuse), else text_limit. 0 while
+ * n bytes are too few to tell. Defined with the headers below. */
+static int inflate_cap(const unsigned char *p, size_t n, size_t text_limit, size_t *allow, int *by_header);
+
 /* Inflate a whole gzip file (one or more members) into a new buffer. Truncated streams, bad
- * data and junk after a member are AE_EFORMAT, as is output beyond MAX_BYTES. */
-static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size_t *out_len) {
-    size_t cap_max = byte_limit();
+ * data and junk after a member are AE_EFORMAT, as is text beyond text_limit bytes. An IDX or
+ * .npy stream stops one byte past what its header declares (the parser then refuses it). */
+static int gunzip(const unsigned char *in, size_t len, size_t text_limit, unsigned char **out, size_t *out_len) {
+    size_t cap_max = byte_limit(), allow = cap_max;
+    int decided = 0, by_header = 0;
     size_t cap = len <= cap_max / 4 ? len * 4 : cap_max;
     if (cap < 4096) cap = 4096;
     unsigned char *buf = ae_malloc(cap);
@@ -103,15 +127,23 @@ static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size
     int z = inflateInit2(&zs, 16 + MAX_WBITS); /* 16: gzip wrapper only */
     if (z != Z_OK) {
         ae_dealloc(buf);
-        return z == Z_MEM_ERROR ? AE_ENOMEM : AE_EFORMAT;
+        return z == Z_MEM_ERROR ? AE_ENOMEM : ae_fail(AE_EFORMAT, "zlib cannot start inflating");
     }
     size_t in_pos = 0, used = 0;
     int rc = AE_OK;
     for (;;) {
-        if (used == cap && (rc = grow(&buf, &cap, cap_max)) != AE_OK) break;
+        if (!decided) decided = inflate_cap(buf, used, text_limit, &allow, &by_header);
+        if (used >= allow) {
+            if (!by_header)
+                rc = ae_fail(AE_EFORMAT, "inflates past %zu bytes, the limit for gzip'd text (raise it with ae_data_set_max_inflate or ae's --max-inflate)",
+                             allow);
+            break;
+        }
+        if (used == cap && (rc = grow(&buf, &cap, allow)) != AE_OK) break;
         /* avail_in and avail_out are 32-bit: feed at most UINT_MAX at a time. */
+        size_t room = (cap < allow ? cap : allow) - used;
         uInt ain = (uInt)(len - in_pos < UINT_MAX ? len - in_pos : UINT_MAX);
-        uInt aout = (uInt)(cap - used < UINT_MAX ? cap - used : UINT_MAX);
+        uInt aout = (uInt)(room < UINT_MAX ? room : UINT_MAX);
         zs.next_in = in + in_pos;
         zs.avail_in = ain;
         zs.next_out = buf + used;
@@ -125,13 +157,13 @@ static int gunzip(const unsigned char *in, size_t len, unsigned char **out, size
             /* Another member follows (as `cat a.gz b.gz` makes); anything else is junk. */
             if (len - in_pos >= 2 && in[in_pos] == 0x1f && in[in_pos + 1] == 0x8b && inflateReset(&zs) == Z_OK)
                 continue;
-            rc = AE_EFORMAT;
+            rc = ae_fail(AE_EFORMAT, "%zu bytes of junk after the gzip stream", len - in_pos);
             break;
         }
-        if ((rc = inflate_status(z)) != AE_OK) break;
+        if ((rc = inflate_status(z, &zs)) != AE_OK) break;
         /* Room for output but no input left (or no progress): the stream was cut short. */
         if (zs.avail_out > 0 && (in_pos == len || !progress)) {
-            rc = AE_EFORMAT;
+            rc = ae_fail(AE_EFORMAT, "gzip stream cut short after %zu inflated bytes", used);
             break;
         }
     }
@@ -223,8 +255,11 @@ static void convert(const layout *L, const unsigned char *d, size_t n, float *x)
 
 /* A whole file in memory, whose header L describes: exactly L's values after the header. */
 static int parse_values(const layout *L, const unsigned char *p, size_t len, ae_data *out) {
-    if (len - L->hdr != L->bytes) return AE_EFORMAT;
-    int rc = data_alloc(out, L->rows, L->cols);
+    if (len - L->hdr != L->bytes)
+        return ae_fail(AE_EFORMAT, "%s: %s bytes of data after the header, which declares %zu x %zu values of %zu bytes (%zu)",
+                       L->npy ? ".npy" : "IDX", len - L->hdr > L->bytes ? "more" : "fewer", L->rows, L->cols, L->esize,
+                       L->bytes);
+    int rc = ae_data_alloc(out, L->rows, L->cols);
     if (rc != AE_OK) return rc;
     convert(L, p + L->hdr, L->rows * L->cols, out->x);
     return AE_OK;
@@ -235,7 +270,7 @@ static int parse_values(const layout *L, const unsigned char *p, size_t len, ae_
 /* 00 00 type ndims, ndims big-endian uint32 dims, then the big-endian data, nothing after.
  * The header, from the first len bytes (at least the whole header). */
 static int idx_layout(const unsigned char *p, size_t len, layout *L) {
-    if (len < 4) return AE_EFORMAT;
+    if (len < 4) return ae_fail(AE_EFORMAT, "IDX: the header is cut short (%zu bytes)", len);
     unsigned type = p[2], nd = p[3];
     size_t esize;
     switch (type) {
@@ -245,22 +280,25 @@ static int idx_layout(const unsigned char *p, size_t len, layout *L) {
     case 0x0C: /* int32 */
     case 0x0D: /* float32 */ esize = 4; break;
     case 0x0E: /* float64 */ esize = 8; break;
-    default: return AE_EFORMAT;
+    default:
+        return ae_fail(AE_EFORMAT, "IDX: type code 0x%02X unknown (0x08 unsigned byte, 0x09 signed byte, 0x0B int16, "
+                       "0x0C int32, 0x0D float32, 0x0E float64)", type);
     }
-    if (nd < 1 || nd > 8) return AE_EFORMAT;
+    if (nd < 1 || nd > 8) return ae_fail(AE_EFORMAT, "IDX: %u dimensions (1 to 8 are read)", nd);
     size_t hdr = 4 + 4 * (size_t)nd;
-    if (len < hdr) return AE_EFORMAT;
+    if (len < hdr) return ae_fail(AE_EFORMAT, "IDX: the header of %u dimensions is cut short", nd);
     size_t rows = 0, cols = 1;
     for (unsigned i = 0; i < nd; i++) {
         uint32_t dim = be32(p + 4 + 4 * i);
-        if (dim == 0) return AE_EFORMAT;
+        if (dim == 0) return ae_fail(AE_EFORMAT, "IDX: dimension %u is 0: %s", i + 1, i == 0 ? "zero rows" : "empty rows");
         if (i == 0)
             rows = dim;
         else if (!ae_mul_ok(cols, dim, &cols))
-            return AE_EFORMAT;
+            return ae_fail(AE_EFORMAT, "IDX: the dimensions' product overflows");
     }
     size_t n, bytes;
-    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, esize, &bytes)) return AE_EFORMAT;
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, esize, &bytes))
+        return ae_fail(AE_EFORMAT, "IDX: the dimensions' product overflows");
     *L = (layout){0, type, nd, esize, hdr, rows, cols, bytes};
     return AE_OK;
 }
@@ -362,18 +400,20 @@ static int npy_descr(const unsigned char *s, size_t n, int *type, size_t *itemsi
     return 0; /* '|O' objects, big-endian, integers wider than a byte, structured dtypes */
 }
 
-/* (), (n,), (n, c), (n, a, b, ...) -> rows = n (1 for ()), cols = product of the rest. */
+/* (), (n,), (n, c), (n, a, b, ...) -> rows = n (1 for ()), cols = product of the rest.
+ * 1: read; 0: not a shape; -1: a zero size (no data to train on); -2: the product overflows. */
 static int npy_shape(cursor *c, size_t *rows, size_t *cols) {
     if (!cur_char(c, '(')) return 0;
     size_t r = 1, k = 1, nd = 0;
     for (;;) {
         if (cur_char(c, ')')) break;
         size_t v;
-        if (!cur_uint(c, &v) || v == 0) return 0; /* a zero dim: no data to train on */
+        if (!cur_uint(c, &v)) return 0;
+        if (v == 0) return -1;
         if (nd == 0)
             r = v;
         else if (!ae_mul_ok(k, v, &k))
-            return 0;
+            return -2;
         nd++;
         if (cur_char(c, ',')) continue;
         if (cur_char(c, ')')) break;
@@ -384,31 +424,79 @@ static int npy_shape(cursor *c, size_t *rows, size_t *cols) {
     return 1;
 }
 
+/* What a descr libae does not read is, for the message: "float16", "big-endian float32",
+ * "int64", "bool", "Python objects", ... */
+static void describe_descr(const unsigned char *s, size_t n, char *buf, size_t cap) {
+    static const char *const kinds[][2] = {{"f", "float"}, {"i", "int"},   {"u", "uint"},        {"b", "bool"},
+                                           {"c", "complex"}, {"O", "Python objects"}, {"U", "unicode strings"},
+                                           {"S", "byte strings"}, {"M", "datetime64"}, {"m", "timedelta64"},
+                                           {"V", "raw bytes"}};
+    size_t i = 0;
+    const char *order = "";
+    if (n > 0 && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=')) {
+        order = s[0] == '>' ? "big-endian " : "";
+        i = 1;
+    }
+    if (i < n) {
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            if (s[i] != (unsigned char)kinds[k][0][0]) continue;
+            size_t bytes = 0;
+            for (size_t j = i + 1; j < n && s[j] >= '0' && s[j] <= '9' && bytes < 1000; j++) bytes = bytes * 10 + (size_t)(s[j] - '0');
+            const int sized = s[i] == 'f' || s[i] == 'i' || s[i] == 'u' || s[i] == 'c';
+            if (sized && bytes > 0)
+                snprintf(buf, cap, "%s%s%zu", order, kinds[k][1], bytes * 8);
+            else
+                snprintf(buf, cap, "%s%s", order, kinds[k][1]);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%s", "a structured or unknown type");
+}
+
+/* The dict: AE_OK, or AE_EFORMAT with what was wrong. */
 static int npy_header(const unsigned char *h, size_t n, int *type, size_t *itemsize, size_t *rows, size_t *cols) {
     cursor c = {h, h + n};
     int seen_descr = 0, seen_order = 0, seen_shape = 0;
-    if (!cur_char(&c, '{')) return 0;
+    if (!cur_char(&c, '{')) return ae_fail(AE_EFORMAT, ".npy: the header is not a dict");
     for (;;) {
         if (cur_char(&c, '}')) break;
         const unsigned char *k, *v;
         size_t kn, vn;
-        if (!cur_string(&c, &k, &kn) || !cur_char(&c, ':')) return 0;
+        if (!cur_string(&c, &k, &kn) || !cur_char(&c, ':'))
+            return ae_fail(AE_EFORMAT, ".npy: the header dict is malformed at byte %zu", (size_t)(c.p - h));
         if (str_is(k, kn, "descr")) {
-            if (seen_descr++ || !cur_string(&c, &v, &vn) || !npy_descr(v, vn, type, itemsize)) return 0;
+            if (seen_descr++) return ae_fail(AE_EFORMAT, ".npy: 'descr' given twice");
+            if (!cur_string(&c, &v, &vn)) return ae_fail(AE_EFORMAT, ".npy: descr is not a string (a structured dtype?)");
+            if (!npy_descr(v, vn, type, itemsize)) {
+                char what[64];
+                describe_descr(v, vn, what, sizeof what);
+                return ae_fail(AE_EFORMAT, ".npy: dtype '%.*s' (%s) is not read: libae reads <f4, <f8 and |u1 (convert with astype)",
+                               vn > 16 ? 16 : (int)vn, (const char *)v, what);
+            }
         } else if (str_is(k, kn, "fortran_order")) {
             /* Only C order: a Fortran-order file would need a transpose. */
-            if (seen_order++ || !cur_word(&c, "False")) return 0;
+            if (seen_order++) return ae_fail(AE_EFORMAT, ".npy: 'fortran_order' given twice");
+            if (cur_word(&c, "True"))
+                return ae_fail(AE_EFORMAT, ".npy: Fortran order is not read: save np.ascontiguousarray(x)");
+            if (!cur_word(&c, "False")) return ae_fail(AE_EFORMAT, ".npy: fortran_order is neither True nor False");
         } else if (str_is(k, kn, "shape")) {
-            if (seen_shape++ || !npy_shape(&c, rows, cols)) return 0;
+            if (seen_shape++) return ae_fail(AE_EFORMAT, ".npy: 'shape' given twice");
+            int got = npy_shape(&c, rows, cols);
+            if (got == -1) return ae_fail(AE_EFORMAT, ".npy: the shape has a size 0: no values to read");
+            if (got == -2) return ae_fail(AE_EFORMAT, ".npy: the shape's product overflows");
+            if (got != 1) return ae_fail(AE_EFORMAT, ".npy: the shape is not a tuple of sizes");
         } else {
-            return 0;
+            return ae_fail(AE_EFORMAT, ".npy: unknown key '%.*s' in the header", kn > 32 ? 32 : (int)kn, (const char *)k);
         }
         if (cur_char(&c, ',')) continue;
         if (cur_char(&c, '}')) break;
-        return 0;
+        return ae_fail(AE_EFORMAT, ".npy: the header dict is malformed at byte %zu", (size_t)(c.p - h));
     }
     cur_ws(&c); /* the padding: spaces and a final newline */
-    return c.p == c.e && seen_descr && seen_order && seen_shape;
+    if (c.p != c.e) return ae_fail(AE_EFORMAT, ".npy: text after the header dict");
+    if (!seen_descr || !seen_order || !seen_shape)
+        return ae_fail(AE_EFORMAT, ".npy: the header lacks '%s'", !seen_descr ? "descr" : !seen_order ? "fortran_order" : "shape");
+    return AE_OK;
 }
 
 /* Where the dict starts, from the magic and version (p[0..8)): 10 for version 1.0 (a 2-byte
@@ -426,16 +514,24 @@ static size_t npy_dict_len(const unsigned char *p, size_t start) {
 }
 
 /* The header, from the first len bytes (at least the whole header). */
+static int npy_version_error(const unsigned char *p) {
+    return ae_fail(AE_EFORMAT, ".npy: format version %u.%u unknown (1.0, 2.0 and 3.0 are read)", p[6], p[7]);
+}
+
 static int npy_layout(const unsigned char *p, size_t len, layout *L) {
-    if (len < 10) return AE_EFORMAT;
+    if (len < 10) return ae_fail(AE_EFORMAT, ".npy: the header is cut short (%zu bytes)", len);
     size_t start = npy_start(p);
-    if (start == 0 || len < start) return AE_EFORMAT;
+    if (start == 0) return npy_version_error(p);
+    if (len < start) return ae_fail(AE_EFORMAT, ".npy: the header is cut short (%zu bytes)", len);
     size_t hlen = npy_dict_len(p, start);
-    if (hlen > MAX_NPY_HEADER || hlen > len - start) return AE_EFORMAT;
+    if (hlen > MAX_NPY_HEADER) return ae_fail(AE_EFORMAT, ".npy: a header of %zu bytes (at most 1 MiB is read)", hlen);
+    if (hlen > len - start) return ae_fail(AE_EFORMAT, ".npy: the header of %zu bytes is cut short", hlen);
     int type = NPY_F4;
     size_t itemsize = 0, rows = 0, cols = 0, n, bytes;
-    if (!npy_header(p + start, hlen, &type, &itemsize, &rows, &cols)) return AE_EFORMAT;
-    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, itemsize, &bytes)) return AE_EFORMAT;
+    int rc = npy_header(p + start, hlen, &type, &itemsize, &rows, &cols);
+    if (rc != AE_OK) return rc;
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, itemsize, &bytes))
+        return ae_fail(AE_EFORMAT, ".npy: the shape's product overflows");
     *L = (layout){1, (unsigned)type, 0, itemsize, start + hlen, rows, cols, bytes};
     return AE_OK;
 }
@@ -446,193 +542,116 @@ static int parse_npy(const unsigned char *p, size_t len, ae_data *out) {
     return rc != AE_OK ? rc : parse_values(&L, p, len, out);
 }
 
-/* ---------------------------------------------------------------- text */
-
-/* Valid UTF-8 without control characters other than tab, CR and LF. */
-static int is_text(const unsigned char *p, size_t len) {
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return 0;
-            i++;
-            continue;
+static int inflate_cap(const unsigned char *p, size_t n, size_t text_limit, size_t *allow, int *by_header) {
+    layout L;
+    int known = 0, rc = AE_OK;
+    *by_header = 0;
+    if (n >= 2 && p[0] == 0 && p[1] == 0) { /* IDX: 4 bytes, then 4 per dimension */
+        if (n < 4 || (p[3] >= 1 && p[3] <= 8 && n < 4 + 4 * (size_t)p[3])) return 0;
+        known = 1;
+        rc = idx_layout(p, n, &L);
+    } else if (n >= 1 && p[0] == 0x93) { /* .npy: magic, version, length, dict */
+        if (n < 12) return 0;
+        if (memcmp(p, "\x93" "NUMPY", 6) == 0) {
+            size_t start = npy_start(p), hlen = start ? npy_dict_len(p, start) : 0;
+            if (start && hlen <= MAX_NPY_HEADER && n < start + hlen) return 0;
+            known = 1;
+            rc = npy_layout(p, n, &L);
         }
-        /* Lead byte: number of continuation bytes and the range allowed for the first one
-         * (excludes overlong forms, surrogates and code points past U+10FFFF). */
-        size_t more;
-        unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) more = 1;
-        else if (c == 0xE0) more = 2, lo = 0xA0;
-        else if (c == 0xED) more = 2, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF) more = 2;
-        else if (c == 0xF0) more = 3, lo = 0x90;
-        else if (c == 0xF4) more = 3, hi = 0x8F;
-        else if (c >= 0xF1 && c <= 0xF3) more = 3;
-        else return 0;
-        if (len - i - 1 < more || p[i + 1] < lo || p[i + 1] > hi) return 0;
-        for (size_t k = 2; k <= more; k++)
-            if (p[i + k] < 0x80 || p[i + k] > 0xBF) return 0;
-        i += more + 1;
+    } else if (n < 2) {
+        return 0;
+    }
+    ae_error_clear(); /* a header refused here is refused again, and said, by the parser */
+    if (known && rc == AE_OK && L.bytes <= byte_limit() - L.hdr - 1) {
+        *allow = L.hdr + L.bytes + 1;
+        *by_header = 1;
+    } else {
+        *allow = text_limit;
     }
     return 1;
-}
-
-static int is_blank(unsigned char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
-static int is_sep(unsigned char ch) { return ch == ',' || ch == ';'; }
-
-/* Fields of one line. Blanks (space, tab, CR) pad fields and also separate them (runs count
- * once); ',' and ';' are hard separators, so ",," or a leading or trailing one gives an
- * empty field. */
-typedef struct {
-    const unsigned char *p, *e;
-    int pending; /* a hard separator was taken: one more field is owed */
-} fields;
-
-static void fields_init(fields *f, const unsigned char *s, const unsigned char *e) {
-    while (s < e && is_blank(*s)) s++;
-    f->p = s;
-    f->e = e;
-    f->pending = 0;
-}
-
-/* The next field in [*s, *s + *n), possibly empty; 0 at the end of the line. */
-static int fields_next(fields *f, const unsigned char **s, size_t *n) {
-    if (f->p == f->e && !f->pending) return 0;
-    *s = f->p;
-    while (f->p < f->e && !is_blank(*f->p) && !is_sep(*f->p)) f->p++;
-    *n = (size_t)(f->p - *s);
-    while (f->p < f->e && is_blank(*f->p)) f->p++;
-    f->pending = 0;
-    if (f->p < f->e && is_sep(*f->p)) {
-        f->p++;
-        while (f->p < f->e && is_blank(*f->p)) f->p++;
-        f->pending = 1;
-    }
-    return 1;
-}
-
-/* strtod on a NUL-terminated copy (the buffer itself is not terminated). strtod follows the
- * C locale's decimal point, and accepts nan and inf: those pass through here. */
-static int parse_number(const unsigned char *s, size_t n, float *v) {
-    char buf[MAX_FIELD + 1];
-    if (n == 0 || n > MAX_FIELD) return 0;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    char *end;
-    double d = strtod(buf, &end);
-    if (end != buf + n) return 0;
-    *v = (float)d;
-    return 1;
-}
-
-/* A header line has a non-empty field that is not a number; empty fields are allowed in it
- * (pandas writes ",a,b" over an index column). */
-static int is_header(const unsigned char *s, const unsigned char *e) {
-    fields f;
-    fields_init(&f, s, e);
-    const unsigned char *fs;
-    size_t fn;
-    float v;
-    while (fields_next(&f, &fs, &fn))
-        if (fn > 0 && !parse_number(fs, fn, &v)) return 1;
-    return 0;
-}
-
-/* One pass over the lines. With x NULL it validates and counts rows and columns; with x set
- * (allocated from the first pass's counts, *cols the stride) it stores the values. */
-static int text_scan(const unsigned char *p, size_t len, float *x, size_t *rows, size_t *cols) {
-    size_t r = 0, c0 = x ? *cols : 0, pos = 0;
-    int first = 1;
-    while (pos < len) {
-        const unsigned char *ls = p + pos, *nl = memchr(ls, '\n', len - pos);
-        const unsigned char *le = nl ? nl : p + len;
-        pos = (size_t)(le - p) + (nl ? 1 : 0);
-        fields f;
-        fields_init(&f, ls, le);
-        if (f.p == f.e) continue; /* blank line */
-        if (first) {
-            first = 0;
-            if (is_header(ls, le)) continue;
-        }
-        const unsigned char *fs;
-        size_t fn, k = 0;
-        float v;
-        while (fields_next(&f, &fs, &fn)) {
-            if (!parse_number(fs, fn, &v)) return AE_EFORMAT; /* empty or not a number */
-            if (r > 0 && k >= c0) return AE_EFORMAT;         /* longer than the first row */
-            if (x) x[r * c0 + k] = v;
-            k++;
-        }
-        if (r == 0)
-            c0 = k;
-        else if (k != c0)
-            return AE_EFORMAT;
-        r++;
-    }
-    if (r == 0) return AE_EFORMAT;
-    *rows = r;
-    *cols = c0;
-    return AE_OK;
-}
-
-static int parse_text(const unsigned char *p, size_t len, ae_data *out) {
-    if (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) { /* UTF-8 byte order mark */
-        p += 3;
-        len -= 3;
-    }
-    if (!is_text(p, len)) return AE_EFORMAT;
-    size_t rows = 0, cols = 0;
-    int rc = text_scan(p, len, NULL, &rows, &cols);
-    if (rc == AE_OK) rc = data_alloc(out, rows, cols);
-    if (rc == AE_OK) rc = text_scan(p, len, out->x, &rows, &cols);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- public */
 
-static int parse_plain(const unsigned char *p, size_t len, ae_data *out) {
+/* The bytes of a plain (not gzip) file or buffer, by content. */
+static int parse_plain(const unsigned char *p, size_t len, const ae_csv_opts *o, ae_data *out, ae_data *labels) {
+    int binary = (len >= 6 && memcmp(p, "\x93" "NUMPY", 6) == 0) || (len >= 2 && p[0] == 0 && p[1] == 0);
+    if (binary && (o->columns || o->drop || o->label))
+        return ae_fail(AE_EINVAL, "columns, drop and label apply to text files; this is %s",
+                       p[0] == 0 ? "an IDX file" : "a .npy file");
+    if (labels) *labels = (ae_data){NULL, 0, 0};
     if (len >= 6 && memcmp(p, "\x93" "NUMPY", 6) == 0) return parse_npy(p, len, out);
     if (len >= 2 && p[0] == 0 && p[1] == 0) return parse_idx(p, len, out);
-    return parse_text(p, len, out);
+    return ae_csv_parse(p, len, o, out, labels);
+}
+
+/* A buffer as it comes, gzip or not: inflated first (one layer), then parsed. */
+static int parse_any(const unsigned char *p, size_t len, const ae_csv_opts *o, ae_data *out, ae_data *labels) {
+    if (len == 0) return ae_fail(AE_EFORMAT, "empty: no bytes at all");
+    if (len < 2 || p[0] != 0x1f || p[1] != 0x8b) return parse_plain(p, len, o, out, labels);
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    int rc = gunzip(p, len, o->max_inflate ? o->max_inflate : ae_data_max_inflate(), &raw, &n);
+    if (rc != AE_OK) return rc;
+    rc = n == 0 ? ae_fail(AE_EFORMAT, "the gzip stream inflates to nothing") : parse_plain(raw, n, o, out, labels);
+    ae_dealloc(raw);
+    return rc;
+}
+
+/* Puts "path: " in front of the detail a failure recorded (when it recorded one). */
+static int with_path(int rc, const char *path) {
+    if (rc == AE_OK || ae_last_error()[0] == '\0') return rc;
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", ae_last_error());
+    return ae_fail(rc, "%s: %s", path, detail);
+}
+
+AE_API ae_csv_opts ae_csv_opts_default(void) {
+    ae_csv_opts o;
+    memset(&o, 0, sizeof o);
+    o.header = -1;
+    o.index_column = -1;
+    return o;
+}
+
+AE_API int ae_data_parse_csv(const void *buf, size_t len, const ae_csv_opts *opts, ae_data *out, ae_data *labels) {
+    ae_error_clear();
+    if (labels) *labels = (ae_data){NULL, 0, 0};
+    if (!out) return ae_fail(AE_EINVAL, "out is NULL");
+    *out = (ae_data){NULL, 0, 0};
+    if (!buf) return ae_fail(AE_EINVAL, "buf is NULL");
+    const ae_csv_opts def = ae_csv_opts_default(), *o = opts ? opts : &def;
+    int rc = parse_any(buf, len, o, out, labels);
+    if (rc != AE_OK) {
+        ae_data_free(out);
+        ae_data_free(labels);
+    }
+    return rc;
 }
 
 /* len 0 is AE_EFORMAT, like an empty file: there is nothing to parse. A gzip buffer is
  * inflated first, as ae_data_load does for a file. */
 AE_API int ae_data_parse(const void *buf, size_t len, ae_data *out) {
-    if (!out) return AE_EINVAL;
-    *out = (ae_data){NULL, 0, 0};
-    if (!buf) return AE_EINVAL;
-    if (len == 0) return AE_EFORMAT;
-    const unsigned char *p = buf;
-    int rc;
-    if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
-        unsigned char *raw = NULL;
-        size_t n = 0;
-        rc = gunzip(p, len, &raw, &n);
-        if (rc == AE_OK) {
-            rc = parse_plain(raw, n, out);
-            ae_dealloc(raw);
-        }
-    } else {
-        rc = parse_plain(p, len, out);
-    }
-    if (rc != AE_OK) ae_data_free(out);
-    return rc;
+    return ae_data_parse_csv(buf, len, NULL, out, NULL);
 }
+
+/* fopen/fread/fstat failed: AE_EIO with the system's reason. */
+static int io_error(void) { return ae_fail(AE_EIO, "%s", strerror(errno)); }
 
 /* The whole file into a new buffer; over MAX_BYTES is AE_EFORMAT. */
 static int read_file(const char *path, unsigned char **out, size_t *out_len) {
     FILE *f = fopen(path, "rb");
-    if (!f) return AE_EIO;
+    if (!f) return io_error();
     size_t limit = byte_limit(), cap = 65536, len = 0;
     struct stat st;
     int rc = AE_OK;
     if (fstat(fileno(f), &st) != 0) {
-        rc = AE_EIO;
+        rc = io_error();
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = ae_fail(AE_EIO, "%s", strerror(EISDIR));
     } else if (S_ISREG(st.st_mode)) {
         if (st.st_size < 0 || (uint64_t)st.st_size > limit)
-            rc = AE_EFORMAT;
+            rc = ae_fail(AE_EFORMAT, "larger than %zu bytes, the most a data file may be", limit);
         else
             cap = (size_t)st.st_size + 1; /* +1: EOF shows up without growing the buffer */
     }
@@ -643,12 +662,13 @@ static int read_file(const char *path, unsigned char **out, size_t *out_len) {
         size_t want = cap - len, got = fread(buf + len, 1, want, f);
         len += got;
         if (got < want) {
-            if (ferror(f)) rc = AE_EIO; /* a directory lands here too (EISDIR) */
+            if (ferror(f)) rc = io_error(); /* a directory lands here too (EISDIR) */
             break;
         }
     }
-    if (rc == AE_OK && len > limit) rc = AE_EFORMAT;
-    if (fclose(f) != 0 && rc == AE_OK) rc = AE_EIO;
+    if (rc == AE_EFORMAT && ae_last_error()[0] == '\0') rc = ae_fail(AE_EFORMAT, "larger than %zu bytes, the most a data file may be", limit);
+    if (rc == AE_OK && len > limit) rc = ae_fail(AE_EFORMAT, "larger than %zu bytes, the most a data file may be", limit);
+    if (fclose(f) != 0 && rc == AE_OK) rc = io_error();
     if (rc != AE_OK) {
         ae_dealloc(buf);
         return rc;
@@ -658,31 +678,40 @@ static int read_file(const char *path, unsigned char **out, size_t *out_len) {
     return AE_OK;
 }
 
-AE_API int ae_data_load(const char *path, ae_data *out) {
-    if (!out) return AE_EINVAL;
+AE_API int ae_data_load_csv(const char *path, const ae_csv_opts *opts, ae_data *out, ae_data *labels) {
+    ae_error_clear();
+    if (labels) *labels = (ae_data){NULL, 0, 0};
+    if (!out) return ae_fail(AE_EINVAL, "out is NULL");
     *out = (ae_data){NULL, 0, 0};
-    if (!path) return AE_EINVAL;
+    if (!path) return ae_fail(AE_EINVAL, "path is NULL");
+    const ae_csv_opts def = ae_csv_opts_default(), *o = opts ? opts : &def;
     unsigned char *buf = NULL;
     size_t len = 0;
     int rc = read_file(path, &buf, &len);
-    if (rc != AE_OK) return rc;
+    if (rc != AE_OK) return with_path(rc, path);
     if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
         /* Inflate, then let the compressed bytes go before the floats are made: the peak is
          * inflated + floats, not compressed + inflated + floats. */
         unsigned char *raw = NULL;
         size_t n = 0;
-        rc = gunzip(buf, len, &raw, &n);
+        rc = gunzip(buf, len, o->max_inflate ? o->max_inflate : ae_data_max_inflate(), &raw, &n);
         ae_dealloc(buf);
-        if (rc != AE_OK) return rc;
-        rc = n == 0 ? AE_EFORMAT : parse_plain(raw, n, out); /* one layer of gzip, as parse */
-        ae_dealloc(raw);
-        if (rc != AE_OK) ae_data_free(out);
-        return rc;
+        if (rc == AE_OK) {
+            rc = n == 0 ? ae_fail(AE_EFORMAT, "the gzip stream inflates to nothing") : parse_plain(raw, n, o, out, labels);
+            ae_dealloc(raw);
+        }
+    } else {
+        rc = parse_any(buf, len, o, out, labels);
+        ae_dealloc(buf);
     }
-    rc = ae_data_parse(buf, len, out);
-    ae_dealloc(buf);
-    return rc;
+    if (rc != AE_OK) {
+        ae_data_free(out);
+        ae_data_free(labels);
+    }
+    return with_path(rc, path);
 }
+
+AE_API int ae_data_load(const char *path, ae_data *out) { return ae_data_load_csv(path, NULL, out, NULL); }
 
 /* NULL and an already freed (zeroed) struct are no-ops. */
 AE_API void ae_data_free(ae_data *d) {
@@ -719,16 +748,18 @@ static int src_open(source *s, const char *path, unsigned char peek[2], size_t *
     memset(s, 0, sizeof *s);
     *npeek = 0;
     s->f = fopen(path, "rb");
-    if (!s->f) return AE_EIO;
+    if (!s->f) return io_error();
     struct stat st;
-    if (fstat(fileno(s->f), &st) != 0) return AE_EIO;
+    if (fstat(fileno(s->f), &st) != 0) return io_error();
+    if (S_ISDIR(st.st_mode)) return ae_fail(AE_EIO, "%s", strerror(EISDIR));
     if (S_ISREG(st.st_mode)) {
-        if (st.st_size < 0 || (uint64_t)st.st_size > byte_limit()) return AE_EFORMAT; /* as read_file */
+        if (st.st_size < 0 || (uint64_t)st.st_size > byte_limit()) /* as read_file */
+            return ae_fail(AE_EFORMAT, "larger than %zu bytes, the most a data file may be", byte_limit());
         s->regular = 1;
         s->size = (uint64_t)st.st_size;
     }
     size_t got = fread(peek, 1, 2, s->f);
-    if (got < 2 && ferror(s->f)) return AE_EIO; /* a directory lands here too (EISDIR) */
+    if (got < 2 && ferror(s->f)) return io_error(); /* a directory lands here too (EISDIR) */
     s->in_total = got;
     if (got < 2 || peek[0] != 0x1f || peek[1] != 0x8b) {
         *npeek = got;
@@ -740,7 +771,7 @@ static int src_open(source *s, const char *path, unsigned char peek[2], size_t *
     s->zs.zalloc = zalloc_hook;
     s->zs.zfree = zfree_hook;
     int z = inflateInit2(&s->zs, 16 + MAX_WBITS); /* 16: gzip wrapper only */
-    if (z != Z_OK) return z == Z_MEM_ERROR ? AE_ENOMEM : AE_EFORMAT;
+    if (z != Z_OK) return z == Z_MEM_ERROR ? AE_ENOMEM : ae_fail(AE_EFORMAT, "zlib cannot start inflating");
     s->z_ready = 1;
     memcpy(s->in, peek, 2);
     s->zs.next_in = s->in;
@@ -752,7 +783,7 @@ static int src_close(source *s) {
     int rc = AE_OK;
     if (s->z_ready) inflateEnd(&s->zs);
     ae_dealloc(s->in);
-    if (s->f && fclose(s->f) != 0) rc = AE_EIO;
+    if (s->f && fclose(s->f) != 0) rc = io_error();
     memset(s, 0, sizeof *s);
     return rc;
 }
@@ -764,11 +795,12 @@ static int src_fill(source *s) {
     if (left > 0 && s->zs.next_in != s->in) memmove(s->in, s->zs.next_in, left);
     size_t want = CHUNK - left, got = fread(s->in + left, 1, want, s->f);
     if (got < want) {
-        if (ferror(s->f)) return AE_EIO;
+        if (ferror(s->f)) return io_error();
         s->in_eof = 1;
     }
     s->in_total += got;
-    if (s->in_total > byte_limit()) return AE_EFORMAT; /* a file not regular, over the limit */
+    if (s->in_total > byte_limit()) /* a file not regular, over the limit */
+        return ae_fail(AE_EFORMAT, "larger than %zu bytes, the most a data file may be", byte_limit());
     s->zs.next_in = s->in;
     s->zs.avail_in = (uInt)(left + got);
     return AE_OK;
@@ -787,7 +819,7 @@ static int gz_member_end(source *s) {
     }
     if (s->zs.avail_in >= 2 && s->zs.next_in[0] == 0x1f && s->zs.next_in[1] == 0x8b && inflateReset(&s->zs) == Z_OK)
         return AE_OK;
-    return AE_EFORMAT;
+    return ae_fail(AE_EFORMAT, "junk after the gzip stream");
 }
 
 /* Up to n of the next bytes into dst; *got < n only at the end of the data. A gzip stream
@@ -796,7 +828,7 @@ static int src_read(source *s, unsigned char *dst, size_t n, size_t *got) {
     *got = 0;
     if (!s->gz) {
         *got = fread(dst, 1, n, s->f);
-        return *got < n && ferror(s->f) ? AE_EIO : AE_OK;
+        return *got < n && ferror(s->f) ? io_error() : AE_OK;
     }
     size_t done = 0;
     int rc = AE_OK;
@@ -813,10 +845,10 @@ static int src_read(source *s, unsigned char *dst, size_t n, size_t *got) {
             if ((rc = gz_member_end(s)) != AE_OK) break;
             continue;
         }
-        if ((rc = inflate_status(z)) != AE_OK) break;
+        if ((rc = inflate_status(z, &s->zs)) != AE_OK) break;
         /* No progress with input left, or none left in the file: the stream was cut short. */
         if (!progress && (s->zs.avail_in > 0 || s->in_eof)) {
-            rc = AE_EFORMAT;
+            rc = ae_fail(AE_EFORMAT, "gzip stream cut short");
             break;
         }
     }
@@ -828,7 +860,7 @@ static int src_read(source *s, unsigned char *dst, size_t n, size_t *got) {
 static int src_need(source *s, unsigned char *dst, size_t n) {
     size_t got;
     int rc = src_read(s, dst, n, &got);
-    return rc == AE_OK && got < n ? AE_EFORMAT : rc;
+    return rc == AE_OK && got < n ? ae_fail(AE_EFORMAT, "the file ends before the data its header declares") : rc;
 }
 
 /* Past the next n bytes: fseeko in a plain regular file (whose size was checked), otherwise
@@ -836,7 +868,7 @@ static int src_need(source *s, unsigned char *dst, size_t n) {
 static int src_skip(source *s, size_t n, unsigned char *buf) {
     if (!s->gz && s->regular) {
         off_t o = (off_t)n;
-        if (o >= 0 && (uint64_t)o == (uint64_t)n) return fseeko(s->f, o, SEEK_CUR) == 0 ? AE_OK : AE_EIO;
+        if (o >= 0 && (uint64_t)o == (uint64_t)n) return fseeko(s->f, o, SEEK_CUR) == 0 ? AE_OK : io_error();
     }
     while (n > 0) {
         size_t k = n < CHUNK ? n : CHUNK;
@@ -875,12 +907,12 @@ static int read_header(source *s, const char *path, layout *L, int *text) {
             *text = 1; /* what parse_plain makes of it */
             return AE_OK;
         }
-        if (got < 8) return AE_EFORMAT;
+        if (got < 8) return ae_fail(AE_EFORMAT, ".npy: the header is cut short (%zu bytes)", got + 2);
         size_t start = npy_start(pre);
-        if (start == 0) return AE_EFORMAT;
+        if (start == 0) return npy_version_error(pre);
         if ((rc = src_need(s, pre + 10, start - 10)) != AE_OK) return rc;
         size_t hlen = npy_dict_len(pre, start);
-        if (hlen > MAX_NPY_HEADER) return AE_EFORMAT;
+        if (hlen > MAX_NPY_HEADER) return ae_fail(AE_EFORMAT, ".npy: a header of %zu bytes (at most 1 MiB is read)", hlen);
         unsigned char *hb = ae_malloc(start + hlen);
         if (!hb) return AE_ENOMEM;
         memcpy(hb, pre, start);
@@ -892,8 +924,12 @@ static int read_header(source *s, const char *path, layout *L, int *text) {
         return AE_OK;
     }
     if (rc != AE_OK) return rc;
-    if (L->bytes > byte_limit() - L->hdr) return AE_EFORMAT;
-    if (!s->gz && s->regular && s->size != (uint64_t)L->hdr + L->bytes) return AE_EFORMAT;
+    if (L->bytes > byte_limit() - L->hdr)
+        return ae_fail(AE_EFORMAT, "its header declares %zu bytes, more than a data file may be", L->bytes);
+    if (!s->gz && s->regular && s->size != (uint64_t)L->hdr + L->bytes)
+        return ae_fail(AE_EFORMAT, "%s: %s bytes of data after the header, which declares %zu x %zu values of %zu bytes (%zu)",
+                       L->npy ? ".npy" : "IDX", s->size > (uint64_t)L->hdr + L->bytes ? "more" : "fewer", L->rows,
+                       L->cols, L->esize, L->bytes);
     return AE_OK;
 }
 
@@ -901,17 +937,18 @@ static int read_header(source *s, const char *path, layout *L, int *text) {
  * the end of its header, so its data is not checked. Text: parsed whole. rows and cols are
  * zeroed on failure. */
 AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols) {
+    ae_error_clear();
     if (rows) *rows = 0;
     if (cols) *cols = 0;
-    if (!path || !rows || !cols) return AE_EINVAL;
+    if (!path || !rows || !cols) return ae_fail(AE_EINVAL, "path, rows or cols is NULL");
     source s;
     layout L;
     int text = 0, rc = read_header(&s, path, &L, &text), rc_close = src_close(&s);
     if (rc == AE_OK) rc = rc_close;
-    if (rc != AE_OK) return rc;
+    if (rc != AE_OK) return with_path(rc, path);
     if (text) {
         ae_data d;
-        if ((rc = ae_data_load(path, &d)) != AE_OK) return rc;
+        if ((rc = ae_data_load(path, &d)) != AE_OK) return rc; /* its detail names the file */
         L.rows = d.rows;
         L.cols = d.cols;
         ae_data_free(&d);
@@ -928,15 +965,19 @@ AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols) {
  * floats allocated after: a hostile header cannot trigger a big allocation. A range that
  * ends at the last row also reads on to the end of the file, which must come right there
  * (for gzip: the members' trailers and CRCs checked, as ae_data_load checks them). */
+static int range_error(size_t first, size_t count, size_t rows) {
+    return ae_fail(AE_EINVAL, "rows %zu..%zu+%zu lie outside the file's %zu rows", first, first, count, rows);
+}
+
 static int read_rows(source *s, const layout *L, size_t first, size_t count, ae_data *out) {
-    if (first >= L->rows || count > L->rows - first) return AE_EINVAL;
+    if (first >= L->rows || count > L->rows - first) return range_error(first, count, L->rows);
     size_t row_bytes = L->cols * L->esize; /* rows * row_bytes = L->bytes: no overflow */
     size_t n = count * L->cols, need = count * row_bytes, done = 0;
     unsigned char *buf = ae_malloc(CHUNK);
     if (!buf) return AE_ENOMEM;
     int rc = AE_OK;
     if (!s->gz && s->regular) {
-        rc = data_alloc(out, count, L->cols);
+        rc = ae_data_alloc(out, count, L->cols);
         if (rc == AE_OK) rc = src_skip(s, first * row_bytes, buf);
         size_t per = CHUNK / L->esize;
         while (rc == AE_OK && done < n) {
@@ -957,7 +998,7 @@ static int read_rows(source *s, const layout *L, size_t first, size_t count, ae_
             if ((rc = src_read(s, raw + done, cap - done, &got)) == AE_OK && got < cap - done) rc = AE_EFORMAT;
             done += got;
         }
-        if (rc == AE_OK) rc = data_alloc(out, count, L->cols);
+        if (rc == AE_OK) rc = ae_data_alloc(out, count, L->cols);
         if (rc == AE_OK) convert(L, raw, n, out->x);
         ae_dealloc(raw);
     }
@@ -965,7 +1006,7 @@ static int read_rows(source *s, const layout *L, size_t first, size_t count, ae_
         unsigned char extra;
         size_t got;
         rc = src_read(s, &extra, 1, &got);
-        if (rc == AE_OK && got > 0) rc = AE_EFORMAT;
+        if (rc == AE_OK && got > 0) rc = ae_fail(AE_EFORMAT, "more bytes after the data its header declares");
     }
     return rc;
 }
@@ -976,11 +1017,11 @@ static int text_rows(const char *path, size_t first, size_t count, ae_data *out)
     int rc = ae_data_load(path, &all);
     if (rc != AE_OK) return rc;
     if (first >= all.rows || count > all.rows - first) {
-        rc = AE_EINVAL;
+        rc = with_path(range_error(first, count, all.rows), path);
     } else if (count == all.rows) {
         *out = all;
         return AE_OK;
-    } else if ((rc = data_alloc(out, count, all.cols)) == AE_OK) {
+    } else if ((rc = ae_data_alloc(out, count, all.cols)) == AE_OK) {
         memcpy(out->x, all.x + first * all.cols, count * all.cols * sizeof(float));
     }
     ae_data_free(&all);
@@ -999,16 +1040,18 @@ static int text_rows(const char *path, size_t first, size_t count, ae_data *out)
  * and so refuses what ae_data_load refuses. A range outside [0, rows) is AE_EINVAL, found
  * from the header before any data is read. *out is zeroed on failure. */
 AE_API int ae_data_load_range(const char *path, size_t first, size_t count, ae_data *out) {
-    if (!out) return AE_EINVAL;
+    ae_error_clear();
+    if (!out) return ae_fail(AE_EINVAL, "out is NULL");
     *out = (ae_data){NULL, 0, 0};
-    if (!path || count == 0) return AE_EINVAL;
+    if (!path || count == 0) return ae_fail(AE_EINVAL, path ? "count is 0" : "path is NULL");
     source s;
     layout L;
     int text = 0, rc = read_header(&s, path, &L, &text);
     if (rc == AE_OK && !text) rc = read_rows(&s, &L, first, count, out);
     int rc_close = src_close(&s);
     if (rc == AE_OK) rc = rc_close;
-    if (rc == AE_OK && text) rc = text_rows(path, first, count, out);
+    rc = with_path(rc, path);
+    if (rc == AE_OK && text) rc = text_rows(path, first, count, out); /* its details name the file */
     if (rc != AE_OK) ae_data_free(out);
     return rc;
 }
@@ -1017,6 +1060,7 @@ AE_API int ae_data_load_range(const char *path, size_t first, size_t count, ae_d
  * and ended by '\n' so that the data starts at a multiple of 64 bytes, then the floats.
  * Written atomically (io_file): any previous file at path survives a failed save. */
 AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t cols) {
+    ae_error_clear();
     if (!path || !x || rows == 0 || cols == 0) return AE_EINVAL;
     size_t n, bytes;
     if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, sizeof(float), &bytes)) return AE_EINVAL;

@@ -71,21 +71,72 @@ static const char *const OPTS[] = {"sgd", "adam", "adamw"};
 static const char *const LOSSES[] = {"mse", "bce"};
 static const char *const NOISES[] = {"none", "gaussian", "mask"};
 
-static ae_data load_data(const char *path) {
-    ae_data d;
-    int rc = ae_data_load(path, &d);
-    if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
-    if (rc != AE_OK) die("%s is not an IDX, .npy or CSV file of numbers: %s", path, ae_strerror(rc));
+/* How DATA files are read: the data flags of every command that reads rows, taken out of argv
+ * by take_data_flags before the command's own parser runs. */
+static ae_csv_opts data_opts;
+static int data_flags_given;
+
+/* Removes --columns LIST, --drop LIST, --label COL, --delimiter C, --header, --no-header and
+ * --max-inflate MB from argv[0..*argc) into data_opts. */
+static void take_data_flags(int *argc, char **argv) {
+    data_opts = ae_csv_opts_default();
+    int k = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i], *v = i + 1 < *argc ? argv[i + 1] : NULL;
+        const int takes_value = !strcmp(a, "--columns") || !strcmp(a, "--drop") || !strcmp(a, "--label") ||
+                                !strcmp(a, "--delimiter") || !strcmp(a, "--max-inflate");
+        if (takes_value && !v) die("%s needs a value", a);
+        if (!strcmp(a, "--columns")) data_opts.columns = v;
+        else if (!strcmp(a, "--drop")) data_opts.drop = v;
+        else if (!strcmp(a, "--label")) data_opts.label = v;
+        else if (!strcmp(a, "--delimiter")) {
+            if (!strcmp(v, "tab") || !strcmp(v, "\\t")) data_opts.delimiter = '\t';
+            else if (!strcmp(v, "space") || !strcmp(v, " ")) data_opts.delimiter = ' ';
+            else if (!strcmp(v, "comma")) data_opts.delimiter = ',';
+            else if (!strcmp(v, "semicolon")) data_opts.delimiter = ';';
+            else if (!strcmp(v, ",") || !strcmp(v, ";") || !strcmp(v, "|") || !strcmp(v, ":")) data_opts.delimiter = v[0];
+            else die("--delimiter wants one of , ; tab space | : (or comma, semicolon), not '%s'", v);
+        } else if (!strcmp(a, "--max-inflate")) {
+            data_opts.max_inflate = (size_t)parse_long(a, v, 1, 1L << 30) << 20;
+        } else if (!strcmp(a, "--header")) data_opts.header = 1;
+        else if (!strcmp(a, "--no-header")) data_opts.header = 0;
+        else {
+            argv[k++] = argv[i];
+            continue;
+        }
+        data_flags_given = 1;
+        if (takes_value) i++;
+    }
+    *argc = k;
+}
+
+/* A DATA file as the data flags say; with labels, the --label column's values (else the
+ * label column is only kept out of the rows). A refusal prints what the library said. */
+static ae_data load_data_labels(const char *path, ae_data *labels) {
+    ae_data d, y = {NULL, 0, 0};
+    int rc = data_flags_given ? ae_data_load_csv(path, &data_opts, &d, &y) : ae_data_load(path, &d);
+    if (rc != AE_OK) {
+        const char *detail = ae_last_error(), *sep = *detail ? ": " : "";
+        if (rc == AE_EIO) die("cannot read %s: %s%s%s", path, ae_strerror(rc), sep, detail);
+        if (rc == AE_EFORMAT) die("%s is not an IDX, .npy or CSV file of numbers: %s%s%s", path, ae_strerror(rc), sep, detail);
+        die("cannot load %s: %s%s%s", path, ae_strerror(rc), sep, detail);
+    }
+    if (labels) *labels = y;
+    else if (data_flags_given) ae_data_free(&y);
     return d;
 }
+
+static ae_data load_data(const char *path) { return load_data_labels(path, NULL); }
 
 /* ae train --mpi: this rank's share of the rows (the file is never read whole). */
 static ae_data load_shard(const char *path) {
     ae_data d = {NULL, 0, 0};
+    if (data_flags_given) die("--columns, --drop, --label, --delimiter and --header do not apply with --mpi");
 #ifdef AE_HAVE_MPI
     int rc = ae_mpi_data_load_shard(path, MPI_COMM_WORLD, &d, NULL, NULL);
-    if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
-    if (rc != AE_OK) die("%s: no share of its rows for this rank: %s", path, ae_strerror(rc));
+    const char *detail = ae_last_error(), *sep = *detail ? ": " : "";
+    if (rc == AE_EIO) die("cannot read %s: %s%s%s", path, ae_strerror(rc), sep, detail);
+    if (rc != AE_OK) die("%s: no share of its rows for this rank: %s%s%s", path, ae_strerror(rc), sep, detail);
 #else
     (void)path;
 #endif
@@ -717,8 +768,11 @@ static int cmd_flag(int argc, char **argv) {
 static int cmd_head(int argc, char **argv) {
     static const char HELP[] =
         "usage: ae head MODEL DATA LABELS -o MODEL_OUT [options]\n"
+        "       ae head MODEL DATA --label COL -o MODEL_OUT [options]\n"
         "  LABELS: one class index 0..N-1 per row (an IDX label file, .npy or CSV), or with\n"
         "          --linear the target values, one row per DATA row\n"
+        "  --label COL   the labels are DATA's column COL (name or number; text classes become\n"
+        "                0..N-1 in sorted order), kept out of the inputs\n"
         "  --classes N   classes (default: the largest label + 1)   --linear  regression head\n"
         "  --epochs N (10)  --batch N (32)  --lr X (1e-3)  --optimizer sgd|adam|adamw\n"
         "  --freeze      train the head alone, the encoder unchanged (default: fine-tune it too)\n";
@@ -735,10 +789,23 @@ static int cmd_head(int argc, char **argv) {
     if (v[4]) o.learning_rate = parse_float(VALUES[4], v[4]);
     if (v[5]) o.optimizer = (ae_optimizer)parse_choice(VALUES[5], v[5], OPTS, 3);
     o.freeze_encoder = f[1];
-    if (npos != 3 || !out) die("needs MODEL, DATA, LABELS and -o MODEL_OUT (see ae head --help)");
+    const int label_col = data_opts.label != NULL;
+    if (label_col && npos == 3) die("give LABELS or --label COL, not both");
+    if (npos != (label_col ? 2 : 3) || !out) die("needs MODEL, DATA, LABELS and -o MODEL_OUT (see ae head --help)");
     if (linear && classes) die("--classes is for a classifier, not with --linear");
     ae_model *m = load_model(pos[0]);
-    ae_data d = load_data(pos[1]), y = load_data(pos[2]);
+    char names[4096];
+    data_opts.label_names = names;
+    data_opts.label_names_cap = sizeof names;
+    ae_data y, d = load_data_labels(pos[1], label_col ? &y : NULL);
+    if (label_col) pos[2] = data_opts.label;
+    else y = load_data(pos[2]);
+    if (label_col && names[0]) { /* text classes: say which number is which */
+        fprintf(stderr, "classes of %s:", data_opts.label);
+        int k = 0;
+        for (const char *n = names; *n; n += strlen(n) + 1) fprintf(stderr, "%s %d %s", k ? "," : "", k, n), k++;
+        fputc('\n', stderr);
+    }
     need_width(pos[1], d.cols, ae_input_dim(m));
     if (y.rows != d.rows) die("%s has %zu rows but %s has %zu", pos[2], y.rows, pos[1], d.rows);
     if (!linear) {
@@ -869,13 +936,21 @@ int main(int argc, char **argv) {
         "  predict      the head's classes:        ae predict MODEL DATA -o OUT [--probabilities]\n"
         "  sample       draws from a VAE:          ae sample MODEL -n N -o OUT [--png FILE]\n"
         "  info         what a model file holds:   ae info MODEL\n"
-        "DATA: IDX (.gz), .npy or CSV. OUT: .npy by extension, else CSV.\n";
+        "DATA: IDX (.gz), .npy or CSV. OUT: .npy by extension, else CSV.\n"
+        "CSV DATA, for every command that reads it:\n"
+        "  --columns LIST  keep these columns (names or 1-based numbers and ranges: a,b,4-7), in order\n"
+        "  --drop LIST     leave these out     --label COL  keep COL out of the inputs (ae head: the labels)\n"
+        "  --delimiter C   , ; tab space | : (default: detected)   --header / --no-header (default: detected)\n"
+        "  --max-inflate MB  how far a .csv.gz may inflate (default 512)\n";
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) usage(HELP);
     if (!strcmp(argv[1], "--version")) {
         printf("ae %s\n", ae_version());
         return 0;
     }
     cmd = argv[1];
+    static const char *const READS_DATA[] = {"train", "encode", "decode", "reconstruct", "score", "threshold",
+                                             "flag", "head", "predict", NULL};
+    if (find_name(READS_DATA, cmd) >= 0) take_data_flags(&argc, argv);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
     if (!strcmp(cmd, "encode") || !strcmp(cmd, "decode") || !strcmp(cmd, "reconstruct") || !strcmp(cmd, "score"))
         return cmd_rows(argc - 2, argv + 2);
