@@ -45,8 +45,24 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--contamination") && i + 1 < argc) contamination = atof(argv[++i]);
         else path = argv[i];
     }
+    /* scikit-learn's first line ("569,30,malignant,benign") describes the table, it is not a
+     * header of its 31 columns: parse what follows it. */
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    static char text[1 << 20];
+    const size_t len = fread(text, 1, sizeof text, f);
+    fclose(f);
+    const char *body = memchr(text, '\n', len);
+    if (!body || len == sizeof text) {
+        fprintf(stderr, "tabular: %s: not scikit-learn's breast-cancer CSV\n", path);
+        return 1;
+    }
+    body++;
     ae_data t;
-    int rc = ae_data_load(path, &t);
+    int rc = ae_data_parse(body, len - (size_t)(body - text), &t);
     if (rc != AE_OK) return fail(path, rc);
     if (t.cols < 2) {
         fprintf(stderr, "tabular: %s: want features and a class column\n", path);
