@@ -25,16 +25,35 @@
 static const char *cmd = "ae";
 static int mpi_rank = -1; /* ae train --mpi: this process's rank; -1 without MPI */
 
-/* One clear line on stderr, then exit 1 (the library never exits; this program may). */
+/* Exit statuses (docs/ae.1): 1 when the work failed, 2 for a usage error. A command is in its
+ * usage phase until it first touches a file: a refusal before that is a usage error. */
+enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
+static int usage_phase = 1;
+static void work_begins(void) { usage_phase = 0; }
+
+/* Set when an output goes to standard output: the command's own report lines go to stderr
+ * then, so that nothing but data reaches the stream. */
+static int stdout_is_data;
+
+/* One clear line on stderr, then exit 1, or 2 for a usage error (the library never exits;
+ * this program may). */
 static void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     if (mpi_rank > 0) fprintf(stderr, "[rank %d] ", mpi_rank);
-    fprintf(stderr, "ae %s: ", cmd);
+    fprintf(stderr, cmd ? "ae %s: " : "ae: ", cmd);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    exit(1);
+    exit(usage_phase ? EXIT_USAGE : EXIT_FAILED);
+}
+
+/* A report line of a command (a threshold, a count): on stdout, unless stdout carries data. */
+static void report(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stdout_is_data ? stderr : stdout, fmt, ap);
+    va_end(ap);
 }
 
 static void check(int rc, const char *what) {
@@ -112,9 +131,37 @@ static void take_data_flags(int *argc, char **argv) {
 
 /* A DATA file as the data flags say; with labels, the --label column's values (else the
  * label column is only kept out of the rows). A refusal prints what the library said. */
+/* All of standard input, for DATA given as "-"; NULL (and a message) when it cannot be read. */
+static char *read_stdin(size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, stdin)) > 0;) {
+        n += got;
+        if (n == cap) {
+            char *bigger = cap <= ((size_t)1 << 40) ? realloc(buf, cap *= 2) : NULL;
+            if (!bigger) free(buf);
+            buf = bigger;
+        }
+    }
+    if (!buf) die("out of memory reading standard input");
+    if (ferror(stdin)) die("cannot read standard input: %s", strerror(errno));
+    *len = n;
+    return buf;
+}
+
 static ae_data load_data_labels(const char *path, ae_data *labels) {
+    work_begins();
     ae_data d, y = {NULL, 0, 0};
-    int rc = data_flags_given ? ae_data_load_csv(path, &data_opts, &d, &y) : ae_data_load(path, &d);
+    int rc;
+    if (!strcmp(path, "-")) { /* standard input: the format found from the content, as for a file */
+        size_t len;
+        char *buf = read_stdin(&len);
+        path = "standard input";
+        rc = data_flags_given ? ae_data_parse_csv(buf, len, &data_opts, &d, &y) : ae_data_parse(buf, len, &d);
+        free(buf);
+    } else {
+        rc = data_flags_given ? ae_data_load_csv(path, &data_opts, &d, &y) : ae_data_load(path, &d);
+    }
     if (rc != AE_OK) {
         const char *detail = ae_last_error(), *sep = *detail ? ": " : "";
         if (rc == AE_EIO) die("cannot read %s: %s%s%s", path, ae_strerror(rc), sep, detail);
@@ -130,6 +177,7 @@ static ae_data load_data(const char *path) { return load_data_labels(path, NULL)
 
 /* ae train --mpi: this rank's share of the rows (the file is never read whole). */
 static ae_data load_shard(const char *path) {
+    work_begins();
     ae_data d = {NULL, 0, 0};
     if (data_flags_given) die("--columns, --drop, --label, --delimiter and --header do not apply with --mpi");
 #ifdef AE_HAVE_MPI
@@ -144,6 +192,7 @@ static ae_data load_shard(const char *path) {
 }
 
 static ae_model *load_model(const char *path) {
+    work_begins();
     ae_model *m;
     int rc = ae_load(&m, path);
     if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
@@ -158,6 +207,14 @@ static int ends_with(const char *s, const char *suffix) {
 
 /* Writes rows x cols floats as .npy (by extension) or CSV. */
 static void write_rows(const char *path, const float *x, size_t rows, size_t cols) {
+    if (!strcmp(path, "-")) { /* standard output: CSV */
+        int ok = 1;
+        for (size_t i = 0; i < rows && ok; i++)
+            for (size_t j = 0; j < cols && ok; j++)
+                ok = printf("%.9g%c", x[i * cols + j], j + 1 < cols ? ',' : '\n') > 0;
+        if (fflush(stdout) != 0 || !ok) die("writing to standard output failed: %s", strerror(errno));
+        return;
+    }
     if (ends_with(path, ".npy")) {
         check(ae_npy_save(path, x, rows, cols), path);
         return;
@@ -397,7 +454,7 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--history")) history = VALUE();
         else if (!strcmp(a, "--plot")) plot = VALUE();
         else if (!strcmp(a, "--mpi")) mpi = 1;
-        else if (a[0] == '-') die("unknown option %s (see ae train --help)", a);
+        else if (a[0] == '-' && a[1]) die("unknown option %s (see ae train --help)", a); /* "-": stdin */
         else if (!data) data = a;
         else die("unexpected argument %s", a);
 #undef VALUE
@@ -567,7 +624,7 @@ static args parse_args(int argc, char **argv, int want, const char *help) {
             else if (!strcmp(s, "--png")) a.png = v;
             else if (!strcmp(s, "--image-shape")) a.shape = v;
             else a.n = parse_long(s, v, 1, 1000000);
-        } else if (s[0] == '-') die("unknown option %s (see ae %s --help)", s, cmd);
+        } else if (s[0] == '-' && s[1]) die("unknown option %s (see ae %s --help)", s, cmd);
         else if (a.npos < 2) a.pos[a.npos++] = s;
         else die("unexpected argument %s", s);
     }
@@ -596,7 +653,7 @@ static int parse_command(int argc, char **argv, const char *help, const char *co
             values[k] = argv[++i];
         } else if ((k = find_name(flag_opts, s)) >= 0) {
             flags[k] = 1;
-        } else if (s[0] == '-') {
+        } else if (s[0] == '-' && s[1]) {
             die("unknown option %s (see ae %s --help)", s, cmd);
         } else if (npos < max_pos) {
             pos[npos++] = s;
@@ -634,10 +691,11 @@ static void maybe_png(const args *a, const float *x, size_t rows, size_t cols, c
 }
 
 static int cmd_rows(int argc, char **argv) {
-    static const char HELP[] = "usage: ae encode|decode|reconstruct|score MODEL DATA -o OUT(.npy|.csv)\n"
-                               "       reconstruct also: --png FILE [--image-shape HxW] (16 inputs over outputs)\n";
+    static const char HELP[] = "usage: ae encode|decode|reconstruct|score MODEL DATA [-o OUT(.npy|.csv)]\n"
+                               "       reconstruct also: --png FILE [--image-shape HxW] (16 inputs over outputs)\n"
+                               "  DATA - reads standard input; without -o (or with -o -) CSV goes to standard output\n";
     args a = parse_args(argc, argv, 2, HELP);
-    if (!a.out) die("needs -o OUT (see ae %s --help)", cmd);
+    if (!a.out || !strcmp(a.out, "-")) a.out = "-", stdout_is_data = 1; /* no -o: standard output */
     ae_model *m = load_model(a.pos[0]);
     ae_data d = load_data(a.pos[1]);
     const int decode = !strcmp(cmd, "decode");
@@ -721,8 +779,8 @@ static int cmd_threshold(int argc, char **argv) {
     }
     int rc = ae_save(m, out);
     if (rc != AE_OK) die("cannot write %s: %s", out, ae_strerror(rc));
-    if (rows) printf("threshold %.9g (from the errors of %zu rows of %s)\n", (double)t, rows, pos[1]);
-    else printf("threshold %.9g\n", (double)t);
+    if (rows) report("threshold %.9g (from the errors of %zu rows of %s)\n", (double)t, rows, pos[1]);
+    else report("threshold %.9g\n", (double)t);
     fprintf(stderr, "wrote %s\n", out);
     ae_free(m);
     return 0;
@@ -730,14 +788,16 @@ static int cmd_threshold(int argc, char **argv) {
 
 /* ae flag MODEL DATA -o FLAGS [--scores SCORES]: 1 for each row above the model's threshold. */
 static int cmd_flag(int argc, char **argv) {
-    static const char HELP[] = "usage: ae flag MODEL DATA -o FLAGS(.npy|.csv) [--scores SCORES(.npy|.csv)]\n"
+    static const char HELP[] = "usage: ae flag MODEL DATA [-o FLAGS(.npy|.csv)] [--scores SCORES(.npy|.csv)]\n"
+                               "  DATA - reads standard input; without -o (or with -o -) CSV goes to standard output\n"
                                "  1 for each row whose reconstruction error is above the model's threshold\n"
                                "  (set by ae threshold), else 0\n";
     static const char *const VALUES[] = {"-o", "--scores", NULL};
     const char *v[2] = {NULL, NULL}, *pos[2] = {NULL, NULL};
     const int npos = parse_command(argc, argv, HELP, VALUES, v, NULL, NULL, pos, 2);
     const char *out = v[0], *scores_out = v[1];
-    if (npos != 2 || !out) die("needs MODEL, DATA and -o FLAGS (see ae flag --help)");
+    if (npos != 2) die("needs MODEL and DATA (see ae flag --help)");
+    if (!out || !strcmp(out, "-")) out = "-", stdout_is_data = 1; /* no -o: standard output */
     ae_model *m = load_model(pos[0]);
     float t;
     if (ae_threshold_get(m, &t, NULL, NULL) != AE_OK)
@@ -755,7 +815,7 @@ static int cmd_flag(int argc, char **argv) {
     }
     write_rows(out, as_float, d.rows, 1);
     if (scores_out) write_rows(scores_out, scores, d.rows, 1);
-    printf("flagged %zu of %zu rows (threshold %.9g)\n", flagged, d.rows, (double)t);
+    report("flagged %zu of %zu rows (threshold %.9g)\n", flagged, d.rows, (double)t);
     free(as_float);
     free(scores);
     free(flags);
@@ -834,8 +894,8 @@ static int cmd_head(int argc, char **argv) {
     check(ae_head_evaluate(m, d.x, d.rows, y.x, &loss, &acc), "evaluate");
     rc = ae_save(m, out);
     if (rc != AE_OK) die("cannot write %s: %s", out, ae_strerror(rc));
-    if (linear) printf("head: %zu outputs, training MSE %.6g\n", outputs, loss);
-    else printf("head: %zu classes, training loss %.6g, training accuracy %.4f\n", outputs, loss, acc);
+    if (linear) report("head: %zu outputs, training MSE %.6g\n", outputs, loss);
+    else report("head: %zu classes, training loss %.6g, training accuracy %.4f\n", outputs, loss, acc);
     fprintf(stderr, "wrote %s\n", out);
     ae_data_free(&y);
     ae_data_free(&d);
@@ -845,7 +905,8 @@ static int cmd_head(int argc, char **argv) {
 
 /* ae predict MODEL DATA -o OUT [--probabilities]: the head's classes (or values). */
 static int cmd_predict(int argc, char **argv) {
-    static const char HELP[] = "usage: ae predict MODEL DATA -o OUT(.npy|.csv) [--probabilities]\n"
+    static const char HELP[] = "usage: ae predict MODEL DATA [-o OUT(.npy|.csv)] [--probabilities]\n"
+                               "  DATA - reads standard input; without -o (or with -o -) CSV goes to standard output\n"
                                "  a classifier head: each row's class (with --probabilities, every class's\n"
                                "  probability); a linear head: its values\n";
     static const char *const VALUES[] = {"-o", NULL};
@@ -853,7 +914,8 @@ static int cmd_predict(int argc, char **argv) {
     const char *out = NULL, *pos[2] = {NULL, NULL};
     int probs = 0;
     const int npos = parse_command(argc, argv, HELP, VALUES, &out, FLAGS, &probs, pos, 2);
-    if (npos != 2 || !out) die("needs MODEL, DATA and -o OUT (see ae predict --help)");
+    if (npos != 2) die("needs MODEL and DATA (see ae predict --help)");
+    if (!out || !strcmp(out, "-")) out = "-", stdout_is_data = 1; /* no -o: standard output */
     ae_model *m = load_model(pos[0]);
     ae_head_kind kind;
     size_t outputs;
@@ -943,12 +1005,20 @@ int main(int argc, char **argv) {
         "  --drop LIST     leave these out     --label COL  keep COL out of the inputs (ae head: the labels)\n"
         "  --delimiter C   , ; tab space | : (default: detected)   --header / --no-header (default: detected)\n"
         "  --max-inflate MB  how far a .csv.gz may inflate (default 512)\n";
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) usage(HELP);
+    if (argc < 2) { /* a script that calls ae wrongly should fail */
+        fputs(HELP, stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) usage(HELP);
     if (!strcmp(argv[1], "--version")) {
         printf("ae %s\n", ae_version());
         return 0;
     }
     cmd = argv[1];
+    for (int i = 2; i + 1 < argc; i++) /* "-o -": data on standard output, reports on stderr */
+        if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--scores")) &&
+            !strcmp(argv[i + 1], "-"))
+            stdout_is_data = 1;
     static const char *const READS_DATA[] = {"train", "encode", "decode", "reconstruct", "score", "threshold",
                                              "flag", "head", "predict", NULL};
     if (find_name(READS_DATA, cmd) >= 0) take_data_flags(&argc, argv);
@@ -961,7 +1031,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "head")) return cmd_head(argc - 2, argv + 2);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 2, argv + 2);
     if (!strcmp(cmd, "info")) return cmd_info(argc - 2, argv + 2);
-    cmd = "";
+    cmd = NULL;
     die("unknown command '%s' (see ae --help)", argv[1]);
     return 1;
 }
