@@ -20,6 +20,14 @@ lines=$(cat d.csv | "$ae" encode m.safetensors - -o - 2>/dev/null | head -n 3 | 
 grep -qv '^[01]$' flags.txt && no "flag's stdout holds more than flags: $(grep -v '^[01]$' flags.txt | head -n 2)"
 grep -q "flagged" err.txt || no "flag's report is not on stderr"
 [ "$(wc -l <flags.txt)" -eq 120 ] || no "flag wrote $(wc -l <flags.txt) lines for 120 rows"
+# the score histogram: a PNG with gnuplot, one line saying why not without it
+"$ae" flag m.safetensors d.csv -o f.csv --plot h.png >/dev/null 2>err.txt || no "flag --plot failed: $(cat err.txt)"
+if command -v gnuplot >/dev/null 2>&1; then
+    [ "$(head -c 4 h.png | tail -c 3)" = PNG ] || no "flag --plot wrote no PNG: $(cat err.txt)"
+else
+    grep -q "gnuplot is not installed" err.txt || no "flag --plot without gnuplot says nothing"
+fi
+"$ae" encode m.safetensors d.csv --plot e.png -o e.csv >/dev/null 2>&1; [ $? -eq 2 ] || no "encode --plot is not refused as a usage error"
 # exit statuses
 "$ae" >/dev/null 2>&1; [ $? -eq 2 ] || no "ae with no command does not exit 2"
 "$ae" fly >/dev/null 2>&1; [ $? -eq 2 ] || no "an unknown command does not exit 2"

@@ -329,6 +329,54 @@ static void plot_history(const char *history, const char *png, int have_val) {
     else fprintf(stderr, "wrote %s\n", png);
 }
 
+/* The histogram of anomaly scores drawn by gnuplot: rows below the threshold and rows above
+ * it in two colours, the threshold as a vertical line (when the model has one). */
+static void plot_scores(const char *png, const float *scores, size_t n, float threshold, int have_threshold) {
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "ae %s: gnuplot is not installed (apt-get install gnuplot-nox): no %s\n", cmd, png);
+        return;
+    }
+    char data[] = "/tmp/ae-scores-XXXXXX";
+    int fd = mkstemp(data);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) die("cannot make a temporary file: %s", strerror(errno));
+    float lo = INFINITY, hi = -INFINITY;
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; i++) {
+        ok = fprintf(f, "%.9g %d\n", scores[i], have_threshold && scores[i] > threshold) > 0;
+        lo = fminf(lo, scores[i]);
+        hi = fmaxf(hi, scores[i]);
+    }
+    if (fclose(f) != 0 || !ok) die("writing %s failed", data);
+    /* Scores are heavy-tailed: spanning over two decades, 50 bins of equal width in log10. */
+    const int logx = lo > 0.0f && hi > 100.0f * lo;
+    const double width = logx ? (log10(hi) - log10(lo)) / 50.0 : hi > lo ? (hi - lo) / 50.0 : 1.0;
+    FILE *g = popen("gnuplot", "w");
+    if (!g) {
+        unlink(data);
+        fprintf(stderr, "ae %s: cannot start gnuplot: no %s\n", cmd, png);
+        return;
+    }
+    fprintf(g, "set terminal png size 800,500\nset output '%s'\nset style fill solid 0.6 border -1\n"
+               "set xlabel 'reconstruction error (score)%s'\nset ylabel 'rows'\nset grid\nw = %.9g\n%s\n",
+            png, logx ? ", log scale" : "", width,
+            logx ? "set logscale x\nset boxwidth 0.9 relative\nbin(x) = 10 ** (w * floor(log10(x) / w) + w / 2)"
+                 : "bin(x) = w * floor(x / w) + w / 2");
+    if (have_threshold)
+        fprintf(g, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lw 2 lc rgb 'black'\n"
+                   "set label 'threshold %.4g' at %.9g, graph 0.95 offset 1,0\n"
+                   "plot '%s' using (bin($1)):($2 == 0 ? 1 : 0) smooth frequency with boxes lc rgb '#4477aa' "
+                   "title 'normal', '' using (bin($1)):($2 == 1 ? 1 : 0) smooth frequency with boxes lc rgb "
+                   "'#cc3311' title 'flagged'\n",
+                (double)threshold, (double)threshold, (double)threshold, (double)threshold, data);
+    else
+        fprintf(g, "plot '%s' using (bin($1)):(1) smooth frequency with boxes lc rgb '#4477aa' title 'rows'\n", data);
+    const int failed = pclose(g) != 0;
+    unlink(data);
+    if (failed) fprintf(stderr, "ae %s: gnuplot failed: no %s\n", cmd, png);
+    else fprintf(stderr, "wrote %s\n", png);
+}
+
 static int on_epoch(const ae_epoch_stats *s, void *user) {
     progress *p = user;
     if (s->diverged) {
@@ -607,21 +655,22 @@ static int cmd_train(int argc, char **argv) {
 typedef struct args {
     const char *pos[2];
     int npos;
-    const char *out, *png, *shape;
+    const char *out, *png, *shape, *plot;
     long n;
 } args;
 
 static args parse_args(int argc, char **argv, int want, const char *help) {
-    args a = {{NULL, NULL}, 0, NULL, NULL, NULL, 0};
+    args a = {{NULL, NULL}, 0, NULL, NULL, NULL, NULL, 0};
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) usage(help);
         else if (!strcmp(s, "-o") || !strcmp(s, "--output") || !strcmp(s, "--png") || !strcmp(s, "--image-shape") ||
-                 !strcmp(s, "-n")) {
+                 !strcmp(s, "-n") || !strcmp(s, "--plot")) {
             if (!v) die("%s needs a value", s);
             i++;
             if (s[1] == 'o' || !strcmp(s, "--output")) a.out = v;
             else if (!strcmp(s, "--png")) a.png = v;
+            else if (!strcmp(s, "--plot")) a.plot = v;
             else if (!strcmp(s, "--image-shape")) a.shape = v;
             else a.n = parse_long(s, v, 1, 1000000);
         } else if (s[0] == '-' && s[1]) die("unknown option %s (see ae %s --help)", s, cmd);
@@ -693,8 +742,11 @@ static void maybe_png(const args *a, const float *x, size_t rows, size_t cols, c
 static int cmd_rows(int argc, char **argv) {
     static const char HELP[] = "usage: ae encode|decode|reconstruct|score MODEL DATA [-o OUT(.npy|.csv)]\n"
                                "       reconstruct also: --png FILE [--image-shape HxW] (16 inputs over outputs)\n"
+                               "       score also: --plot FILE.png (a histogram of the scores and the model's\n"
+                               "       threshold, drawn by gnuplot when it is installed)\n"
                                "  DATA - reads standard input; without -o (or with -o -) CSV goes to standard output\n";
     args a = parse_args(argc, argv, 2, HELP);
+    if (a.plot && strcmp(cmd, "score") != 0) die("--plot is for ae score and ae flag");
     if (!a.out || !strcmp(a.out, "-")) a.out = "-", stdout_is_data = 1; /* no -o: standard output */
     ae_model *m = load_model(a.pos[0]);
     ae_data d = load_data(a.pos[1]);
@@ -710,6 +762,11 @@ static int cmd_rows(int argc, char **argv) {
     check(rc, cmd);
     write_rows(a.out, y, d.rows, cols);
     if (!strcmp(cmd, "reconstruct")) maybe_png(&a, y, d.rows, cols, d.x);
+    if (a.plot) {
+        float t;
+        const int have = ae_threshold_get(m, &t, NULL, NULL) == AE_OK;
+        plot_scores(a.plot, y, d.rows, t, have);
+    }
     fprintf(stderr, "wrote %s: %zu rows of %zu\n", a.out, d.rows, cols);
     free(y);
     ae_data_free(&d);
@@ -791,9 +848,10 @@ static int cmd_flag(int argc, char **argv) {
     static const char HELP[] = "usage: ae flag MODEL DATA [-o FLAGS(.npy|.csv)] [--scores SCORES(.npy|.csv)]\n"
                                "  DATA - reads standard input; without -o (or with -o -) CSV goes to standard output\n"
                                "  1 for each row whose reconstruction error is above the model's threshold\n"
-                               "  (set by ae threshold), else 0\n";
-    static const char *const VALUES[] = {"-o", "--scores", NULL};
-    const char *v[2] = {NULL, NULL}, *pos[2] = {NULL, NULL};
+                               "  (set by ae threshold), else 0\n"
+                               "  --plot FILE.png  a histogram of the scores, flagged rows apart, and the threshold\n";
+    static const char *const VALUES[] = {"-o", "--scores", "--plot", NULL};
+    const char *v[3] = {NULL, NULL, NULL}, *pos[2] = {NULL, NULL};
     const int npos = parse_command(argc, argv, HELP, VALUES, v, NULL, NULL, pos, 2);
     const char *out = v[0], *scores_out = v[1];
     if (npos != 2) die("needs MODEL and DATA (see ae flag --help)");
@@ -815,6 +873,7 @@ static int cmd_flag(int argc, char **argv) {
     }
     write_rows(out, as_float, d.rows, 1);
     if (scores_out) write_rows(scores_out, scores, d.rows, 1);
+    if (v[2]) plot_scores(v[2], scores, d.rows, t, 1);
     report("flagged %zu of %zu rows (threshold %.9g)\n", flagged, d.rows, (double)t);
     free(as_float);
     free(scores);
