@@ -8,6 +8,7 @@
 #include "error.h"
 #include "loss.h"
 #include "optim.h"
+#include "plan.h"
 #include "pool.h"
 
 ae_train_opts ae_train_opts_default(void) {
@@ -366,10 +367,7 @@ double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, con
     return pass_run(m, w, pool, x, idx, NULL, rows, c, backward, NULL, parts);
 }
 
-/* Rows per thread below which a pass stays on one thread (OpenBLAS's products then). W at
- * batch 8 (4 rows a thread) trains 1.4x faster split than not; at batch 4 (2 rows a thread)
- * 1.7x slower. */
-#define PAR_MIN_ROWS 4
+#define PAR_MIN_ROWS AE_PLAN_MIN_ROWS
 
 /* A training or evaluation pass over a batch that is its own target: x itself (idx NULL) or
  * rows idx[0 .. rows) of x. Split across the pool when there is one and the batch is big
@@ -412,8 +410,7 @@ static int optim_step(ae_optim *o, float *p, float *g, ae_pool *pool) {
  * products as before). While a pool runs, OpenBLAS runs one thread per call (*blas_before
  * keeps its count to restore). AE_ENOMEM when the pool's memory cannot be had. */
 static int train_pool(const ae_model *m, const ae_pass_cfg *c, size_t cap, ae_pool **pool, int *blas_before) {
-    int T = ae_threads();
-    if ((size_t)T > cap / PAR_MIN_ROWS) T = (int)(cap / PAR_MIN_ROWS); /* no fewer rows a thread */
+    int T = ae_plan_threads_by_cost(m, cap, ae_threads());
     *pool = NULL;
     *blas_before = 0;
     if (T < 2 || !ae_pass_split_covers(m, c)) return AE_OK;
