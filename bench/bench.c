@@ -460,6 +460,10 @@ int main(int argc, char **argv) {
     fprintf(rep, "libae            %s, %zu parameters\n", ae_version(), ae_param_count(m));
     fprintf(rep, "OpenBLAS         core %s%s, %d threads, config \"%s\"\n", openblas_get_corename(),
             blas.fallback ? " (a slow fallback core)" : "", openblas_get_num_threads(), openblas_get_config());
+    ae_plan_info plan;
+    char plan_line[512] = "?";
+    if (ae_plan_last(&plan) == AE_OK) ae_plan_describe(&plan, plan_line, sizeof plan_line);
+    fprintf(rep, "plan             %s\n", plan_line);
     fprintf(rep, "GEMM-only epoch  %.3f s (median of %d), %zu steps, %.2f GFLOP, %.1f GFLOP/s\n", gemm_med, GEMM_REPS,
             steps, flops * 1e-9, flops / gemm_med * 1e-9);
     fprintf(rep, "training epoch   %.3f s median of %d (min %.3f, max %.3f)\n", ep_med, timed_epochs, ep_min, ep_max);

@@ -375,7 +375,8 @@ typedef struct ae_plan_info {
     ae_plan_kind kind;
     int threads;            /* threads it trains on */
     int chunks;             /* ROWS: row chunks a step */
-    const char *source;     /* "forced", "plan file", "one thread", "cost model" or "timed" */
+    const char *source;     /* chosen by: "ae_set_plan", "the plan file", "the thread count"
+                             * (one thread allowed), "the cost model" or "timings" */
     double step_flops;      /* GEMM flops of a full batch's step */
     double pass_seconds[AE_PLAN_KINDS]; /* a timed pass by kind; 0 where not timed */
     double plan_seconds;    /* spent choosing (timing included) */

@@ -99,7 +99,7 @@ size_t ae_plan_describe(const ae_plan_info *p, char *buf, size_t n) {
     if (p->kind == AE_PLAN_ROWS) put(buf, n, &len, " (%d row chunks on %d threads)", p->chunks, p->threads);
     else if (p->kind == AE_PLAN_BLAS) put(buf, n, &len, " (OpenBLAS on %d threads)", p->threads);
     else put(buf, n, &len, " thread");
-    put(buf, n, &len, ", from the %s; %.3g MFLOP a step", p->source ? p->source : "?", p->step_flops * 1e-6);
+    put(buf, n, &len, ", chosen by %s; %.3g MFLOP a step", p->source ? p->source : "?", p->step_flops * 1e-6);
     int timed = 0;
     for (int k = 1; k < AE_PLAN_KINDS; k++)
         if (p->pass_seconds[k] > 0.0) {
@@ -257,6 +257,50 @@ static int plan_save(const ae_plan_request *req, const char *path, const ae_run 
     return ae_atomic_close(&a);
 }
 
+/* ---- team or alone, step by step ---- */
+
+#define PROBE 3            /* steps a probe runs; its first is not counted (workers wake, caches) */
+#define INTERVAL_MIN 32    /* steps between probes: after a switch */
+#define INTERVAL_MAX 1024  /* ... doubled at each probe that confirms the mode, up to this */
+
+static void balance_init(ae_balance *b) {
+    memset(b, 0, sizeof *b);
+    b->mode = 1;
+    b->interval = INTERVAL_MIN;
+    b->left = INTERVAL_MIN;
+}
+
+void ae_plan_balance(ae_run *run, double t) {
+    ae_balance *b = &run->bal;
+    const int ran = run->team;
+    if (!b->probing || b->left < PROBE) { /* a probe's first step is not counted */
+        b->sum[ran] += t;
+        b->n[ran]++;
+    }
+    if (--b->left > 0) return;
+    if (!b->probing) { /* probe the other mode */
+        b->probing = 1;
+        b->left = PROBE;
+        b->sum[!b->mode] = 0.0;
+        b->n[!b->mode] = 0;
+        run->team = !b->mode;
+        return;
+    }
+    /* the probe is over: keep the faster mode per step */
+    const double mine = b->sum[b->mode] / (double)b->n[b->mode], other = b->sum[!b->mode] / (double)b->n[!b->mode];
+    if (other < mine) {
+        b->mode = !b->mode;
+        b->interval = INTERVAL_MIN;
+    } else if (b->interval < INTERVAL_MAX) {
+        b->interval *= 2;
+    }
+    b->probing = 0;
+    b->left = b->interval;
+    b->sum[b->mode] = 0.0;
+    b->n[b->mode] = 0;
+    run->team = b->mode;
+}
+
 /* ---- choosing ---- */
 
 static double now_s(void) {
@@ -265,11 +309,21 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* 1 when a product of a step on `rows` rows is big enough for OpenBLAS to thread it (every
+ * product of layer l has rows x in x out multiply-adds). */
+static int step_may_thread(const ae_model *m, size_t rows) {
+    for (size_t l = 0; l < m->n_layers; l++)
+        if (ae_gemm_may_thread((double)rows * (double)m->layer[l].in * (double)m->layer[l].out)) return 1;
+    return 0;
+}
+
 /* Starts what run needs: the pool for ROWS on several threads (none when it cannot be
- * started: the run then goes on alone, as ONE does). */
-static int run_begin(ae_run *run) {
+ * started: the run then goes on alone, as ONE does), and one-thread windows for ONE and ROWS
+ * when OpenBLAS has more threads and would use them on the step's products. */
+static int run_begin(const ae_plan_request *req, ae_run *run) {
     run->pool = NULL;
     run->team = 0;
+    balance_init(&run->bal);
     if (run->kind == AE_PLAN_ROWS && run->threads > 1) {
         int rc = ae_pool_start(&run->pool, run->threads);
         if (rc == AE_ENOMEM) return rc;
@@ -277,7 +331,7 @@ static int run_begin(ae_run *run) {
         if (rc != AE_OK) run->threads = 1;
     }
     if (run->kind != AE_PLAN_ROWS) run->chunks = 1;
-    run->blas_single = run->kind != AE_PLAN_BLAS && ae_blas_threads() > 1;
+    run->blas_single = run->kind != AE_PLAN_BLAS && ae_blas_threads() > 1 && step_may_thread(req->m, req->batch);
     return AE_OK;
 }
 
@@ -307,11 +361,11 @@ static int plan_by_timing(const ae_plan_request *req, ae_run *run, ae_plan_info 
     const double rows_s = req->time(run, req->time_ctx);
     if (!(rows_s > 0.0)) return AE_OK;
     info->pass_seconds[AE_PLAN_ROWS] = rows_s;
-    info->source = "timed";
+    info->source = "timings";
     const double spent = now_s() - t0, budget = AE_PLAN_BUDGET * (double)req->steps * rows_s;
     if (spent + 2.5 * rows_s > budget) return AE_OK; /* BLAS's two passes would not fit */
     ae_run blas = candidate(AE_PLAN_BLAS, T, req->batch);
-    int rc = run_begin(&blas);
+    int rc = run_begin(req, &blas);
     if (rc != AE_OK) return rc;
     const double blas_s = req->time(&blas, req->time_ctx);
     if (blas_s > 0.0) info->pass_seconds[AE_PLAN_BLAS] = blas_s;
@@ -332,12 +386,12 @@ int ae_plan_start(const ae_plan_request *req, ae_run *run) {
     int from_file = 0, rc = AE_OK;
     if (g_forced != AE_PLAN_AUTO) {
         *run = candidate(g_forced, T, req->batch);
-        info.source = "forced";
+        info.source = "ae_set_plan";
     } else if (path) {
         memset(run, 0, sizeof *run);
         rc = plan_load(req, path, run);
         from_file = rc == AE_OK;
-        if (from_file) info.source = "plan file";
+        if (from_file) info.source = "the plan file";
         else if (rc == AE_EIO) snprintf(info.note, sizeof info.note, "no plan in %.200s yet", path);
         else snprintf(info.note, sizeof info.note, "plan file %.80s refused: %.150s", path, ae_last_error());
         if (!from_file && rc != AE_EIO) (void)ae_fail(rc, "%s", info.note); /* for ae_last_error too */
@@ -346,13 +400,13 @@ int ae_plan_start(const ae_plan_request *req, ae_run *run) {
         const int t = ae_plan_threads_by_cost(req->m, req->batch, T);
         if (t == 1) {
             *run = candidate(AE_PLAN_ONE, 1, req->batch);
-            info.source = T == 1 ? "one thread" : "cost model";
+            info.source = T == 1 ? "the thread count" : "the cost model";
         } else {
             *run = candidate(req->covers ? AE_PLAN_ROWS : AE_PLAN_BLAS, req->covers ? t : T, req->batch);
-            info.source = "cost model";
+            info.source = "the cost model";
         }
     }
-    if ((rc = run_begin(run)) != AE_OK) return rc;
+    if ((rc = run_begin(req, run)) != AE_OK) return rc;
     if (!from_file && g_forced == AE_PLAN_AUTO && run->kind == AE_PLAN_ROWS && info.step_flops >= AE_PLAN_TIME_FLOPS &&
         (rc = plan_by_timing(req, run, &info, t0)) != AE_OK) {
         ae_plan_stop(run);

@@ -28,7 +28,7 @@
 /* Planning's share of an epoch, at most. */
 #define AE_PLAN_BUDGET 0.02
 /* Row chunks a thread, in the ROWS plan: a free thread can take up the work of a slow one. */
-#define AE_PLAN_CHUNKS_PER_THREAD 2
+#define AE_PLAN_CHUNKS_PER_THREAD 1
 
 /* GEMM flops of one training step on `rows` rows (2 M N K per product: forward and dW for
  * every layer, dX for every layer but the first). */
@@ -42,19 +42,37 @@ AE_HIDDEN size_t ae_plan_chunks(size_t rows, int threads);
  * thread small models. */
 AE_HIDDEN void ae_plan_test_min_flops(double flops);
 
+/* Whether a ROWS run's workers help: a ROWS step gives the same bits with or without them, so
+ * the run can measure both and keep the faster as the machine's load changes. Most steps run
+ * in the mode chosen; every `interval` steps a probe of PROBE steps runs the other. */
+typedef struct ae_balance {
+    int mode;           /* 1: the team, 0: the caller alone */
+    unsigned left;      /* steps before the next probe, or of the probe running */
+    int probing;
+    unsigned interval;
+    double sum[2];      /* seconds and steps of each mode since its last decision */
+    unsigned n[2];
+} ae_balance;
+
 /* A run's plan, and how the training loop carries it out. */
 typedef struct ae_run {
     ae_plan_kind kind;
     int threads;       /* 1 for ONE */
     size_t chunks;     /* row chunks a pass (1 but for ROWS) */
     ae_pool *pool;     /* ROWS: threads - 1 workers */
-    int team;          /* ROWS: the workers take tasks (0: the caller runs them alone) */
-    int blas_single;   /* steps run in ae_blas_single windows: ONE and ROWS while OpenBLAS has more */
+    int team;          /* ROWS: the workers take tasks this step (0: the caller runs them alone) */
+    int blas_single;   /* passes run in ae_blas_single windows: ONE and ROWS while OpenBLAS has more */
+    double step_start; /* the running training step's start (ae_plan_balance) */
+    ae_balance bal;
 } ae_run;
+
+/* After a training step of a run with a pool: counts its seconds for the mode it ran in and
+ * sets run->team for the next step. */
+AE_HIDDEN void ae_plan_balance(ae_run *run, double step_seconds);
 
 /* Times one pass (forward and backward) under a candidate run; seconds, or a negative value
  * when it cannot. */
-typedef double (*ae_plan_timer)(const ae_run *candidate, void *ctx);
+typedef double (*ae_plan_timer)(ae_run *candidate, void *ctx);
 
 /* What planning needs of a training run. */
 typedef struct ae_plan_request {

@@ -157,6 +157,8 @@ static _Thread_local int tls_restore;  /* the count a window put aside */
 
 void ae_blas_single_thread(void) { tls_single = 1; }
 
+int ae_gemm_may_thread(double mnk) { return mnk > BLAS_ONE_THREAD_MNK; }
+
 void ae_blas_single_begin(void) {
     pthread_rwlock_wrlock(&g_blas_lock);
     tls_restore = openblas_get_num_threads();
@@ -178,7 +180,7 @@ void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_ma
         gemm_nt_small_m(m, n, k, alpha, a->data, a->ld, b->data, b->ld, beta, c->data, c->ld);
         return;
     }
-    const int lock = !tls_single && (double)m * (double)n * (double)k > BLAS_ONE_THREAD_MNK;
+    const int lock = !tls_single && ae_gemm_may_thread((double)m * (double)n * (double)k);
     if (lock) pthread_rwlock_rdlock(&g_blas_lock);
     /* Callers size every view from the model's widths and the batch size, which ae_create and
      * ae_train bound below INT_MAX, so the casts to blasint are safe. */

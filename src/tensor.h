@@ -72,6 +72,8 @@ AE_HIDDEN int ae_blas_threads(void);
  * in between with a count above its one-thread size. */
 AE_HIDDEN void ae_blas_single_begin(void);
 AE_HIDDEN void ae_blas_single_end(void);
+/* 1 when OpenBLAS may run a product of mnk multiply-adds on more than one thread. */
+AE_HIDDEN int ae_gemm_may_thread(double mnk);
 /* Marks the calling thread (a pool worker) as one that runs products only inside windows. */
 AE_HIDDEN void ae_blas_single_thread(void);
 

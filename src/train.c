@@ -436,8 +436,9 @@ double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, size_t chunks, cons
 
 /* A training or evaluation pass over a batch that is its own target: x itself (idx NULL) or
  * rows idx[0 .. rows) of x, under the run's plan. */
-static double run_pass(ae_model *m, ae_work *w, const ae_run *r, const float *x, const uint32_t *idx, size_t rows,
+static double run_pass(ae_model *m, ae_work *w, ae_run *r, const float *x, const uint32_t *idx, size_t rows,
                        const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
+    if (backward && r->pool) r->step_start = ae_now_seconds(); /* a training step's start */
     if (r->blas_single) ae_blas_single_begin();
     const double l = pass_run(m, w, r->pool, r->team, r->chunks, x, idx, NULL, rows, c, backward, NULL, parts);
     if (r->blas_single) ae_blas_single_end();
@@ -462,8 +463,8 @@ static void par_update_task(void *ctx, uint32_t s) {
 
 /* ae_optim_step, in slices on the run's pool when it has a team: 1 when every weight written
  * is finite. */
-static int optim_step(ae_optim *o, float *p, float *g, const ae_run *r) {
-    if (!r->pool || !r->team || r->chunks < 2) return ae_optim_step(o, p, g);
+static int optim_step(ae_optim *o, float *p, float *g, ae_run *r) {
+    if (!r->pool || r->chunks < 2) return ae_optim_step(o, p, g);
     ae_optim_begin_step(o);
     par_update j;
     j.o = o;
@@ -471,9 +472,10 @@ static int optim_step(ae_optim *o, float *p, float *g, const ae_run *r) {
     j.g = g;
     j.slices = (uint32_t)r->chunks;
     const ae_job job = {par_update_task, &j, &j.slices, 1};
-    ae_pool_run(r->pool, &job, 1);
+    ae_pool_run(r->pool, &job, r->team);
     int ok = 1;
     for (uint32_t s = 0; s < j.slices; s++) ok &= j.finite[s];
+    ae_plan_balance(r, ae_now_seconds() - r->step_start); /* team or alone next step */
     return ok;
 }
 
@@ -488,7 +490,7 @@ typedef struct calib {
     const ae_pass_cfg *c;
 } calib;
 
-static double time_pass(const ae_run *r, void *ctx) {
+static double time_pass(ae_run *r, void *ctx) {
     calib *k = ctx;
     const ae_rng saved = k->m->rng;
     (void)run_pass(k->m, k->w, r, k->x, NULL, k->rows, k->c, 1, NULL);
@@ -577,7 +579,7 @@ double ae_now_seconds(void) {
 
 /* Summed loss over rows of xs in chunks of the workspace's capacity: no gradient, no noise or
  * dropout (a VAE still samples its code, as the ELBO is defined). */
-static double eval_loss_sum(ae_model *m, ae_work *w, const ae_run *run, const float *xs, size_t n,
+static double eval_loss_sum(ae_model *m, ae_work *w, ae_run *run, const float *xs, size_t n,
                             const ae_pass_cfg *train_cfg) {
     ae_pass_cfg c = *train_cfg;
     c.train = 0;
