@@ -261,7 +261,7 @@ static int plan_save(const ae_plan_request *req, const char *path, const ae_run 
 
 #define PROBE 3            /* steps a probe runs; its first is not counted (workers wake, caches) */
 #define INTERVAL_MIN 32    /* steps between probes: after a switch */
-#define INTERVAL_MAX 1024  /* ... doubled at each probe that confirms the mode, up to this */
+#define INTERVAL_MAX 256   /* ... doubled at each probe that confirms the mode, up to this */
 
 static void balance_init(ae_balance *b) {
     memset(b, 0, sizeof *b);
@@ -273,9 +273,14 @@ static void balance_init(ae_balance *b) {
 void ae_plan_balance(ae_run *run, double t) {
     ae_balance *b = &run->bal;
     const int ran = run->team;
-    if (!b->probing || b->left < PROBE) { /* a probe's first step is not counted */
-        b->sum[ran] += t;
-        b->n[ran]++;
+    if (b->probing) { /* the probe's mean, its first step not counted */
+        if (b->left < PROBE) {
+            b->sum[ran] += t;
+            b->n[ran]++;
+        }
+    } else { /* the mode's recent steps: a moving mean over about 16 */
+        b->sum[ran] = b->n[ran] ? b->sum[ran] + (t - b->sum[ran]) / 16.0 : t;
+        b->n[ran] = 1;
     }
     if (--b->left > 0) return;
     if (!b->probing) { /* probe the other mode */
@@ -287,17 +292,16 @@ void ae_plan_balance(ae_run *run, double t) {
         return;
     }
     /* the probe is over: keep the faster mode per step */
-    const double mine = b->sum[b->mode] / (double)b->n[b->mode], other = b->sum[!b->mode] / (double)b->n[!b->mode];
-    if (other < mine) {
+    if (b->sum[!b->mode] / (double)b->n[!b->mode] < b->sum[b->mode]) {
         b->mode = !b->mode;
         b->interval = INTERVAL_MIN;
+        b->sum[b->mode] /= (double)b->n[b->mode]; /* the probe's mean starts the moving one */
+        b->n[b->mode] = 1;
     } else if (b->interval < INTERVAL_MAX) {
         b->interval *= 2;
     }
     b->probing = 0;
     b->left = b->interval;
-    b->sum[b->mode] = 0.0;
-    b->n[b->mode] = 0;
     run->team = b->mode;
 }
 

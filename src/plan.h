@@ -50,8 +50,8 @@ typedef struct ae_balance {
     unsigned left;      /* steps before the next probe, or of the probe running */
     int probing;
     unsigned interval;
-    double sum[2];      /* seconds and steps of each mode since its last decision */
-    unsigned n[2];
+    double sum[2];      /* the mode's moving mean step seconds; a probe's sum of seconds */
+    unsigned n[2];      /* 1 once the moving mean has a value; a probe's counted steps */
 } ae_balance;
 
 /* A run's plan, and how the training loop carries it out. */

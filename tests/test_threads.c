@@ -646,13 +646,200 @@ static void test_threaded_resume_is_bitwise(void **state) {
     remove(path);
 }
 
+/* ---- plans ---- */
+
+/* Trains the wide model under a forced plan on `threads`. */
+static ae_model *train_plan(ae_plan_kind kind, int threads, run_log *log) {
+    assert_int_equal(ae_set_plan(kind), AE_OK);
+    ae_model *m = train_batch(threads, 64, 0, AE_NOISE_MASK, 3, log);
+    ae_plan_info info;
+    assert_int_equal(ae_plan_last(&info), AE_OK);
+    assert_int_equal(info.kind, kind);
+    assert_int_equal(info.chunks, kind == AE_PLAN_ROWS ? threads : 1);
+    assert_int_equal(ae_set_plan(AE_PLAN_AUTO), AE_OK);
+    return m;
+}
+
+/* Every plan trains the same model up to rounding, and each is bitwise the same run again. */
+static void test_every_plan_matches_the_others_and_itself(void **state) {
+    (void)state;
+    run_log log[AE_PLAN_KINDS], again;
+    ae_model *m[AE_PLAN_KINDS] = {NULL};
+    for (int k = AE_PLAN_ONE; k <= AE_PLAN_BLAS; k++) {
+        m[k] = train_plan((ae_plan_kind)k, 2, &log[k]);
+        ae_model *twin = train_plan((ae_plan_kind)k, 2, &again);
+        assert_memory_equal(m[k]->params, twin->params, twin->n_params * sizeof(float));
+        assert_memory_equal(log[k].loss, again.loss, sizeof again.loss);
+        ae_free(twin);
+    }
+    for (int k = AE_PLAN_ROWS; k <= AE_PLAN_BLAS; k++) {
+        for (size_t i = 0; i < m[k]->n_params; i++) assert_close(m[k]->params[i], m[AE_PLAN_ONE]->params[i], 2e-4, 1e-3);
+        for (int e = 0; e < 3; e++) assert_close(log[k].loss[e], log[AE_PLAN_ONE].loss[e], 0, 1e-4);
+    }
+    for (int k = AE_PLAN_ONE; k <= AE_PLAN_BLAS; k++) ae_free(m[k]);
+}
+
+/* A ROWS run gives the same bits with its workers or without them (the caller alone), which
+ * is what lets it drop them on a busy machine: here the workers cannot start. */
+static void test_rows_alone_gives_the_team_bits(void **state) {
+    (void)state;
+    run_log a, b;
+    ae_model *team = train_plan(AE_PLAN_ROWS, 2, &a);
+    ae_pool_fail_start(1);
+    ae_model *alone = train_plan(AE_PLAN_ROWS, 2, &b);
+    ae_pool_fail_start(0);
+    assert_memory_equal(team->params, alone->params, team->n_params * sizeof(float));
+    ae_free(team);
+    ae_free(alone);
+}
+
+/* The step-by-step choice between the team and the caller alone: probes of the other mode,
+ * the faster kept, intervals doubling while the mode holds. */
+static void test_balance_keeps_the_faster_mode(void **state) {
+    (void)state;
+    ae_run r;
+    memset(&r, 0, sizeof r);
+    r.kind = AE_PLAN_ROWS;
+    r.team = 1;
+    r.bal.mode = 1;
+    r.bal.interval = r.bal.left = 32;
+    int alone_steps = 0, switched_at = -1;
+    for (int step = 0; step < 3000; step++) {
+        /* the team takes 1 ms a step for 1000 steps, then (a busy machine) 3 ms; alone 2 ms */
+        const double t = r.team ? (step < 1000 ? 1e-3 : 3e-3) : 2e-3;
+        alone_steps += !r.team;
+        ae_plan_balance(&r, t);
+        if (step >= 1000 && switched_at < 0 && r.bal.mode == 0) switched_at = step;
+    }
+    /* idle: the team, with probes of 3 steps alone after 32, 64, 128 and every 256 steps;
+     * busy: alone from the first probe whose moving mean has seen enough slow steps */
+    assert_true(switched_at >= 1000 && switched_at < 1000 + 2 * (256 + 3));
+    assert_int_equal(r.bal.mode, 0);
+    assert_true(alone_steps > 3000 - switched_at - 100);
+}
+
+/* Inference beside training: ae_encode of one model on this thread while another thread
+ * trains a second model on libae's threads (OpenBLAS's count set to 1 for each of its
+ * passes) gives the bits it gives alone. The encoder's first product (500 x 48, K = 600)
+ * is one whose bits depend on OpenBLAS's count. */
+enum { ID = 600, IN = 500 };
+
+typedef struct trainer {
+    ae_model *m;
+    const float *x;
+    atomic_int running;
+    int rc;
+} trainer;
+
+static void *train_thread(void *arg) {
+    trainer *t = arg;
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 40;
+    o.batch_size = 100;
+    t->rc = ae_train(t->m, t->x, IN, &o);
+    atomic_store(&t->running, 0);
+    return NULL;
+}
+
+static ae_config inference_config(void) {
+    ae_config c = ae_config_default();
+    c.input_dim = ID;
+    c.n_hidden = 1;
+    c.hidden[0] = 48;
+    c.code_dim = 8;
+    return c;
+}
+
+static void test_inference_beside_training_keeps_its_bits(void **state) {
+    (void)state;
+    ae_config c = inference_config();
+    ae_model *infer, *learn;
+    assert_int_equal(ae_create(&infer, &c), AE_OK);
+    c.seed = 7;
+    assert_int_equal(ae_create(&learn, &c), AE_OK);
+    float *x = malloc(IN * ID * sizeof(float)), *alone = malloc(IN * 8 * sizeof(float));
+    float *one = malloc(IN * 8 * sizeof(float)), *code = malloc(IN * 8 * sizeof(float));
+    assert_true(x && alone && one && code);
+    test_fill(x, IN * ID, 3, 0.0f, 1.0f);
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    assert_int_equal(ae_encode(infer, x, IN, one), AE_OK);
+    assert_int_equal(ae_set_threads(2), AE_OK);
+    assert_int_equal(ae_encode(infer, x, IN, alone), AE_OK);
+    if (!memcmp(one, alone, IN * 8 * sizeof(float))) {
+        /* this OpenBLAS gives the same bits on 1 and 2 threads: the test could not fail */
+        assert_int_equal(ae_set_threads(1), AE_OK);
+        free(x), free(alone), free(one), free(code);
+        ae_free(infer);
+        ae_free(learn);
+        skip();
+    }
+    assert_int_equal(ae_set_plan(AE_PLAN_ROWS), AE_OK);
+    trainer t = {learn, x, 1, AE_OK};
+    atomic_init(&t.running, 1);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, train_thread, &t), 0);
+    int runs = 0, differ = 0;
+    while (atomic_load(&t.running) || runs < 20) {
+        assert_int_equal(ae_encode(infer, x, IN, code), AE_OK);
+        differ += memcmp(code, alone, IN * 8 * sizeof(float)) != 0;
+        runs++;
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(t.rc, AE_OK);
+    ae_plan_info info;
+    assert_int_equal(ae_set_plan(AE_PLAN_AUTO), AE_OK);
+    assert_int_equal(differ, 0);
+    assert_true(runs >= 20);
+    /* the training thread's own plan: ROWS, in one-thread windows */
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    (void)info;
+    free(x), free(alone), free(one), free(code);
+    ae_free(infer);
+    ae_free(learn);
+}
+
+/* Between passes OpenBLAS keeps its count: a callback of a ROWS run on a model whose products
+ * OpenBLAS would thread sees 2, not 1. */
+static int blas_threads_seen(const ae_epoch_stats *s, void *user) {
+    (void)s;
+    int *seen = user;
+    *seen = ae_blas_get_info().threads;
+    return 0;
+}
+
+static void test_rows_run_sets_one_thread_only_inside_passes(void **state) {
+    (void)state;
+    ae_config c = inference_config();
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float *x = malloc(IN * ID * sizeof(float));
+    assert_non_null(x);
+    test_fill(x, IN * ID, 5, 0.0f, 1.0f);
+    assert_int_equal(ae_set_threads(2), AE_OK);
+    assert_int_equal(ae_set_plan(AE_PLAN_ROWS), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 2;
+    o.batch_size = 100;
+    int seen = 0;
+    o.on_epoch = blas_threads_seen;
+    o.user = &seen;
+    assert_int_equal(ae_train(m, x, IN, &o), AE_OK);
+    assert_int_equal(seen, 2);
+    assert_int_equal(ae_blas_get_info().threads, 2);
+    assert_int_equal(ae_set_plan(AE_PLAN_AUTO), AE_OK);
+    assert_int_equal(ae_set_threads(1), AE_OK);
+    free(x);
+    ae_free(m);
+}
+
 static int count_alloc(size_t bytes, void *user) {
     (void)bytes;
     ++*(size_t *)user;
     return 0;
 }
 
-static size_t allocs_of(size_t n, int epochs) {
+static size_t allocs_of(size_t n, int epochs, ae_plan_kind kind) {
+    assert_int_equal(ae_set_plan(kind), AE_OK);
     ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
@@ -669,6 +856,10 @@ static size_t allocs_of(size_t n, int epochs) {
     int rc = ae_train(m, x, n, &o);
     ae_set_alloc_hook(NULL, NULL);
     assert_int_equal(rc, AE_OK);
+    ae_plan_info info;
+    assert_int_equal(ae_plan_last(&info), AE_OK);
+    assert_int_equal(info.kind, kind);
+    assert_int_equal(ae_set_plan(AE_PLAN_AUTO), AE_OK);
     free(x);
     free(v);
     ae_free(m);
@@ -678,11 +869,13 @@ static size_t allocs_of(size_t n, int epochs) {
 static void test_threaded_training_allocates_nothing_per_step(void **state) {
     (void)state;
     assert_int_equal(ae_set_threads(2), AE_OK);
-    size_t few = allocs_of(128, 1);   /* 2 steps */
-    size_t many = allocs_of(1280, 6); /* 120 steps */
+    for (int k = AE_PLAN_ONE; k <= AE_PLAN_BLAS; k++) {
+        size_t few = allocs_of(128, 1, (ae_plan_kind)k);   /* 2 steps */
+        size_t many = allocs_of(1280, 6, (ae_plan_kind)k); /* 120 steps */
+        assert_true(few > 0);
+        assert_int_equal(few, many);
+    }
     assert_int_equal(ae_set_threads(1), AE_OK);
-    assert_true(few > 0);
-    assert_int_equal(few, many);
 }
 
 static int fail_nth(size_t bytes, void *user) {
@@ -774,6 +967,11 @@ int main(void) {
         cmocka_unit_test(test_threaded_training_with_draws_matches_one_thread),
         cmocka_unit_test(test_chunks_keep_four_rows_and_fix_the_bits),
         cmocka_unit_test(test_threaded_training_restores_openblas_threads),
+        cmocka_unit_test(test_every_plan_matches_the_others_and_itself),
+        cmocka_unit_test(test_rows_alone_gives_the_team_bits),
+        cmocka_unit_test(test_balance_keeps_the_faster_mode),
+        cmocka_unit_test(test_inference_beside_training_keeps_its_bits),
+        cmocka_unit_test(test_rows_run_sets_one_thread_only_inside_passes),
         cmocka_unit_test(test_thread_start_failure_trains_on_one_thread),
         cmocka_unit_test(test_threaded_resume_is_bitwise),
         cmocka_unit_test(test_threaded_training_allocates_nothing_per_step),
