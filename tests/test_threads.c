@@ -916,36 +916,8 @@ static void test_threaded_training_allocation_failures(void **state) {
     ae_free(m);
 }
 
-/* The cost model keeps small models on one thread: the tests above thread the small models
- * they train by lowering its flops bar (group setup). */
-static void test_cost_model_keeps_small_models_on_one_thread(void **state) {
-    (void)state;
-    ae_plan_test_min_flops(-1.0);
-    ae_config c = ae_config_default();
-    c.input_dim = 30;
-    c.n_hidden = 1;
-    c.hidden[0] = 16;
-    c.code_dim = 4;
-    ae_model *m;
-    assert_int_equal(ae_create(&m, &c), AE_OK); /* 30-16-4-16-30, the tabular case of issue 14 */
-    assert_true(ae_plan_step_flops(m, 32) < AE_PLAN_MIN_FLOPS);
-    assert_int_equal(ae_plan_threads_by_cost(m, 32, 2), 1);
-    ae_free(m);
-    c.input_dim = 784;
-    c.hidden[0] = 256;
-    c.code_dim = 64;
-    assert_int_equal(ae_create(&m, &c), AE_OK); /* W */
-    /* 2 rows (forward, dW) for the first layer, 3 (dX too) for the others */
-    const double w = 2.0 * 128 * (2.0 * 784 * 256 + 3.0 * 256 * 64 + 3.0 * 64 * 256 + 3.0 * 256 * 784);
-    assert_close(ae_plan_step_flops(m, 128), w, 0, 1e-12);
-    assert_int_equal(ae_plan_threads_by_cost(m, 128, 2), 2);
-    assert_int_equal(ae_plan_threads_by_cost(m, 128, 1), 1);
-    assert_int_equal(ae_plan_threads_by_cost(m, 8, 3), 2); /* no fewer than 4 rows a thread */
-    assert_int_equal(ae_plan_threads_by_cost(m, 7, 3), 1);
-    ae_free(m);
-    ae_plan_test_min_flops(0.0);
-}
-
+/* The cost model keeps small models on one thread: these tests thread the small models they
+ * train by lowering its flops bar. */
 static int thread_small_models(void **state) {
     (void)state;
     ae_plan_test_min_flops(0.0);
@@ -976,7 +948,6 @@ int main(void) {
         cmocka_unit_test(test_threaded_resume_is_bitwise),
         cmocka_unit_test(test_threaded_training_allocates_nothing_per_step),
         cmocka_unit_test(test_threaded_training_allocation_failures),
-        cmocka_unit_test(test_cost_model_keeps_small_models_on_one_thread),
     };
     return cmocka_run_group_tests(tests, thread_small_models, NULL);
 }
