@@ -338,11 +338,14 @@ AE_API ae_blas_info ae_blas_get_info(void);
  *    the plan's chunk count alone, and the loss parts are added in chunk order: the same bits
  *    whichever thread ran which chunk. The KL sparsity penalty of a sigmoid code needs the
  *    whole batch: it runs as one chunk.
+ *  - AE_PLAN_COLS: as ROWS, but each product cut by its output's columns (each thread packs
+ *    only its slice of the weights, for the whole batch: better for large layers); plain
+ *    configurations only (no dropout, VAE or sparsity: those train as ROWS would).
  *  - AE_PLAN_BLAS: the pass on the calling thread, each product on OpenBLAS's threads.
  * How it is chosen: a model whose step is small (under 4 MFLOP of products, or fewer than 4
- * batch rows a thread) trains on one thread; a large one (from 50 MFLOP a step) has ROWS and
- * BLAS timed on a pass each over its first rows, when that fits in 2% of an epoch; the rest
- * train on ROWS. ae_set_plan forces a kind; a plan file (ae_set_plan_file, or the environment
+ * batch rows a thread) trains on one thread; a large one (from 50 MFLOP a step) has ROWS,
+ * COLS and BLAS timed on a pass each over its first rows, when that fits in 2% of an epoch;
+ * the rest train on ROWS. ae_set_plan forces a kind; a plan file (ae_set_plan_file, or the environment
  * variable AE_PLAN) made for the same model, batch, thread count and host is used as it is,
  * without timing, and any other is refused (ae_plan_info.note says why), then replaced by the
  * fresh plan. Random draws (noise, dropout, a VAE's eps) are made on the calling thread in one
@@ -361,9 +364,10 @@ typedef enum {
     AE_PLAN_AUTO = 0, /* choose (the default) */
     AE_PLAN_ONE = 1,
     AE_PLAN_ROWS = 2,
-    AE_PLAN_BLAS = 3
+    AE_PLAN_BLAS = 3,
+    AE_PLAN_COLS = 4
 } ae_plan_kind;
-#define AE_PLAN_KINDS 4
+#define AE_PLAN_KINDS 5
 /* Forces the plan of later ae_train calls (AE_PLAN_AUTO: choose again). AE_EINVAL otherwise. */
 AE_API int ae_set_plan(ae_plan_kind kind);
 /* The plan file of later ae_train calls (copied; NULL: the AE_PLAN environment variable, or
@@ -384,7 +388,7 @@ typedef struct ae_plan_info {
 } ae_plan_info;
 /* AE_OK and *out, or AE_EINVAL when this thread has trained nothing. */
 AE_API int ae_plan_last(ae_plan_info *out);
-/* "auto", "one", "rows" or "blas" ("?" for anything else). */
+/* "auto", "one", "rows", "blas" or "cols" ("?" for anything else). */
 AE_API const char *ae_plan_name(ae_plan_kind kind);
 /* One line for people: the plan, its threads and chunks, where it came from, the timings;
  * at most n - 1 bytes and a NUL. Returns the line's full length. */

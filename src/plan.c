@@ -51,7 +51,7 @@ static _Thread_local ae_plan_info tls_last;
 static _Thread_local int tls_have_last;
 
 int ae_set_plan(ae_plan_kind kind) {
-    if ((unsigned)kind > (unsigned)AE_PLAN_BLAS) return AE_EINVAL;
+    if ((unsigned)kind > (unsigned)AE_PLAN_COLS) return AE_EINVAL;
     g_forced = kind;
     return AE_OK;
 }
@@ -76,8 +76,8 @@ int ae_plan_last(ae_plan_info *out) {
 }
 
 const char *ae_plan_name(ae_plan_kind kind) {
-    static const char *const names[] = {"auto", "one", "rows", "blas"};
-    return (unsigned)kind <= (unsigned)AE_PLAN_BLAS ? names[kind] : "?";
+    static const char *const names[] = {"auto", "one", "rows", "blas", "cols"};
+    return (unsigned)kind <= (unsigned)AE_PLAN_COLS ? names[kind] : "?";
 }
 
 /* Appends to buf[*len ..) what fits, counting the full length. */
@@ -97,6 +97,7 @@ size_t ae_plan_describe(const ae_plan_info *p, char *buf, size_t n) {
     if (!p) return 0;
     put(buf, n, &len, "%s", ae_plan_name(p->kind));
     if (p->kind == AE_PLAN_ROWS) put(buf, n, &len, " (%d row chunks on %d threads)", p->chunks, p->threads);
+    else if (p->kind == AE_PLAN_COLS) put(buf, n, &len, " (%d column slices on %d threads)", p->chunks, p->threads);
     else if (p->kind == AE_PLAN_BLAS) put(buf, n, &len, " (OpenBLAS on %d threads)", p->threads);
     else put(buf, n, &len, " thread");
     put(buf, n, &len, ", chosen by %s; %.3g MFLOP a step", p->source ? p->source : "?", p->step_flops * 1e-6);
@@ -222,9 +223,9 @@ int ae_plan_parse(const ae_plan_request *req, const char *text, size_t len, ae_r
     ae_plan_kind kind = AE_PLAN_AUTO;
     for (int k = 1; k < AE_PLAN_KINDS; k++)
         if (!strcmp(v, ae_plan_name((ae_plan_kind)k))) kind = (ae_plan_kind)k;
-    if (kind == AE_PLAN_AUTO) return ae_fail(AE_EFORMAT, "plan file: plan '%s' is not one, rows or blas", v);
+    if (kind == AE_PLAN_AUTO) return ae_fail(AE_EFORMAT, "plan file: plan '%s' is not one, rows, blas or cols", v);
     if (!field(&p, end, "chunks", v, sizeof v) || !parse_int(v, 1, AE_MAX_CHUNKS, &chunks) ||
-        (kind != AE_PLAN_ROWS && chunks != 1))
+        (kind != AE_PLAN_ROWS && kind != AE_PLAN_COLS && chunks != 1))
         return ae_fail(AE_EFORMAT, "plan file: bad chunks line");
     run->kind = kind;
     run->threads = kind == AE_PLAN_ONE ? 1 : (int)threads;
@@ -328,13 +329,14 @@ static int run_begin(const ae_plan_request *req, ae_run *run) {
     run->pool = NULL;
     run->team = 0;
     balance_init(&run->bal);
-    if (run->kind == AE_PLAN_ROWS && run->threads > 1) {
+    const int chunked = run->kind == AE_PLAN_ROWS || run->kind == AE_PLAN_COLS;
+    if (chunked && run->threads > 1) {
         int rc = ae_pool_start(&run->pool, run->threads);
         if (rc == AE_ENOMEM) return rc;
         run->team = rc == AE_OK;
         if (rc != AE_OK) run->threads = 1;
     }
-    if (run->kind != AE_PLAN_ROWS) run->chunks = 1;
+    if (!chunked) run->chunks = 1;
     run->blas_single = run->kind != AE_PLAN_BLAS && ae_blas_threads() > 1 && step_may_thread(req->m, req->batch);
     return AE_OK;
 }
@@ -350,32 +352,42 @@ static ae_run candidate(ae_plan_kind kind, int threads, size_t batch) {
     memset(&r, 0, sizeof r);
     r.kind = kind;
     r.threads = kind == AE_PLAN_ONE ? 1 : threads;
-    r.chunks = kind == AE_PLAN_ROWS ? ae_plan_chunks(batch, threads) : 1;
+    r.chunks = kind == AE_PLAN_ROWS || kind == AE_PLAN_COLS ? ae_plan_chunks(batch, threads) : 1;
     return r;
 }
 
-/* For a large step: times ROWS and BLAS on a pass each (after a warm-up pass) within the
- * budget, and keeps the faster (ROWS on a near tie: it bears busy cores better). *run holds
+/* For a large step: times ROWS, COLS (where it covers the run) and BLAS on a pass each (after
+ * a warm-up pass) within the budget, and keeps the fastest; another candidate replaces ROWS
+ * only when 5% faster (ROWS covers every configuration and bears busy cores well). *run holds
  * ROWS, started, on entry. */
 static int plan_by_timing(const ae_plan_request *req, ae_run *run, ae_plan_info *info, double t0) {
     const int T = ae_threads();
-    /* Two candidates, a warm-up and a timed pass each: about 4 steps, within AE_PLAN_BUDGET of
-     * an epoch from 200 steps an epoch. */
-    if (!req->time || 4.0 > AE_PLAN_BUDGET * (double)req->steps) return AE_OK;
+    const ae_plan_kind others[2] = {AE_PLAN_COLS, AE_PLAN_BLAS};
+    const int candidates = 2 + (req->cols_covers != 0);
+    /* a warm-up and a timed pass each: about 2 steps a candidate, within AE_PLAN_BUDGET of
+     * an epoch from 100 steps an epoch a candidate */
+    if (!req->time || 2.0 * candidates > AE_PLAN_BUDGET * (double)req->steps) return AE_OK;
     const double rows_s = req->time(run, req->time_ctx);
     if (!(rows_s > 0.0)) return AE_OK;
     info->pass_seconds[AE_PLAN_ROWS] = rows_s;
     info->source = "timings";
-    const double spent = now_s() - t0, budget = AE_PLAN_BUDGET * (double)req->steps * rows_s;
-    if (spent + 2.5 * rows_s > budget) return AE_OK; /* BLAS's two passes would not fit */
-    ae_run blas = candidate(AE_PLAN_BLAS, T, req->batch);
-    int rc = run_begin(req, &blas);
-    if (rc != AE_OK) return rc;
-    const double blas_s = req->time(&blas, req->time_ctx);
-    if (blas_s > 0.0) info->pass_seconds[AE_PLAN_BLAS] = blas_s;
-    if (blas_s > 0.0 && blas_s < 0.95 * rows_s) {
-        ae_plan_stop(run);
-        *run = blas;
+    double best = rows_s;
+    for (int i = 0; i < 2; i++) {
+        if (others[i] == AE_PLAN_COLS && !req->cols_covers) continue;
+        const double spent = now_s() - t0, budget = AE_PLAN_BUDGET * (double)req->steps * rows_s;
+        if (spent + 2.5 * rows_s > budget) break; /* its two passes would not fit */
+        ae_run c = candidate(others[i], others[i] == AE_PLAN_COLS ? run->threads : T, req->batch);
+        int rc = run_begin(req, &c);
+        if (rc != AE_OK) return rc;
+        const double t = req->time(&c, req->time_ctx);
+        if (t > 0.0) info->pass_seconds[others[i]] = t;
+        if (t > 0.0 && t < 0.95 * best) {
+            ae_plan_stop(run);
+            *run = c;
+            best = t;
+        } else {
+            ae_plan_stop(&c);
+        }
     }
     return AE_OK;
 }

@@ -4,10 +4,11 @@
  *   AE_PLAN_ONE   every product and loop on the calling thread, OpenBLAS on one thread;
  *   AE_PLAN_ROWS  each step's pass cut into fixed row chunks and dW slices (train.c), taken by
  *                 libae's pool's threads as they come free, one-thread OpenBLAS products;
+ *   AE_PLAN_COLS  as ROWS, each product cut by its output's columns (large layers);
  *   AE_PLAN_BLAS  the pass on the calling thread, each product on OpenBLAS's own threads.
  *
  * The choice: a cost model first (a step's GEMM flops and rows a thread: small models stay on
- * one thread); for large models the two threaded candidates are timed on calibration passes
+ * one thread); for large models the threaded candidates are timed on calibration passes
  * within 2% of an epoch; a saved plan file for the same model, batch and host skips both.
  * Above pool and tensor, below train (which passes in the timing callback). */
 #ifndef AE_PLAN_H
@@ -80,6 +81,7 @@ typedef struct ae_plan_request {
     size_t batch;        /* rows a step (the workspace's capacity) */
     size_t steps;        /* steps an epoch */
     int covers;          /* the chunked pass covers the run's configuration */
+    int cols_covers;     /* ... and its column layout too */
     ae_plan_timer time;  /* NULL: no timing */
     void *time_ctx;
     int save;            /* write a fresh plan to the plan file (one process of several: no) */

@@ -228,9 +228,12 @@ typedef struct pass_job {
     const ae_pass_cfg *c;
     int backward;
     float *dx;             /* NULL, or dLoss/dx [rows x input_dim] */
-    /* backward phase of layer l: its dW/db slices, then (with dx_tasks[l]) one dX task a chunk */
-    uint32_t slices[AE_MAX_LAYERS], dx_tasks[AE_MAX_LAYERS];
-    uint32_t phase_end[AE_MAX_LAYERS + 1], phases;
+    int by_cols;           /* the column layout (pass_layout) */
+    /* backward phase of layer l: its dW/db slices, then (with dx_tasks[l]) its dX tasks; with
+     * by_cols, out_slices[l] column slices of layer l's output in its forward phase */
+    uint32_t slices[AE_MAX_LAYERS], dx_tasks[AE_MAX_LAYERS], out_slices[AE_MAX_LAYERS];
+    uint32_t phase_end[2 * AE_MAX_LAYERS + 3], phases;
+    unsigned char phase_kind[2 * AE_MAX_LAYERS + 3], phase_layer[2 * AE_MAX_LAYERS + 3];
     /* each chunk's share: summed reconstruction loss, summed KL divergence, sparsity penalty */
     double loss[AE_MAX_CHUNKS], kl[AE_MAX_CHUNKS], sparsity[AE_MAX_CHUNKS];
 } pass_job;
@@ -325,37 +328,151 @@ static void grad_x_chunk(pass_job *j, size_t l, size_t ch) {
         ae_act_backward(mine_next, act, mine * width, m->layer[q].act);
 }
 
-static void pass_task(void *ctx, uint32_t task) {
-    pass_job *j = ctx;
-    if (task < j->chunks) {
-        forward_chunk(j, task);
-        return;
-    }
-    /* phase p >= 1 is layer L - p's backward */
-    uint32_t p = 1;
-    while (j->phase_end[p] <= task) p++;
-    const size_t l = j->m->n_layers - p, i = task - j->phase_end[p - 1];
-    if (i < j->slices[l]) grad_w_slice(j, l, i);
-    else grad_x_chunk(j, l, i - j->slices[l]);
+/* ---- The column layout, for large layers: each product cut by its output's columns. ----
+ *
+ * With rows cut into chunks, every thread packs a whole weight matrix for a few rows; when
+ * the weights are large that packing costs as much as the product. Cut by columns instead,
+ * each thread packs only its slice of the weights, for every row of the batch, as OpenBLAS's
+ * own threads do. The layout: a phase to gather the batch (chunks of rows); per layer, one
+ * forward phase of column slices of A_l (the product, then bias and act on the slice); a loss
+ * phase (row chunks); per layer backward, dW/db slices and column slices of dA_{l-1} with
+ * act'. For plain configurations only (pass_cols_covers): no dropout, VAE or sparsity. */
+
+static int pass_cols_covers(const ae_model *m, const ae_pass_cfg *c) {
+    return !m->cfg.variational && !(c->train && c->dropout > 0.0f) && !(c->sparsity_weight > 0.0f);
 }
 
-/* The job's phases: the forward chunks, then per layer (last first) its dW/db slices and,
- * where a gradient flows below it, one dX task a chunk. Slices: as many as chunks, no fewer
- * than 16 rows of dW each. */
+enum { PH_ROWS_FORWARD, PH_GATHER, PH_COLS_FORWARD, PH_LOSS, PH_BACKWARD };
+
+/* Batch rows of chunk ch gathered into w->batch. */
+static void gather_chunk(pass_job *j, size_t ch) {
+    size_t a, b;
+    ae_split(j->rows, (int)ch, (int)j->chunks, 1, &a, &b);
+    gather_rows(j->w->batch, j->x, j->idx, a, b, j->m->cfg.input_dim);
+}
+
+/* Columns [c0, c1) of layer l's output for every row: the product, then (below the output
+ * layer) bias and act. */
+static void forward_cols(pass_job *j, size_t l, size_t s) {
+    const ae_model *m = j->m;
+    const ae_layer *lay = &m->layer[l];
+    ae_work *w = j->w;
+    size_t c0, c1;
+    ae_split(lay->out, (int)s, (int)j->out_slices[l], 16, &c0, &c1);
+    if (c1 <= c0) return;
+    const float *in = l == 0 ? pass_input(j) : w->act[l - 1];
+    float *y = w->act[l];
+    ae_mat X = ae_mat_view((float *)in, j->rows, lay->in);
+    ae_mat Y = {j->rows, c1 - c0, lay->out, y + c0};
+    if (!lay->w_transposed) {
+        /* Y[:, c0:c1] [rows x (c1-c0)] = X [rows x in] . W[c0:c1, :]^T, W [out x in] */
+        ae_mat W = ae_mat_view(lay->w + c0 * lay->in, c1 - c0, lay->in);
+        ae_gemm(0, 1, 1.0f, &X, &W, 0.0f, &Y);
+    } else {
+        /* Y[:, c0:c1] [rows x (c1-c0)] = X [rows x in] . Wt[:, c0:c1], Wt [in x out] */
+        ae_mat Wt = {lay->in, c1 - c0, lay->out, lay->w + c0};
+        ae_gemm(0, 0, 1.0f, &X, &Wt, 0.0f, &Y);
+    }
+    if (l + 1 < m->n_layers)
+        for (size_t i = 0; i < j->rows; i++) ae_bias_act(y + i * lay->out + c0, lay->b + c0, 1, c1 - c0, lay->act);
+}
+
+/* The loss (and dZ at the output) of chunk ch's rows, from the output layer's Z. */
+static void loss_chunk(pass_job *j, size_t ch) {
+    const ae_model *m = j->m;
+    ae_work *w = j->w;
+    const size_t L = m->n_layers, d = m->cfg.input_dim;
+    const ae_layer *out = &m->layer[L - 1];
+    size_t a, b;
+    ae_split(j->rows, (int)ch, (int)j->chunks, 1, &a, &b);
+    j->kl[ch] = j->sparsity[ch] = j->loss[ch] = 0.0;
+    if (b <= a) return;
+    const float *target = j->target ? j->target : j->idx ? w->batch : j->x;
+    j->loss[ch] = ae_loss_output_sum(j->c->loss, out->act, w->act[L - 1] + a * d, out->b, target + a * d, b - a,
+                                     out->out, j->backward ? w->delta[0] + a * d : NULL, NULL,
+                                     1.0f / ((float)j->rows * (float)d));
+}
+
+/* Columns [c0, c1) of dA_q = dZ_l . W_l (q = l - 1) for every row, then dZ_q = dA_q * act'. */
+static void grad_x_cols(pass_job *j, size_t l, size_t s) {
+    const ae_model *m = j->m;
+    const ae_layer *lay = &m->layer[l];
+    ae_work *w = j->w;
+    const size_t cur = (m->n_layers - 1 - l) & 1, q = l - 1;
+    size_t c0, c1;
+    ae_split(lay->in, (int)s, (int)j->dx_tasks[l], 16, &c0, &c1);
+    if (c1 <= c0) return;
+    float *next = w->delta[cur ^ 1];
+    ae_mat dZ = ae_mat_view(w->delta[cur], j->rows, lay->out);
+    ae_mat dX = {j->rows, c1 - c0, lay->in, next + c0};
+    if (!lay->w_transposed) {
+        /* dX[:, c0:c1] [rows x (c1-c0)] = dZ [rows x out] . W[:, c0:c1], W [out x in] */
+        ae_mat W = {lay->out, c1 - c0, lay->in, lay->w + c0};
+        ae_gemm(0, 0, 1.0f, &dZ, &W, 0.0f, &dX);
+    } else {
+        /* dX[:, c0:c1] [rows x (c1-c0)] = dZ [rows x out] . Wt[c0:c1, :]^T, Wt [in x out] */
+        ae_mat Wt = ae_mat_view(lay->w + c0 * lay->out, c1 - c0, lay->out);
+        ae_gemm(0, 1, 1.0f, &dZ, &Wt, 0.0f, &dX);
+    }
+    const float *act = w->act[q];
+    for (size_t i = 0; i < j->rows; i++)
+        ae_act_backward(next + i * lay->in + c0, act + i * lay->in + c0, c1 - c0, m->layer[q].act);
+}
+
+static void pass_task(void *ctx, uint32_t task) {
+    pass_job *j = ctx;
+    uint32_t p = 0;
+    while (j->phase_end[p] <= task) p++;
+    const size_t l = j->phase_layer[p], i = task - (p ? j->phase_end[p - 1] : 0);
+    switch (j->phase_kind[p]) {
+    case PH_ROWS_FORWARD: forward_chunk(j, i); break;
+    case PH_GATHER: gather_chunk(j, i); break;
+    case PH_COLS_FORWARD: forward_cols(j, l, i); break;
+    case PH_LOSS: loss_chunk(j, i); break;
+    default: /* PH_BACKWARD */
+        if (i < j->slices[l]) grad_w_slice(j, l, i);
+        else if (j->by_cols) grad_x_cols(j, l, i - j->slices[l]);
+        else grad_x_chunk(j, l, i - j->slices[l]);
+    }
+}
+
+/* At most `chunks` slices of n columns, no fewer than 16 columns each. */
+static uint32_t slices_of(size_t n, size_t chunks) {
+    const size_t s = (n + 15) / 16;
+    return (uint32_t)(s < chunks ? s : chunks);
+}
+
+static void phase(pass_job *j, uint32_t *n, uint32_t tasks, int kind, size_t layer) {
+    *n += tasks;
+    j->phase_kind[j->phases] = (unsigned char)kind;
+    j->phase_layer[j->phases] = (unsigned char)layer;
+    j->phase_end[j->phases++] = *n;
+}
+
+/* The job's phases. Rows: the forward chunks, then per layer (last first) its dW/db slices
+ * and, where a gradient flows below it, one dX task a chunk. Columns: see above. Slices: as
+ * many as chunks, no fewer than 16 rows of dW (or columns) each. */
 static void pass_layout(pass_job *j) {
     const ae_model *m = j->m;
-    uint32_t n = (uint32_t)j->chunks, p = 0;
-    j->phase_end[p++] = n;
+    const uint32_t C = (uint32_t)j->chunks;
+    uint32_t n = 0;
+    j->phases = 0;
+    if (!j->by_cols) {
+        phase(j, &n, C, PH_ROWS_FORWARD, 0);
+    } else {
+        if (j->idx) phase(j, &n, C, PH_GATHER, 0);
+        for (size_t l = 0; l < m->n_layers; l++) {
+            j->out_slices[l] = slices_of(m->layer[l].out, j->chunks);
+            phase(j, &n, j->out_slices[l], PH_COLS_FORWARD, l);
+        }
+        phase(j, &n, C, PH_LOSS, 0);
+    }
     if (j->backward)
         for (size_t l = m->n_layers; l-- > 0;) {
-            const size_t dw = ae_layer_dw_rows(&m->layer[l]);
-            size_t s = (dw + 15) / 16;
-            j->slices[l] = (uint32_t)(s < j->chunks ? s : j->chunks);
-            j->dx_tasks[l] = l > 0 || j->dx ? (uint32_t)j->chunks : 0;
-            n += j->slices[l] + j->dx_tasks[l];
-            j->phase_end[p++] = n;
+            j->slices[l] = slices_of(ae_layer_dw_rows(&m->layer[l]), j->chunks);
+            j->dx_tasks[l] = l == 0 && !j->dx ? 0 : j->by_cols ? slices_of(m->layer[l].in, j->chunks) : C;
+            phase(j, &n, j->slices[l] + j->dx_tasks[l], PH_BACKWARD, l);
         }
-    j->phases = p;
 }
 
 /* Every random draw of a pass, made on the calling thread before any thread starts and in one
@@ -386,9 +503,9 @@ static const float *pass_draws(ae_model *m, ae_work *w, const ae_pass_cfg *c, co
 /* The pass in `chunks` row chunks (fewer when the batch has fewer than AE_PLAN_MIN_ROWS rows
  * a chunk), its tasks run by the caller alone or (team) with a pool's threads; the loss,
  * parts in *parts. */
-static double pass_run(ae_model *m, ae_work *w, ae_pool *pool, int team, size_t chunks, const float *x,
-                       const uint32_t *idx, const float *target, size_t rows, const ae_pass_cfg *c, int backward,
-                       float *dx, ae_pass_parts *parts) {
+static double pass_run(ae_model *m, ae_work *w, ae_pool *pool, int team, size_t chunks, int by_cols,
+                       const float *x, const uint32_t *idx, const float *target, size_t rows, const ae_pass_cfg *c,
+                       int backward, float *dx, ae_pass_parts *parts) {
     const size_t d = m->cfg.input_dim;
     const float *noisy = pass_draws(m, w, c, &x, &idx, rows);
     if (noisy) dx = NULL; /* the input gradient is not defined through the noise */
@@ -407,6 +524,7 @@ static double pass_run(ae_model *m, ae_work *w, ae_pool *pool, int team, size_t 
     j.c = c;
     j.backward = backward;
     j.dx = dx;
+    j.by_cols = by_cols && chunks > 1 && !dx && pass_cols_covers(m, c);
     pass_layout(&j);
     const ae_job job = {pass_task, &j, j.phase_end, j.phases};
     ae_pool_run(pool, &job, team && chunks > 1);
@@ -426,12 +544,12 @@ static double pass_run(ae_model *m, ae_work *w, ae_pool *pool, int team, size_t 
 
 double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, size_t rows, const ae_pass_cfg *c,
                int backward, float *dx, ae_pass_parts *parts) {
-    return pass_run(m, w, NULL, 0, 1, x, NULL, target, rows, c, backward, dx, parts);
+    return pass_run(m, w, NULL, 0, 1, 0, x, NULL, target, rows, c, backward, dx, parts);
 }
 
-double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, size_t chunks, const float *x, const uint32_t *idx,
-                     size_t rows, const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
-    return pass_run(m, w, pool, 1, chunks, x, idx, NULL, rows, c, backward, NULL, parts);
+double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, size_t chunks, int by_cols, const float *x,
+                     const uint32_t *idx, size_t rows, const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
+    return pass_run(m, w, pool, 1, chunks, by_cols, x, idx, NULL, rows, c, backward, NULL, parts);
 }
 
 /* A training or evaluation pass over a batch that is its own target: x itself (idx NULL) or
@@ -440,7 +558,8 @@ static double run_pass(ae_model *m, ae_work *w, ae_run *r, const float *x, const
                        const ae_pass_cfg *c, int backward, ae_pass_parts *parts) {
     if (backward && r->pool) r->step_start = ae_now_seconds(); /* a training step's start */
     if (r->blas_single) ae_blas_single_begin();
-    const double l = pass_run(m, w, r->pool, r->team, r->chunks, x, idx, NULL, rows, c, backward, NULL, parts);
+    const double l = pass_run(m, w, r->pool, r->team, r->chunks, r->kind == AE_PLAN_COLS, x, idx, NULL, rows, c,
+                              backward, NULL, parts);
     if (r->blas_single) ae_blas_single_end();
     return l;
 }
@@ -507,7 +626,8 @@ static double time_pass(ae_run *r, void *ctx) {
 static int train_run(ae_model *m, ae_work *w, const ae_pass_cfg *c, const float *x, size_t n, size_t total, int lead,
                      ae_run *run) {
     calib k = {m, w, x, n < w->cap ? n : w->cap, c};
-    ae_plan_request req = {m, w->cap, (total + w->cap - 1) / w->cap, ae_pass_split_covers(m, c),
+    const int covers = ae_pass_split_covers(m, c);
+    ae_plan_request req = {m, w->cap, (total + w->cap - 1) / w->cap, covers, covers && pass_cols_covers(m, c),
                            n ? time_pass : NULL, &k, lead};
     return ae_plan_start(&req, run);
 }

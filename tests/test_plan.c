@@ -44,6 +44,7 @@ typedef struct fake_timer {
     double seconds[AE_PLAN_KINDS];
     long sleep_ns;
     int calls;
+    int cols; /* the column layout covers the run */
 } fake_timer;
 
 static double fake_time(ae_run *r, void *ctx) {
@@ -57,7 +58,7 @@ static double fake_time(ae_run *r, void *ctx) {
 }
 
 static ae_plan_info plan_with(ae_model *m, size_t steps, fake_timer *f, ae_run *r) {
-    ae_plan_request req = {m, 128, steps, 1, fake_time, f, 0};
+    ae_plan_request req = {m, 128, steps, 1, f->cols, fake_time, f, 0};
     assert_int_equal(ae_plan_start(&req, r), AE_OK);
     ae_plan_info info;
     assert_int_equal(ae_plan_last(&info), AE_OK);
@@ -73,31 +74,40 @@ static void test_timing_within_the_budget(void **state) {
     assert_int_equal(ae_set_threads(2), AE_OK);
     ae_model *m = model_of(784, 256, 64);
     ae_run r;
-    fake_timer f = {{0, 0, 2e-3, 1e-3}, 0, 0};
+    fake_timer f = {{0, 0, 2e-3, 1e-3}, 0, 0, 0};
     ae_plan_info info = plan_with(m, 469, &f, &r);
     assert_int_equal(info.kind, AE_PLAN_BLAS);
     assert_string_equal(info.source, "timings");
     assert_close(info.pass_seconds[AE_PLAN_ROWS], 2e-3, 0, 1e-12);
     assert_close(info.pass_seconds[AE_PLAN_BLAS], 1e-3, 0, 1e-12);
     assert_int_equal(f.calls, 2);
-    f = (fake_timer){{0, 0, 2e-3, 1.95e-3}, 0, 0}; /* within 5%: ROWS bears busy cores better */
+    f = (fake_timer){{0, 0, 2e-3, 1.95e-3}, 0, 0, 0}; /* within 5%: ROWS bears busy cores better */
     info = plan_with(m, 469, &f, &r);
     assert_int_equal(info.kind, AE_PLAN_ROWS);
-    f = (fake_timer){{0, 0, 2e-3, 1e-3}, 0, 0};
+    /* the column layout as a third candidate where it covers the run: 300 steps and more */
+    f = (fake_timer){{0, 0, 2e-3, 1.5e-3, 1.2e-3}, 0, 0, 1};
+    info = plan_with(m, 469, &f, &r);
+    assert_int_equal(f.calls, 3);
+    assert_int_equal(info.kind, AE_PLAN_COLS);
+    assert_int_equal(info.chunks, 2);
+    f = (fake_timer){{0, 0, 2e-3, 1.5e-3, 1.2e-3}, 0, 0, 1};
+    info = plan_with(m, 250, &f, &r);
+    assert_int_equal(f.calls, 0);
+    f = (fake_timer){{0, 0, 2e-3, 1e-3}, 0, 0, 0};
     info = plan_with(m, 150, &f, &r); /* 4 passes are more than 2% of 150 steps */
     assert_int_equal(f.calls, 0);
     assert_int_equal(info.kind, AE_PLAN_ROWS);
     assert_string_equal(info.source, "the cost model");
     /* ROWS's warm-up and timed pass took 40 ms in all against 1 ms a pass: BLAS would not fit
      * in 2% of 1000 passes */
-    f = (fake_timer){{0, 0, 1e-3, 0.5e-3}, 40 * 1000 * 1000, 0};
+    f = (fake_timer){{0, 0, 1e-3, 0.5e-3}, 40 * 1000 * 1000, 0, 0};
     info = plan_with(m, 1000, &f, &r);
     assert_int_equal(f.calls, 1);
     assert_int_equal(info.kind, AE_PLAN_ROWS);
     assert_true(info.pass_seconds[AE_PLAN_BLAS] == 0.0);
     ae_free(m);
     m = model_of(100, 64, 8); /* 12 MFLOP a step: threaded by the cost model, not timed */
-    f = (fake_timer){{0, 0, 2e-3, 1e-3}, 0, 0};
+    f = (fake_timer){{0, 0, 2e-3, 1e-3}, 0, 0, 0};
     info = plan_with(m, 1000, &f, &r);
     assert_int_equal(f.calls, 0);
     assert_int_equal(info.kind, AE_PLAN_ROWS);
@@ -114,20 +124,20 @@ static void test_timing_within_the_budget(void **state) {
 
 static void test_forced_plans_and_names(void **state) {
     (void)state;
-    assert_int_equal(ae_set_plan((ae_plan_kind)4), AE_EINVAL);
+    assert_int_equal(ae_set_plan((ae_plan_kind)5), AE_EINVAL);
     assert_int_equal(ae_set_plan((ae_plan_kind)-1), AE_EINVAL);
     assert_string_equal(ae_plan_name(AE_PLAN_ROWS), "rows");
     assert_string_equal(ae_plan_name((ae_plan_kind)9), "?");
     assert_int_equal(ae_set_threads(3), AE_OK);
     ae_model *m = model_of(30, 16, 4);
-    fake_timer f = {{0}, 0, 0};
+    fake_timer f = {{0}, 0, 0, 0};
     ae_run r;
-    for (int k = AE_PLAN_ONE; k <= AE_PLAN_BLAS; k++) {
+    for (int k = AE_PLAN_ONE; k <= AE_PLAN_COLS; k++) {
         assert_int_equal(ae_set_plan((ae_plan_kind)k), AE_OK);
         ae_plan_info info = plan_with(m, 1000, &f, &r);
         assert_int_equal(info.kind, k);
         assert_int_equal(info.threads, k == AE_PLAN_ONE ? 1 : 3);
-        assert_int_equal(info.chunks, k == AE_PLAN_ROWS ? 3 : 1);
+        assert_int_equal(info.chunks, k == AE_PLAN_ROWS || k == AE_PLAN_COLS ? 3 : 1);
         assert_string_equal(info.source, "ae_set_plan");
         char line[256];
         size_t len = ae_plan_describe(&info, line, sizeof line);
@@ -147,7 +157,7 @@ static void test_forced_plans_and_names(void **state) {
 /* ---- plan files ---- */
 
 static ae_plan_request request_for(ae_model *m, size_t batch) {
-    ae_plan_request req = {m, batch, 100, 1, NULL, NULL, 1};
+    ae_plan_request req = {m, batch, 100, 1, 1, NULL, NULL, 1};
     return req;
 }
 

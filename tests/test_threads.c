@@ -243,7 +243,7 @@ static ae_config wide_config(ae_activation hidden, ae_activation out, int tied) 
  * the same rows gathered by hand: the same loss and gradient, up to float summation order;
  * then, with fd, every parameter against central differences of the split pass's own loss
  * (slow with more threads than cores: every pass meets at its barriers). */
-static void check_split_pass(ae_config c, ae_pass_cfg pc, int T, size_t rows, int fd) {
+static void check_split_pass_by(ae_config c, ae_pass_cfg pc, int T, size_t rows, int fd, int by_cols) {
     enum { DATA = 30 };
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
@@ -273,7 +273,7 @@ static void check_split_pass(ae_config c, ae_pass_cfg pc, int T, size_t rows, in
     }
     const ae_rng after = m->rng;
     m->rng = start;
-    double lp = ae_pass_split(m, &w, pool, (size_t)T, data, idx, rows, &pc, 1, &parts);
+    double lp = ae_pass_split(m, &w, pool, (size_t)T, by_cols, data, idx, rows, &pc, 1, &parts);
     assert_memory_equal(&m->rng, &after, sizeof after); /* the same draws, no more, no fewer */
     assert_close(lp, ls, 0, 1e-5);
     assert_close(parts.recon, sparts.recon, 0, 1e-5);
@@ -299,10 +299,10 @@ static void check_split_pass(ae_config c, ae_pass_cfg pc, int T, size_t rows, in
                 float *p = ps[t] + i, keep = *p;
                 *p = keep + h;
                 m->rng = start;
-                double up = ae_pass_split(m, &w, pool, (size_t)T, data, idx, rows, &pc, 0, NULL);
+                double up = ae_pass_split(m, &w, pool, (size_t)T, by_cols, data, idx, rows, &pc, 0, NULL);
                 *p = keep - h;
                 m->rng = start;
-                double down = ae_pass_split(m, &w, pool, (size_t)T, data, idx, rows, &pc, 0, NULL);
+                double down = ae_pass_split(m, &w, pool, (size_t)T, by_cols, data, idx, rows, &pc, 0, NULL);
                 *p = keep;
                 assert_close(serial[p - m->params], (up - down) / (2.0 * h), 2e-4, 2e-2);
                 checked++;
@@ -315,6 +315,10 @@ static void check_split_pass(ae_config c, ae_pass_cfg pc, int T, size_t rows, in
     free(batch);
     free(data);
     ae_free(m);
+}
+
+static void check_split_pass(ae_config c, ae_pass_cfg pc, int T, size_t rows, int fd) {
+    check_split_pass_by(c, pc, T, rows, fd, 0);
 }
 
 static void test_split_pass_gradients(void **state) {
@@ -348,6 +352,15 @@ static void test_split_pass_gradients(void **state) {
     check_split_pass(wide_config(AE_ACT_LEAKY_RELU, AE_ACT_LINEAR, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_MASK), 4, 11, 0);
 }
 
+/* The column layout: products cut by their output's columns, for plain configurations. */
+static void test_column_pass_gradients(void **state) {
+    (void)state;
+    check_split_pass_by(wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_NONE), 2, 7, 1, 1);
+    check_split_pass_by(wide_config(AE_ACT_TANH, AE_ACT_SIGMOID, 1), cfg_of(AE_LOSS_BCE, AE_NOISE_NONE), 2, 8, 1, 1);
+    check_split_pass_by(wide_config(AE_ACT_TANH, AE_ACT_LINEAR, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_MASK), 3, 12, 1, 1);
+    check_split_pass_by(wide_config(AE_ACT_SIGMOID, AE_ACT_TANH, 1), cfg_of(AE_LOSS_MSE, AE_NOISE_GAUSSIAN), 4, 9, 0, 1);
+}
+
 static void test_split_pass_covers_all_but_kl_sparsity(void **state) {
     (void)state;
     ae_model *m;
@@ -371,11 +384,13 @@ static void test_split_pass_covers_all_but_kl_sparsity(void **state) {
 static void test_chunked_pass_bits_independent_of_threads_and_order(void **state) {
     (void)state;
     enum { DATA = 30, ROWS = 26 };
-    for (int variant = 0; variant < 2; variant++) {
+    for (int variant = 0; variant < 3; variant++) {
+        const int by_cols = variant == 2; /* a plain configuration, by columns */
         ae_config c = wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, !variant);
         ae_pass_cfg pc = cfg_of(AE_LOSS_MSE, variant ? AE_NOISE_GAUSSIAN : AE_NOISE_NONE);
-        pc.dropout = 0.2f;
-        if (variant) {
+        pc.dropout = by_cols ? 0.0f : 0.2f;
+        if (by_cols) {
+        } else if (variant) {
             c.variational = 1;
             c.code_act = AE_ACT_LINEAR;
         } else {
@@ -402,7 +417,7 @@ static void test_chunked_pass_bits_independent_of_threads_and_order(void **state
                     m->rng = start;
                     ae_pool_test_order(orders[oi]);
                     ae_pass_parts parts;
-                    double l = ae_pass_split(m, &w, pool, chunks, data, idx, ROWS, &pc, 1, &parts);
+                    double l = ae_pass_split(m, &w, pool, chunks, by_cols, data, idx, ROWS, &pc, 1, &parts);
                     ae_pool_test_order(0);
                     if (!runs++) {
                         loss0 = l;
@@ -655,7 +670,7 @@ static ae_model *train_plan(ae_plan_kind kind, int threads, run_log *log) {
     ae_plan_info info;
     assert_int_equal(ae_plan_last(&info), AE_OK);
     assert_int_equal(info.kind, kind);
-    assert_int_equal(info.chunks, kind == AE_PLAN_ROWS ? threads : 1);
+    assert_int_equal(info.chunks, kind == AE_PLAN_ROWS || kind == AE_PLAN_COLS ? threads : 1);
     assert_int_equal(ae_set_plan(AE_PLAN_AUTO), AE_OK);
     return m;
 }
@@ -665,18 +680,18 @@ static void test_every_plan_matches_the_others_and_itself(void **state) {
     (void)state;
     run_log log[AE_PLAN_KINDS], again;
     ae_model *m[AE_PLAN_KINDS] = {NULL};
-    for (int k = AE_PLAN_ONE; k <= AE_PLAN_BLAS; k++) {
+    for (int k = AE_PLAN_ONE; k <= AE_PLAN_COLS; k++) {
         m[k] = train_plan((ae_plan_kind)k, 2, &log[k]);
         ae_model *twin = train_plan((ae_plan_kind)k, 2, &again);
         assert_memory_equal(m[k]->params, twin->params, twin->n_params * sizeof(float));
         assert_memory_equal(log[k].loss, again.loss, sizeof again.loss);
         ae_free(twin);
     }
-    for (int k = AE_PLAN_ROWS; k <= AE_PLAN_BLAS; k++) {
+    for (int k = AE_PLAN_ROWS; k <= AE_PLAN_COLS; k++) {
         for (size_t i = 0; i < m[k]->n_params; i++) assert_close(m[k]->params[i], m[AE_PLAN_ONE]->params[i], 2e-4, 1e-3);
         for (int e = 0; e < 3; e++) assert_close(log[k].loss[e], log[AE_PLAN_ONE].loss[e], 0, 1e-4);
     }
-    for (int k = AE_PLAN_ONE; k <= AE_PLAN_BLAS; k++) ae_free(m[k]);
+    for (int k = AE_PLAN_ONE; k <= AE_PLAN_COLS; k++) ae_free(m[k]);
 }
 
 /* A ROWS run gives the same bits with its workers or without them (the caller alone), which
@@ -869,7 +884,7 @@ static size_t allocs_of(size_t n, int epochs, ae_plan_kind kind) {
 static void test_threaded_training_allocates_nothing_per_step(void **state) {
     (void)state;
     assert_int_equal(ae_set_threads(2), AE_OK);
-    for (int k = AE_PLAN_ONE; k <= AE_PLAN_BLAS; k++) {
+    for (int k = AE_PLAN_ONE; k <= AE_PLAN_COLS; k++) {
         size_t few = allocs_of(128, 1, (ae_plan_kind)k);   /* 2 steps */
         size_t many = allocs_of(1280, 6, (ae_plan_kind)k); /* 120 steps */
         assert_true(few > 0);
@@ -933,6 +948,7 @@ int main(void) {
         cmocka_unit_test(test_slow_thread_delays_only_its_task),
         cmocka_unit_test(test_pool_start_refuses_and_fails_cleanly),
         cmocka_unit_test(test_split_pass_gradients),
+        cmocka_unit_test(test_column_pass_gradients),
         cmocka_unit_test(test_split_pass_covers_all_but_kl_sparsity),
         cmocka_unit_test(test_chunked_pass_bits_independent_of_threads_and_order),
         cmocka_unit_test(test_threaded_training_matches_one_thread),
