@@ -356,36 +356,42 @@ static ae_run candidate(ae_plan_kind kind, int threads, size_t batch) {
     return r;
 }
 
-/* For a large step: times ROWS, COLS (where it covers the run) and BLAS on a pass each (after
- * a warm-up pass) within the budget, and keeps the fastest; another candidate replaces ROWS
- * only when 5% faster (ROWS covers every configuration and bears busy cores well). *run holds
- * ROWS, started, on entry. */
+/* For a large step: times ROWS (after a warm-up pass), then COLS (where it covers the run;
+ * on ROWS's pool) and BLAS on a pass each, while the next pass fits in the budget, and keeps
+ * the fastest; another candidate replaces ROWS only when 5% faster (ROWS covers every
+ * configuration and bears busy cores well). *run holds ROWS, started, on entry. */
 static int plan_by_timing(const ae_plan_request *req, ae_run *run, ae_plan_info *info, double t0) {
     const int T = ae_threads();
     const ae_plan_kind others[2] = {AE_PLAN_COLS, AE_PLAN_BLAS};
-    const int candidates = 2 + (req->cols_covers != 0);
-    /* a warm-up and a timed pass each: about 2 steps a candidate, within AE_PLAN_BUDGET of
-     * an epoch from 100 steps an epoch a candidate */
-    if (!req->time || 2.0 * candidates > AE_PLAN_BUDGET * (double)req->steps) return AE_OK;
-    const double rows_s = req->time(run, req->time_ctx);
+    /* ROWS's two passes and one each for the others: about a step a pass, within
+     * AE_PLAN_BUDGET of an epoch from 200 steps an epoch */
+    const int passes = 3 + (req->cols_covers != 0);
+    if (!req->time || (double)passes > AE_PLAN_BUDGET * (double)req->steps) return AE_OK;
+    const double rows_s = req->time(run, 1, req->time_ctx);
     if (!(rows_s > 0.0)) return AE_OK;
     info->pass_seconds[AE_PLAN_ROWS] = rows_s;
     info->source = "timings";
     double best = rows_s;
     for (int i = 0; i < 2; i++) {
         if (others[i] == AE_PLAN_COLS && !req->cols_covers) continue;
-        const double spent = now_s() - t0, budget = AE_PLAN_BUDGET * (double)req->steps * rows_s;
-        if (spent + 2.5 * rows_s > budget) break; /* its two passes would not fit */
-        ae_run c = candidate(others[i], others[i] == AE_PLAN_COLS ? run->threads : T, req->batch);
-        int rc = run_begin(req, &c);
+        if (now_s() - t0 + 1.5 * best > AE_PLAN_BUDGET * (double)req->steps * best) break; /* would not fit */
+        const int cols = others[i] == AE_PLAN_COLS;
+        ae_run c = candidate(others[i], cols ? run->threads : T, req->batch);
+        int rc = cols ? AE_OK : run_begin(req, &c);
         if (rc != AE_OK) return rc;
-        const double t = req->time(&c, req->time_ctx);
+        if (cols) { /* ROWS's pool and windows */
+            c.pool = run->pool;
+            c.team = run->team;
+            c.blas_single = run->blas_single;
+            c.bal = run->bal;
+        }
+        const double t = req->time(&c, 0, req->time_ctx);
         if (t > 0.0) info->pass_seconds[others[i]] = t;
         if (t > 0.0 && t < 0.95 * best) {
-            ae_plan_stop(run);
+            if (!(cols && run->kind == AE_PLAN_ROWS)) ae_plan_stop(run); /* COLS keeps ROWS's pool */
             *run = c;
             best = t;
-        } else {
+        } else if (!cols) {
             ae_plan_stop(&c);
         }
     }

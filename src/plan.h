@@ -71,9 +71,9 @@ typedef struct ae_run {
  * sets run->team for the next step. */
 AE_HIDDEN void ae_plan_balance(ae_run *run, double step_seconds);
 
-/* Times one pass (forward and backward) under a candidate run; seconds, or a negative value
- * when it cannot. */
-typedef double (*ae_plan_timer)(ae_run *candidate, void *ctx);
+/* Times one pass (forward and backward) under a candidate run, after a warm-up pass when
+ * warm; seconds, or a negative value when it cannot. */
+typedef double (*ae_plan_timer)(ae_run *candidate, int warm, void *ctx);
 
 /* What planning needs of a training run. */
 typedef struct ae_plan_request {

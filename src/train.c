@@ -599,7 +599,7 @@ static int optim_step(ae_optim *o, float *p, float *g, ae_run *r) {
 }
 
 /* Planning's timer: a pass (forward and backward) over the first rows under a candidate
- * plan, after a warm-up pass; the model's weights and RNG are left as they were (the passes
+ * plan (after a warm-up pass when asked); the model's weights and RNG are left as they were (the passes
  * write only the gradients and the workspace, which every step writes again). */
 typedef struct calib {
     ae_model *m;
@@ -609,10 +609,10 @@ typedef struct calib {
     const ae_pass_cfg *c;
 } calib;
 
-static double time_pass(ae_run *r, void *ctx) {
+static double time_pass(ae_run *r, int warm, void *ctx) {
     calib *k = ctx;
     const ae_rng saved = k->m->rng;
-    (void)run_pass(k->m, k->w, r, k->x, NULL, k->rows, k->c, 1, NULL);
+    if (warm) (void)run_pass(k->m, k->w, r, k->x, NULL, k->rows, k->c, 1, NULL);
     const double t0 = ae_now_seconds();
     (void)run_pass(k->m, k->w, r, k->x, NULL, k->rows, k->c, 1, NULL);
     const double t = ae_now_seconds() - t0;
