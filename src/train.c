@@ -475,6 +475,18 @@ static void pass_layout(pass_job *j) {
         }
 }
 
+/* One chunk: the same tasks in order, without a job's bookkeeping (a step at batch 1 is a
+ * few hundred nanoseconds). */
+static void pass_alone(pass_job *j) {
+    forward_chunk(j, 0);
+    if (!j->backward) return;
+    for (size_t l = j->m->n_layers; l-- > 0;) {
+        j->slices[l] = 1;
+        grad_w_slice(j, l, 0);
+        if (l > 0 || j->dx) grad_x_chunk(j, l, 0);
+    }
+}
+
 /* Every random draw of a pass, made on the calling thread before any thread starts and in one
  * order: input noise (into w->noisy, returned; NULL without noise), then per layer a VAE's
  * eps or a hidden layer's dropout mask. With noise, batch rows given by *idx are gathered
@@ -525,9 +537,13 @@ static double pass_run(ae_model *m, ae_work *w, ae_pool *pool, int team, size_t 
     j.backward = backward;
     j.dx = dx;
     j.by_cols = by_cols && chunks > 1 && !dx && pass_cols_covers(m, c);
-    pass_layout(&j);
-    const ae_job job = {pass_task, &j, j.phase_end, j.phases};
-    ae_pool_run(pool, &job, team && chunks > 1);
+    if (chunks == 1) {
+        pass_alone(&j);
+    } else {
+        pass_layout(&j);
+        const ae_job job = {pass_task, &j, j.phase_end, j.phases};
+        ae_pool_run(pool, &job, team);
+    }
     double loss = 0.0, kl = 0.0, sp = 0.0;
     for (size_t t = 0; t < chunks; t++) { /* in chunk order: the same sum on any thread count */
         loss += j.loss[t];
