@@ -260,25 +260,24 @@ static int plan_save(const ae_plan_request *req, const char *path, const ae_run 
 
 /* ---- team or alone, step by step ---- */
 
-#define PROBE 3            /* steps a probe runs; its first is not counted (workers wake, caches) */
+#define PROBE 2            /* steps a probe runs */
+#define INTERVAL_FIRST 8   /* steps before the first probe: a busy core is found early */
 #define INTERVAL_MIN 32    /* steps between probes: after a switch */
-#define INTERVAL_MAX 256   /* ... doubled at each probe that confirms the mode, up to this */
+#define INTERVAL_MAX 256   /* ... four times longer at each probe that confirms the mode, up to this */
 
 static void balance_init(ae_balance *b) {
     memset(b, 0, sizeof *b);
     b->mode = 1;
-    b->interval = INTERVAL_MIN;
-    b->left = INTERVAL_MIN;
+    b->interval = INTERVAL_FIRST;
+    b->left = INTERVAL_FIRST;
 }
 
 void ae_plan_balance(ae_run *run, double t) {
     ae_balance *b = &run->bal;
     const int ran = run->team;
-    if (b->probing) { /* the probe's mean, its first step not counted */
-        if (b->left < PROBE) {
-            b->sum[ran] += t;
-            b->n[ran]++;
-        }
+    if (b->probing) { /* the probe's mean */
+        b->sum[ran] += t;
+        b->n[ran]++;
     } else { /* the mode's recent steps: a moving mean over about 16 */
         b->sum[ran] = b->n[ran] ? b->sum[ran] + (t - b->sum[ran]) / 16.0 : t;
         b->n[ran] = 1;
@@ -299,7 +298,7 @@ void ae_plan_balance(ae_run *run, double t) {
         b->sum[b->mode] /= (double)b->n[b->mode]; /* the probe's mean starts the moving one */
         b->n[b->mode] = 1;
     } else if (b->interval < INTERVAL_MAX) {
-        b->interval *= 2;
+        b->interval = b->interval * 4 < INTERVAL_MAX ? b->interval * 4 : INTERVAL_MAX;
     }
     b->probing = 0;
     b->left = b->interval;

@@ -45,7 +45,8 @@ AE_HIDDEN void ae_plan_test_min_flops(double flops);
 
 /* Whether a ROWS run's workers help: a ROWS step gives the same bits with or without them, so
  * the run can measure both and keep the faster as the machine's load changes. Most steps run
- * in the mode chosen; every `interval` steps a probe of PROBE steps runs the other. */
+ * in the mode chosen; every `interval` steps (8, then 32, 128, 256 while the mode holds) a
+ * probe of 2 steps runs the other, and the faster per step is kept. */
 typedef struct ae_balance {
     int mode;           /* 1: the team, 0: the caller alone */
     unsigned left;      /* steps before the next probe, or of the probe running */

@@ -717,18 +717,20 @@ static void test_balance_keeps_the_faster_mode(void **state) {
     r.kind = AE_PLAN_ROWS;
     r.team = 1;
     r.bal.mode = 1;
-    r.bal.interval = r.bal.left = 32;
-    int alone_steps = 0, switched_at = -1;
+    r.bal.interval = r.bal.left = 8;
+    int alone_steps = 0, alone_steps_idle = 0, switched_at = -1;
     for (int step = 0; step < 3000; step++) {
         /* the team takes 1 ms a step for 1000 steps, then (a busy machine) 3 ms; alone 2 ms */
         const double t = r.team ? (step < 1000 ? 1e-3 : 3e-3) : 2e-3;
         alone_steps += !r.team;
+        if (step < 1000) alone_steps_idle += !r.team;
         ae_plan_balance(&r, t);
         if (step >= 1000 && switched_at < 0 && r.bal.mode == 0) switched_at = step;
     }
-    /* idle: the team, with probes of 3 steps alone after 32, 64, 128 and every 256 steps;
-     * busy: alone from the first probe whose moving mean has seen enough slow steps */
-    assert_true(switched_at >= 1000 && switched_at < 1000 + 2 * (256 + 3));
+    /* idle: the team, with probes of 2 steps alone after 8, 32, 128 and every 256 steps; busy:
+     * alone from the first probe whose moving mean has seen enough slow steps */
+    assert_true(switched_at >= 1000 && switched_at < 1000 + 2 * (256 + 2));
+    assert_true(alone_steps_idle <= 2 * 6); /* probes at 8, 42, 176, 434, 692, 950 */
     assert_int_equal(r.bal.mode, 0);
     assert_true(alone_steps > 3000 - switched_at - 100);
 }
