@@ -14,7 +14,7 @@
  * model, and the OpenBLAS core, threads and config every figure depends on.
  *
  *   ae_bench [--workload W|W-big|tiny] [--epochs N] [--batch N] [--threads N] [--data DIR]
- *            [--markdown]
+ *            [--plan auto|one|rows|blas] [--markdown]
  *
  * Progress goes to stderr. With --markdown, stdout holds only one Markdown table row (columns
  * as in bench/run.sh) and the full report goes to stderr. */
@@ -219,11 +219,12 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ae_bench [--workload W|W-big|tiny] [--epochs N] [--batch N] [--threads N]\n"
-            "                [--data DIR] [--markdown]\n"
+            "                [--data DIR] [--plan auto|one|rows|blas] [--markdown]\n"
             "  W      784-256-64-256-784 on Fashion-MNIST, batch 128, 3 timed epochs\n"
             "  W-big  784-1024-256-64-256-1024-784 on Fashion-MNIST, batch 128, 2 timed epochs\n"
             "  tiny   32-16-4-16-32 on %d synthetic rows, batch 1, 5 timed epochs\n"
             "  --threads N  ae_set_threads(N): libae's and OpenBLAS's threads, before anything else\n"
+            "  --plan K     ae_set_plan(K): train on this parallel plan (default auto: libae chooses)\n"
             "  --markdown   stdout: one Markdown table row only (the report goes to stderr)\n",
             SYNTH_TRAIN_ROWS);
 }
@@ -303,6 +304,11 @@ int main(int argc, char **argv) {
             i++;
         } else if (v && !strcmp(a, "--threads")) {
             if (!(threads = parse_count(v, 1024))) goto bad_value;
+            i++;
+        } else if (v && !strcmp(a, "--plan")) {
+            int k = AE_PLAN_KINDS;
+            while (--k >= 0 && strcmp(v, ae_plan_name((ae_plan_kind)k))) {}
+            if (k < 0 || ae_set_plan((ae_plan_kind)k) != AE_OK) goto bad_value;
             i++;
         } else if (v && !strcmp(a, "--data")) {
             data_dir = v;
@@ -460,6 +466,10 @@ int main(int argc, char **argv) {
     fprintf(rep, "libae            %s, %zu parameters\n", ae_version(), ae_param_count(m));
     fprintf(rep, "OpenBLAS         core %s%s, %d threads, config \"%s\"\n", openblas_get_corename(),
             blas.fallback ? " (a slow fallback core)" : "", openblas_get_num_threads(), openblas_get_config());
+    ae_plan_info plan;
+    char plan_line[512] = "?";
+    if (ae_plan_last(&plan) == AE_OK) ae_plan_describe(&plan, plan_line, sizeof plan_line);
+    fprintf(rep, "plan             %s\n", plan_line);
     fprintf(rep, "GEMM-only epoch  %.3f s (median of %d), %zu steps, %.2f GFLOP, %.1f GFLOP/s\n", gemm_med, GEMM_REPS,
             steps, flops * 1e-9, flops / gemm_med * 1e-9);
     fprintf(rep, "training epoch   %.3f s median of %d (min %.3f, max %.3f)\n", ep_med, timed_epochs, ep_min, ep_max);

@@ -160,6 +160,10 @@ field() {
       echo "- $w: PyTorch not installed"
     fi
   done
+  echo
+  echo "Plans (ae_train's parallel plan for each libae row, and the passes it timed to choose it):"
+  echo
+  awk '/^== libae / { w = $3; sub(/:$/, "", w) } /^plan  / && w != "" { sub(/^plan +/, ""); print "- " w ": " $0; w = "" }' "$LOG"
 } >"$OUT"
 
 echo "run.sh: wrote $OUT (full reports in $LOG)" >&2

@@ -324,18 +324,75 @@ typedef struct ae_blas_info {
     const char *suggested_core; /* "SkylakeX", "Haswell", or NULL (no better choice known) */
 } ae_blas_info;
 AE_API ae_blas_info ae_blas_get_info(void);
-/* Sets the threads libae trains with and OpenBLAS's thread count (n >= 1; libae uses at most
- * 64). ae_train splits each batch's rows across its own threads, each running one-thread
- * products and its share of the elementwise work and the optimizer step (as many threads as
- * the batch has 4 rows for), except with the KL sparsity penalty of a sigmoid code (it needs
- * the whole batch's mean; that trains on the calling thread with OpenBLAS's threads). The
- * random draws (noise, dropout, a VAE's eps) are made in one stream, as on one thread.
- * Meanwhile OpenBLAS runs one thread per call
- * and gets its count back when ae_train returns. Without a call libae follows OpenBLAS's
- * count (OPENBLAS_NUM_THREADS). Call it between, not during, other libae calls; to train
- * several models at once from threads of your own, call ae_set_threads(1) first, so that no
- * run changes OpenBLAS's count under another. AE_EINVAL for n < 1. */
+/* Threads for training. n >= 1: libae trains with at most n threads and sets OpenBLAS's count
+ * to n; n = 0: decide for me, with at most OpenBLAS's count (OPENBLAS_NUM_THREADS, else the
+ * CPUs), leaving it as it is; the default. Either way each ae_train chooses a plan (below).
+ * Call it between, not during, other libae calls. AE_EINVAL for n < 0.
+ *
+ * Training's plan, chosen once per ae_train call for its model and batch, then fixed:
+ *  - AE_PLAN_ONE: everything on the calling thread, OpenBLAS on one thread.
+ *  - AE_PLAN_ROWS: each step's pass cut into fixed row chunks and weight-gradient slices that
+ *    libae's own threads take as they come free (a thread another process slows delays only
+ *    the chunk it holds; waiting threads spin briefly, then sleep), each a one-thread OpenBLAS
+ *    product; the optimizer step in slices too. The chunk boundaries depend on the batch and
+ *    the plan's chunk count alone, and the loss parts are added in chunk order: the same bits
+ *    whichever thread ran which chunk. The KL sparsity penalty of a sigmoid code needs the
+ *    whole batch: it runs as one chunk.
+ *  - AE_PLAN_COLS: as ROWS, but each product cut by its output's columns (each thread packs
+ *    only its slice of the weights, for the whole batch: better for large layers); plain
+ *    configurations only (no dropout, VAE or sparsity: those train as ROWS would).
+ *  - AE_PLAN_BLAS: the pass on the calling thread, each product on OpenBLAS's threads.
+ * How it is chosen: a model whose step is small (under 4 MFLOP of products, or fewer than 4
+ * batch rows a thread) trains on one thread; a large one (from 50 MFLOP a step) has ROWS,
+ * COLS and BLAS timed on a pass each over its first rows, when that fits in 2% of an epoch;
+ * the rest train on ROWS. ae_set_plan forces a kind; a plan file (ae_set_plan_file, or the environment
+ * variable AE_PLAN) made for the same model, batch, thread count and host is used as it is,
+ * without timing, and any other is refused (ae_plan_info.note says why), then replaced by the
+ * fresh plan. Random draws (noise, dropout, a VAE's eps) are made on the calling thread in one
+ * stream under every plan. Same plan, core type and thread count: bitwise-identical training;
+ * across plans results differ by float rounding.
+ *
+ * OpenBLAS 0.3.21 has one thread count for the whole process, and a product's bits depend on
+ * it. ONE and ROWS need one-thread products while OpenBLAS has more: for the length of each
+ * pass they set its count to 1 under a lock that every libae product OpenBLAS could thread
+ * waits on, so inference (ae_encode, ...) running beside training gives the same bits as
+ * alone; it may wait for the pass in progress. Other OpenBLAS calls of the program (not
+ * libae's) made during a pass run on one thread. */
 AE_API int ae_set_threads(int n);
+
+typedef enum {
+    AE_PLAN_AUTO = 0, /* choose (the default) */
+    AE_PLAN_ONE = 1,
+    AE_PLAN_ROWS = 2,
+    AE_PLAN_BLAS = 3,
+    AE_PLAN_COLS = 4
+} ae_plan_kind;
+#define AE_PLAN_KINDS 5
+/* Forces the plan of later ae_train calls (AE_PLAN_AUTO: choose again). AE_EINVAL otherwise. */
+AE_API int ae_set_plan(ae_plan_kind kind);
+/* The plan file of later ae_train calls (copied; NULL: the AE_PLAN environment variable, or
+ * none). A missing file is created with the plan chosen. AE_EINVAL for a path over 4095
+ * bytes. */
+AE_API int ae_set_plan_file(const char *path);
+/* The plan of this thread's latest ae_train call. */
+typedef struct ae_plan_info {
+    ae_plan_kind kind;
+    int threads;            /* threads it trains on */
+    int chunks;             /* ROWS: row chunks a step */
+    const char *source;     /* chosen by: "ae_set_plan", "the plan file", "the thread count"
+                             * (one thread allowed), "the cost model" or "timings" */
+    double step_flops;      /* GEMM flops of a full batch's step */
+    double pass_seconds[AE_PLAN_KINDS]; /* a timed pass by kind; 0 where not timed */
+    double plan_seconds;    /* spent choosing (timing included) */
+    char note[256];         /* a plan file refused, created or not written; "" */
+} ae_plan_info;
+/* AE_OK and *out, or AE_EINVAL when this thread has trained nothing. */
+AE_API int ae_plan_last(ae_plan_info *out);
+/* "auto", "one", "rows", "blas" or "cols" ("?" for anything else). */
+AE_API const char *ae_plan_name(ae_plan_kind kind);
+/* One line for people: the plan, its threads and chunks, where it came from, the timings;
+ * at most n - 1 bytes and a NUL. Returns the line's full length. */
+AE_API size_t ae_plan_describe(const ae_plan_info *info, char *buf, size_t n);
 
 /* Data files. rows x cols floats, row-major, owned by the struct. */
 typedef struct ae_data {

@@ -1,9 +1,10 @@
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* a writer-preferring rwlock where glibc has one */
 #include "tensor.h"
 #include "pool.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -135,6 +136,42 @@ AE_VECTOR_CLONES static void gemm_nt_small_m(size_t m, size_t n, size_t k, float
  * slower than OpenBLAS, and so are plain loops for the NN products. */
 #define SMALL_ROWS 4
 
+/* ---- OpenBLAS's thread count, shared by the whole process ----
+ *
+ * OpenBLAS 0.3.21 (pthreads) has one thread count for the process, read at every call, and
+ * the bits of a product with K above its block depth depend on it (the threads split K's
+ * blocks differently). Training on libae's threads needs one-thread products, so it sets the
+ * count to 1 for the length of each pass (a window) under the write side of this lock; every
+ * product that OpenBLAS may thread runs under the read side. So a product never runs with a
+ * count another thread set for its own: ae_encode beside a training run gives the bits it
+ * gives alone. Products of at most BLAS_ONE_THREAD_MNK multiply-adds skip the lock: OpenBLAS
+ * runs them on one thread whatever the count (it threads above 65536 x 4; half of that). */
+#ifdef PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
+static pthread_rwlock_t g_blas_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+#else
+static pthread_rwlock_t g_blas_lock = PTHREAD_RWLOCK_INITIALIZER;
+#endif
+#define BLAS_ONE_THREAD_MNK 131072.0
+static _Thread_local int tls_single;   /* this thread runs only one-thread products */
+static _Thread_local int tls_restore;  /* the count a window put aside */
+
+void ae_blas_single_thread(void) { tls_single = 1; }
+
+int ae_gemm_may_thread(double mnk) { return mnk > BLAS_ONE_THREAD_MNK; }
+
+void ae_blas_single_begin(void) {
+    pthread_rwlock_wrlock(&g_blas_lock);
+    tls_restore = openblas_get_num_threads();
+    if (tls_restore != 1) openblas_set_num_threads(1);
+    tls_single = 1;
+}
+
+void ae_blas_single_end(void) {
+    tls_single = 0;
+    if (tls_restore != 1) openblas_set_num_threads(tls_restore);
+    pthread_rwlock_unlock(&g_blas_lock);
+}
+
 void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b, float beta,
              ae_mat *c) {
     const size_t m = c->rows, n = c->cols;
@@ -143,11 +180,14 @@ void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_ma
         gemm_nt_small_m(m, n, k, alpha, a->data, a->ld, b->data, b->ld, beta, c->data, c->ld);
         return;
     }
+    const int lock = !tls_single && ae_gemm_may_thread((double)m * (double)n * (double)k);
+    if (lock) pthread_rwlock_rdlock(&g_blas_lock);
     /* Callers size every view from the model's widths and the batch size, which ae_create and
      * ae_train bound below INT_MAX, so the casts to blasint are safe. */
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                 (blasint)m, (blasint)n, (blasint)k, alpha, a->data, (blasint)a->ld, b->data,
                 (blasint)b->ld, beta, c->data, (blasint)c->ld);
+    if (lock) pthread_rwlock_unlock(&g_blas_lock);
 }
 
 int ae_blas_is_fallback(const char *core, int cpu_avx2, int cpu_avx512) {
@@ -168,7 +208,7 @@ ae_blas_info ae_blas_get_info(void) {
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 #endif
     info.core = openblas_get_corename();
-    info.threads = openblas_get_num_threads();
+    info.threads = ae_blas_threads();
     info.fallback = ae_blas_is_fallback(info.core, avx2, avx512);
     info.suggested_core = avx512 ? "SkylakeX" : avx2 ? "Haswell" : NULL;
     return info;
@@ -177,22 +217,28 @@ ae_blas_info ae_blas_get_info(void) {
 static int g_threads; /* 0: not set, follow OpenBLAS's count */
 
 int ae_set_threads(int n) {
-    if (n < 1) return AE_EINVAL;
-    openblas_set_num_threads(n);
+    if (n < 0) return AE_EINVAL;
+    if (n > 0) {
+        pthread_rwlock_wrlock(&g_blas_lock); /* never under a window's count */
+        openblas_set_num_threads(n);
+        pthread_rwlock_unlock(&g_blas_lock);
+    }
     g_threads = n > AE_MAX_THREADS ? AE_MAX_THREADS : n;
     return AE_OK;
 }
 
-int ae_threads(void) {
-    if (g_threads) return g_threads;
+int ae_blas_threads(void) {
+    if (tls_single) return 1;
+    pthread_rwlock_rdlock(&g_blas_lock); /* not inside another thread's window */
     int n = openblas_get_num_threads();
-    return n < 1 ? 1 : n > AE_MAX_THREADS ? AE_MAX_THREADS : n;
+    pthread_rwlock_unlock(&g_blas_lock);
+    return n < 1 ? 1 : n;
 }
 
-int ae_blas_set_threads(int n) {
-    int before = openblas_get_num_threads();
-    openblas_set_num_threads(n);
-    return before;
+int ae_threads(void) {
+    if (g_threads) return g_threads;
+    int n = ae_blas_threads();
+    return n > AE_MAX_THREADS ? AE_MAX_THREADS : n;
 }
 
 /* One loop per activation so that each body is branch-free and vectorises. */

@@ -44,14 +44,18 @@ AE_HIDDEN void ae_work_free(ae_work *w);
 AE_HIDDEN double ae_pass(ae_model *m, ae_work *w, const float *x, const float *target, size_t rows,
                          const ae_pass_cfg *cfg, int backward, float *dx, ae_pass_parts *parts);
 
-/* ae_pass split by batch rows across a pool's threads (train.c says how), for a batch that is
- * its own target: x itself (idx NULL), or rows idx[0 .. rows) of x gathered into w->batch.
- * No dx. Every random draw (input noise, dropout masks, a VAE's eps) is made on the calling
- * thread first, in the serial pass's order, so the split pass draws what ae_pass would. Only
- * for configurations ae_pass_split_covers accepts: all but the KL sparsity penalty of a
- * sigmoid code, which needs the whole batch's mean activation. */
-AE_HIDDEN double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, const float *x, const uint32_t *idx,
-                               size_t rows, const ae_pass_cfg *cfg, int backward, ae_pass_parts *parts);
+/* ae_pass in `chunks` fixed row chunks (by_cols: each product in `chunks` column slices,
+ * where the configuration allows; train.c), its tasks taken by the pool's threads (train.c says
+ * how; NULL: all on the calling thread), for a batch that is its own target: x itself (idx
+ * NULL), or rows idx[0 .. rows) of x gathered into w->batch. No dx. The same bits with any
+ * pool, for a given chunk count. Every random draw (input noise, dropout masks, a VAE's eps)
+ * is made on the calling thread first, in the serial pass's order, so the chunked pass draws
+ * what ae_pass would. With several chunks, only for configurations ae_pass_split_covers
+ * accepts (others run as one chunk): all but the KL sparsity penalty of a sigmoid code, which
+ * needs the whole batch's mean activation. */
+AE_HIDDEN double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, size_t chunks, int by_cols,
+                               const float *x, const uint32_t *idx, size_t rows, const ae_pass_cfg *cfg,
+                               int backward, ae_pass_parts *parts);
 AE_HIDDEN int ae_pass_split_covers(const ae_model *m, const ae_pass_cfg *cfg);
 
 /* The pass configuration of a set of training options. */

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include <cblas.h>
+
 #include "tensor.h"
 
 /* Reference C = alpha op(A) op(B) + beta C with views of any ld. */
@@ -186,10 +188,19 @@ static void test_blas_info_and_threads(void **state) {
     ae_blas_info info = ae_blas_get_info();
     assert_non_null(info.core);
     assert_true(info.threads >= 1);
-    assert_int_equal(ae_set_threads(0), AE_EINVAL);
     assert_int_equal(ae_set_threads(-3), AE_EINVAL);
+    assert_int_equal(ae_set_threads(3), AE_OK);
+    assert_int_equal(ae_blas_get_info().threads, 3);
+    assert_int_equal(ae_threads(), 3);
+    /* 0: decide for me, up to OpenBLAS's count, which it leaves alone */
+    assert_int_equal(ae_set_threads(0), AE_OK);
+    assert_int_equal(ae_blas_get_info().threads, 3);
+    assert_int_equal(ae_threads(), 3);
+    openblas_set_num_threads(2);
+    assert_int_equal(ae_threads(), 2);
     assert_int_equal(ae_set_threads(1), AE_OK);
     assert_int_equal(ae_blas_get_info().threads, 1);
+    assert_int_equal(ae_threads(), 1);
     /* The fallback rule: an old core on a CPU with AVX2 or AVX-512 is a fallback. */
     assert_true(ae_blas_is_fallback("Prescott", 1, 1));
     assert_true(ae_blas_is_fallback("Nehalem", 1, 0));

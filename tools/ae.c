@@ -254,7 +254,10 @@ static const char TRAIN_HELP[] =
     "anomaly: --contamination C (the share of new normal rows to flag, e.g. 0.1: the threshold is\n"
     "         calibrated on rows the model did not learn: --val FILE or --val-split S when given,\n"
     "         else out-of-fold scores of 5 more models up to 20000 rows, a held-out fifth above)\n"
-    "state:   --checkpoint FILE  --checkpoint-every N  --resume CHECKPOINT  --threads N\n"
+    "state:   --checkpoint FILE  --checkpoint-every N  --resume CHECKPOINT\n"
+    "threads: --threads N (at most N threads; 0, the default: decide)  --plan FILE (reuse the\n"
+    "         parallel plan saved there for this model, batch and host, else save the one chosen;\n"
+    "         default: the AE_PLAN environment variable)\n"
     "mpi:     --mpi: data-parallel over the ranks of mpirun -np N ae train ... --mpi; each rank\n"
     "         reads its share of DATA (and of --val); rank 0 reports and writes MODEL\n"
     "output:  -o MODEL  --history FILE.csv (one line per epoch)  --plot FILE.png (loss curves,\n"
@@ -265,6 +268,7 @@ typedef struct progress {
     int epochs, tty;
     double started, epoch_started, last_draw;
     size_t batch_rows;
+    int plan_shown;
 } progress;
 
 static double now(void) {
@@ -377,8 +381,20 @@ static void plot_scores(const char *png, const float *scores, size_t n, float th
     else fprintf(stderr, "wrote %s\n", png);
 }
 
+/* The parallel plan ae_train chose, once, before the first epoch's line. */
+static void show_plan(progress *p) {
+    ae_plan_info info;
+    char line[512];
+    if (p->plan_shown || ae_plan_last(&info) != AE_OK) return;
+    p->plan_shown = 1;
+    ae_plan_describe(&info, line, sizeof line);
+    if (p->tty) tty_line("plan: %s", line), fputc('\n', stderr); /* cut to the terminal's width */
+    else fprintf(stderr, "plan: %s\n", line);
+}
+
 static int on_epoch(const ae_epoch_stats *s, void *user) {
     progress *p = user;
+    show_plan(p);
     if (s->diverged) {
         fprintf(stderr, "%sepoch %d diverged at step %zu: weights of the epoch's start kept\n", p->tty ? "\n" : "",
                 s->epoch, s->step);
@@ -498,7 +514,8 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--checkpoint")) o.checkpoint_path = VALUE();
         else if (!strcmp(a, "--checkpoint-every")) o.checkpoint_every = (int)parse_long(a, VALUE(), 1, 1000000);
         else if (!strcmp(a, "--resume")) resume = VALUE();
-        else if (!strcmp(a, "--threads")) check(ae_set_threads((int)parse_long(a, VALUE(), 1, 1024)), "--threads");
+        else if (!strcmp(a, "--threads")) check(ae_set_threads((int)parse_long(a, VALUE(), 0, 1024)), "--threads");
+        else if (!strcmp(a, "--plan")) check(ae_set_plan_file(VALUE()), "--plan");
         else if (!strcmp(a, "--history")) history = VALUE();
         else if (!strcmp(a, "--plot")) plot = VALUE();
         else if (!strcmp(a, "--mpi")) mpi = 1;
@@ -588,7 +605,7 @@ static int cmd_train(int argc, char **argv) {
         close(fd);
         history = tmp_history;
     }
-    progress p = {NULL, o.epochs, isatty(2), now(), now(), 0.0, o.batch_size < d.rows ? o.batch_size : d.rows};
+    progress p = {NULL, o.epochs, isatty(2), now(), now(), 0.0, o.batch_size < d.rows ? o.batch_size : d.rows, 0};
     if (history) {
         if (!(p.history = fopen(history, "w"))) die("cannot write %s: %s", history, strerror(errno));
         fprintf(p.history, "epoch,train_loss,train_recon,train_kl,train_sparsity,val_loss,seconds\n");
@@ -943,7 +960,7 @@ static int cmd_head(int argc, char **argv) {
     }
     const size_t outputs = linear ? y.cols : (size_t)classes;
     check(ae_head_create(m, linear ? AE_HEAD_LINEAR : AE_HEAD_SOFTMAX, outputs), "head");
-    progress p = {NULL, o.epochs, 0, now(), 0.0, 0.0, o.batch_size};
+    progress p = {NULL, o.epochs, 0, now(), 0.0, 0.0, o.batch_size, 1}; /* head training has no plan */
     o.on_epoch = on_epoch;
     o.user = &p;
     int rc = ae_head_train(m, d.x, d.rows, y.x, &o);
