@@ -101,7 +101,37 @@ static void init_weights(ae_model *m) {
     }
 }
 
+static _Atomic size_t memory_limit = AE_MEMORY_LIMIT_DEFAULT;
+
+int ae_set_memory_limit(size_t bytes) {
+    ae_error_clear();
+    memory_limit = bytes;
+    return AE_OK;
+}
+
+size_t ae_memory_limit(void) { return memory_limit; }
+
+/* ae_create's guard against a config too large to train (a width of 2^24 would take tens of
+ * GiB before the first epoch ends): the estimate documented at ae_set_memory_limit, from the
+ * planned layers, before anything is allocated. */
+static int memory_check(const ae_model *m) {
+    const size_t limit = memory_limit;
+    double units = 2.0 * (double)m->max_width + 2.0 * (double)m->cfg.input_dim + 2.0 * (double)m->cfg.code_dim;
+    for (size_t l = 0; l < m->n_layers; l++) units += (double)m->layer[l].out;
+    const double bytes = 4.0 * (6.0 * (double)m->n_params + 128.0 * units);
+    if (limit == 0 || bytes <= (double)limit) return AE_OK;
+    return ae_fail(AE_ENOMEM,
+                   "this model (%zu parameters) needs about %.2f GiB to train, above the memory limit of %.2f GiB "
+                   "(raise it with ae_set_memory_limit, ae train --memory-limit)",
+                   m->n_params, bytes / 1073741824.0, (double)limit / 1073741824.0);
+}
+
 int ae_create(ae_model **out, const ae_config *cfg) {
+    ae_error_clear();
+    return ae_model_new(out, cfg, 1);
+}
+
+int ae_model_new(ae_model **out, const ae_config *cfg, int limited) {
     if (!out) return AE_EINVAL;
     *out = NULL;
     int rc = ae_config_check(cfg);
@@ -114,6 +144,10 @@ int ae_create(ae_model **out, const ae_config *cfg) {
     if (m->n_params == 0) {
         ae_dealloc(m);
         return AE_EINVAL;
+    }
+    if (limited && (rc = memory_check(m)) != AE_OK) {
+        ae_dealloc(m);
+        return rc;
     }
     m->params = ae_calloc(m->n_params, sizeof(float));
     m->grads = ae_calloc(m->n_params, sizeof(float));
