@@ -45,7 +45,8 @@ static int create_fail(int err, const char *path) {
 
 /* The folder of target into dir ("." for none); 0 when it does not fit. */
 static int folder_of(const char *target, char *dir, size_t size) {
-    const size_t dl = dir_len(target);
+    size_t dl = dir_len(target);
+    if (dl > 1) dl--; /* "a/b/" -> "a/b"; "/" stays */
     if ((dl ? dl : 1) >= size) return 0;
     memcpy(dir, dl ? target : ".", dl ? dl : 1);
     dir[dl ? dl : 1] = '\0';
