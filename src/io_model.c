@@ -583,11 +583,11 @@ static int load_from(source *src, ae_model **out) {
         rc = ae_fail(AE_EFORMAT, "no libae metadata (format, format_version, config, crc32)");
         goto fail;
     }
+    if ((rc = check_metadata(meta)) != AE_OK) goto fail;
     if (strcmp(ver, AE_FORMAT_VERSION) != 0) {
         rc = ae_fail(AE_EFORMAT, "format_version '%.32s': this libae reads version %s", ver, AE_FORMAT_VERSION);
         goto fail;
     }
-    if ((rc = check_metadata(meta)) != AE_OK) goto fail;
     if ((rc = config_from_json(cfg_text, &cfg)) != AE_OK) {
         if (rc == AE_EFORMAT) ae_fail(rc, "config: a key missing, unknown or out of range");
         goto fail;
