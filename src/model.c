@@ -121,7 +121,7 @@ static int memory_check(const ae_config *c) {
     size_t w_off[AE_MAX_LAYERS], b_off[AE_MAX_LAYERS];
     memset(&m, 0, sizeof m);
     m.cfg = *c;
-    if (limit == 0 || plan_layers(&m, w_off, b_off) == 0) return AE_OK;
+    if (limit == 0 || (m.n_params = plan_layers(&m, w_off, b_off)) == 0) return AE_OK;
     double units = 2.0 * (double)m.max_width + 2.0 * (double)c->input_dim + 2.0 * (double)c->code_dim;
     for (size_t l = 0; l < m.n_layers; l++) units += (double)m.layer[l].out;
     const double bytes = 4.0 * (6.0 * (double)m.n_params + 128.0 * units);

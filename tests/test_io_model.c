@@ -743,7 +743,7 @@ static void test_memory_limit_holds_create_not_load(void **state) {
     assert_int_equal(rc, AE_ENOMEM);
     assert_null(m);
     assert_int_equal(allocs, 0);
-    said("above the memory limit of 4.00 GiB");
+    said("this model (201326624 parameters) needs about 36.50 GiB to train, above the memory limit of 4.00 GiB");
     /* a small model under a limit lowered below it, then the limit lifted */
     ae_model *small = trained_model(0), *l;
     char p[256];
