@@ -791,8 +791,9 @@ static int cmd_threshold(int argc, char **argv) {
                                           : "needs MODEL and NORMAL_DATA (see ae threshold --help)");
     if (method == AE_THRESHOLD_QUANTILE && !(param >= 0.0 && param <= 1.0)) die("--quantile wants a number in [0, 1]");
     if (method == AE_THRESHOLD_MEAN_STD && !(param >= 0.0)) die("--mean-std wants a number >= 0");
+    /* -o may be MODEL: the model, read whole first, is updated in place (atomically) */
     const named outs[] = {{"-o", out}};
-    const named ins[] = {{"MODEL", pos[0]}, {"NORMAL_DATA", pos[1]}};
+    const named ins[] = {{"MODEL", same_file(out, pos[0]) ? NULL : pos[0]}, {"NORMAL_DATA", pos[1]}};
     check_outputs(outs, 1, ins, 2);
     ae_model *m = load_model(pos[0]);
     float t = (float)param;
@@ -878,8 +879,9 @@ static int cmd_head(int argc, char **argv) {
     o.freeze_encoder = f[1];
     if (npos != 3 || !out) die("needs MODEL, DATA, LABELS and -o MODEL_OUT (see ae head --help)");
     if (linear && classes) die("--classes is for a classifier, not with --linear");
+    /* -o may be MODEL: the model, read whole first, gains its head in place (atomically) */
     const named outs[] = {{"-o", out}};
-    const named ins[] = {{"MODEL", pos[0]}, {"DATA", pos[1]}, {"LABELS", pos[2]}};
+    const named ins[] = {{"MODEL", same_file(out, pos[0]) ? NULL : pos[0]}, {"DATA", pos[1]}, {"LABELS", pos[2]}};
     check_outputs(outs, 1, ins, 3);
     ae_model *m = load_model(pos[0]);
     ae_data d = load_data(pos[1]), y = load_data(pos[2]);
