@@ -86,6 +86,13 @@ endif()
 expect_missing(c2.ckpt)
 expect_no_temporaries()
 
+# A --history that fails (File too large) does not cost the model either.
+run(r ${BASH} -c "trap '' XFSZ && ulimit -f 20 && exec '${AE}' train wide.csv --hidden 3 --code 2 --epochs 1000 --batch 20 --history big.csv -o hist.safetensors")
+if(r_rc EQUAL 0 OR NOT r_err MATCHES "ae train: cannot write --history big.csv: File too large; the model is saved in hist.safetensors$")
+  message(FATAL_ERROR "a failing --history: ${r_rc} '${r_err}'")
+endif()
+expect_ok(info hist.safetensors)
+
 # 2. CSV outputs are atomic: a write that fails (File too large, as a full disk) leaves the
 # file that was there whole, and no temporary.
 file(WRITE ${WORK}/rec.csv "the previous output\n")

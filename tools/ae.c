@@ -583,7 +583,9 @@ static int cmd_train(int argc, char **argv) {
                 b.fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
         rc = ae_train(m, d.x, d.rows, &o);
     }
-    if (p.history && fclose(p.history) != 0) die("writing %s failed", history);
+    /* a history that could not be written is reported after the model is saved, not instead */
+    int history_errno = 0;
+    if (p.history && (ferror(p.history) | fclose(p.history)) != 0) history_errno = errno ? errno : EIO;
     if (plot) plot_history(history, plot, val != NULL);
     if (tmp_history[0]) unlink(tmp_history);
     if (rc != AE_OK && rc != AE_EDIVERGED) {
@@ -613,6 +615,7 @@ static int cmd_train(int argc, char **argv) {
         fprintf(stderr, "saved %s%s\n", out,
                 rc == AE_EDIVERGED ? " (training diverged: the weights the diverged epoch began with)" : "");
     }
+    if (history_errno) die("cannot write --history %s: %s; the model is saved in %s", history, strerror(history_errno), out);
     ae_free(m);
     ae_data_free(&d);
     ae_data_free(&vd);
