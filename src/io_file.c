@@ -29,7 +29,11 @@ const char *ae_sys_reason(int err, char *buf, size_t size) {
     return buf;
 }
 
-static size_t dir_len(const char *path);
+/* The length of path's directory part: up to its last '/', 0 for none ("." then). */
+static size_t dir_len(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? (size_t)(slash - path) + 1 : 0;
+}
 
 /* Records "<what> <path>: <the system's reason>" and returns AE_EIO. */
 static int io_fail(int err, const char *what, const char *path) {
@@ -60,12 +64,6 @@ static char *copy_of(const char *s, size_t n) {
         p[n] = '\0';
     }
     return p;
-}
-
-/* The length of path's directory part: up to its last '/', 0 for none ("." then). */
-static size_t dir_len(const char *path) {
-    const char *slash = strrchr(path, '/');
-    return slash ? (size_t)(slash - path) + 1 : 0;
 }
 
 /* The file that writing to path writes: path itself, or where its symbolic links lead (as
