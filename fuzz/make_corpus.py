@@ -24,6 +24,23 @@ def put(target, name, data):
         f.write(data)
 
 
+def metadata_crc(meta):
+    """metadata_crc32 as the format defines it: CRC-32 over every other key in byte order,
+    each as key NUL value NUL."""
+    crc = 0
+    for k in sorted(meta, key=lambda k: k.encode()):
+        if k != "metadata_crc32":
+            crc = zlib.crc32(k.encode() + b"\0" + str(meta[k]).encode() + b"\0", crc)
+    return "%08x" % crc
+
+
+def seal(h):
+    """Recomputes metadata_crc32 when the header has one (files from before it have none)."""
+    if "metadata_crc32" in h["__metadata__"]:
+        h["__metadata__"]["metadata_crc32"] = metadata_crc(h["__metadata__"])
+    return h
+
+
 def model_cases(folder):
     for i in range(3):
         with open(os.path.join(folder, f"model{i}.safetensors"), "rb") as f:
@@ -34,10 +51,12 @@ def model_cases(folder):
     header = json.loads(blob[8:8 + n])
     data = blob[8 + n:]
 
-    def rebuild(h, d=data, fix_crc=True):
+    def rebuild(h, d=data, fix_crc=True, fix_meta=True):
         h = json.loads(json.dumps(h))
         if fix_crc:
             h["__metadata__"]["crc32"] = "%08x" % zlib.crc32(d)
+        if fix_meta:  # so that a malformed case reaches the check it is for
+            seal(h)
         text = json.dumps(h, separators=(",", ":")).encode()
         text += b" " * (-len(text) % 8)
         return struct.pack("<Q", len(text)) + text + d
@@ -93,7 +112,38 @@ def model_cases(folder):
     h["__metadata__"]["format"] = "other"
     put("model", "format_not_libae", rebuild(h))
     put("model", "not_json", struct.pack("<Q", 8) + b"[1,2,3] " + data)
+    metadata_cases(header, rebuild)
     head_cases(header, data, cfg)
+
+
+def metadata_cases(header, rebuild):
+    """metadata_crc32: valid and damaged, files from before it, keys added later."""
+    assert "metadata_crc32" in header["__metadata__"], "MODEL_DIR holds files from before metadata_crc32"
+
+    def edited(change, fix_meta):
+        h = json.loads(json.dumps(header))
+        change(h["__metadata__"])
+        return rebuild(h, fix_meta=fix_meta)
+
+    def config_seed(m):
+        c = json.loads(m["config"])
+        c["seed"] = str(int(c["seed"]) + 1)
+        m["config"] = json.dumps(c, separators=(",", ":"), sort_keys=True)
+
+    put("model", "meta_crc_config_changed", edited(config_seed, False))
+    put("model", "meta_crc_config_resealed", edited(config_seed, True))
+    put("model", "meta_crc_wrong", edited(lambda m: m.update(metadata_crc32="00000000"), False))
+    put("model", "meta_crc_not_hex", edited(lambda m: m.update(metadata_crc32="0000000g"), False))
+    put("model", "meta_crc_short", edited(lambda m: m.update(metadata_crc32="123"), False))
+    put("model", "meta_crc_not_string", edited(lambda m: m.update(metadata_crc32=7), False))
+    put("model", "meta_value_not_string", edited(lambda m: m.update(later=1), True))
+    put("model", "meta_later_key_sealed", edited(lambda m: m.update(later='{"x":1}'), True))
+    put("model", "meta_later_key_unsealed", edited(lambda m: m.update(later='{"x":1}'), False))
+    put("model", "meta_old_file", edited(lambda m: m.pop("metadata_crc32"), False))
+    put("model", "meta_old_file_unknown_key",
+        edited(lambda m: (m.pop("metadata_crc32"), m.update(scalinx=m.pop("scaling"))), False))
+    put("model", "meta_key_renamed", edited(lambda m: m.update(scalinx=m.pop("scaling")), False))
+    put("model", "meta_300_keys", edited(lambda m: m.update({"k%03d" % i: "" for i in range(300)}), True))
 
 
 def head_cases(header, data, cfg):
@@ -114,6 +164,7 @@ def head_cases(header, data, cfg):
             h["__metadata__"]["anomaly"] = (meta_anomaly if isinstance(meta_anomaly, str)
                                             else json.dumps(meta_anomaly))
         h["__metadata__"]["crc32"] = "%08x" % zlib.crc32(d)
+        seal(h)
         text = json.dumps(h, separators=(",", ":")).encode()
         text += b" " * (-len(text) % 8)
         return struct.pack("<Q", len(text)) + text + d

@@ -171,7 +171,12 @@ typedef struct ae_train_opts {
                                                e.g. after ae_checkpoint_load, up to `epochs`
                                                epochs in all; 0: start afresh */
     const char *checkpoint_path;            /* with checkpoint_every > 0: ae_checkpoint_save */
-    int checkpoint_every;                   /* here after every that many epochs */
+    int checkpoint_every;                   /* here after every that many epochs. ae_train
+                                               checks first that the path can be written
+                                               (ae_output_check); a save that still fails
+                                               stops training with its status, the path and
+                                               the reason in ae_last_error, the model holding
+                                               the last whole epoch's weights (save it) */
     int (*on_epoch)(const ae_epoch_stats *s, void *user); /* non-zero stops training */
     /* Optional, after every step: the epoch, the batch just done (1-based) of how many, and
      * that batch's loss. For progress bars; keep it cheap (it runs inside the training loop). */
@@ -203,8 +208,18 @@ typedef struct ae_train_opts {
  * sparsity penalty (sparsity_target 0.05 once a weight is set), kl_weight 1. */
 AE_API ae_train_opts ae_train_opts_default(void);
 
-/* Build a model; *out is NULL on failure. */
+/* Build a model; *out is NULL on failure. AE_ENOMEM (before allocating anything) when the
+ * estimate of what training it takes exceeds the memory limit; see ae_set_memory_limit. */
 AE_API int ae_create(ae_model **out, const ae_config *cfg);
+/* The memory limit ae_create holds a config to, in bytes: default AE_MEMORY_LIMIT_DEFAULT
+ * (4 GiB); 0 means none. The estimate is 4 bytes times 6 floats per parameter (weights,
+ * gradients, Adam's two moments, the epoch's starting weights, the best epoch's) plus a batch of
+ * 128 rows through every layer (activations, the two backward buffers, input and corrupted
+ * input). Loading a model file (whose weights the file holds) is not limited. Set it before
+ * creating models, not while another thread creates one. ae_memory_limit() returns it. */
+#define AE_MEMORY_LIMIT_DEFAULT ((size_t)4 << 30)
+AE_API int ae_set_memory_limit(size_t bytes);
+AE_API size_t ae_memory_limit(void);
 /* Release a model; NULL is a no-op. */
 AE_API void ae_free(ae_model *m);
 /* Fit on x [n x input_dim]; opts NULL means ae_train_opts_default(). Every step checks the loss
@@ -221,9 +236,24 @@ AE_API int ae_reconstruct(const ae_model *m, const float *x, size_t n, float *ou
 AE_API int ae_score(const ae_model *m, const float *x, size_t n, float *err);
 /* n draws from N(0, I) decoded to out [n x input_dim]; VAE only, advances the model's RNG. */
 AE_API int ae_sample(ae_model *m, size_t n, float *out);
-/* Write the model to path as safetensors (temporary file, flush, fsync, rename). */
+/* Write the model to path as safetensors (temporary file, flush, fsync, rename). Every file
+ * writer of libae (ae_save, ae_checkpoint_save, ae_npy_save, ae_csv_save) writes this way:
+ * - a failed or interrupted save leaves the file that was there untouched;
+ * - a symbolic link is written through: the file it points to is replaced, the link stays;
+ * - an existing file keeps its permission bits; a new one gets 0666 less the umask;
+ * - temporaries `<file>.tmp.XXXXXX` of the same file left by a save that died (kill -9) are
+ *   removed first (a live save holds a lock on its own, which is never touched);
+ * - a failure is AE_EIO with the path and the system's reason in ae_last_error ("No such file
+ *   or directory", "Permission denied", "No space left on device", "Is a directory"). */
 AE_API int ae_save(const ae_model *m, const char *path);
-/* Read a model written by ae_save; every size, offset and the checksum is validated first. */
+/* Whether path can be written by those writers, checked before long work: its folder exists
+ * and is a folder a file can be created in (proved by creating and removing a temporary),
+ * and path, if it exists, is a regular file (not a folder). Creates nothing that stays.
+ * AE_OK, or AE_EIO with the path and the reason in ae_last_error. */
+AE_API int ae_output_check(const char *path);
+/* Read a model written by ae_save; every size, offset and both checksums (of the data, and of
+ * every metadata key: config, scaling, threshold, head, training state) are validated first.
+ * Files written before the metadata checksum existed still load. */
 AE_API int ae_load(ae_model **out, const char *path);
 /* The same from len bytes in memory. */
 AE_API int ae_load_buffer(ae_model **out, const void *buf, size_t len);
@@ -471,6 +501,9 @@ AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols);
 AE_API int ae_data_load_range(const char *path, size_t first, size_t count, ae_data *out);
 /* Write rows x cols floats as a NumPy .npy file (<f4, C order), atomically. */
 AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t cols);
+/* Write rows x cols floats as CSV: one line per row, values separated by commas, each with 9
+ * significant digits (reads back to the same float), atomically as ae_save. */
+AE_API int ae_csv_save(const char *path, const float *x, size_t rows, size_t cols);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,9 @@
 /* io_model: the model file, safetensors (github.com/huggingface/safetensors):
  *   8-byte little-endian header length N | N bytes of JSON (space-padded to 8) | raw F32 data.
- * __metadata__ holds format=libae, format_version, the config as a JSON string, and the
- * CRC-32 of the data section. Saving is atomic: temporary file, fsync, rename. */
+ * __metadata__ holds format=libae, format_version, the config as a JSON string, the CRC-32 of
+ * the data section, and metadata_crc32: the CRC-32 of every other metadata key and value
+ * (threshold, head, scaling, training state, config, and any key added later), so that no
+ * byte which changes a result goes unchecked. Saving is atomic: temporary file, fsync, rename. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <jansson.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "error.h"
 #include "io_file.h"
 #include "model.h"
 
@@ -22,6 +25,8 @@
 
 #define AE_FORMAT_VERSION "1"
 #define AE_MAX_HEADER ((uint64_t)16 << 20) /* far above any real header (a few KiB) */
+#define META_CRC_KEY "metadata_crc32"
+#define AE_MAX_META_KEYS 256 /* far above the eight keys written today */
 
 static const char *act_names[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh"};
 
@@ -134,6 +139,84 @@ static int set_json_string(json_t *meta, const char *key, json_t *j) {
     return ok;
 }
 
+/* The CRC-32 of the metadata's canonical text: every key but META_CRC_KEY in byte order, each
+ * as key NUL value NUL. Generic over the keys, so that a key added later is covered too.
+ * 0 when a value is not a string (safetensors metadata is strings only) or there are too many
+ * keys. Sorted by selection, without allocating: at most AE_MAX_META_KEYS keys. */
+static int metadata_crc(json_t *meta, uLong *out) {
+    if (json_object_size(meta) > AE_MAX_META_KEYS) return 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const char *prev = NULL;
+    for (;;) {
+        const char *next = NULL, *key;
+        json_t *v, *next_v = NULL;
+        json_object_foreach(meta, key, v) {
+            if (strcmp(key, META_CRC_KEY) == 0 || (prev && strcmp(key, prev) <= 0)) continue;
+            if (!next || strcmp(key, next) < 0) {
+                next = key;
+                next_v = v;
+            }
+        }
+        if (!next) break;
+        if (!json_is_string(next_v)) return 0;
+        const char *value = json_string_value(next_v);
+        crc = crc32_z(crc, (const Bytef *)next, strlen(next) + 1);
+        crc = crc32_z(crc, (const Bytef *)value, strlen(value) + 1);
+        prev = next;
+    }
+    *out = crc;
+    return 1;
+}
+
+/* Adds META_CRC_KEY to the finished metadata. 0 on failure. */
+static int seal_metadata(json_t *meta) {
+    uLong crc;
+    char text[16];
+    if (!metadata_crc(meta, &crc)) return 0;
+    snprintf(text, sizeof text, "%08lx", (unsigned long)crc);
+    return json_object_set_new(meta, META_CRC_KEY, json_string(text)) == 0;
+}
+
+/* Eight lowercase or uppercase hex digits. */
+static int parse_crc(const char *text, unsigned long *out) {
+    char *end = NULL;
+    if (!text || strlen(text) != 8 || text[0] == '-' || text[0] == '+' || text[0] == ' ') return 0;
+    *out = strtoul(text, &end, 16);
+    return *end == '\0';
+}
+
+/* The metadata keys of files written before META_CRC_KEY existed. */
+static int known_before_crc(const char *key) {
+    static const char *const known[] = {"format", "format_version", "config", "crc32",
+                                        "checkpoint", "head", "anomaly", "scaling"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(key, known[i]) == 0) return 1;
+    return 0;
+}
+
+/* Checks META_CRC_KEY against the metadata; a file without it (from before) may hold only the
+ * keys such files held, so that a damaged key name cannot pass for an old file's. */
+static int check_metadata(json_t *meta) {
+    json_t *sealed = json_object_get(meta, META_CRC_KEY);
+    if (!sealed) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(meta, key, v) {
+            if (!known_before_crc(key))
+                return ae_fail(AE_EFORMAT, "metadata key '%s' is unknown and no %s covers it", key, META_CRC_KEY);
+        }
+        return AE_OK;
+    }
+    unsigned long want;
+    uLong got;
+    if (!parse_crc(json_string_value(sealed), &want)) return ae_fail(AE_EFORMAT, "%s is not 8 hex digits", META_CRC_KEY);
+    if (!metadata_crc(meta, &got)) return ae_fail(AE_EFORMAT, "metadata: a value that is not a string, or over %d keys", AE_MAX_META_KEYS);
+    if (got != want)
+        return ae_fail(AE_EFORMAT, "metadata checksum mismatch (%s %08lx, computed %08lx): the header was changed or damaged",
+                       META_CRC_KEY, want, (unsigned long)got);
+    return AE_OK;
+}
+
 static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, int state) {
     uLong crc = crc32(0L, Z_NULL, 0);
     json_t *root = json_object(), *meta = json_object();
@@ -164,6 +247,7 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, i
     if (ok && m->head.outputs) ok = set_json_string(meta, "head", head_json(m));
     if (ok && m->threshold.method != AE_THRESHOLD_NONE) ok = set_json_string(meta, "anomaly", threshold_json(m));
     if (ok) ok = set_json_string(meta, "scaling", scaling_json(m));
+    if (ok) ok = seal_metadata(meta); /* last: it covers every key above */
     char *text = ok ? dump_checked(root, JSON_COMPACT) : NULL;
     free(cfg_text); /* jansson's strings go back to its own free */
     json_decref(cfg);
@@ -200,12 +284,15 @@ static int save_file(const ae_model *m, const char *path, int state) {
 }
 
 int ae_save(const ae_model *m, const char *path) {
-    if (!m || !path || !*path) return AE_EINVAL;
+    ae_error_clear();
+    if (!m || !path || !*path) return ae_fail(AE_EINVAL, "ae_save: needs a model and a path");
     return save_file(m, path, 0);
 }
 
 int ae_checkpoint_save(const ae_model *m, const char *path) {
-    if (!m || !path || !*path || m->opt.n != m->n_params) return AE_EINVAL; /* never trained */
+    ae_error_clear();
+    if (!m || !path || !*path) return ae_fail(AE_EINVAL, "ae_checkpoint_save: needs a model and a path");
+    if (m->opt.n != m->n_params) return ae_fail(AE_EINVAL, "ae_checkpoint_save: the model has no training state");
     return save_file(m, path, 1);
 }
 
@@ -449,6 +536,14 @@ static int source_read(source *s, void *p, size_t n) {
     return 1;
 }
 
+/* Why source_read failed: the system's reason for a file, a buffer shorter than it says. */
+static int source_failure(const source *s) {
+    char why[128];
+    if (!s->f) return ae_fail(AE_EFORMAT, "the buffer ends before the header's data");
+    if (ferror(s->f)) return ae_fail(AE_EIO, "read failed: %s", ae_sys_reason(errno, why, sizeof why));
+    return ae_fail(AE_EIO, "the file ended early: it changed while it was read");
+}
+
 static int load_from(source *src, ae_model **out) {
     json_begin(); /* clears the failure flag a previous call may have left */
     int rc = AE_EFORMAT;
@@ -459,14 +554,21 @@ static int load_from(source *src, ae_model **out) {
     unsigned char n8[8];
     const uint64_t file_size = src->size;
     uint64_t hlen = 0;
-    if (file_size < 8 || !source_read(src, n8, 8)) goto fail;
+    if (file_size < 8 || !source_read(src, n8, 8)) {
+        rc = ae_fail(AE_EFORMAT, "%llu bytes: too short for a model file", (unsigned long long)file_size);
+        goto fail;
+    }
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)n8[i] << (8 * i);
-    if (hlen < 2 || hlen > AE_MAX_HEADER || hlen > file_size - 8) goto fail;
+    if (hlen < 2 || hlen > AE_MAX_HEADER || hlen > file_size - 8) {
+        rc = ae_fail(AE_EFORMAT, "header length %llu does not fit the file's %llu bytes (or the 16 MiB cap)",
+                     (unsigned long long)hlen, (unsigned long long)file_size);
+        goto fail;
+    }
     if (!(header = ae_malloc((size_t)hlen))) { rc = AE_ENOMEM; goto fail; }
-    if (!source_read(src, header, (size_t)hlen)) { rc = src->f ? AE_EIO : AE_EFORMAT; goto fail; }
+    if (!source_read(src, header, (size_t)hlen)) { rc = source_failure(src); goto fail; }
     root = json_loadb(header, (size_t)hlen, JSON_REJECT_DUPLICATES, NULL);
     if (!root || json_alloc_failed) { /* jansson may drop characters on a failed allocation */
-        rc = parse_failure();
+        rc = json_alloc_failed ? AE_ENOMEM : ae_fail(AE_EFORMAT, "the header is not JSON (or repeats a key)");
         goto fail;
     }
     if (!json_is_object(root)) goto fail;
@@ -477,24 +579,43 @@ static int load_from(source *src, ae_model **out) {
     const char *cfg_text = json_string_value(json_object_get(meta, "config"));
     const char *crc_text = json_string_value(json_object_get(meta, "crc32"));
     ae_config cfg;
-    if (!json_is_object(meta) || !fmt || !ver || !cfg_text || !crc_text || strcmp(fmt, "libae") != 0 ||
-        strcmp(ver, AE_FORMAT_VERSION) != 0)
+    if (!json_is_object(meta) || !fmt || !ver || !cfg_text || !crc_text || strcmp(fmt, "libae") != 0) {
+        rc = ae_fail(AE_EFORMAT, "no libae metadata (format, format_version, config, crc32)");
         goto fail;
-    if ((rc = config_from_json(cfg_text, &cfg)) != AE_OK) goto fail;
+    }
+    if ((rc = check_metadata(meta)) != AE_OK) goto fail;
+    if (strcmp(ver, AE_FORMAT_VERSION) != 0) {
+        rc = ae_fail(AE_EFORMAT, "format_version '%.32s': this libae reads version %s", ver, AE_FORMAT_VERSION);
+        goto fail;
+    }
+    if ((rc = config_from_json(cfg_text, &cfg)) != AE_OK) {
+        if (rc == AE_EFORMAT) ae_fail(rc, "config: a key missing, unknown or out of range");
+        goto fail;
+    }
     rc = AE_EFORMAT;
-    char *crc_end = NULL;
-    unsigned long want_crc = strtoul(crc_text, &crc_end, 16);
-    if (strlen(crc_text) != 8 || *crc_end != '\0') goto fail;
+    unsigned long want_crc;
+    if (!parse_crc(crc_text, &want_crc)) {
+        rc = ae_fail(AE_EFORMAT, "crc32 is not 8 hex digits");
+        goto fail;
+    }
 
     ae_head_kind head_kind = AE_HEAD_SOFTMAX;
     size_t head_outputs;
     ae_threshold_state threshold;
-    if ((rc = head_from_json(json_object_get(meta, "head"), &head_kind, &head_outputs)) != AE_OK) goto fail;
-    if ((rc = threshold_from_json(json_object_get(meta, "anomaly"), &threshold)) != AE_OK) goto fail;
+    if ((rc = head_from_json(json_object_get(meta, "head"), &head_kind, &head_outputs)) != AE_OK) {
+        if (rc == AE_EFORMAT) ae_fail(rc, "metadata key head is malformed");
+        goto fail;
+    }
+    if ((rc = threshold_from_json(json_object_get(meta, "anomaly"), &threshold)) != AE_OK) {
+        if (rc == AE_EFORMAT) ae_fail(rc, "metadata key anomaly is malformed");
+        goto fail;
+    }
     ae_scaling scale_req, scale_applied;
     int scale_fitted;
-    if ((rc = scaling_from_json(json_object_get(meta, "scaling"), &scale_req, &scale_fitted, &scale_applied)) != AE_OK)
+    if ((rc = scaling_from_json(json_object_get(meta, "scaling"), &scale_req, &scale_fitted, &scale_applied)) != AE_OK) {
+        if (rc == AE_EFORMAT) ae_fail(rc, "metadata key scaling is malformed");
         goto fail;
+    }
     cfg.scaling = scale_req;
     rc = AE_EFORMAT;
 
@@ -504,10 +625,14 @@ static int load_from(source *src, ae_model **out) {
     const uint64_t data_len = file_size - 8 - hlen, weights = (uint64_t)ae_config_param_count(&cfg) * sizeof(float);
     const uint64_t head_bytes = (uint64_t)head_outputs * (cfg.code_dim + 1) * sizeof(float); /* < 2^51 */
     const uint64_t scale_bytes = scale_applied != AE_SCALE_NONE ? 2 * (uint64_t)cfg.input_dim * sizeof(float) : 0;
-    if (weights == 0 || data_len < head_bytes + scale_bytes) goto fail;
     const uint64_t ae_len = data_len - head_bytes - scale_bytes;
-    if (ae_len % weights != 0 || ae_len / weights < 1 || ae_len / weights > 3) goto fail;
-    rc = ae_create(&m, &cfg);
+    if (weights == 0 || data_len < head_bytes + scale_bytes || ae_len % weights != 0 || ae_len / weights < 1 ||
+        ae_len / weights > 3) {
+        rc = ae_fail(AE_EFORMAT, "%llu bytes of data do not fit the config's %llu bytes of weights",
+                     (unsigned long long)data_len, (unsigned long long)weights);
+        goto fail;
+    }
+    rc = ae_model_new(&m, &cfg, 0);
     if (rc == AE_OK && head_outputs) rc = ae_head_alloc(m, head_kind, head_outputs);
     if (rc == AE_OK && scale_applied != AE_SCALE_NONE) rc = ae_scaler_alloc(&m->scaler, scale_applied, cfg.input_dim);
     if (rc == AE_OK && scale_applied == AE_SCALE_NONE && scale_fitted) ae_scaler_identity(&m->scaler);
@@ -517,21 +642,32 @@ static int load_from(source *src, ae_model **out) {
     json_t *state = json_object_get(meta, "checkpoint");
     if (state) { /* a checkpoint: size the optimizer state its tensors will fill */
         if (!json_is_string(state)) goto fail;
-        if ((rc = state_from_json(json_string_value(state), root, m)) != AE_OK) goto fail;
+        if ((rc = state_from_json(json_string_value(state), root, m)) != AE_OK) {
+            if (rc == AE_EFORMAT) ae_fail(rc, "metadata key checkpoint is malformed");
+            goto fail;
+        }
         rc = AE_EFORMAT;
     }
     ae_tensor_ref t[3 * AE_MAX_TENSORS];
     span spans[3 * AE_MAX_TENSORS];
     size_t nt = ae_model_tensors(m, t, state != NULL);
-    if (!check_tensors(root, t, nt, data_len, spans)) goto fail;
+    if (!check_tensors(root, t, nt, data_len, spans)) {
+        rc = ae_fail(AE_EFORMAT, "the tensors (names, F32 dtype, shapes, offsets) are not the config's");
+        goto fail;
+    }
     if (!(data = ae_malloc((size_t)data_len))) { rc = AE_ENOMEM; goto fail; }
-    if (!source_read(src, data, (size_t)data_len)) { rc = src->f ? AE_EIO : AE_EFORMAT; goto fail; }
-    if (crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len) != want_crc) goto fail;
+    if (!source_read(src, data, (size_t)data_len)) { rc = source_failure(src); goto fail; }
+    if (crc32_z(crc32(0L, Z_NULL, 0), data, (size_t)data_len) != want_crc) {
+        rc = ae_fail(AE_EFORMAT, "data checksum mismatch: the weights were changed or damaged");
+        goto fail;
+    }
     for (size_t i = 0; i < nt; i++) memcpy(t[i].data, data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
-    if (!ae_all_finite(m->params, m->n_params) || !ae_all_finite(m->head.params, m->head.n)) goto fail;
-    if (!scaler_ok(&m->scaler)) goto fail;
-    if (m->opt.m && !ae_all_finite(m->opt.m, m->n_params)) goto fail;
-    if (m->opt.v && !ae_all_finite(m->opt.v, m->n_params)) goto fail;
+    if (!ae_all_finite(m->params, m->n_params) || !ae_all_finite(m->head.params, m->head.n) ||
+        !scaler_ok(&m->scaler) || (m->opt.m && !ae_all_finite(m->opt.m, m->n_params)) ||
+        (m->opt.v && !ae_all_finite(m->opt.v, m->n_params))) {
+        rc = ae_fail(AE_EFORMAT, "a weight, statistic or optimizer moment is NaN or infinite");
+        goto fail;
+    }
     rc = AE_OK;
     *out = m;
     m = NULL;
@@ -539,6 +675,7 @@ fail:
     /* A verdict of "malformed" reached after jansson lost an allocation (json_unpack's strict
      * mode allocates too) is not to be trusted: report the allocation. */
     if (rc == AE_EFORMAT && json_alloc_failed) rc = AE_ENOMEM;
+    if (rc == AE_EFORMAT && !*ae_last_error()) ae_fail(rc, "the header is not a libae model's");
     ae_free(m);
     ae_dealloc(data);
     json_decref(root);
@@ -547,14 +684,21 @@ fail:
 }
 
 int ae_load(ae_model **out, const char *path) {
+    ae_error_clear();
     if (!out) return AE_EINVAL;
     *out = NULL;
-    if (!path || !*path) return AE_EINVAL;
+    if (!path || !*path) return ae_fail(AE_EINVAL, "ae_load: no path given");
+    char why[128];
     FILE *f = fopen(path, "rb");
-    if (!f) return AE_EIO;
+    if (!f) return ae_fail(AE_EIO, "%s: %s", path, ae_sys_reason(errno, why, sizeof why));
     struct stat st;
-    int rc = AE_EIO;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+    int rc;
+    if (fstat(fileno(f), &st) != 0) {
+        rc = ae_fail(AE_EIO, "%s: %s", path, ae_sys_reason(errno, why, sizeof why));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = ae_fail(AE_EIO, "%s: %s", path, S_ISDIR(st.st_mode) ? ae_sys_reason(EISDIR, why, sizeof why)
+                                                                  : "not a regular file");
+    } else {
         source src = {f, NULL, (uint64_t)st.st_size, 0};
         rc = load_from(&src, out);
     }
@@ -567,12 +711,13 @@ int ae_checkpoint_load(ae_model **out, const char *path) {
     if (rc == AE_OK && (*out)->opt.n == 0) { /* a plain model file: no state to resume */
         ae_free(*out);
         *out = NULL;
-        rc = AE_EFORMAT;
+        rc = ae_fail(AE_EFORMAT, "%s is a model file without training state, not a checkpoint", path);
     }
     return rc;
 }
 
 int ae_load_buffer(ae_model **out, const void *buf, size_t len) {
+    ae_error_clear();
     if (!out) return AE_EINVAL;
     *out = NULL;
     if (!buf) return AE_EINVAL;

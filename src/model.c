@@ -101,10 +101,47 @@ static void init_weights(ae_model *m) {
     }
 }
 
+static _Atomic size_t memory_limit = AE_MEMORY_LIMIT_DEFAULT;
+
+int ae_set_memory_limit(size_t bytes) {
+    ae_error_clear();
+    memory_limit = bytes;
+    return AE_OK;
+}
+
+size_t ae_memory_limit(void) { return memory_limit; }
+
+/* ae_create's guard against a config too large to train (a width of 2^24 would take tens of
+ * GiB before the first epoch ends): the estimate documented at ae_set_memory_limit, from the
+ * layers laid out on the stack, before anything is allocated. A config whose parameters
+ * exceed the cap passes here and is refused by the layout itself. */
+static int memory_check(const ae_config *c) {
+    const size_t limit = memory_limit;
+    ae_model m;
+    size_t w_off[AE_MAX_LAYERS], b_off[AE_MAX_LAYERS];
+    memset(&m, 0, sizeof m);
+    m.cfg = *c;
+    if (limit == 0 || (m.n_params = plan_layers(&m, w_off, b_off)) == 0) return AE_OK;
+    double units = 2.0 * (double)m.max_width + 2.0 * (double)c->input_dim + 2.0 * (double)c->code_dim;
+    for (size_t l = 0; l < m.n_layers; l++) units += (double)m.layer[l].out;
+    const double bytes = 4.0 * (6.0 * (double)m.n_params + 128.0 * units);
+    if (bytes <= (double)limit) return AE_OK;
+    return ae_fail(AE_ENOMEM,
+                   "this model (%zu parameters) needs about %.2f GiB to train, above the memory limit of %.2f GiB "
+                   "(raise it with ae_set_memory_limit, ae train --memory-limit)",
+                   m.n_params, bytes / 1073741824.0, (double)limit / 1073741824.0);
+}
+
 int ae_create(ae_model **out, const ae_config *cfg) {
+    ae_error_clear();
+    return ae_model_new(out, cfg, 1);
+}
+
+int ae_model_new(ae_model **out, const ae_config *cfg, int limited) {
     if (!out) return AE_EINVAL;
     *out = NULL;
     int rc = ae_config_check(cfg);
+    if (rc == AE_OK && limited) rc = memory_check(cfg);
     if (rc != AE_OK) return rc;
     ae_model *m = ae_calloc(1, sizeof *m);
     if (!m) return AE_ENOMEM;

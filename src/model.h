@@ -60,6 +60,9 @@ typedef struct ae_tensor_ref {
 AE_HIDDEN size_t ae_config_param_count(const ae_config *cfg);
 /* Checks a config: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_config_check(const ae_config *cfg);
+/* ae_create, held to the memory limit when limited (ae_load's models are not: the file holds
+ * their weights). */
+AE_HIDDEN int ae_model_new(ae_model **out, const ae_config *cfg, int limited);
 /* Lists the tensors that the model file stores, in file order; returns their count: the
  * autoencoder's, then the head's (head.weight, head.bias) when there is one. With state, the
  * autoencoder's optimizer moments follow (adam.m.*, adam.v.*, or momentum.* for SGD): out

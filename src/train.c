@@ -2,10 +2,12 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "error.h"
+#include "io_file.h"
 #include "loss.h"
 #include "optim.h"
 #include "plan.h"
@@ -704,6 +706,15 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
 }
 #undef BAD
 
+/* Puts "checkpoint" and the epoch before the saver's detail (which names the path and the
+ * system's reason), so that ae_last_error says it was the checkpoint. */
+static void checkpoint_failed(int rc, int epoch) {
+    char detail[400];
+    snprintf(detail, sizeof detail, "%s", ae_last_error());
+    if (epoch) ae_fail(rc, "checkpoint after epoch %d: %s", epoch, detail);
+    else ae_fail(rc, "checkpoint: %s", detail);
+}
+
 /* Rows seen in the first `steps` steps of an epoch of n rows in batches of cap. */
 static size_t r_done(size_t steps, size_t cap, size_t n) { return steps * cap < n ? steps * cap : n; }
 
@@ -809,6 +820,9 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
         rc = ae_optim_init(&m->opt, o, m->n_params);
     }
     if (rc == AE_OK) rc = train_run(m, &w, &pc, x, n, total, lead, &run);
+    /* A checkpoint that cannot be written is found now, not after the first epochs. */
+    if (rc == AE_OK && lead && o->checkpoint_every > 0 && (rc = ae_path_writable(o->checkpoint_path)) != AE_OK)
+        checkpoint_failed(rc, 0);
     if ((rc = dist_agree(D, rc)) != AE_OK) goto done;
 
     double best_loss = INFINITY;
@@ -912,6 +926,7 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
         if (o->checkpoint_every > 0 && epoch % o->checkpoint_every == 0) {
             rc = lead ? ae_checkpoint_save(m, o->checkpoint_path) : AE_OK;
             /* the work so far is in the model; the caller hears why saving failed */
+            if (rc != AE_OK) checkpoint_failed(rc, epoch);
             if ((rc = dist_agree(D, rc)) != AE_OK) break;
         }
         double stop = o->on_epoch && lead ? o->on_epoch(&s, o->user) != 0 : 0;

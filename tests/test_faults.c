@@ -7,6 +7,7 @@
 #include "test_util.h"
 
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "io_file.h"
@@ -184,6 +185,14 @@ static int op_pretrain(ae_model *m, void *ctx) {
 }
 
 static int op_save(ae_model *m, void *ctx) { return ae_save(m, (const char *)ctx); }
+static int op_csv_save(ae_model *m, void *ctx) {
+    (void)m;
+    return ae_csv_save((const char *)ctx, x, N, D);
+}
+static int op_output_check(ae_model *m, void *ctx) {
+    (void)m;
+    return ae_output_check((const char *)ctx);
+}
 static int op_checkpoint_save(ae_model *m, void *ctx) { return ae_checkpoint_save(m, (const char *)ctx); }
 
 static int op_load(ae_model *m, void *ctx) {
@@ -284,6 +293,11 @@ static void test_every_allocation_fails_cleanly(void **state) {
     total += walk("idx.gz range", NULL, op_data_range, (void *)path_of("a.idx.gz"), 0);
     total += walk("npy range", NULL, op_data_range, (void *)path_of("a.npy"), 0);
     total += walk("csv range", NULL, op_data_range, (void *)path_of("a.csv"), 0);
+    /* the CSV writer and the up-front check; a save through a symbolic link */
+    total += walk("csv save", NULL, op_csv_save, (void *)path_of("w.csv"), 0);
+    total += walk("output check", NULL, op_output_check, (void *)path_of("w.csv"), 0);
+    assert_int_equal(symlink("w.csv", path_of("link.csv")), 0);
+    total += walk("csv via link", NULL, op_csv_save, (void *)path_of("link.csv"), 0);
     printf("[ faults ] %zu allocation sites walked in all\n", total);
     assert_true(total > 40);
 }
@@ -339,10 +353,92 @@ static void test_interrupted_save_keeps_old_file(void **state) {
     ae_free(next);
 }
 
+static size_t file_bytes(const char *p, unsigned char *buf, size_t cap) {
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    size_t len = fread(buf, 1, cap, f);
+    fclose(f);
+    return len;
+}
+
+static void no_temporary_left(void) {
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+/* The CSV writer on a disk that fills at every byte of its output: the file that was there
+ * stays whole, the failure says "No space left on device", no temporary stays. */
+static void test_interrupted_csv_keeps_old_file(void **state) {
+    (void)state;
+    test_fill(x, N * D, 9, 0, 1);
+    const char *p = path_of("keep.csv");
+    assert_int_equal(ae_csv_save(p, x, 2, D), AE_OK); /* the old file: 2 rows */
+    static unsigned char before[65536], after[65536];
+    const size_t len = file_bytes(p, before, sizeof before);
+    assert_int_equal(ae_csv_save(path_of("full.csv"), x, N, D), AE_OK);
+    const size_t full = file_bytes(path_of("full.csv"), after, sizeof after);
+    assert_true(full > len && full < sizeof after);
+    size_t walked = 0;
+    for (size_t limit = 0; limit < full; limit += 1 + limit / 64) {
+        ae_set_write_hook(full_disk, &limit);
+        int rc = ae_csv_save(p, x, N, D);
+        ae_set_write_hook(NULL, NULL);
+        assert_int_equal(rc, AE_EIO);
+        assert_non_null(strstr(ae_last_error(), "No space left on device"));
+        assert_int_equal(file_bytes(p, after, sizeof after), len);
+        assert_memory_equal(before, after, len);
+        walked++;
+    }
+    no_temporary_left();
+    printf("[ faults ] CSV save interrupted at %zu places: old file intact\n", walked);
+}
+
+/* A checkpoint that hits a full disk mid-run: training stops with AE_EIO after that epoch,
+ * says it was the checkpoint and why, and the model keeps the epochs done, usable; an older
+ * checkpoint at the path survives. */
+static void test_checkpoint_on_full_disk_keeps_the_run(void **state) {
+    (void)state;
+    test_fill(x, N * D, 9, 0, 1);
+    ae_config c = config(0);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    const char *ck = path_of("run.ckpt");
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 1;
+    o.batch_size = 16;
+    assert_int_equal(ae_train(m, x, N, &o), AE_OK);
+    assert_int_equal(ae_checkpoint_save(m, ck), AE_OK); /* an older checkpoint */
+    static unsigned char before[65536], after[65536];
+    const size_t len = file_bytes(ck, before, sizeof before);
+    o.epochs = 4;
+    o.checkpoint_path = ck;
+    o.checkpoint_every = 2;
+    size_t limit = 100;
+    ae_set_write_hook(full_disk, &limit);
+    int rc = ae_train(m, x, N, &o);
+    ae_set_write_hook(NULL, NULL);
+    assert_int_equal(rc, AE_EIO);
+    if (!strstr(ae_last_error(), "checkpoint after epoch 2: cannot write")) print_error("%s\n", ae_last_error());
+    assert_non_null(strstr(ae_last_error(), "checkpoint after epoch 2: cannot write"));
+    assert_non_null(strstr(ae_last_error(), "run.ckpt: No space left on device"));
+    assert_int_equal(ae_epochs_done(m), 2);
+    float out[N * D];
+    fingerprint(m, out);
+    assert_int_equal(file_bytes(ck, after, sizeof after), len);
+    assert_memory_equal(before, after, len);
+    no_temporary_left();
+    /* the model of those two epochs saves (the caller's rescue) */
+    assert_int_equal(ae_save(m, path_of("rescued.safetensors")), AE_OK);
+    ae_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_fails_cleanly),
         cmocka_unit_test(test_interrupted_save_keeps_old_file),
+        cmocka_unit_test(test_interrupted_csv_keeps_old_file),
+        cmocka_unit_test(test_checkpoint_on_full_disk_keeps_the_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

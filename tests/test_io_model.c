@@ -3,10 +3,14 @@
 #define _GNU_SOURCE /* memmem */
 #include "test_util.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "model.h"
 
@@ -26,6 +30,12 @@ static int remove_dir(void **state) {
 }
 
 static void path_of(char *out, const char *name) { snprintf(out, 256, "%s/%s", dir, name); }
+
+/* ae_last_error holds want after a failure. */
+static void said(const char *want) {
+    if (!strstr(ae_last_error(), want)) print_error("ae_last_error '%s' lacks '%s'\n", ae_last_error(), want);
+    assert_non_null(strstr(ae_last_error(), want));
+}
 
 static ae_model *trained_model(int tied) {
     ae_config c = ae_config_default();
@@ -275,6 +285,164 @@ static void test_damaged_files_refused(void **state) {
     ae_free(m);
 }
 
+/* The metadata checksum as the format defines it, computed here independently of the library:
+ * CRC-32 over every key but metadata_crc32, in byte order, each as key NUL value NUL. */
+static void reseal(json_t *meta) {
+    const char *keys[64];
+    size_t n = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(meta, key, v) {
+        if (strcmp(key, "metadata_crc32") != 0) keys[n++] = key;
+    }
+    for (size_t i = 1; i < n; i++) /* insertion sort by strcmp */
+        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            const char *t = keys[j];
+            keys[j] = keys[j - 1];
+            keys[j - 1] = t;
+        }
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        const char *value = json_string_value(json_object_get(meta, keys[i]));
+        assert_non_null(value);
+        crc = crc32(crc, (const Bytef *)keys[i], (uInt)strlen(keys[i]) + 1);
+        crc = crc32(crc, (const Bytef *)value, (uInt)strlen(value) + 1);
+    }
+    char text[16];
+    snprintf(text, sizeof text, "%08lx", (unsigned long)crc);
+    json_object_set_new(meta, "metadata_crc32", json_string(text));
+}
+
+/* A saved file's header, parsed; *n gets the header's length. */
+static json_t *header_of(const unsigned char *b, uint64_t *n) {
+    *n = 0;
+    for (int i = 0; i < 8; i++) *n |= (uint64_t)b[i] << (8 * i);
+    json_t *root = json_loadb((const char *)b + 8, (size_t)*n, 0, NULL);
+    assert_non_null(root);
+    return root;
+}
+
+/* Loads (from a file named name) the saved file b of len bytes, header n long, with root as its
+ * header instead; the status, the model into *out when not NULL (else freed). */
+static int load_with_header(const unsigned char *b, size_t len, uint64_t n, json_t *root, ae_model **out) {
+    char *text = json_dumps(root, JSON_COMPACT);
+    assert_non_null(text);
+    size_t tl = strlen(text), data = len - 8 - (size_t)n;
+    unsigned char *nb = malloc(8 + tl + data);
+    assert_non_null(nb);
+    for (int i = 0; i < 8; i++) nb[i] = (unsigned char)((uint64_t)tl >> (8 * i));
+    memcpy(nb + 8, text, tl);
+    memcpy(nb + 8 + tl, b + 8 + n, data);
+    char p[256];
+    path_of(p, "edited.safetensors");
+    spit(p, nb, 8 + tl + data);
+    ae_model *m = NULL;
+    int rc = ae_load(&m, p);
+    if (out) *out = m;
+    else ae_free(m);
+    free(nb);
+    free(text);
+    return rc;
+}
+
+/* Every metadata key is covered (threshold, head, scaling, config, training state, the data
+ * CRC, format): a change of one character, even one that keeps the value's meaning, is
+ * refused and said; so is a damaged key name. A file from before the checksum (no
+ * metadata_crc32) still loads, unless it holds a key such files never had; a key added later
+ * under a correct checksum loads. */
+static void test_metadata_checksum_covers_every_key(void **state) {
+    (void)state;
+    ae_model *m = trained_model(0);
+    assert_int_equal(ae_threshold_set(m, 0.1714f), AE_OK);
+    assert_int_equal(ae_head_create(m, AE_HEAD_SOFTMAX, 3), AE_OK);
+    char p[256];
+    path_of(p, "sealed.safetensors");
+    assert_int_equal(ae_checkpoint_save(m, p), AE_OK);
+    size_t len;
+    unsigned char *b = slurp(p, &len);
+    uint64_t n;
+    json_t *root = header_of(b, &n);
+    json_t *meta = json_object_get(root, "__metadata__");
+    const char *keys[] = {"format", "format_version", "config", "crc32", "checkpoint", "head", "anomaly", "scaling"};
+    for (size_t i = 0; i < 8; i++) assert_non_null(json_object_get(meta, keys[i]));
+    /* the library's checksum is the one defined above */
+    json_t *copy = json_deep_copy(meta);
+    reseal(copy);
+    assert_string_equal(json_string_value(json_object_get(copy, "metadata_crc32")),
+                        json_string_value(json_object_get(meta, "metadata_crc32")));
+    json_decref(copy);
+    ae_model *l;
+    assert_int_equal(load_with_header(b, len, n, root, &l), AE_OK); /* rewritten unchanged: loads */
+    float t;
+    assert_int_equal(ae_threshold_get(l, &t, NULL, NULL), AE_OK);
+    assert_true(t == 0.1714f);
+    ae_free(l);
+    /* each key: one trailing space (still valid JSON for the JSON-valued keys) */
+    for (size_t i = 0; i < 8; i++) {
+        json_t *r = json_deep_copy(root), *mt = json_object_get(r, "__metadata__");
+        char v[4096];
+        snprintf(v, sizeof v, "%s ", json_string_value(json_object_get(mt, keys[i])));
+        json_object_set_new(mt, keys[i], json_string(v));
+        assert_int_equal(load_with_header(b, len, n, r, NULL), AE_EFORMAT);
+        if (i > 0) said("metadata checksum mismatch"); /* "libae " is not a libae file to begin with */
+        json_decref(r);
+    }
+    /* the threshold's digit 0.1714 -> 0.5714 */
+    json_t *r = json_deep_copy(root), *mt = json_object_get(r, "__metadata__");
+    char v[512];
+    snprintf(v, sizeof v, "%s", json_string_value(json_object_get(mt, "anomaly")));
+    char *digit = strstr(v, "\"threshold\":0.1");
+    assert_non_null(digit);
+    digit[14] = '5';
+    json_object_set_new(mt, "anomaly", json_string(v));
+    assert_int_equal(load_with_header(b, len, n, r, NULL), AE_EFORMAT);
+    /* the same edit under a resealed checksum is a different, valid file: so the refusal was the checksum's */
+    reseal(mt);
+    assert_int_equal(load_with_header(b, len, n, r, &l), AE_OK);
+    assert_int_equal(ae_threshold_get(l, &t, NULL, NULL), AE_OK);
+    assert_true(t > 0.57f && t < 0.58f);
+    ae_free(l);
+    json_decref(r);
+    /* the key name damaged: "anomaly" -> "anomalx" */
+    r = json_deep_copy(root);
+    mt = json_object_get(r, "__metadata__");
+    json_object_set(mt, "anomalx", json_object_get(mt, "anomaly"));
+    json_object_del(mt, "anomaly");
+    assert_int_equal(load_with_header(b, len, n, r, NULL), AE_EFORMAT);
+    /* ... also in a file from before the checksum: an unknown key is refused */
+    json_object_del(mt, "metadata_crc32");
+    assert_int_equal(load_with_header(b, len, n, r, NULL), AE_EFORMAT);
+    assert_non_null(strstr(ae_last_error(), "anomalx"));
+    json_decref(r);
+    /* a file from before the checksum: loads, threshold and all */
+    r = json_deep_copy(root);
+    mt = json_object_get(r, "__metadata__");
+    json_object_del(mt, "metadata_crc32");
+    assert_int_equal(load_with_header(b, len, n, r, &l), AE_OK);
+    assert_int_equal(ae_threshold_get(l, &t, NULL, NULL), AE_OK);
+    assert_true(t == 0.1714f);
+    assert_int_equal(ae_epochs_done(l), 2);
+    ae_free(l);
+    json_decref(r);
+    /* a key added by a later version, covered by the checksum: loads */
+    r = json_deep_copy(root);
+    mt = json_object_get(r, "__metadata__");
+    json_object_set_new(mt, "later_key", json_string("{\"x\":1}"));
+    assert_int_equal(load_with_header(b, len, n, r, NULL), AE_EFORMAT);
+    reseal(mt);
+    assert_int_equal(load_with_header(b, len, n, r, NULL), AE_OK);
+    /* a checksum that is not 8 hex digits, and a value that is not a string */
+    json_object_set_new(mt, "metadata_crc32", json_string("12345z78"));
+    assert_int_equal(load_with_header(b, len, n, r, NULL), AE_EFORMAT);
+    json_object_set_new(mt, "later_key", json_integer(1));
+    json_object_set_new(mt, "metadata_crc32", json_string("00000000"));
+    assert_int_equal(load_with_header(b, len, n, r, NULL), AE_EFORMAT);
+    json_decref(r);
+    json_decref(root);
+    free(b);
+    ae_free(m);
+}
+
 static size_t biggest;
 static int track_biggest(size_t bytes, void *user) {
     (void)user;
@@ -301,6 +469,7 @@ static void test_huge_config_in_small_file_allocates_nothing_big(void **state) {
     json_object_set_new(cfg, "input_dim", json_integer(1 << 24));
     char *cfg_text = json_dumps(cfg, JSON_COMPACT);
     json_object_set_new(meta, "config", json_string(cfg_text));
+    reseal(meta); /* a file that passes the checksum: the sizes must refuse it */
     char *text = json_dumps(root, JSON_COMPACT);
     size_t tl = strlen(text);
     unsigned char *nb = malloc(8 + tl + (len - 8 - n));
@@ -314,6 +483,7 @@ static void test_huge_config_in_small_file_allocates_nothing_big(void **state) {
     int rc = ae_load_buffer(&l, nb, 8 + tl + (len - 8 - n));
     ae_set_alloc_hook(NULL, NULL);
     assert_int_equal(rc, AE_EFORMAT);
+    assert_null(strstr(ae_last_error(), "checksum"));
     assert_null(l);
     assert_true(biggest < ((size_t)1 << 20));
     /* and the buffer loader takes the untouched file */
@@ -357,6 +527,241 @@ static void test_failed_save_keeps_previous_file(void **state) {
     free(before);
     free(after);
     ae_free(m);
+}
+
+/* Failed writes and reads give the path and the system's reason. */
+static void test_io_failures_say_why(void **state) {
+    (void)state;
+    ae_model *m = trained_model(0), *l = NULL;
+    char p[256], q[256];
+    path_of(p, "no/such/dir/m.safetensors");
+    assert_int_equal(ae_save(m, p), AE_EIO);
+    said("no/such/dir/m.safetensors");
+    said("No such file or directory");
+    path_of(q, "why_dir");
+    assert_int_equal(mkdir(q, 0700), 0);
+    assert_int_equal(ae_save(m, q), AE_EIO);
+    said("Is a directory");
+    assert_int_equal(ae_checkpoint_save(m, q), AE_EIO);
+    said("Is a directory");
+    assert_int_equal(ae_load(&l, q), AE_EIO);
+    said("Is a directory");
+    assert_int_equal(ae_load(&l, p), AE_EIO);
+    said("No such file or directory");
+    path_of(p, "plain_file");
+    spit(p, "x", 1);
+    path_of(q, "plain_file/m.safetensors");
+    assert_int_equal(ae_save(m, q), AE_EIO);
+    said("Not a directory");
+    assert_int_equal(ae_load(&l, p), AE_EFORMAT); /* one byte: said too */
+    said("too short");
+    if (geteuid() != 0) { /* root writes anywhere */
+        path_of(q, "readonly");
+        assert_int_equal(mkdir(q, 0500), 0);
+        path_of(p, "readonly/m.safetensors");
+        assert_int_equal(ae_save(m, p), AE_EIO);
+        said("Permission denied");
+    }
+    /* a success leaves no detail behind */
+    path_of(p, "fine.safetensors");
+    assert_int_equal(ae_save(m, p), AE_OK);
+    assert_string_equal(ae_last_error(), "");
+    assert_int_equal(ae_load(&l, p), AE_OK);
+    assert_string_equal(ae_last_error(), "");
+    ae_free(l);
+    ae_free(m);
+}
+
+static int mode_of(const char *p) {
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    return (int)(st.st_mode & 07777);
+}
+
+/* A new file gets 0666 less the umask; an existing one keeps its mode. */
+static void test_file_modes_kept_or_from_umask(void **state) {
+    (void)state;
+    ae_model *m = trained_model(0);
+    char p[256];
+    float x[3] = {1, 2, 3};
+    const mode_t masks[] = {022, 077, 027, 002};
+    for (int i = 0; i < 4; i++) {
+        mode_t old = umask(masks[i]);
+        path_of(p, "umask.safetensors");
+        unlink(p);
+        assert_int_equal(ae_save(m, p), AE_OK);
+        assert_int_equal(mode_of(p), 0666 & ~(int)masks[i]);
+        path_of(p, "umask.csv");
+        unlink(p);
+        assert_int_equal(ae_csv_save(p, x, 1, 3), AE_OK);
+        assert_int_equal(mode_of(p), 0666 & ~(int)masks[i]);
+        umask(old);
+    }
+    path_of(p, "private.safetensors");
+    assert_int_equal(ae_save(m, p), AE_OK);
+    assert_int_equal(chmod(p, 0600), 0);
+    assert_int_equal(ae_save(m, p), AE_OK);
+    assert_int_equal(mode_of(p), 0600);
+    assert_int_equal(chmod(p, 0640), 0);
+    assert_int_equal(ae_checkpoint_save(m, p), AE_OK);
+    assert_int_equal(mode_of(p), 0640);
+    ae_free(m);
+}
+
+static int is_link(const char *p) {
+    struct stat st;
+    return lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* A save through a symbolic link writes the file it points to (relative links from the link's
+ * folder, chains, a link to a file not there yet); the link stays a link. */
+static void test_save_writes_through_symbolic_links(void **state) {
+    (void)state;
+    ae_model *m = trained_model(0), *l;
+    char p[256], link[256], chain[256], target[256];
+    path_of(p, "sub");
+    assert_int_equal(mkdir(p, 0700), 0);
+    path_of(target, "sub/real.safetensors");
+    path_of(link, "sub/link.safetensors");
+    assert_int_equal(symlink("real.safetensors", link), 0); /* relative to sub/ */
+    path_of(chain, "chain.safetensors");
+    assert_int_equal(symlink("sub/link.safetensors", chain), 0);
+    assert_int_equal(ae_save(m, chain), AE_OK); /* the target does not exist yet */
+    assert_true(is_link(chain));
+    assert_true(is_link(link));
+    assert_int_equal(ae_load(&l, target), AE_OK);
+    ae_free(l);
+    assert_int_equal(chmod(target, 0604), 0);
+    assert_int_equal(ae_save(m, link), AE_OK); /* again, over the existing target */
+    assert_true(is_link(link));
+    assert_int_equal(mode_of(target), 0604);
+    assert_int_equal(ae_load(&l, chain), AE_OK);
+    ae_free(l);
+    /* a loop is refused, with the reason */
+    path_of(p, "loop_a");
+    path_of(link, "loop_b");
+    assert_int_equal(symlink("loop_b", p), 0);
+    assert_int_equal(symlink("loop_a", link), 0);
+    assert_int_equal(ae_save(m, p), AE_EIO);
+    said("Too many levels of symbolic links");
+    ae_free(m);
+}
+
+/* Stale temporaries of the file being saved (a save killed mid-way) are removed; a live save's
+ * (it holds a lock), another file's and names that only look alike are left. */
+static void test_stale_temporaries_removed(void **state) {
+    (void)state;
+    ae_model *m = trained_model(0);
+    char p[256], stale[256], live[256], other[256], alike[256];
+    path_of(p, "t.safetensors");
+    path_of(stale, "t.safetensors.tmp.AbC123");
+    path_of(live, "t.safetensors.tmp.Live99");
+    path_of(other, "u.safetensors.tmp.AbC123");
+    path_of(alike, "t.safetensors.tmp.AbC12");
+    spit(stale, "left by kill -9", 15);
+    spit(other, "another file's", 14);
+    spit(alike, "not a temporary's name", 22);
+    spit(live, "a save in progress", 18);
+    int fd = open(live, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    assert_int_equal(ae_save(m, p), AE_OK);
+    assert_int_not_equal(access(stale, F_OK), 0);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(access(alike, F_OK), 0);
+    close(fd); /* the "save in progress" died: the next save removes it */
+    assert_int_equal(ae_save(m, p), AE_OK);
+    assert_int_not_equal(access(live, F_OK), 0);
+    unlink(other);
+    unlink(alike);
+    ae_free(m);
+}
+
+/* Counts the entries of the test folder. */
+static int entries(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "exit $(ls -A %s | wc -l)", dir);
+    return WEXITSTATUS(system(cmd));
+}
+
+/* ae_output_check: what a save would meet, found up front, leaving nothing behind. */
+static void test_output_check(void **state) {
+    (void)state;
+    char p[256];
+    const int before = entries();
+    path_of(p, "new.safetensors");
+    assert_int_equal(ae_output_check(p), AE_OK);
+    assert_int_equal(entries(), before); /* proved by a temporary, removed */
+    assert_int_not_equal(access(p, F_OK), 0);
+    path_of(p, "existing.csv");
+    spit(p, "1,2\n", 4);
+    assert_int_equal(ae_output_check(p), AE_OK);
+    size_t len;
+    unsigned char *b = slurp(p, &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(b, "1,2\n", 4);
+    free(b);
+    path_of(p, "missing/x.npy");
+    assert_int_equal(ae_output_check(p), AE_EIO);
+    said("No such file or directory");
+    path_of(p, "check_dir");
+    assert_int_equal(mkdir(p, 0700), 0);
+    assert_int_equal(ae_output_check(p), AE_EIO);
+    said("Is a directory");
+    path_of(p, "existing.csv/x");
+    assert_int_equal(ae_output_check(p), AE_EIO);
+    said("Not a directory");
+    assert_int_equal(ae_output_check("/dev/null"), AE_EIO); /* never renamed over */
+    said("not a regular file");
+    assert_int_equal(ae_output_check(NULL), AE_EINVAL);
+    assert_int_equal(ae_output_check(""), AE_EINVAL);
+    unlink(p);
+}
+
+/* ae_create refuses a config whose training would pass the memory limit, before allocating,
+ * and says how much and which limit; ae_load is not held to it (the file holds the weights). */
+static int count_allocs(size_t bytes, void *user) {
+    (void)bytes;
+    ++*(size_t *)user;
+    return 0;
+}
+
+static void test_memory_limit_holds_create_not_load(void **state) {
+    (void)state;
+    assert_int_equal(ae_memory_limit(), AE_MEMORY_LIMIT_DEFAULT);
+    ae_config c = ae_config_default();
+    c.input_dim = 4;
+    c.n_hidden = 1;
+    c.hidden[0] = (size_t)1 << 24; /* what `ae train --hidden 16777216` asked for */
+    c.code_dim = 1;
+    ae_model *m = (ae_model *)0x1;
+    size_t allocs = 0;
+    ae_set_alloc_hook(count_allocs, &allocs);
+    int rc = ae_create(&m, &c);
+    ae_set_alloc_hook(NULL, NULL);
+    assert_int_equal(rc, AE_ENOMEM);
+    assert_null(m);
+    assert_int_equal(allocs, 0);
+    said("this model (201326624 parameters) needs about 36.50 GiB to train, above the memory limit of 4.00 GiB");
+    /* a small model under a limit lowered below it, then the limit lifted */
+    ae_model *small = trained_model(0), *l;
+    char p[256];
+    path_of(p, "limited.safetensors");
+    assert_int_equal(ae_save(small, p), AE_OK);
+    ae_config sc;
+    ae_get_config(small, &sc);
+    assert_int_equal(ae_set_memory_limit(1000), AE_OK);
+    assert_int_equal(ae_memory_limit(), 1000);
+    assert_int_equal(ae_create(&m, &sc), AE_ENOMEM);
+    said("memory limit");
+    assert_int_equal(ae_load(&l, p), AE_OK); /* loading is not limited */
+    ae_free(l);
+    assert_int_equal(ae_set_memory_limit(1 << 20), AE_OK);
+    assert_int_equal(ae_create(&m, &sc), AE_OK);
+    ae_free(m);
+    assert_int_equal(ae_set_memory_limit(AE_MEMORY_LIMIT_DEFAULT), AE_OK);
+    ae_free(small);
 }
 
 /* Trains for `epochs` in all, in one go or through a checkpoint after `stop` epochs. */
@@ -411,6 +816,12 @@ static void test_resume_from_checkpoint_is_bitwise(void **state) {
     }
 }
 
+static int count_epoch(const ae_epoch_stats *s, void *user) {
+    (void)s;
+    ++*(int *)user;
+    return 0;
+}
+
 static void test_checkpoint_misuse_refused(void **state) {
     (void)state;
     ae_config c = ae_config_default();
@@ -443,11 +854,20 @@ static void test_checkpoint_misuse_refused(void **state) {
     assert_int_equal(ae_save(m, q), AE_OK);
     assert_int_equal(ae_checkpoint_load(&l, q), AE_EFORMAT); /* no state in a plain file */
     assert_null(l);
-    o.checkpoint_every = 1; /* a checkpoint that cannot be written stops training */
+    o.checkpoint_every = 1; /* a checkpoint that cannot be written is refused before the first epoch */
     o.checkpoint_path = "/nonexistent-dir/c.safetensors";
     o.resume = 0;
     o.optimizer = AE_OPT_ADAM;
+    int epochs_seen = 0;
+    o.on_epoch = count_epoch;
+    o.user = &epochs_seen;
+    float before[8 * 6], after[8 * 6];
+    assert_int_equal(ae_reconstruct(m, x, 8, before), AE_OK);
     assert_int_equal(ae_train(m, x, 8, &o), AE_EIO);
+    said("checkpoint: /nonexistent-dir/c.safetensors: folder /nonexistent-dir: No such file or directory");
+    assert_int_equal(epochs_seen, 0);
+    assert_int_equal(ae_reconstruct(m, x, 8, after), AE_OK);
+    assert_memory_equal(before, after, sizeof before); /* not one step taken */
     ae_free(m);
 }
 
@@ -461,6 +881,13 @@ int main(void) {
         cmocka_unit_test(test_damaged_files_refused),
         cmocka_unit_test(test_failed_save_keeps_previous_file),
         cmocka_unit_test(test_huge_config_in_small_file_allocates_nothing_big),
+        cmocka_unit_test(test_metadata_checksum_covers_every_key),
+        cmocka_unit_test(test_io_failures_say_why),
+        cmocka_unit_test(test_file_modes_kept_or_from_umask),
+        cmocka_unit_test(test_save_writes_through_symbolic_links),
+        cmocka_unit_test(test_stale_temporaries_removed),
+        cmocka_unit_test(test_output_check),
+        cmocka_unit_test(test_memory_limit_holds_create_not_load),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

@@ -4,6 +4,7 @@
  *   ae info MODEL
  * DATA: IDX (.gz), .npy or CSV, told apart by content. OUT: .npy, else CSV. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* realpath */
 #include <ae.h>
 #include <errno.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,8 +58,17 @@ static void report(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* " (what the library said)" when it said more than the status, else "". */
+static const char *detail(void) {
+    static char text[600];
+    const char *e = ae_last_error();
+    snprintf(text, sizeof text, *e ? " (%s)" : "%s", e);
+    return text;
+}
+
+/* One line: `ae <cmd>: <what>: <ae_strerror> (<detail>)`. */
 static void check(int rc, const char *what) {
-    if (rc != AE_OK) die("%s: %s", what, ae_strerror(rc));
+    if (rc != AE_OK) die("%s: %s%s", what, ae_strerror(rc), detail());
 }
 
 /* ---------------------------------------------------------------- parsing helpers */
@@ -75,6 +86,19 @@ static float parse_float(const char *opt, const char *v) {
     errno = 0;
     float x = strtof(v, &end);
     if (!*v || *end || errno || !isfinite(x)) die("%s wants a number, not '%s'", opt, v);
+    return x;
+}
+
+/* A number in an interval, refused up front with the interval named: [lo, hi], with lo or
+ * hi left out when LO_OPEN / HI_OPEN; hi INFINITY: no upper bound. */
+enum { CLOSED = 0, LO_OPEN = 1, HI_OPEN = 2 };
+static float parse_in(const char *opt, const char *v, float lo, float hi, int open) {
+    float x = parse_float(opt, v);
+    const int lo_ok = open & LO_OPEN ? x > lo : x >= lo, hi_ok = open & HI_OPEN ? x < hi : x <= hi;
+    if (lo_ok && hi_ok) return x;
+    if (isinf(hi)) die("%s wants a number %s %g, not '%s'", opt, open & LO_OPEN ? ">" : ">=", (double)lo, v);
+    die("%s wants a number in %c%g, %g%c, not '%s'", opt, open & LO_OPEN ? '(' : '[', (double)lo, (double)hi,
+        open & HI_OPEN ? ')' : ']', v);
     return x;
 }
 
@@ -195,9 +219,58 @@ static ae_model *load_model(const char *path) {
     work_begins();
     ae_model *m;
     int rc = ae_load(&m, path);
-    if (rc == AE_EIO) die("cannot read %s: %s", path, ae_strerror(rc));
-    if (rc != AE_OK) die("%s is not a libae model file: %s", path, ae_strerror(rc));
+    if (rc == AE_EIO) die("cannot read %s: %s%s", path, ae_strerror(rc), detail());
+    if (rc != AE_OK) die("%s is not a libae model file: %s%s", path, ae_strerror(rc), detail());
     return m;
+}
+
+static void save_model(const ae_model *m, const char *path) {
+    int rc = ae_save(m, path);
+    if (rc != AE_OK) die("cannot write %s: %s%s", path, ae_strerror(rc), detail());
+}
+
+/* ---------------------------------------------------------------- output paths, up front */
+
+/* A file named on the command line: the option that named it ("DATA", "-o", ...) and its path. */
+typedef struct named {
+    const char *what, *path;
+} named;
+
+/* One name for the file at path, existing or not: the device and inode when it exists, else
+ * the real path of its folder and its own name. */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (stat(a, &sa) == 0 || stat(b, &sb) == 0) return 0; /* one exists, the other not */
+    char real[2][4096];
+    const char *pa[2] = {a, b}, *base[2];
+    for (int i = 0; i < 2; i++) {
+        const char *slash = strrchr(pa[i], '/');
+        char dir[4096];
+        base[i] = slash ? slash + 1 : pa[i];
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - pa[i]) + 1 : 1, slash ? pa[i] : ".");
+        if (!realpath(dir, real[i])) memcpy(real[i], dir, sizeof dir);
+    }
+    return strcmp(real[0], real[1]) == 0 && strcmp(base[0], base[1]) == 0;
+}
+
+/* Before any work: every output can be written (its folder exists and takes a new file; it is
+ * not a folder), no output is an input (writing it would destroy what is read), and no two
+ * outputs are one file. NULL paths are skipped. */
+static void check_outputs(const named *outs, size_t n_out, const named *ins, size_t n_in) {
+    for (size_t i = 0; i < n_out; i++) {
+        if (!outs[i].path || !strcmp(outs[i].path, "-")) continue; /* standard output */
+        for (size_t j = 0; j < n_in; j++)
+            if (ins[j].path && strcmp(ins[j].path, "-") != 0 && same_file(outs[i].path, ins[j].path))
+                die("%s %s is the input %s %s: refused, writing it would destroy the input", outs[i].what, outs[i].path,
+                    ins[j].what, ins[j].path);
+        for (size_t j = 0; j < i; j++)
+            if (outs[j].path && same_file(outs[i].path, outs[j].path))
+                die("%s %s and %s %s are the same file: give each output its own", outs[j].what, outs[j].path,
+                    outs[i].what, outs[i].path);
+        int rc = ae_output_check(outs[i].path);
+        if (rc != AE_OK) die("cannot write %s %s: %s%s", outs[i].what, outs[i].path, ae_strerror(rc), detail());
+    }
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -205,7 +278,8 @@ static int ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* Writes rows x cols floats as .npy (by extension) or CSV. */
+/* Writes rows x cols floats as .npy (by extension) or CSV, both atomically: a failed write
+ * leaves the file that was there. */
 static void write_rows(const char *path, const float *x, size_t rows, size_t cols) {
     if (!strcmp(path, "-")) { /* standard output: CSV */
         int ok = 1;
@@ -215,16 +289,8 @@ static void write_rows(const char *path, const float *x, size_t rows, size_t col
         if (fflush(stdout) != 0 || !ok) die("writing to standard output failed: %s", strerror(errno));
         return;
     }
-    if (ends_with(path, ".npy")) {
-        check(ae_npy_save(path, x, rows, cols), path);
-        return;
-    }
-    FILE *f = fopen(path, "w");
-    if (!f) die("cannot write %s: %s", path, strerror(errno));
-    int ok = 1;
-    for (size_t i = 0; i < rows && ok; i++)
-        for (size_t j = 0; j < cols && ok; j++) ok = fprintf(f, "%.9g%c", x[i * cols + j], j + 1 < cols ? ',' : '\n') > 0;
-    if (fclose(f) != 0 || !ok) die("writing %s failed", path);
+    int rc = ends_with(path, ".npy") ? ae_npy_save(path, x, rows, cols) : ae_csv_save(path, x, rows, cols);
+    if (rc != AE_OK) die("cannot write %s: %s%s", path, ae_strerror(rc), detail());
 }
 
 static void need_width(const char *what, size_t have, size_t want) {
@@ -254,7 +320,9 @@ static const char TRAIN_HELP[] =
     "anomaly: --contamination C (the share of new normal rows to flag, e.g. 0.1: the threshold is\n"
     "         calibrated on rows the model did not learn: --val FILE or --val-split S when given,\n"
     "         else out-of-fold scores of 5 more models up to 20000 rows, a held-out fifth above)\n"
-    "state:   --checkpoint FILE  --checkpoint-every N  --resume CHECKPOINT\n"
+    "state:   --checkpoint FILE  --checkpoint-every N  --resume CHECKPOINT (same --hidden and --code,\n"
+    "         if given)  --memory-limit GIB (default 4: refuse a model whose training would take\n"
+    "         more; 0: no limit)\n"
     "threads: --threads N (at most N threads; 0, the default: decide)  --plan FILE (reuse the\n"
     "         parallel plan saved there for this model, batch and host, else save the one chosen;\n"
     "         default: the AE_PLAN environment variable)\n"
@@ -449,11 +517,48 @@ static void default_schedule(ae_train_opts *o, size_t rows, int epochs_given, in
 
 #define KFOLDS 5 /* ae train --contamination on a table of up to 20000 rows */
 
+/* --hidden W[,W...]: one to AE_MAX_HIDDEN widths, each an integer in [1, 2^24]; an empty
+ * list or an empty item ("", "8,", "8,,4") is refused, not read as fewer layers. */
+static void parse_widths(const char *opt, const char *list, ae_config *c) {
+    c->n_hidden = 0;
+    for (const char *p = list;; p++) {
+        const char *comma = strchr(p, ',');
+        const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[32];
+        if (len == 0 || len >= sizeof item)
+            die("%s wants widths W[,W...], each an integer in [1, %d], not '%s'", opt, 1 << 24, list);
+        if (c->n_hidden == AE_MAX_HIDDEN) die("%s takes at most %d widths", opt, AE_MAX_HIDDEN);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        c->hidden[c->n_hidden++] = (size_t)parse_long(opt, item, 1, 1 << 24);
+        if (!comma) break;
+        p = comma;
+    }
+}
+
+/* ae train --resume: a checkpoint keeps its architecture; --hidden or --code that differ from
+ * it are refused (they would be ignored). */
+static void resume_matches(const char *path, const ae_config *have, const ae_config *want, int hidden_given,
+                           int code_given) {
+    char h[256] = "", w[256] = "";
+    for (size_t i = 0; i < have->n_hidden; i++)
+        snprintf(h + strlen(h), sizeof h - strlen(h), "%s%zu", i ? "," : "", have->hidden[i]);
+    for (size_t i = 0; i < want->n_hidden; i++)
+        snprintf(w + strlen(w), sizeof w - strlen(w), "%s%zu", i ? "," : "", want->hidden[i]);
+    if (hidden_given && strcmp(h, w) != 0)
+        die("--hidden %s differs from the checkpoint %s (hidden %s): a resumed run keeps its architecture; leave "
+            "--hidden out, or train afresh without --resume", w, path, *h ? h : "none");
+    if (code_given && want->code_dim != have->code_dim)
+        die("--code %zu differs from the checkpoint %s (code %zu): a resumed run keeps its architecture; leave "
+            "--code out, or train afresh without --resume", want->code_dim, path, have->code_dim);
+}
+
 static int cmd_train(int argc, char **argv) {
     ae_config c = ae_config_default();
     ae_train_opts o = ae_train_opts_default();
     int hidden_given = 0, code_given = 0, epochs_given = 0, batch_given = 0, split_given = 0;
     double contamination = 0.0;
+    float memory_gib = -1.0f; /* --memory-limit, in GiB; -1: libae's default */
     const char *data = NULL, *out = NULL, *val = NULL, *history = NULL, *resume = NULL, *plot = NULL;
     int mpi = 0;
     for (int i = 0; i < argc; i++) {
@@ -464,14 +569,7 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = VALUE();
         else if (!strcmp(a, "--hidden")) {
             hidden_given = 1;
-            char *list = strdup(VALUE()), *save = NULL;
-            if (!list) die("out of memory");
-            c.n_hidden = 0;
-            for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                if (c.n_hidden == AE_MAX_HIDDEN) die("--hidden takes at most %d widths", AE_MAX_HIDDEN);
-                c.hidden[c.n_hidden++] = (size_t)parse_long(a, t, 1, 1 << 24);
-            }
-            free(list);
+            parse_widths(a, VALUE(), &c);
         } else if (!strcmp(a, "--code")) {
             code_given = 1;
             c.code_dim = (size_t)parse_long(a, VALUE(), 1, 1 << 24);
@@ -494,21 +592,23 @@ static int cmd_train(int argc, char **argv) {
         else if (!strcmp(a, "--batch")) o.batch_size = (size_t)parse_long(a, VALUE(), 1, 1 << 24), batch_given = 1;
         else if (!strcmp(a, "--no-shuffle")) o.shuffle = 0;
         else if (!strcmp(a, "--optimizer")) o.optimizer = (ae_optimizer)parse_choice(a, VALUE(), OPTS, 3);
-        else if (!strcmp(a, "--lr")) o.learning_rate = parse_float(a, VALUE());
-        else if (!strcmp(a, "--momentum")) o.momentum = parse_float(a, VALUE());
+        /* the ranges ae_train accepts, refused here before any work, with the option's name */
+        else if (!strcmp(a, "--lr")) o.learning_rate = parse_in(a, VALUE(), 0.0f, INFINITY, LO_OPEN);
+        else if (!strcmp(a, "--momentum")) o.momentum = parse_in(a, VALUE(), 0.0f, 1.0f, HI_OPEN);
         else if (!strcmp(a, "--nesterov")) o.nesterov = 1;
-        else if (!strcmp(a, "--beta1")) o.beta1 = parse_float(a, VALUE());
-        else if (!strcmp(a, "--beta2")) o.beta2 = parse_float(a, VALUE());
-        else if (!strcmp(a, "--eps")) o.eps = parse_float(a, VALUE());
-        else if (!strcmp(a, "--weight-decay")) o.weight_decay = parse_float(a, VALUE());
+        else if (!strcmp(a, "--beta1")) o.beta1 = parse_in(a, VALUE(), 0.0f, 1.0f, HI_OPEN);
+        else if (!strcmp(a, "--beta2")) o.beta2 = parse_in(a, VALUE(), 0.0f, 1.0f, HI_OPEN);
+        else if (!strcmp(a, "--eps")) o.eps = parse_in(a, VALUE(), 0.0f, INFINITY, LO_OPEN);
+        else if (!strcmp(a, "--weight-decay")) o.weight_decay = parse_in(a, VALUE(), 0.0f, 1e6f, CLOSED);
         else if (!strcmp(a, "--loss")) o.loss = (ae_loss)parse_choice(a, VALUE(), LOSSES, 2);
         else if (!strcmp(a, "--noise")) o.noise = (ae_noise)parse_choice(a, VALUE(), NOISES, 3);
-        else if (!strcmp(a, "--noise-level")) o.noise_level = parse_float(a, VALUE());
-        else if (!strcmp(a, "--dropout")) o.dropout = parse_float(a, VALUE());
-        else if (!strcmp(a, "--sparsity-target")) o.sparsity_target = parse_float(a, VALUE());
-        else if (!strcmp(a, "--sparsity-weight")) o.sparsity_weight = parse_float(a, VALUE());
-        else if (!strcmp(a, "--kl-weight")) o.kl_weight = parse_float(a, VALUE());
-        else if (!strcmp(a, "--clip-norm")) o.clip_norm = parse_float(a, VALUE());
+        else if (!strcmp(a, "--noise-level")) o.noise_level = parse_in(a, VALUE(), 0.0f, 1e6f, CLOSED);
+        else if (!strcmp(a, "--dropout")) o.dropout = parse_in(a, VALUE(), 0.0f, 1.0f, HI_OPEN);
+        else if (!strcmp(a, "--sparsity-target")) o.sparsity_target = parse_in(a, VALUE(), 0.0f, 1.0f, LO_OPEN | HI_OPEN);
+        else if (!strcmp(a, "--sparsity-weight")) o.sparsity_weight = parse_in(a, VALUE(), 0.0f, 1e6f, CLOSED);
+        else if (!strcmp(a, "--kl-weight")) o.kl_weight = parse_in(a, VALUE(), 0.0f, 1e6f, CLOSED);
+        else if (!strcmp(a, "--clip-norm")) o.clip_norm = parse_in(a, VALUE(), 0.0f, INFINITY, CLOSED);
+        else if (!strcmp(a, "--memory-limit")) memory_gib = parse_in(a, VALUE(), 0.0f, 1e9f, CLOSED);
         else if (!strcmp(a, "--patience")) o.patience = (int)parse_long(a, VALUE(), 0, 1000000);
         else if (!strcmp(a, "--val")) val = VALUE();
         else if (!strcmp(a, "--checkpoint")) o.checkpoint_path = VALUE();
@@ -525,7 +625,22 @@ static int cmd_train(int argc, char **argv) {
 #undef VALUE
     }
     if (!data || !out) die("needs DATA and -o MODEL (see ae train --help)");
+    if (o.noise == AE_NOISE_MASK && o.noise_level >= 1.0f)
+        die("--noise-level wants a share in [0, 1) with --noise mask, not %g", (double)o.noise_level);
     if (o.checkpoint_every && !o.checkpoint_path) o.checkpoint_path = out;
+    /* Every output is checked before the data is read. The checkpoint may be the -o model (it
+     * is replaced by the final model) or the --resume file (it is rewritten with the newer
+     * state); nothing else may be an input or another output. */
+    const char *ckpt = o.checkpoint_path;
+    if (ckpt && (same_file(ckpt, out) || (resume && same_file(ckpt, resume)))) ckpt = NULL;
+    const named outs[] = {{"-o", out}, {"--checkpoint", ckpt}, {"--history", history}, {"--plot", plot}};
+    const named ins[] = {{"DATA", data}, {"--val", val}, {"--resume", resume}};
+    check_outputs(outs, 4, ins, 3);
+    if (o.checkpoint_path && !ckpt) {
+        int rc = ae_output_check(o.checkpoint_path);
+        if (rc != AE_OK) die("cannot write --checkpoint %s: %s%s", o.checkpoint_path, ae_strerror(rc), detail());
+    }
+    if (memory_gib >= 0.0f) check(ae_set_memory_limit((size_t)((double)memory_gib * 1073741824.0)), "--memory-limit");
     if (mpi) {
 #ifdef AE_HAVE_MPI
         MPI_Init(NULL, NULL);
@@ -539,12 +654,15 @@ static int cmd_train(int argc, char **argv) {
     ae_model *m;
     if (resume) {
         int rc = ae_checkpoint_load(&m, resume);
-        if (rc != AE_OK) die("cannot resume from %s: %s", resume, ae_strerror(rc));
+        if (rc != AE_OK) die("cannot resume from %s: %s%s", resume, ae_strerror(rc), detail());
+        ae_config rc_cfg;
+        check(ae_get_config(m, &rc_cfg), "config");
+        resume_matches(resume, &rc_cfg, &c, hidden_given, code_given);
         o.resume = 1;
     } else {
         c.input_dim = d.cols;
         default_widths(&c, d.cols, hidden_given, code_given);
-        check(ae_create(&m, &c), "model");
+        check(ae_create(&m, &c), "cannot build the model");
     }
     need_width(data, d.cols, ae_input_dim(m));
     if (val) {
@@ -614,6 +732,7 @@ static int cmd_train(int argc, char **argv) {
     o.on_batch = on_batch;
     o.user = &p;
     ae_blas_info b = ae_blas_get_info();
+    const int epochs_before = ae_epochs_done(m);
     int rc;
     if (mpi) {
 #ifdef AE_HAVE_MPI
@@ -638,12 +757,23 @@ static int cmd_train(int argc, char **argv) {
                 b.fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
         rc = ae_train(m, d.x, d.rows, &o);
     }
-    if (p.history && fclose(p.history) != 0) die("writing %s failed", history);
+    /* a history that could not be written is reported after the model is saved, not instead */
+    int history_errno = 0;
+    if (p.history && (ferror(p.history) | fclose(p.history)) != 0) history_errno = errno ? errno : EIO;
     if (plot) plot_history(history, plot, val != NULL);
     if (tmp_history[0]) unlink(tmp_history);
-    if (rc != AE_OK && rc != AE_EDIVERGED)
-        die("training failed: %s%s%s%s", ae_strerror(rc), *ae_last_error() ? " (" : "", ae_last_error(),
-            *ae_last_error() ? ")" : "");
+    if (rc != AE_OK && rc != AE_EDIVERGED) {
+        /* Lose nothing: epochs finished before the failure (a checkpoint that could not be
+         * written, say) are saved to -o, then the failure is reported. */
+        char why[700];
+        snprintf(why, sizeof why, "%s%s", ae_strerror(rc), detail());
+        if (lead && ae_epochs_done(m) > epochs_before) {
+            int saved = ae_save(m, out);
+            die("training stopped after epoch %d of %d: %s; %s %s", ae_epochs_done(m), o.epochs, why,
+                saved == AE_OK ? "the model of the epochs done is saved in" : "and the model could not be saved in", out);
+        }
+        die("training failed: %s", why);
+    }
     if (lead) {
         ae_scaling applied;
         check(ae_scaling_get(m, &applied, NULL, NULL, NULL), "scaling");
@@ -655,9 +785,11 @@ static int cmd_train(int argc, char **argv) {
                     val ? vd.rows : held ? held : d.rows, val ? "validation" : held ? "held-out" : "out-of-fold");
     }
     if (lead) {
-        check(ae_save(m, out), out);
-        fprintf(stderr, "saved %s%s\n", out, rc == AE_EDIVERGED ? " (training diverged: last good weights)" : "");
+        save_model(m, out);
+        fprintf(stderr, "saved %s%s\n", out,
+                rc == AE_EDIVERGED ? " (training diverged: the weights the diverged epoch began with)" : "");
     }
+    if (history_errno) die("cannot write --history %s: %s; the model is saved in %s", history, strerror(history_errno), out);
     ae_free(m);
     ae_data_free(&d);
     ae_data_free(&vd);
@@ -765,6 +897,9 @@ static int cmd_rows(int argc, char **argv) {
     args a = parse_args(argc, argv, 2, HELP);
     if (a.plot && strcmp(cmd, "score") != 0) die("--plot is for ae score and ae flag");
     if (!a.out || !strcmp(a.out, "-")) a.out = "-", stdout_is_data = 1; /* no -o: standard output */
+    const named outs[] = {{"-o", a.out}, {"--png", a.png}, {"--plot", a.plot}};
+    const named ins[] = {{"MODEL", a.pos[0]}, {"DATA", a.pos[1]}};
+    check_outputs(outs, 3, ins, 2);
     ae_model *m = load_model(a.pos[0]);
     ae_data d = load_data(a.pos[1]);
     const int decode = !strcmp(cmd, "decode");
@@ -795,6 +930,9 @@ static int cmd_sample(int argc, char **argv) {
     static const char HELP[] = "usage: ae sample MODEL -n N -o OUT(.npy|.csv) [--png FILE [--image-shape HxW]]\n";
     args a = parse_args(argc, argv, 1, HELP);
     if (!a.out || !a.n) die("needs -n N and -o OUT (see ae sample --help)");
+    const named outs[] = {{"-o", a.out}, {"--png", a.png}};
+    const named ins[] = {{"MODEL", a.pos[0]}};
+    check_outputs(outs, 2, ins, 1);
     ae_model *m = load_model(a.pos[0]);
     size_t d = ae_input_dim(m);
     float *y = malloc((size_t)a.n * d * sizeof(float));
@@ -803,6 +941,7 @@ static int cmd_sample(int argc, char **argv) {
     if (rc == AE_EINVAL) die("%s is not a variational model: only a VAE samples", a.pos[0]);
     check(rc, "sample");
     write_rows(a.out, y, (size_t)a.n, d);
+    fprintf(stderr, "wrote %s: %ld rows of %zu\n", a.out, a.n, d);
     maybe_png(&a, y, (size_t)a.n, d, NULL);
     free(y);
     ae_free(m);
@@ -839,6 +978,10 @@ static int cmd_threshold(int argc, char **argv) {
                                           : "needs MODEL and NORMAL_DATA (see ae threshold --help)");
     if (method == AE_THRESHOLD_QUANTILE && !(param >= 0.0 && param <= 1.0)) die("--quantile wants a number in [0, 1]");
     if (method == AE_THRESHOLD_MEAN_STD && !(param >= 0.0)) die("--mean-std wants a number >= 0");
+    /* -o may be MODEL: the model, read whole first, is updated in place (atomically) */
+    const named outs[] = {{"-o", out}};
+    const named ins[] = {{"MODEL", same_file(out, pos[0]) ? NULL : pos[0]}, {"NORMAL_DATA", pos[1]}};
+    check_outputs(outs, 1, ins, 2);
     ae_model *m = load_model(pos[0]);
     float t = (float)param;
     size_t rows = 0;
@@ -851,8 +994,7 @@ static int cmd_threshold(int argc, char **argv) {
         rows = d.rows;
         ae_data_free(&d);
     }
-    int rc = ae_save(m, out);
-    if (rc != AE_OK) die("cannot write %s: %s", out, ae_strerror(rc));
+    save_model(m, out);
     if (rows) report("threshold %.9g (from the errors of %zu rows of %s)\n", (double)t, rows, pos[1]);
     else report("threshold %.9g\n", (double)t);
     fprintf(stderr, "wrote %s\n", out);
@@ -873,6 +1015,9 @@ static int cmd_flag(int argc, char **argv) {
     const char *out = v[0], *scores_out = v[1];
     if (npos != 2) die("needs MODEL and DATA (see ae flag --help)");
     if (!out || !strcmp(out, "-")) out = "-", stdout_is_data = 1; /* no -o: standard output */
+    const named outs[] = {{"-o", out}, {"--scores", scores_out}, {"--plot", v[2]}};
+    const named ins[] = {{"MODEL", pos[0]}, {"DATA", pos[1]}};
+    check_outputs(outs, 3, ins, 2);
     ae_model *m = load_model(pos[0]);
     float t;
     if (ae_threshold_get(m, &t, NULL, NULL) != AE_OK)
@@ -923,13 +1068,17 @@ static int cmd_head(int argc, char **argv) {
     ae_train_opts o = ae_train_opts_default();
     o.batch_size = v[3] ? (size_t)parse_long(VALUES[3], v[3], 1, 1L << 24) : 32;
     if (v[2]) o.epochs = (int)parse_long(VALUES[2], v[2], 1, 1000000);
-    if (v[4]) o.learning_rate = parse_float(VALUES[4], v[4]);
+    if (v[4]) o.learning_rate = parse_in(VALUES[4], v[4], 0.0f, INFINITY, LO_OPEN);
     if (v[5]) o.optimizer = (ae_optimizer)parse_choice(VALUES[5], v[5], OPTS, 3);
     o.freeze_encoder = f[1];
     const int label_col = data_opts.label != NULL;
     if (label_col && npos == 3) die("give LABELS or --label COL, not both");
     if (npos != (label_col ? 2 : 3) || !out) die("needs MODEL, DATA, LABELS and -o MODEL_OUT (see ae head --help)");
     if (linear && classes) die("--classes is for a classifier, not with --linear");
+    /* -o may be MODEL: the model, read whole first, gains its head in place (atomically) */
+    const named outs[] = {{"-o", out}};
+    const named ins[] = {{"MODEL", same_file(out, pos[0]) ? NULL : pos[0]}, {"DATA", pos[1]}, {"LABELS", pos[2]}};
+    check_outputs(outs, 1, ins, 3);
     ae_model *m = load_model(pos[0]);
     char names[4096];
     data_opts.label_names = names;
@@ -968,8 +1117,7 @@ static int cmd_head(int argc, char **argv) {
     check(rc, "head");
     double loss, acc;
     check(ae_head_evaluate(m, d.x, d.rows, y.x, &loss, &acc), "evaluate");
-    rc = ae_save(m, out);
-    if (rc != AE_OK) die("cannot write %s: %s", out, ae_strerror(rc));
+    save_model(m, out);
     if (linear) report("head: %zu outputs, training MSE %.6g\n", outputs, loss);
     else report("head: %zu classes, training loss %.6g, training accuracy %.4f\n", outputs, loss, acc);
     fprintf(stderr, "wrote %s\n", out);
@@ -992,6 +1140,9 @@ static int cmd_predict(int argc, char **argv) {
     const int npos = parse_command(argc, argv, HELP, VALUES, &out, FLAGS, &probs, pos, 2);
     if (npos != 2) die("needs MODEL and DATA (see ae predict --help)");
     if (!out || !strcmp(out, "-")) out = "-", stdout_is_data = 1; /* no -o: standard output */
+    const named outs[] = {{"-o", out}};
+    const named ins[] = {{"MODEL", pos[0]}, {"DATA", pos[1]}};
+    check_outputs(outs, 1, ins, 2);
     ae_model *m = load_model(pos[0]);
     ae_head_kind kind;
     size_t outputs;
