@@ -291,8 +291,9 @@ void ae_plan_balance(ae_run *run, double t) {
         run->team = !b->mode;
         return;
     }
-    /* the probe is over: keep the faster mode per step */
-    if (b->sum[!b->mode] / (double)b->n[!b->mode] < b->sum[b->mode]) {
+    /* the probe is over: switch when the other mode was 10% faster a step (less would follow
+     * the noise of a shared machine back and forth) */
+    if (b->sum[!b->mode] / (double)b->n[!b->mode] < 0.9 * b->sum[b->mode]) {
         b->mode = !b->mode;
         b->interval = INTERVAL_MIN;
         b->sum[b->mode] /= (double)b->n[b->mode]; /* the probe's mean starts the moving one */
