@@ -375,19 +375,24 @@ AE_API ae_blas_info ae_blas_get_info(void);
  * How it is chosen: a model whose step is small (under 4 MFLOP of products, or fewer than 4
  * batch rows a thread) trains on one thread; a large one (from 50 MFLOP a step) has ROWS,
  * COLS and BLAS timed on a pass each over its first rows, when that fits in 2% of an epoch;
- * the rest train on ROWS. ae_set_plan forces a kind; a plan file (ae_set_plan_file, or the environment
- * variable AE_PLAN) made for the same model, batch, thread count and host is used as it is,
- * without timing, and any other is refused (ae_plan_info.note says why), then replaced by the
- * fresh plan. Random draws (noise, dropout, a VAE's eps) are made on the calling thread in one
- * stream under every plan. Same plan, core type and thread count: bitwise-identical training;
+ * the rest train on ROWS. ae_set_plan forces a kind; a plan file (ae_set_plan_file, or the
+ * environment variable AE_PLAN) made for the same model, batch, thread count and host is
+ * used as it is, without timing, and any other is refused (ae_plan_info.note says why), then
+ * replaced by the fresh plan. A ROWS or COLS run measures its steps with and without its
+ * workers now and then and keeps the faster (on a machine where another process holds a
+ * core, the calling thread alone): the bits are the same either way. Random draws (noise,
+ * dropout, a VAE's eps) are made on the calling thread in one stream under every plan. Same
+ * plan (kind and chunk count), core type and thread count: bitwise-identical training;
  * across plans results differ by float rounding.
  *
  * OpenBLAS 0.3.21 has one thread count for the whole process, and a product's bits depend on
- * it. ONE and ROWS need one-thread products while OpenBLAS has more: for the length of each
- * pass they set its count to 1 under a lock that every libae product OpenBLAS could thread
- * waits on, so inference (ae_encode, ...) running beside training gives the same bits as
- * alone; it may wait for the pass in progress. Other OpenBLAS calls of the program (not
- * libae's) made during a pass run on one thread. */
+ * it. ONE, ROWS and COLS need one-thread products: while OpenBLAS has more threads, they set
+ * its count to 1 for the length of each pass, under a lock that every libae product OpenBLAS
+ * could thread waits on. So inference (ae_encode, ...) running beside training gives the same
+ * bits as alone; it may wait for the pass in progress. Other OpenBLAS calls of the program
+ * (not libae's) made during a pass run on one thread. Passes of several trainings run from
+ * threads of your own take turns under that lock: call ae_set_threads(1) first (OpenBLAS on
+ * one thread, no lock taken) to train them side by side. */
 AE_API int ae_set_threads(int n);
 
 typedef enum {
@@ -408,7 +413,7 @@ AE_API int ae_set_plan_file(const char *path);
 typedef struct ae_plan_info {
     ae_plan_kind kind;
     int threads;            /* threads it trains on */
-    int chunks;             /* ROWS: row chunks a step */
+    int chunks;             /* ROWS: row chunks a step; COLS: column slices a product */
     const char *source;     /* chosen by: "ae_set_plan", "the plan file", "the thread count"
                              * (one thread allowed), "the cost model" or "timings" */
     double step_flops;      /* GEMM flops of a full batch's step */

@@ -42,7 +42,7 @@ struct ae_pool {
     atomic_uint gen;          /* the latest job's number (the quit is one too) */
     atomic_int sleepers;      /* threads asleep on wake */
     uint32_t seq;             /* the caller's job counter */
-    int quit;
+    atomic_int quit;          /* read by a worker that may wake after the caller moved on */
     pthread_mutex_t mu;
     pthread_cond_t wake;
 };
@@ -152,14 +152,14 @@ static void *worker_main(void *arg) {
     ae_blas_single_thread(); /* its products run inside the caller's one-thread windows */
     for (;;) {
         seen = wait_job(p, seen);
-        if (p->quit) break;
+        if (atomic_load_explicit(&p->quit, memory_order_acquire)) break;
         take_tasks(p, (uint32_t)seen);
     }
     return NULL;
 }
 
 static void stop_workers(ae_pool *p, int started) {
-    p->quit = 1;
+    atomic_store(&p->quit, 1);
     atomic_fetch_add(&p->gen, 1);
     wake_all(p);
     for (int i = 1; i < started; i++) pthread_join(p->w[i].thread, NULL);
@@ -177,6 +177,7 @@ int ae_pool_start(ae_pool **out, int nthreads) {
     atomic_init(&p->done, 0);
     atomic_init(&p->gen, 0);
     atomic_init(&p->sleepers, 0);
+    atomic_init(&p->quit, 0);
     if (pthread_mutex_init(&p->mu, NULL) != 0) {
         ae_dealloc(p);
         return AE_ENOMEM;

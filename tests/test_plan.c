@@ -67,9 +67,9 @@ static ae_plan_info plan_with(ae_model *m, size_t steps, fake_timer *f, ae_run *
     return info;
 }
 
-/* A large model's threaded candidates are timed when their passes (two for ROWS, one for each
- * other) fit in 2% of an epoch, the fastest kept, ROWS on a near tie; timing stops when the
- * next candidate would not fit. */
+/* A large model's threaded candidates are timed when their passes (a warm-up, then two rounds
+ * of one each) fit in 2% of an epoch, the fastest kept, ROWS on a near tie; timing stops
+ * when the next pass would not fit. */
 static void test_timing_within_the_budget(void **state) {
     (void)state;
     assert_int_equal(ae_set_threads(2), AE_OK);
@@ -81,14 +81,14 @@ static void test_timing_within_the_budget(void **state) {
     assert_string_equal(info.source, "timings");
     assert_close(info.pass_seconds[AE_PLAN_ROWS], 2e-3, 0, 1e-12);
     assert_close(info.pass_seconds[AE_PLAN_BLAS], 1e-3, 0, 1e-12);
-    assert_int_equal(f.calls, 2);
-    f = (fake_timer){{0, 0, 2e-3, 1.95e-3}, 0, 0, 0}; /* within 5%: ROWS bears busy cores better */
+    assert_int_equal(f.calls, 4); /* two rounds */
+    f = (fake_timer){{0, 0, 2e-3, 1.85e-3}, 0, 0, 0}; /* BLAS within 10%: ROWS bears busy cores better */
     info = plan_with(m, 469, &f, &r);
     assert_int_equal(info.kind, AE_PLAN_ROWS);
     /* the column layout as a third candidate where it covers the run */
     f = (fake_timer){{0, 0, 2e-3, 1.5e-3, 1.2e-3}, 0, 0, 1};
     info = plan_with(m, 469, &f, &r);
-    assert_int_equal(f.calls, 3);
+    assert_int_equal(f.calls, 6);
     assert_int_equal(info.kind, AE_PLAN_COLS);
     assert_int_equal(info.chunks, 2);
     f = (fake_timer){{0, 0, 2e-3, 1.5e-3, 1.2e-3}, 0, 0, 1};
