@@ -73,6 +73,11 @@ AE_API const char *ae_last_error(void);
 AE_API const char *ae_version(void);
 
 typedef enum { AE_ACT_LINEAR, AE_ACT_RELU, AE_ACT_LEAKY_RELU, AE_ACT_SIGMOID, AE_ACT_TANH } ae_activation;
+/* An activation's name as the model file and the ae command spell it ("linear", "relu",
+ * "leaky_relu", "sigmoid", "tanh"); NULL for a value outside the enum. */
+AE_API const char *ae_activation_name(ae_activation act);
+/* The activation named name: AE_OK, or AE_EINVAL for a name that is none. */
+AE_API int ae_activation_parse(const char *name, ae_activation *out);
 typedef enum { AE_LOSS_MSE, AE_LOSS_BCE } ae_loss; /* BCE needs a sigmoid output (computed from logits) */
 typedef enum { AE_OPT_SGD, AE_OPT_ADAM, AE_OPT_ADAMW } ae_optimizer;
 typedef enum { AE_NOISE_NONE, AE_NOISE_GAUSSIAN, AE_NOISE_MASK } ae_noise;

@@ -28,16 +28,7 @@
 #define META_CRC_KEY "metadata_crc32"
 #define AE_MAX_META_KEYS 256 /* far above the eight keys written today */
 
-static const char *act_names[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh"};
-
-static int act_from_name(const char *s, ae_activation *out) {
-    for (int i = 0; i <= (int)AE_ACT_TANH; i++)
-        if (strcmp(s, act_names[i]) == 0) {
-            *out = (ae_activation)i;
-            return 1;
-        }
-    return 0;
-}
+static int act_from_name(const char *s, ae_activation *out) { return ae_activation_parse(s, out) == AE_OK; }
 
 /* ---------------------------------------------------------------- save */
 
@@ -53,8 +44,8 @@ static json_t *config_json(const ae_config *c) {
     /* "o" steals the array reference (and releases it if the pack fails). */
     return json_pack("{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s}", "input_dim",
                      (json_int_t)c->input_dim, "n_hidden", (json_int_t)c->n_hidden, "hidden", hidden,
-                     "code_dim", (json_int_t)c->code_dim, "hidden_act", act_names[c->hidden_act],
-                     "code_act", act_names[c->code_act], "output_act", act_names[c->output_act],
+                     "code_dim", (json_int_t)c->code_dim, "hidden_act", ae_activation_name(c->hidden_act),
+                     "code_act", ae_activation_name(c->code_act), "output_act", ae_activation_name(c->output_act),
                      "tied_weights", c->tied_weights, "variational", c->variational, "seed", seed);
 }
 

@@ -16,8 +16,6 @@ ae_config ae_config_default(void) {
     return c;
 }
 
-static int act_ok(ae_activation a) { return (unsigned)a <= (unsigned)AE_ACT_TANH; }
-
 static int width_ok(size_t w) { return w >= 1 && w <= AE_MAX_WIDTH; }
 
 int ae_config_check(const ae_config *c) {
@@ -25,7 +23,7 @@ int ae_config_check(const ae_config *c) {
         return AE_EINVAL;
     for (size_t i = 0; i < c->n_hidden; i++)
         if (!width_ok(c->hidden[i])) return AE_EINVAL;
-    if (!act_ok(c->hidden_act) || !act_ok(c->code_act) || !act_ok(c->output_act)) return AE_EINVAL;
+    if (!ae_act_valid(c->hidden_act) || !ae_act_valid(c->code_act) || !ae_act_valid(c->output_act)) return AE_EINVAL;
     if ((c->tied_weights != 0 && c->tied_weights != 1) || (c->variational != 0 && c->variational != 1))
         return AE_EINVAL;
     /* A VAE's code layer is two linear heads (mu, logvar) of one [2k x in] weight; a tied

@@ -241,47 +241,33 @@ int ae_threads(void) {
     return n > AE_MAX_THREADS ? AE_MAX_THREADS : n;
 }
 
-/* One loop per activation so that each body is branch-free and vectorises. */
+/* One loop per activation (AE_ACTIVATION_LIST) so that each body is branch-free and
+ * vectorises. */
 AE_VECTOR_CLONES void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activation act) {
     for (size_t i = 0; i < rows; i++) {
         float *restrict r = y + i * cols;
-        const float *restrict b = bias;
+        const float *restrict bb = bias;
         switch (act) {
-        case AE_ACT_RELU:
-            for (size_t j = 0; j < cols; j++) { float z = r[j] + b[j]; r[j] = z > 0.0f ? z : 0.0f; }
-            break;
-        case AE_ACT_LEAKY_RELU:
-            for (size_t j = 0; j < cols; j++) { float z = r[j] + b[j]; r[j] = z > 0.0f ? z : AE_LEAKY_SLOPE * z; }
-            break;
-        case AE_ACT_SIGMOID:
-            for (size_t j = 0; j < cols; j++) r[j] = ae_sigmoidf(r[j] + b[j]);
-            break;
-        case AE_ACT_TANH:
-            for (size_t j = 0; j < cols; j++) r[j] = tanhf(r[j] + b[j]);
-            break;
-        case AE_ACT_LINEAR: default:
-            for (size_t j = 0; j < cols; j++) r[j] += b[j];
-            break;
+#define AE_ACT_CASE(id, name, f, g, b)                                                                     \
+    case id:                                                                                                \
+        for (size_t j = 0; j < cols; j++) { const float z = r[j] + bb[j]; r[j] = f; }                      \
+        break;
+        AE_ACTIVATION_LIST(AE_ACT_CASE)
+#undef AE_ACT_CASE
+        default: break;
         }
     }
 }
 
-AE_VECTOR_CLONES void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_activation act) {
+AE_VECTOR_CLONES void ae_act_backward(float *restrict dd, const float *restrict aa, size_t n, ae_activation act) {
     switch (act) {
-    case AE_ACT_RELU:
-        for (size_t i = 0; i < n; i++) d[i] = a[i] > 0.0f ? d[i] : 0.0f;
+#define AE_ACT_CASE(id, name, f, g, b)                                                                     \
+    case id:                                                                                                \
+        for (size_t i = 0; i < n; i++) { const float d = dd[i], a = aa[i]; (void)a; dd[i] = b; }                \
         break;
-    case AE_ACT_LEAKY_RELU:
-        for (size_t i = 0; i < n; i++) d[i] *= a[i] > 0.0f ? 1.0f : AE_LEAKY_SLOPE;
-        break;
-    case AE_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) d[i] *= a[i] * (1.0f - a[i]);
-        break;
-    case AE_ACT_TANH:
-        for (size_t i = 0; i < n; i++) d[i] *= 1.0f - a[i] * a[i];
-        break;
-    case AE_ACT_LINEAR: default:
-        break;
+        AE_ACTIVATION_LIST(AE_ACT_CASE)
+#undef AE_ACT_CASE
+    default: break;
     }
 }
 

@@ -23,13 +23,6 @@
 #define AE_VECTOR_CLONES
 #endif
 
-/* The small inline helpers below must inline into those clones too (gcc will not inline a
- * default-target function into a cloned one unless forced). */
-#if defined(__GNUC__)
-#define AE_INLINE static inline __attribute__((always_inline))
-#else
-#define AE_INLINE static inline
-#endif
 
 /* A row-major matrix view: element (i, j) is data[i * ld + j]; it owns nothing. */
 typedef struct ae_mat {
@@ -97,50 +90,6 @@ AE_HIDDEN void ae_scale(float *x, size_t n, float s);
 AE_HIDDEN void ae_clip_norm(float *g, size_t n, float max_norm);
 /* 1 if every one of the n values is finite. */
 AE_HIDDEN int ae_all_finite(const float *x, size_t n);
-#define AE_LEAKY_SLOPE 0.01f /* torch.nn.LeakyReLU's default */
-
-/* exp(x) in float, branch-free so that loops calling it vectorise (libm's expf does not
- * without -ffast-math). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then Cephes'
- * polynomial for e^r (about 1 ulp); x is clamped to [-87.3, 88], where the result is a
- * normal float. The +1.5 * 2^23 trick rounds to the nearest integer without roundps. */
-AE_INLINE float ae_expf(float x) {
-    x = x < -87.3f ? -87.3f : x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale = {((int32_t)n + 127) * (1 << 23)}; /* 2^n */
-    return p * scale.f;
-}
-
-/* The logistic function; saturates smoothly to 0 and 1 without overflow. */
-AE_INLINE float ae_sigmoidf(float z) { return 1.0f / (1.0f + ae_expf(-z)); }
-
-/* The scalar activation, and its derivative written in terms of the output a. Inline so that
- * the loops over them (here and in loss.c) vectorise. */
-AE_INLINE float ae_act_scalar(float z, ae_activation act) {
-    switch (act) {
-    case AE_ACT_RELU: return z > 0.0f ? z : 0.0f;
-    case AE_ACT_LEAKY_RELU: return z > 0.0f ? z : AE_LEAKY_SLOPE * z;
-    case AE_ACT_SIGMOID: return ae_sigmoidf(z);
-    case AE_ACT_TANH: return tanhf(z);
-    case AE_ACT_LINEAR: default: return z;
-    }
-}
-
-AE_INLINE float ae_act_grad_from_output(float a, ae_activation act) {
-    switch (act) {
-    case AE_ACT_RELU: return a > 0.0f ? 1.0f : 0.0f;
-    case AE_ACT_LEAKY_RELU: return a > 0.0f ? 1.0f : AE_LEAKY_SLOPE; /* sign(a) = sign(z) */
-    case AE_ACT_SIGMOID: return a * (1.0f - a);
-    case AE_ACT_TANH: return 1.0f - a * a;
-    case AE_ACT_LINEAR: default: return 1.0f;
-    }
-}
+#include "activation.h"
 
 #endif

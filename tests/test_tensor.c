@@ -212,6 +212,33 @@ static void test_blas_info_and_threads(void **state) {
     assert_false(ae_blas_is_fallback("ZEN", 1, 0));
 }
 
+/* Every activation has one name, the name table and the parser agree, and the generated
+ * kernels match the scalar definitions. */
+static void test_activation_names(void **state) {
+    (void)state;
+    static const char *const want[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh"};
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(ae_activation_name((ae_activation)i), want[i]);
+        ae_activation a = (ae_activation)99;
+        assert_int_equal(ae_activation_parse(want[i], &a), AE_OK);
+        assert_int_equal((int)a, i);
+        float y[3] = {-1.5f, 0.0f, 2.0f}, bias[3] = {0.25f, -0.5f, 1.0f};
+        ae_bias_act(y, bias, 1, 3, (ae_activation)i);
+        const float z[3] = {-1.25f, -0.5f, 3.0f};
+        for (int j = 0; j < 3; j++) assert_true(y[j] == ae_act_scalar(z[j], (ae_activation)i));
+        float d[3] = {1.0f, -2.0f, 3.0f};
+        ae_act_backward(d, y, 3, (ae_activation)i);
+        const float d0[3] = {1.0f, -2.0f, 3.0f};
+        for (int j = 0; j < 3; j++) assert_true(d[j] == d0[j] * ae_act_grad_from_output(y[j], (ae_activation)i));
+    }
+    ae_activation a = AE_ACT_RELU;
+    assert_null(ae_activation_name((ae_activation)5));
+    assert_null(ae_activation_name((ae_activation)-1));
+    assert_int_equal(ae_activation_parse("gelu", &a), AE_EINVAL);
+    assert_int_equal(ae_activation_parse(NULL, &a), AE_EINVAL);
+    assert_int_equal((int)a, AE_ACT_RELU);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_all_transposes),
@@ -224,6 +251,7 @@ int main(void) {
         cmocka_unit_test(test_alloc_aligned_and_overflow),
         cmocka_unit_test(test_alloc_hook_fails_allocation),
         cmocka_unit_test(test_blas_info_and_threads),
+        cmocka_unit_test(test_activation_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
