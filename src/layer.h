@@ -2,7 +2,7 @@
 #ifndef AE_LAYER_H
 #define AE_LAYER_H
 
-#include "tensor.h"
+#include "blas.h"
 
 typedef struct ae_layer {
     size_t in, out;

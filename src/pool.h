@@ -16,9 +16,8 @@
 #ifndef AE_POOL_H
 #define AE_POOL_H
 
-#include "tensor.h"
+#include "blas.h"
 
-#define AE_MAX_THREADS 64
 /* Most chunks (or slices) a job cuts a batch (or a block) into. */
 #define AE_MAX_CHUNKS 64
 

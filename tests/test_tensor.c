@@ -4,7 +4,7 @@
 
 #include <cblas.h>
 
-#include "tensor.h"
+#include "blas.h"
 
 /* Reference C = alpha op(A) op(B) + beta C with views of any ld. */
 static void naive_gemm(int ta, int tb, float alpha, const ae_mat *a, const ae_mat *b, float beta, ae_mat *c) {
