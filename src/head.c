@@ -9,35 +9,8 @@
 #include <string.h>
 
 #include "error.h"
+#include "loss.h"
 #include "train.h"
-
-/* ---- the head's blocks ---- */
-
-void ae_head_release(ae_head *h) {
-    ae_dealloc(h->params);
-    ae_dealloc(h->grads);
-    memset(h, 0, sizeof *h);
-}
-
-int ae_head_alloc(ae_model *m, ae_head_kind kind, size_t outputs) {
-    const size_t k = m->cfg.code_dim;
-    const size_t wn = ae_padded(k * outputs), n = wn + ae_padded(outputs); /* widths <= 2^24 */
-    float *p = ae_calloc(n, sizeof(float)), *g = ae_calloc(n, sizeof(float));
-    if (!p || !g) { /* the old head, if any, stays */
-        ae_dealloc(p);
-        ae_dealloc(g);
-        return AE_ENOMEM;
-    }
-    ae_head_release(&m->head);
-    ae_head *h = &m->head;
-    h->kind = kind;
-    h->outputs = outputs;
-    h->n = n;
-    h->params = p;
-    h->grads = g;
-    h->layer = (ae_layer){.in = k, .out = outputs, .act = AE_ACT_LINEAR, .w = p, .b = p + wn, .dw = g, .db = g + wn};
-    return AE_OK;
-}
 
 int ae_head_create(ae_model *m, ae_head_kind kind, size_t outputs) {
     if (!m || (kind != AE_HEAD_SOFTMAX && kind != AE_HEAD_LINEAR) || outputs < 1 || outputs > AE_MAX_WIDTH ||
@@ -57,52 +30,6 @@ int ae_head_get(const ae_model *m, ae_head_kind *kind, size_t *outputs) {
     if (kind) *kind = m->head.kind;
     if (outputs) *outputs = m->head.outputs;
     return AE_OK;
-}
-
-/* ---- losses ---- */
-
-/* Softmax in place over one row of c logits; returns log(sum_j exp(o_j)), computed from the
- * largest logit so that nothing overflows. */
-static double softmax_row(float *o, size_t c) {
-    float top = o[0];
-    for (size_t j = 1; j < c; j++) top = o[j] > top ? o[j] : top;
-    double sum = 0.0;
-    for (size_t j = 0; j < c; j++) sum += exp((double)(o[j] - top));
-    for (size_t j = 0; j < c; j++) o[j] = (float)(exp((double)(o[j] - top)) / sum);
-    return log(sum) + (double)top;
-}
-
-/* Logits out [rows x c] become probabilities; returns the summed cross-entropy
- * -log softmax(o)[y] against the class indices y. dz, when not NULL, gets
- * (p - onehot(y)) * scale; correct, when not NULL, counts rows whose argmax is y. */
-static double softmax_loss(float *out, const float *y, size_t rows, size_t c, float *dz, float scale,
-                           size_t *correct) {
-    double total = 0.0;
-    for (size_t i = 0; i < rows; i++) {
-        float *o = out + i * c;
-        const size_t label = (size_t)y[i];
-        size_t best = 0;
-        for (size_t j = 1; j < c; j++)
-            if (o[j] > o[best]) best = j;
-        const double logit = o[label];
-        total += softmax_row(o, c) - logit;
-        if (dz)
-            for (size_t j = 0; j < c; j++) dz[i * c + j] = (o[j] - (j == label ? 1.0f : 0.0f)) * scale;
-        if (correct && best == label) ++*correct;
-    }
-    return total;
-}
-
-/* The summed squared error of out [rows x c] against t; dz, when not NULL, gets
- * 2 (out - t) * scale. */
-static double mse_loss(const float *out, const float *t, size_t rows, size_t c, float *dz, float scale) {
-    double total = 0.0;
-    for (size_t i = 0; i < rows * c; i++) {
-        float diff = out[i] - t[i];
-        total += (double)diff * diff;
-        if (dz) dz[i] = 2.0f * diff * scale;
-    }
-    return total;
 }
 
 /* ---- the training pass ---- */
@@ -165,9 +92,9 @@ double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y
     float *dz = backward ? w->delta[0] : NULL;
     double sum;
     if (m->head.kind == AE_HEAD_SOFTMAX)
-        sum = softmax_loss(w->out, y, rows, c, dz, 1.0f / (float)rows, NULL) / (double)rows;
+        sum = ae_softmax_loss(w->out, y, rows, c, dz, 1.0f / (float)rows, NULL) / (double)rows;
     else
-        sum = mse_loss(w->out, y, rows, c, dz, 1.0f / ((float)rows * (float)c)) / ((double)rows * (double)c);
+        sum = ae_mse_loss(w->out, y, rows, c, dz, 1.0f / ((float)rows * (float)c)) / ((double)rows * (double)c);
     if (!backward) return sum;
 
     /* dWh = dZ^T . code, dbh = column sums; dcode [rows x k] = dZ . Wh into delta[1]. */
@@ -410,7 +337,7 @@ static int head_forward(const ae_model *m, const float *x, size_t n, head_visit 
 static void visit_predict(const ae_model *m, float *out, size_t r0, size_t rows, void *ctx) {
     const size_t c = m->head.outputs;
     if (m->head.kind == AE_HEAD_SOFTMAX)
-        for (size_t i = 0; i < rows; i++) (void)softmax_row(out + i * c, c);
+        for (size_t i = 0; i < rows; i++) (void)ae_softmax_row(out + i * c, c);
     memcpy((float *)ctx + r0 * c, out, rows * c * sizeof(float));
 }
 
@@ -445,9 +372,9 @@ static void visit_evaluate(const ae_model *m, float *out, size_t r0, size_t rows
     eval_ctx *e = ctx;
     const size_t c = m->head.outputs;
     if (m->head.kind == AE_HEAD_SOFTMAX)
-        e->loss += softmax_loss(out, e->y + r0, rows, c, NULL, 0.0f, &e->correct);
+        e->loss += ae_softmax_loss(out, e->y + r0, rows, c, NULL, 0.0f, &e->correct);
     else
-        e->loss += mse_loss(out, e->y + r0 * c, rows, c, NULL, 0.0f);
+        e->loss += ae_mse_loss(out, e->y + r0 * c, rows, c, NULL, 0.0f);
 }
 
 int ae_head_evaluate(const ae_model *m, const float *x, size_t n, const float *y, double *loss, double *accuracy) {

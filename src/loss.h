@@ -20,4 +20,17 @@ AE_HIDDEN double ae_loss_output_sum(ae_loss loss, ae_activation act, const float
                                     const float *target, size_t rows, size_t cols, float *dz,
                                     float *row_loss, float dz_scale);
 
+/* The supervised head's losses (torch.nn.CrossEntropyLoss / MSELoss).
+ * Softmax in place over one row of c logits; returns log(sum_j exp(o_j)), computed from the
+ * largest logit so that nothing overflows. */
+AE_HIDDEN double ae_softmax_row(float *o, size_t c);
+/* Logits out [rows x c] become probabilities; returns the summed cross-entropy
+ * -log softmax(o)[y] against the class indices y. dz, when not NULL, gets
+ * (p - onehot(y)) * scale; correct, when not NULL, counts rows whose argmax is y. */
+AE_HIDDEN double ae_softmax_loss(float *out, const float *y, size_t rows, size_t c, float *dz, float scale,
+                                 size_t *correct);
+/* The summed squared error of out [rows x c] against t; dz, when not NULL, gets
+ * 2 (out - t) * scale. */
+AE_HIDDEN double ae_mse_loss(const float *out, const float *t, size_t rows, size_t c, float *dz, float scale);
+
 #endif

@@ -191,6 +191,34 @@ void ae_free(ae_model *m) {
     ae_dealloc(m);
 }
 
+/* ---- the supervised head's blocks (ae_head_*): part of the model, saved with it ---- */
+
+void ae_head_release(ae_head *h) {
+    ae_dealloc(h->params);
+    ae_dealloc(h->grads);
+    memset(h, 0, sizeof *h);
+}
+
+int ae_head_alloc(ae_model *m, ae_head_kind kind, size_t outputs) {
+    const size_t k = m->cfg.code_dim;
+    const size_t wn = ae_padded(k * outputs), n = wn + ae_padded(outputs); /* widths <= 2^24 */
+    float *p = ae_calloc(n, sizeof(float)), *g = ae_calloc(n, sizeof(float));
+    if (!p || !g) { /* the old head, if any, stays */
+        ae_dealloc(p);
+        ae_dealloc(g);
+        return AE_ENOMEM;
+    }
+    ae_head_release(&m->head);
+    ae_head *h = &m->head;
+    h->kind = kind;
+    h->outputs = outputs;
+    h->n = n;
+    h->params = p;
+    h->grads = g;
+    h->layer = (ae_layer){.in = k, .out = outputs, .act = AE_ACT_LINEAR, .w = p, .b = p + wn, .dw = g, .db = g + wn};
+    return AE_OK;
+}
+
 size_t ae_config_param_count(const ae_config *c) {
     ae_model tmp; /* laid out only: nothing allocated */
     size_t w_off[AE_MAX_LAYERS], b_off[AE_MAX_LAYERS];

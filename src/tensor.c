@@ -97,11 +97,15 @@ AE_VECTOR_CLONES void ae_scale(float *x, size_t n, float s) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
-AE_VECTOR_CLONES void ae_clip_norm(float *g, size_t n, float max_norm) {
+AE_VECTOR_CLONES double ae_sq_norm(const float *g, size_t n) {
     double sq = 0.0;
 #pragma omp simd reduction(+ : sq)
     for (size_t i = 0; i < n; i++) sq += (double)g[i] * g[i];
-    double norm = sqrt(sq);
+    return sq;
+}
+
+void ae_clip_norm(float *g, size_t n, float max_norm) {
+    double norm = sqrt(ae_sq_norm(g, n));
     if (!(norm > max_norm)) return; /* also leaves a NaN norm to the divergence check */
     ae_scale(g, n, (float)(max_norm / norm));
 }

@@ -61,6 +61,8 @@ AE_HIDDEN void ae_dropout_act_backward(float *restrict d, const float *restrict 
 AE_HIDDEN void ae_col_sum(const float *restrict x, size_t rows, size_t cols, size_t ld, float *restrict out);
 /* x[0..n) *= s. */
 AE_HIDDEN void ae_scale(float *x, size_t n, float s);
+/* sum_i g[i]^2 in double. */
+AE_HIDDEN double ae_sq_norm(const float *g, size_t n);
 /* Scales g[0..n) down to global L2 norm max_norm when its norm is larger. */
 AE_HIDDEN void ae_clip_norm(float *g, size_t n, float max_norm);
 /* 1 if every one of the n values is finite. */

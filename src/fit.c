@@ -1,0 +1,320 @@
+#define _POSIX_C_SOURCE 200809L
+#include "fit.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+double ae_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- processes ---- */
+
+static int dist_agree(const ae_dist *d, int rc) { return d && d->agree ? d->agree(rc, d->ctx) : rc; }
+static int dist_sum(const ae_dist *d, double *v, size_t n) {
+    return d && d->sum_doubles ? d->sum_doubles(v, n, d->ctx) : AE_OK;
+}
+
+/* The draws of a step (noise, dropout, a VAE's code) come from the task's RNG in one process.
+ * Across processes each needs its own stream while the shuffle's RNG stays the same
+ * everywhere (and as in one process), so each epoch every process seeds its own stream from
+ * the shared RNG's state without drawing from it. */
+typedef struct step_rng {
+    int own;          /* 1: steps draw from `rng`, swapped in around them */
+    ae_rng rng, saved;
+} step_rng;
+
+static void step_rng_epoch(step_rng *p, const ae_rng *shared, const ae_dist *d) {
+    p->own = d && d->size > 1;
+    if (p->own) ae_rng_seed(&p->rng, shared->state ^ 0x9E3779B97F4A7C15ull, 0x9a55u + (uint64_t)d->rank);
+}
+
+static void step_rng_enter(step_rng *p, ae_rng *r) {
+    if (!p->own) return;
+    p->saved = *r;
+    *r = p->rng;
+}
+
+static void step_rng_leave(step_rng *p, ae_rng *r) {
+    if (!p->own) return;
+    p->rng = *r;
+    *r = p->saved;
+}
+
+/* ---- the spans ---- */
+
+static size_t span_floats(const ae_fit_task *t) {
+    size_t n = t->n_state;
+    for (size_t i = 0; i < t->n_spans; i++) n += t->span[i].n;
+    return n;
+}
+
+/* to_task 0: buf <- the spans' parameters and the state; 1: the reverse. */
+static void snapshot(const ae_fit_task *t, float *buf, int to_task) {
+    for (size_t i = 0; i <= t->n_spans; i++) {
+        float *p = i < t->n_spans ? t->span[i].p : t->state;
+        const size_t n = i < t->n_spans ? t->span[i].n : t->n_state;
+        if (n) memcpy(to_task ? p : buf, to_task ? buf : p, n * sizeof(float));
+        buf += n;
+    }
+}
+
+static void zero_grads(const ae_fit_task *t) {
+    for (size_t i = 0; i < t->n_spans; i++) memset(t->span[i].g, 0, t->span[i].n * sizeof(float));
+}
+
+/* Global-norm clipping over every span's gradient (one span: ae_clip_norm's bits). */
+static void clip(const ae_fit_task *t, float max_norm) {
+    double sq = 0.0;
+    for (size_t i = 0; i < t->n_spans; i++) sq += ae_sq_norm(t->span[i].g, t->span[i].n);
+    const double norm = sqrt(sq);
+    if (!(norm > max_norm)) return; /* also leaves a NaN norm to the divergence check */
+    for (size_t i = 0; i < t->n_spans; i++) ae_scale(t->span[i].g, t->span[i].n, (float)(max_norm / norm));
+}
+
+/* The optimizer step in slices of a block (Adam and SGD are elementwise: the same bits for
+ * any slicing), on the run's pool. */
+typedef struct par_update {
+    ae_optim *o;
+    float *p, *g;
+    uint32_t slices;
+    int finite[AE_MAX_CHUNKS];
+} par_update;
+
+static void par_update_task(void *ctx, uint32_t s) {
+    par_update *j = ctx;
+    size_t lo, hi;
+    ae_split(j->o->n, (int)s, (int)j->slices, 16, &lo, &hi);
+    j->finite[s] = hi > lo ? ae_optim_update(j->o, j->p + lo, j->g + lo, lo, hi - lo) : 1;
+}
+
+/* The optimizer step over the spans, in slices on the run's pool when it has a team (one
+ * span): 1 when every weight written is finite. */
+static int optim_step(const ae_fit_task *t) {
+    ae_run *r = t->run;
+    ae_optim_begin_step(t->opt);
+    if (!r || !r->pool || r->chunks < 2 || t->n_spans != 1) {
+        int ok = 1;
+        size_t off = 0;
+        for (size_t i = 0; i < t->n_spans; i++) {
+            ok &= ae_optim_update(t->opt, t->span[i].p, t->span[i].g, off, t->span[i].n);
+            off += t->span[i].n;
+        }
+        return ok;
+    }
+    par_update j;
+    j.o = t->opt;
+    j.p = t->span[0].p;
+    j.g = t->span[0].g;
+    j.slices = (uint32_t)r->chunks;
+    const ae_job job = {par_update_task, &j, &j.slices, 1};
+    ae_pool_run(r->pool, &job, r->team);
+    int ok = 1;
+    for (uint32_t s = 0; s < j.slices; s++) ok &= j.finite[s];
+    ae_plan_balance(r, ae_now_seconds() - r->step_start); /* team or alone next step */
+    return ok;
+}
+
+/* ---- an epoch ---- */
+
+typedef struct epoch_run {
+    const ae_fit_task *t;
+    uint32_t *perm, *idx;
+    step_rng srng;
+    int lead;
+    size_t total, first, cap;
+} epoch_run;
+
+/* This process's part of global rows perm[r0 .. r0 + rows) (or rows r0 .. in order): the step's
+ * rows; returns the step's loss, NaN when any process diverged. */
+static double run_step(epoch_run *e, size_t r0, size_t rows, ae_pass_parts *part, int *rc) {
+    const ae_fit_task *t = e->t;
+    size_t local = 0, lo = 0;
+    const uint32_t *idx = NULL;
+    if (e->perm) { /* the batch by index into this process's rows */
+        for (size_t i = 0; i < rows; i++) {
+            const size_t g = (size_t)e->perm[r0 + i] - e->first; /* wraps when below first */
+            if (g < t->n) e->idx[local++] = (uint32_t)g;
+        }
+        idx = e->idx;
+    } else { /* rows in order: one contiguous run */
+        const size_t a = r0 > e->first ? r0 : e->first, b = r0 + rows < e->first + t->n ? r0 + rows : e->first + t->n;
+        local = b > a ? b - a : 0;
+        lo = local ? a - e->first : 0;
+    }
+    *part = (ae_pass_parts){0.0, 0.0, 0.0};
+    double l = 0.0;
+    if (local) {
+        step_rng_enter(&e->srng, t->rng);
+        l = t->step(t->ctx, lo, idx, local, part);
+        step_rng_leave(&e->srng, t->rng);
+    } else {
+        zero_grads(t);
+    }
+    if (t->dist) {
+        /* Each process's gradient is a mean over its `local` rows: weight it by local / rows
+         * so that the sum across processes is the global batch's mean. */
+        const ae_dist *D = t->dist;
+        double f[4] = {part->recon * (double)local, part->kl * (double)local, part->sparsity * (double)local,
+                       isfinite(l) ? 0.0 : 1.0};
+        for (size_t i = 0; i < t->n_spans; i++) {
+            if (local != rows) ae_scale(t->span[i].g, t->span[i].n, (float)local / (float)rows);
+            if (*rc == AE_OK) *rc = D->sum_floats(t->span[i].g, t->span[i].n, D->ctx);
+        }
+        if (*rc == AE_OK) *rc = dist_sum(D, f, 4);
+        *part = (ae_pass_parts){f[0] / (double)rows, f[1] / (double)rows, f[2] / (double)rows};
+        l = f[3] > 0.0 ? NAN : part->recon + part->kl + part->sparsity;
+    }
+    return l;
+}
+
+/* The epoch's steps; sums the parts over its rows into *sum, the steps taken into *steps.
+ * AE_OK, AE_EDIVERGED or a failed reduction's status. */
+static int run_steps(epoch_run *e, int epoch, ae_pass_parts *sum, size_t *steps) {
+    const ae_fit_task *t = e->t;
+    const ae_train_opts *o = t->opts;
+    const size_t total = e->total, cap = e->cap;
+    int rc = AE_OK;
+    for (size_t r0 = 0; r0 < total; r0 += cap) {
+        const size_t rows = total - r0 < cap ? total - r0 : cap;
+        ae_pass_parts part;
+        ++*steps;
+        const double l = run_step(e, r0, rows, &part, &rc);
+        if (rc != AE_OK) return rc;
+        if (!isfinite(l)) return AE_EDIVERGED;
+        if (o->clip_norm > 0.0f) clip(t, o->clip_norm);
+        /* The step checks the weights it wrote. Every process holds the same weights, so
+         * every process finds the same. */
+        if (!optim_step(t)) return AE_EDIVERGED;
+        if (o->on_batch && e->lead) o->on_batch(epoch, *steps, (total + cap - 1) / cap, l, o->user);
+        sum->recon += part.recon * (double)rows;
+        sum->kl += part.kl * (double)rows;
+        sum->sparsity += part.sparsity * (double)rows;
+    }
+    return AE_OK;
+}
+
+/* Early stopping's record: the best monitored loss and the weights that gave it. */
+typedef struct best_run {
+    float *weights; /* NULL: no early stopping */
+    double loss;
+    int bad_epochs, have;
+} best_run;
+
+/* After an epoch: 1 when early stopping ends the run. */
+static int best_update(best_run *b, const ae_fit_task *t, const ae_epoch_stats *s) {
+    if (!b->weights) return 0;
+    const double monitored = !isnan(s->val_loss) ? s->val_loss : s->train_loss;
+    if (monitored < b->loss) {
+        b->loss = monitored;
+        snapshot(t, b->weights, 0);
+        b->have = 1;
+        b->bad_epochs = 0;
+        return 0;
+    }
+    return ++b->bad_epochs >= t->opts->patience;
+}
+
+/* The epoch's statistics, validation included; AE_OK or a failed reduction's status. */
+static int epoch_stats(epoch_run *e, int epoch, const ae_pass_parts *sum, double t0, ae_epoch_stats *s) {
+    const ae_fit_task *t = e->t;
+    const double total = (double)e->total;
+    memset(s, 0, sizeof *s);
+    s->epoch = epoch;
+    s->train_recon = sum->recon / total;
+    s->train_kl = sum->kl / total;
+    s->train_sparsity = sum->sparsity / total;
+    s->train_loss = s->train_recon + s->train_kl + s->train_sparsity;
+    s->val_loss = NAN;
+    double val[2] = {0.0, 0.0}; /* summed loss, rows: each process its own */
+    if (t->validate) {
+        size_t rows = 0;
+        step_rng_enter(&e->srng, t->rng);
+        val[0] = t->validate(t->ctx, &rows);
+        step_rng_leave(&e->srng, t->rng);
+        val[1] = (double)rows;
+    }
+    const int rc = dist_sum(t->dist, val, 2);
+    if (val[1] > 0.0) s->val_loss = val[0] / val[1];
+    s->samples = e->total;
+    s->seconds = ae_now_seconds() - t0;
+    return rc;
+}
+
+/* A diverged epoch: reported where it stopped; the weights go back to the epoch's first. */
+static void diverged(epoch_run *e, int epoch, size_t steps, double t0, const float *good) {
+    const ae_fit_task *t = e->t;
+    ae_epoch_stats s;
+    memset(&s, 0, sizeof s);
+    snapshot(t, (float *)good, 1);
+    s.epoch = epoch;
+    s.train_loss = s.train_recon = s.val_loss = NAN;
+    s.samples = steps * e->cap < e->total ? steps * e->cap : e->total;
+    s.seconds = ae_now_seconds() - t0;
+    s.diverged = 1;
+    s.step = steps;
+    if (t->opts->on_epoch && e->lead) (void)t->opts->on_epoch(&s, t->opts->user);
+}
+
+/* One epoch; *stop set when the run ends after it (callback or early stopping). */
+static int run_epoch(epoch_run *e, int epoch, float *good, best_run *best, int *epochs_done, int *stop) {
+    const ae_fit_task *t = e->t;
+    const ae_train_opts *o = t->opts;
+    const double t0 = ae_now_seconds();
+    ae_pass_parts sum = {0.0, 0.0, 0.0};
+    size_t steps = 0;
+    snapshot(t, good, 0);
+    if (e->perm) { /* from the identity each epoch: the order depends on the RNG state alone */
+        for (size_t i = 0; i < e->total; i++) e->perm[i] = (uint32_t)i;
+        ae_rng_permute(t->rng, e->perm, e->total);
+    }
+    step_rng_epoch(&e->srng, t->rng, t->dist);
+    int rc = run_steps(e, epoch, &sum, &steps);
+    if (rc == AE_EDIVERGED) diverged(e, epoch, steps, t0, good);
+    if (rc != AE_OK) return rc;
+    ae_epoch_stats s;
+    if ((rc = epoch_stats(e, epoch, &sum, t0, &s)) != AE_OK) return rc;
+    if (epochs_done) *epochs_done = epoch;
+    if (t->checkpoint && o->checkpoint_every > 0 && epoch % o->checkpoint_every == 0) {
+        rc = e->lead ? t->checkpoint(t->ctx, epoch) : AE_OK; /* the work so far stays in the model */
+        if ((rc = dist_agree(t->dist, rc)) != AE_OK) return rc;
+    }
+    double halt = o->on_epoch && e->lead ? o->on_epoch(&s, o->user) != 0 : 0;
+    if ((rc = dist_sum(t->dist, &halt, 1)) != AE_OK) return rc;
+    *stop = best_update(best, t, &s) || halt != 0.0;
+    return AE_OK;
+}
+
+int ae_fit(const ae_fit_task *t, int *epochs_done) {
+    const ae_train_opts *o = t->opts;
+    epoch_run e;
+    memset(&e, 0, sizeof e);
+    e.t = t;
+    e.lead = !t->dist || t->dist->rank == 0; /* calls back and writes files */
+    e.total = t->dist ? t->dist->total : t->n;
+    e.first = t->dist ? t->dist->first : 0;
+    e.cap = t->batch < e.total ? t->batch : e.total;
+    best_run best = {NULL, INFINITY, 0, 0};
+    const size_t floats = span_floats(t);
+    /* The weights each epoch starts from, restored if the epoch diverges. */
+    float *good = ae_calloc(floats, sizeof(float));
+    int rc = good ? AE_OK : AE_ENOMEM;
+    if (rc == AE_OK && o->shuffle && (!(e.perm = ae_calloc(e.total, sizeof *e.perm)) ||
+                                      !(e.idx = ae_calloc(e.cap, sizeof *e.idx))))
+        rc = AE_ENOMEM;
+    if (rc == AE_OK && o->patience > 0 && !(best.weights = ae_calloc(floats, sizeof(float)))) rc = AE_ENOMEM;
+    if ((rc = dist_agree(t->dist, rc)) == AE_OK) {
+        int stop = 0;
+        for (int epoch = t->first_epoch; epoch <= o->epochs && !stop && rc == AE_OK; epoch++)
+            rc = run_epoch(&e, epoch, good, &best, epochs_done, &stop);
+        if (best.have) snapshot(t, best.weights, 1);
+    }
+    ae_dealloc(best.weights);
+    ae_dealloc(e.idx);
+    ae_dealloc(e.perm);
+    ae_dealloc(good);
+    return rc;
+}
