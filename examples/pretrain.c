@@ -66,13 +66,11 @@ static int train_head(ae_model *m, const recipe *r, const float *x, const float 
     o.user = loss;
     if (r->freeze_epochs > 0 || r->linear_probe) { /* the head alone on the frozen code */
         o.epochs = r->linear_probe ? r->head_epochs : r->freeze_epochs;
-        o.freeze_encoder = 1;
-        if ((rc = ae_head_train(m, x, n, y, &o)) != AE_OK) return rc;
+        if ((rc = ae_head_train(m, x, n, y, 1, &o)) != AE_OK) return rc;
     }
     if (!r->linear_probe) { /* head and encoder together */
         o.epochs = r->head_epochs;
-        o.freeze_encoder = 0;
-        if ((rc = ae_head_train(m, x, n, y, &o)) != AE_OK) return rc;
+        if ((rc = ae_head_train(m, x, n, y, 0, &o)) != AE_OK) return rc;
     }
     return ae_head_evaluate(m, test->x, test->rows, test_y->x, NULL, acc);
 }

@@ -148,12 +148,17 @@ typedef struct ae_epoch_stats {
 } ae_epoch_stats;
 
 typedef struct ae_train_opts {
+    /* -- the schedule -- */
     int epochs;
     size_t batch_size;
     int shuffle; /* 0: rows in order */
+    /* -- the optimizer -- */
     ae_optimizer optimizer;
     float learning_rate, momentum, beta1, beta2, eps, weight_decay;
     int nesterov;
+    float clip_norm;                        /* > 0: scale the gradient down to this global L2
+                                               norm when it is longer; 0 off */
+    /* -- the loss and what training adds to it -- */
     ae_loss loss;
     ae_noise noise;                         /* denoising: corrupt inputs, reconstruct clean */
     float noise_level;                      /* GAUSSIAN: standard deviation (clipped to [0,1]
@@ -165,12 +170,17 @@ typedef struct ae_train_opts {
     float kl_weight;                        /* VAE: weight of KL(q(z|x) || N(0, I)); with 1
                                                and BCE, the loss is the negative ELBO per row
                                                divided by input_dim */
+    /* -- validation and early stopping -- */
     const float *val_x;
     size_t val_n;                           /* optional validation rows */
+    float val_split;                        /* in [0, 0.9]: this share of the training rows is
+                                               held out (evenly spaced: every 1/val_split-th
+                                               row, so sorted data splits fairly) as validation
+                                               rows for val_loss, early stopping and the
+                                               threshold; not with val_x */
     int patience;                           /* early stopping on val loss (train loss without
                                                validation data); best weights restored; 0 off */
-    float clip_norm;                        /* > 0: scale the gradient down to this global L2
-                                               norm when it is longer; 0 off */
+    /* -- checkpoints and resuming -- */
     int resume;                             /* 1: continue from the model's training state
                                                (optimizer moments, step, epochs done, RNG),
                                                e.g. after ae_checkpoint_load, up to `epochs`
@@ -182,18 +192,13 @@ typedef struct ae_train_opts {
                                                stops training with its status, the path and
                                                the reason in ae_last_error, the model holding
                                                the last whole epoch's weights (save it) */
+    /* -- progress -- */
     int (*on_epoch)(const ae_epoch_stats *s, void *user); /* non-zero stops training */
     /* Optional, after every step: the epoch, the batch just done (1-based) of how many, and
      * that batch's loss. For progress bars; keep it cheap (it runs inside the training loop). */
     void (*on_batch)(int epoch, size_t batch, size_t batches, double loss, void *user);
     void *user;
-    int freeze_encoder;                     /* ae_head_train: 1 trains the head alone on the
-                                               fixed codes; 0 fine-tunes the encoder too */
-    float val_split;                        /* in [0, 0.9]: this share of the training rows is
-                                               held out (evenly spaced: every 1/val_split-th
-                                               row, so sorted data splits fairly) as validation
-                                               rows for val_loss, early stopping and the
-                                               threshold; not with val_x */
+    /* -- the anomaly threshold, calibrated after training -- */
     ae_threshold_method threshold;          /* not NONE: after training, calibrate the model's
                                                anomaly threshold (ae_threshold_calibrate) on the
                                                validation rows (held out or val_x), else on the
@@ -332,13 +337,17 @@ typedef enum { AE_HEAD_SOFTMAX, AE_HEAD_LINEAR } ae_head_kind;
 AE_API int ae_head_create(ae_model *m, ae_head_kind kind, size_t outputs);
 /* The head's kind and width; AE_EINVAL when the model has none. */
 AE_API int ae_head_get(const ae_model *m, ae_head_kind *kind, size_t *outputs);
-/* Trains the head (and, unless opts->freeze_encoder, the encoder) on x [n x input_dim] against
+/* Trains the head (and, unless freeze_encoder is 1, the encoder) on x [n x input_dim] against
  * y: SOFTMAX y [n] class indices as floats (what ae_data_load gives for an IDX label file);
- * LINEAR y [n x outputs]. Uses opts' epochs, batch, shuffle, optimizer, learning rate, weight
- * decay, clip_norm, patience (on the training loss), on_epoch and on_batch; noise, dropout,
- * sparsity, validation rows, checkpoints and resume are refused (AE_EINVAL). The decoder is
- * never touched; the autoencoder's optimizer state is dropped when the encoder is trained. */
-AE_API int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, const ae_train_opts *opts);
+ * LINEAR y [n x outputs]. freeze_encoder 1 trains the head alone on the fixed codes; 0
+ * fine-tunes the encoder too. Uses opts' epochs, batch, shuffle, optimizer, learning rate,
+ * weight decay, clip_norm, val_split (rows and their targets held out for val_loss and early
+ * stopping), patience (on the validation loss, else the training loss), on_epoch and
+ * on_batch; noise, dropout, sparsity, val_x, checkpoints, resume and a threshold are refused
+ * (AE_EINVAL). The decoder is never touched; the autoencoder's optimizer state is dropped
+ * when the encoder is trained. */
+AE_API int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, int freeze_encoder,
+                         const ae_train_opts *opts);
 /* out [n x outputs]: class probabilities (SOFTMAX) or values (LINEAR). */
 AE_API int ae_head_predict(const ae_model *m, const float *x, size_t n, float *out);
 /* SOFTMAX only: labels[i] = the most probable class of row i. */

@@ -121,49 +121,7 @@ double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y
     return sum;
 }
 
-/* ---- training ---- */
-
-/* The blocks a head training run updates: the encoder's span of m->params (fine-tuning only)
- * and the head's block, and one buffer as long as both together. */
-typedef struct spans {
-    float *p[2], *g[2];
-    size_t n[2];
-} spans;
-
-static spans trained_spans(ae_model *m, int through_encoder) {
-    spans s;
-    s.p[0] = m->params;
-    s.g[0] = m->grads;
-    s.n[0] = through_encoder ? ae_encoder_span(m) : 0;
-    s.p[1] = m->head.params;
-    s.g[1] = m->head.grads;
-    s.n[1] = m->head.n;
-    return s;
-}
-
-/* to_model 0: buf <- the trained parameters; 1: the parameters <- buf. */
-static void copy_spans(const spans *s, float *buf, int to_model) {
-    for (int i = 0; i < 2; i++) {
-        float *b = buf + (i ? s->n[0] : 0);
-        if (to_model)
-            memcpy(s->p[i], b, s->n[i] * sizeof(float));
-        else
-            memcpy(b, s->p[i], s->n[i] * sizeof(float));
-    }
-}
-
-/* Global-norm clipping over both gradient blocks. */
-static void clip_spans(const spans *s, float max_norm) {
-    double sq = 0.0;
-    for (int i = 0; i < 2; i++)
-        for (size_t j = 0; j < s->n[i]; j++) sq += (double)s->g[i][j] * s->g[i][j];
-    const double norm = sqrt(sq);
-    if (!(norm > max_norm)) return;
-    const float scale = (float)(max_norm / norm);
-    for (int i = 0; i < 2; i++)
-        for (size_t j = 0; j < s->n[i]; j++) s->g[i][j] *= scale;
-}
-
+/* ---- training: a task for fit ---- */
 
 /* Class indices: finite whole numbers in [0, c). */
 static int labels_ok(const float *y, size_t n, size_t c) {
@@ -178,126 +136,147 @@ static int check_targets(const ae_model *m, const float *y, size_t n) {
     return ae_check_rows(y, n, m->head.outputs);
 }
 
-static int head_opts_check(const ae_model *m, const ae_train_opts *o) {
+static int head_opts_check(const ae_model *m, const ae_train_opts *o, int freeze_encoder) {
     int rc = ae_train_opts_check(m, o);
     if (rc != AE_OK) return rc;
     if (o->noise != AE_NOISE_NONE || o->dropout > 0.0f || o->sparsity_weight > 0.0f || o->val_x ||
-        o->checkpoint_every > 0 || o->resume || (o->freeze_encoder != 0 && o->freeze_encoder != 1))
+        o->checkpoint_every > 0 || o->resume || o->threshold != AE_THRESHOLD_NONE ||
+        (freeze_encoder != 0 && freeze_encoder != 1))
         return AE_EINVAL;
     return AE_OK;
 }
 
-int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, const ae_train_opts *opts) {
+/* The head's run, as fit's task sees it: rows (inputs, or with a frozen encoder their codes
+ * computed once) and targets, and the held-out ones for validation. */
+typedef struct head_ctx {
+    ae_model *m;
+    ae_head_work w;
+    const float *x, *y;       /* training rows [n x in_w] and targets [n x tc] */
+    const float *vx, *vy;     /* validation rows and targets, or NULL */
+    size_t in_w, tc, n_val;
+} head_ctx;
+
+static double head_step(void *p, size_t lo, const uint32_t *idx, size_t rows, ae_pass_parts *parts) {
+    head_ctx *c = p;
+    const float *xb = c->x + lo * c->in_w, *yb = c->y + lo * c->tc;
+    if (idx) { /* gather the batch by index */
+        for (size_t i = 0; i < rows; i++) {
+            memcpy(c->w.batch + i * c->in_w, c->x + (size_t)idx[i] * c->in_w, c->in_w * sizeof(float));
+            memcpy(c->w.target + i * c->tc, c->y + (size_t)idx[i] * c->tc, c->tc * sizeof(float));
+        }
+        xb = c->w.batch;
+        yb = c->w.target;
+    }
+    const double l = ae_head_pass(c->m, &c->w, xb, yb, rows, 1);
+    *parts = (ae_pass_parts){l, 0.0, 0.0};
+    return l;
+}
+
+static double head_validate(void *p, size_t *rows) {
+    head_ctx *c = p;
+    double sum = 0.0;
+    for (size_t r0 = 0; r0 < c->n_val; r0 += c->w.cap) {
+        const size_t r = c->n_val - r0 < c->w.cap ? c->n_val - r0 : c->w.cap;
+        sum += ae_head_pass(c->m, &c->w, c->vx + r0 * c->in_w, c->vy + r0 * c->tc, r, 0) * (double)r;
+    }
+    *rows = c->n_val;
+    return sum;
+}
+
+/* The held-out share of rows and targets (val_split), as ae_train holds out rows. */
+typedef struct head_rows {
+    ae_held_split xs, ys;
+    float *codes, *val_codes; /* a frozen encoder's codes of the training and validation rows */
+} head_rows;
+
+static int head_rows_make(ae_model *m, const float *x, const float *y, size_t n, double s, int through,
+                          head_rows *r, head_ctx *c) {
+    const size_t k = m->cfg.code_dim;
+    int rc = AE_OK;
+    c->x = x;
+    c->y = y;
+    size_t n_train = n;
+    if (s > 0.0) {
+        if (ae_held_before(n, s) == 0 || ae_held_before(n, s) == n)
+            return ae_fail(AE_EINVAL, "val_split %g of %zu rows leaves no validation or no training rows", s, n);
+        if ((rc = ae_split_rows(x, n, m->cfg.input_dim, 0, s, &r->xs)) != AE_OK ||
+            (rc = ae_split_rows(y, n, c->tc, 0, s, &r->ys)) != AE_OK)
+            return rc;
+        c->x = r->xs.train;
+        c->y = r->ys.train;
+        c->vx = r->xs.held;
+        c->vy = r->ys.held;
+        c->n_val = r->xs.n_held;
+        n_train = r->xs.n_train;
+    }
+    if (through) return AE_OK;
+    /* A frozen encoder: its codes once, the steps read them. */
+    if (!(r->codes = ae_calloc(n_train * k, sizeof(float))) ||
+        (c->n_val && !(r->val_codes = ae_calloc(c->n_val * k, sizeof(float)))))
+        return AE_ENOMEM;
+    rc = ae_forward_layers(m, 0, m->n_enc, c->x, n_train, r->codes);
+    if (rc == AE_OK && c->n_val) rc = ae_forward_layers(m, 0, m->n_enc, c->vx, c->n_val, r->val_codes);
+    c->x = r->codes;
+    if (c->n_val) c->vx = r->val_codes;
+    return rc;
+}
+
+static void head_rows_free(head_rows *r) {
+    ae_split_free(&r->xs);
+    ae_split_free(&r->ys);
+    ae_dealloc(r->codes);
+    ae_dealloc(r->val_codes);
+}
+
+int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, int freeze_encoder,
+                  const ae_train_opts *opts) {
+    ae_error_clear();
     if (!m || !m->head.outputs) return AE_EINVAL;
     ae_train_opts defaults = ae_train_opts_default();
     const ae_train_opts *o = opts ? opts : &defaults;
-    int rc = head_opts_check(m, o);
+    int rc = head_opts_check(m, o, freeze_encoder);
     if (rc == AE_OK) rc = ae_check_rows(x, n, m->cfg.input_dim);
     if (rc == AE_OK) rc = check_targets(m, y, n);
     if (rc != AE_OK) return rc;
     float *scaled_copy = NULL; /* x in the model's scaled units, when it scales */
     if ((rc = ae_prepare_rows(m, x, n, &x, &scaled_copy)) != AE_OK) return rc;
 
-    const int through = !o->freeze_encoder;
-    const size_t k = m->cfg.code_dim, tc = target_cols(m);
-    const size_t in_w = through ? m->cfg.input_dim : k, cap = o->batch_size < n ? o->batch_size : n;
-    const spans s = trained_spans(m, through);
-    ae_head_work w;
+    const int through = !freeze_encoder;
+    head_ctx c;
+    head_rows r;
     ae_optim opt;
+    memset(&c, 0, sizeof c);
+    memset(&r, 0, sizeof r);
     memset(&opt, 0, sizeof opt);
-    float *codes = NULL, *good = NULL, *best = NULL;
-    uint32_t *perm = NULL;
-    rc = ae_head_work_init(&w, m, cap, through);
-    if (rc == AE_OK) rc = ae_optim_init(&opt, o, s.n[0] + s.n[1]);
-    if (rc == AE_OK && !(good = ae_calloc(s.n[0] + s.n[1], sizeof(float)))) rc = AE_ENOMEM;
-    if (rc == AE_OK && o->patience > 0 && !(best = ae_calloc(s.n[0] + s.n[1], sizeof(float)))) rc = AE_ENOMEM;
-    if (rc == AE_OK && o->shuffle && !(perm = ae_calloc(n, sizeof *perm))) rc = AE_ENOMEM;
-    if (rc == AE_OK && !through) { /* a frozen encoder: its codes once, the steps read them */
-        if (!(codes = ae_calloc(n * k, sizeof(float))))
-            rc = AE_ENOMEM;
-        else
-            rc = ae_forward_layers(m, 0, m->n_enc, x, n, codes);
+    c.m = m;
+    c.tc = target_cols(m);
+    c.in_w = through ? m->cfg.input_dim : m->cfg.code_dim;
+    rc = head_rows_make(m, x, y, n, o->val_split, through, &r, &c);
+    const size_t n_train = n - c.n_val, cap = o->batch_size < n_train ? o->batch_size : n_train;
+    ae_fit_task t;
+    memset(&t, 0, sizeof t);
+    /* The trained blocks: the encoder's span of m->params when fine-tuning, and the head's. */
+    if (through) t.span[t.n_spans++] = (ae_span){m->params, m->grads, ae_encoder_span(m)};
+    t.span[t.n_spans++] = (ae_span){m->head.params, m->head.grads, m->head.n};
+    if (rc == AE_OK) rc = ae_head_work_init(&c.w, m, cap, through);
+    if (rc == AE_OK) rc = ae_optim_init(&opt, o, (through ? t.span[0].n : 0) + m->head.n);
+    if (rc == AE_OK) {
+        t.opt = &opt;
+        t.rng = &m->rng;
+        t.n = n_train;
+        t.batch = cap;
+        t.shuffle = o->shuffle;
+        t.first_epoch = 1;
+        t.step = head_step;
+        t.validate = c.n_val ? head_validate : NULL;
+        t.ctx = &c;
+        t.opts = o;
+        rc = ae_fit(&t, NULL);
     }
-    if (rc != AE_OK) goto done;
-
-    const float *src = through ? x : codes;
-    double best_loss = INFINITY;
-    int bad_epochs = 0, have_best = 0;
-    for (int epoch = 1; epoch <= o->epochs && rc == AE_OK; epoch++) {
-        const double t0 = ae_now_seconds();
-        double sum = 0.0;
-        size_t step = 0;
-        copy_spans(&s, good, 0);
-        if (perm) {
-            for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;
-            ae_rng_permute(&m->rng, perm, n);
-        }
-        for (size_t r0 = 0; r0 < n; r0 += cap) {
-            const size_t rows = n - r0 < cap ? n - r0 : cap;
-            const float *xb = src + r0 * in_w, *yb = y + r0 * tc;
-            if (perm) { /* gather the batch by index */
-                for (size_t i = 0; i < rows; i++) {
-                    memcpy(w.batch + i * in_w, src + (size_t)perm[r0 + i] * in_w, in_w * sizeof(float));
-                    memcpy(w.target + i * tc, y + (size_t)perm[r0 + i] * tc, tc * sizeof(float));
-                }
-                xb = w.batch;
-                yb = w.target;
-            }
-            step++;
-            const double l = ae_head_pass(m, &w, xb, yb, rows, 1);
-            if (!isfinite(l)) {
-                rc = AE_EDIVERGED;
-                break;
-            }
-            if (o->clip_norm > 0.0f) clip_spans(&s, o->clip_norm);
-            ae_optim_begin_step(&opt);
-            int finite = 1;
-            for (int i = 0; i < 2; i++) finite &= ae_optim_update(&opt, s.p[i], s.g[i], i ? s.n[0] : 0, s.n[i]);
-            if (!finite) {
-                rc = AE_EDIVERGED;
-                break;
-            }
-            if (o->on_batch) o->on_batch(epoch, step, (n + cap - 1) / cap, l, o->user);
-            sum += l * (double)rows;
-        }
-        ae_epoch_stats st;
-        memset(&st, 0, sizeof st);
-        st.epoch = epoch;
-        st.val_loss = NAN;
-        st.step = step;
-        st.samples = rc == AE_OK ? n : (step - 1) * cap;
-        if (rc == AE_EDIVERGED) {
-            copy_spans(&s, good, 1);
-            st.train_loss = st.train_recon = NAN;
-            st.diverged = 1;
-            st.seconds = ae_now_seconds() - t0;
-            if (o->on_epoch) (void)o->on_epoch(&st, o->user);
-            break;
-        }
-        st.train_loss = st.train_recon = sum / (double)n;
-        st.seconds = ae_now_seconds() - t0;
-        int stop = o->on_epoch ? o->on_epoch(&st, o->user) != 0 : 0;
-        if (best) {
-            if (st.train_loss < best_loss) {
-                best_loss = st.train_loss;
-                copy_spans(&s, best, 0);
-                have_best = 1;
-                bad_epochs = 0;
-            } else if (++bad_epochs >= o->patience) {
-                stop = 1;
-            }
-        }
-        if (stop) break;
-    }
-    if (have_best) copy_spans(&s, best, 1);
-done:
+    head_rows_free(&r);
     ae_dealloc(scaled_copy);
-    ae_dealloc(codes);
-    ae_dealloc(perm);
-    ae_dealloc(best);
-    ae_dealloc(good);
     ae_optim_free(&opt);
-    ae_head_work_free(&w);
+    ae_head_work_free(&c.w);
     return rc;
 }
 

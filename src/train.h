@@ -22,4 +22,16 @@ AE_HIDDEN int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_
  * yet (checking the range when it is off), then gives x in scaled units as ae_scaled_rows. */
 AE_HIDDEN int ae_prepare_rows(ae_model *m, const float *x, size_t n, const float **scaled, float **owned);
 
+/* val_split's held-out share (train_data.c): global row g is held out when
+ * floor((g + 1) s) > floor(g s), so exactly floor(total s) rows, evenly spaced. */
+typedef struct ae_held_split {
+    float *train, *held; /* copies [n_train x d], [n_held x d]; NULL without a split */
+    size_t n_train, n_held;
+} ae_held_split;
+/* Rows held out before global row g. */
+AE_HIDDEN size_t ae_held_before(size_t g, double s);
+/* Splits x [n x d], global rows [first, first + n), into copies. */
+AE_HIDDEN int ae_split_rows(const float *x, size_t n, size_t d, size_t first, double s, ae_held_split *out);
+AE_HIDDEN void ae_split_free(ae_held_split *s);
+
 #endif

@@ -13,15 +13,10 @@
  * exactly floor(total s) rows, evenly spaced (sorted data splits fairly), and a process can
  * tell its own rows from their global index alone. */
 
-static size_t held_before(size_t g, double s) { return (size_t)floor((double)g * s); }
-static int is_held(size_t g, double s) { return held_before(g + 1, s) > held_before(g, s); }
+size_t ae_held_before(size_t g, double s) { return (size_t)floor((double)g * s); }
+static int is_held(size_t g, double s) { return ae_held_before(g + 1, s) > ae_held_before(g, s); }
 
-typedef struct split {
-    float *train, *held; /* copies [n_train x d], [n_held x d]; NULL without a split */
-    size_t n_train, n_held;
-} split;
-
-static int split_rows(const float *x, size_t n, size_t d, size_t first, double s, split *out) {
+int ae_split_rows(const float *x, size_t n, size_t d, size_t first, double s, ae_held_split *out) {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < n; i++) out->n_held += (size_t)is_held(first + i, s);
     out->n_train = n - out->n_held;
@@ -36,7 +31,7 @@ static int split_rows(const float *x, size_t n, size_t d, size_t first, double s
     return AE_OK;
 }
 
-static void split_free(split *s) {
+void ae_split_free(ae_held_split *s) {
     ae_dealloc(s->train);
     ae_dealloc(s->held);
     memset(s, 0, sizeof *s);
@@ -158,12 +153,12 @@ int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts
 
     const size_t d = m->cfg.input_dim, first = D ? D->first : 0, total = D ? D->total : n;
     const double s = o->val_split;
-    split sp = {NULL, NULL, 0, 0};
+    ae_held_split sp = {NULL, NULL, 0, 0};
     float *val_made = NULL, *train_made = NULL;
     if (s > 0.0) {
-        rc = split_rows(x, n, d, first, s, &sp);
+        rc = ae_split_rows(x, n, d, first, s, &sp);
         /* Globally: at least one row on each side. */
-        if (rc == AE_OK && (held_before(total, s) == 0 || held_before(total, s) == total))
+        if (rc == AE_OK && (ae_held_before(total, s) == 0 || ae_held_before(total, s) == total))
             rc = ae_fail(AE_EINVAL, "val_split %g of %zu rows leaves no validation or no training rows", s, total);
     }
     if ((rc = agree(D, rc)) != AE_OK) goto done;
@@ -189,8 +184,8 @@ int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts
     const ae_dist *Di = D;
     if (D && s > 0.0) { /* the training rows' own global numbering */
         shifted = *D;
-        shifted.first = first - held_before(first, s);
-        shifted.total = total - held_before(total, s);
+        shifted.first = first - ae_held_before(first, s);
+        shifted.total = total - ae_held_before(total, s);
         Di = &shifted;
     }
     rc = ae_train_dist(m, train_x, n_train, &inner, Di);
@@ -203,6 +198,6 @@ int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts
 done:
     ae_dealloc(train_made);
     ae_dealloc(val_made);
-    split_free(&sp);
+    ae_split_free(&sp);
     return rc;
 }

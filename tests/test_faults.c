@@ -151,8 +151,7 @@ static int head_train(ae_model *m, int freeze) {
     o.epochs = 2;
     o.batch_size = 16;
     o.patience = 5;
-    o.freeze_encoder = freeze;
-    return ae_head_train(m, x, N, y, &o);
+    return ae_head_train(m, x, N, y, freeze, &o);
 }
 
 /* A head replaced (the old one stays when that fails), trained on the frozen encoder (which

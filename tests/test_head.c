@@ -146,9 +146,8 @@ static void test_classifier_learns_separable_set(void **state) {
         assert_int_equal(ae_head_create(m, AE_HEAD_SOFTMAX, 3), AE_OK);
         double before;
         assert_int_equal(ae_head_evaluate(m, xt, t, yt, NULL, &before), AE_OK);
-        o.freeze_encoder = freeze;
         o.learning_rate = 1e-2f;
-        assert_int_equal(ae_head_train(m, x, n, y, &o), AE_OK);
+        assert_int_equal(ae_head_train(m, x, n, y, freeze, &o), AE_OK);
         double loss = -1.0, acc = -1.0;
         assert_int_equal(ae_head_evaluate(m, xt, t, yt, &loss, &acc), AE_OK);
         assert_true(acc >= 0.97);
@@ -196,8 +195,7 @@ static void test_freeze_leaves_encoder_alone(void **state) {
         ae_train_opts o = ae_train_opts_default();
         o.epochs = 3;
         o.batch_size = 10;
-        o.freeze_encoder = freeze;
-        assert_int_equal(ae_head_train(m, x, n, y, &o), AE_OK);
+        assert_int_equal(ae_head_train(m, x, n, y, freeze, &o), AE_OK);
         const size_t enc = ae_encoder_span(m);
         assert_int_equal(memcmp(before + enc, m->params + enc, (m->n_params - enc) * sizeof(float)), 0);
         int enc_same = memcmp(before, m->params, enc * sizeof(float)) == 0;
@@ -230,7 +228,7 @@ static void test_linear_head_regresses(void **state) {
     o.epochs = 200;
     o.batch_size = 20;
     o.learning_rate = 3e-3f;
-    assert_int_equal(ae_head_train(m, x, n, t, &o), AE_OK);
+    assert_int_equal(ae_head_train(m, x, n, t, 0, &o), AE_OK);
     assert_int_equal(ae_head_evaluate(m, x, n, t, &after, NULL), AE_OK);
     assert_true(after < 0.01 && after < before / 10.0);
     int32_t lab[200];
@@ -297,7 +295,7 @@ static void test_head_rejects_bad_input(void **state) {
     float out[12 * 3];
     int32_t lab[12];
     /* no head yet */
-    assert_int_equal(ae_head_train(m, x, n, y, &o), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &o), AE_EINVAL);
     assert_int_equal(ae_head_predict(m, x, n, out), AE_EINVAL);
     assert_int_equal(ae_head_classify(m, x, n, lab), AE_EINVAL);
     assert_int_equal(ae_head_evaluate(m, x, n, y, NULL, NULL), AE_EINVAL);
@@ -313,36 +311,35 @@ static void test_head_rejects_bad_input(void **state) {
     for (int b = 0; b < 4; b++) {
         memcpy(bad, y, sizeof bad);
         bad[5] = wrong[b];
-        assert_int_equal(ae_head_train(m, x, n, bad, &o), AE_EINVAL);
+        assert_int_equal(ae_head_train(m, x, n, bad, 0, &o), AE_EINVAL);
         assert_int_equal(ae_head_evaluate(m, x, n, bad, NULL, NULL), AE_EINVAL);
     }
-    assert_int_equal(ae_head_train(m, x, n, NULL, &o), AE_EINVAL);
-    assert_int_equal(ae_head_train(m, NULL, n, y, &o), AE_EINVAL);
-    assert_int_equal(ae_head_train(m, x, 0, y, &o), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, x, n, NULL, 0, &o), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, NULL, n, y, 0, &o), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, x, 0, y, 0, &o), AE_EINVAL);
     x[7] = INFINITY;
-    assert_int_equal(ae_head_train(m, x, n, y, &o), AE_ENONFINITE);
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &o), AE_ENONFINITE);
     assert_int_equal(ae_head_predict(m, x, n, out), AE_ENONFINITE);
     x[7] = 0.5f;
     /* options the head's training does not take */
     ae_train_opts b = o;
     b.noise = AE_NOISE_MASK;
     b.noise_level = 0.2f;
-    assert_int_equal(ae_head_train(m, x, n, y, &b), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &b), AE_EINVAL);
     b = o;
     b.dropout = 0.1f;
-    assert_int_equal(ae_head_train(m, x, n, y, &b), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &b), AE_EINVAL);
     b = o;
     b.val_x = x;
     b.val_n = n;
-    assert_int_equal(ae_head_train(m, x, n, y, &b), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &b), AE_EINVAL);
     b = o;
-    b.freeze_encoder = 2;
-    assert_int_equal(ae_head_train(m, x, n, y, &b), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, x, n, y, 2, &b), AE_EINVAL);
     b = o;
     b.learning_rate = -1.0f;
-    assert_int_equal(ae_head_train(m, x, n, y, &b), AE_EINVAL);
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &b), AE_EINVAL);
     assert_int_equal(ae_head_predict(m, x, n, NULL), AE_EINVAL);
-    assert_int_equal(ae_head_train(m, x, n, y, &o), AE_OK);
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &o), AE_OK);
     ae_free(m);
 }
 
@@ -364,7 +361,7 @@ static void test_head_divergence_restores(void **state) {
     o.optimizer = AE_OPT_SGD;
     o.learning_rate = 1e10f;
     o.epochs = 1;
-    assert_int_equal(ae_head_train(m, x, n, t, &o), AE_EDIVERGED);
+    assert_int_equal(ae_head_train(m, x, n, t, 0, &o), AE_EDIVERGED);
     assert_int_equal(memcmp(before, m->params, m->n_params * sizeof(float)), 0);
     free(before);
     free(x);
@@ -395,10 +392,9 @@ static void test_head_training_allocates_once(void **state) {
             o.batch_size = 8;
             o.patience = 100;
             o.clip_norm = 1.0f;
-            o.freeze_encoder = freeze;
             size_t count = 0;
             ae_set_alloc_hook(count_alloc, &count);
-            int rc = ae_head_train(m, x, n, y, &o);
+            int rc = ae_head_train(m, x, n, y, freeze, &o);
             ae_set_alloc_hook(NULL, NULL);
             assert_int_equal(rc, AE_OK);
             counts[freeze][run] = count;
@@ -431,6 +427,66 @@ static void test_reseed_restarts_the_stream(void **state) {
     ae_free(m);
 }
 
+/* val_split gives the head a validation loss (from the held-out rows and their targets) and
+ * early stopping on it, through the one training loop; a split that leaves no rows is refused. */
+typedef struct val_log {
+    int epochs, finite_val;
+    double best_val;
+} val_log;
+
+static int log_val(const ae_epoch_stats *s, void *user) {
+    val_log *v = user;
+    v->epochs++;
+    if (isfinite(s->val_loss)) v->finite_val++;
+    if (s->val_loss < v->best_val) v->best_val = s->val_loss;
+    return 0;
+}
+
+static void test_head_validation_and_early_stopping(void **state) {
+    (void)state;
+    const size_t n = 120, d = 6;
+    float *y = malloc(n * sizeof(float)), *x = clusters(n, d, y, 11);
+    assert_non_null(x);
+    uint32_t s = 5;
+    for (size_t i = 0; i < n; i++) y[i] = (float)((size_t)test_uniform(&s, 0.0f, 2.999f)); /* labels without signal */
+    ae_model *m;
+    ae_config c = config(d, 8, 4, AE_ACT_RELU, AE_ACT_LINEAR);
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    assert_int_equal(ae_head_create(m, AE_HEAD_SOFTMAX, 3), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 200;
+    o.batch_size = 16;
+    o.learning_rate = 0.05f; /* memorises noise: the held-out loss soon stops improving */
+    o.val_split = 0.25f;
+    o.patience = 3;
+    val_log v = {0, 0, INFINITY};
+    o.on_epoch = log_val;
+    o.user = &v;
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &o), AE_OK);
+    assert_int_equal(v.finite_val, v.epochs); /* every epoch reported a validation loss */
+    assert_true(v.epochs < 200);              /* early stopping ended the run */
+    /* the best epoch's weights are back: their loss on the held-out rows is the best seen */
+    float *vx = malloc(30 * d * sizeof(float)), *vy = malloc(30 * sizeof(float));
+    size_t h = 0;
+    for (size_t g = 0; g < n; g++)
+        if ((size_t)floor((double)(g + 1) * 0.25f) > (size_t)floor((double)g * 0.25f)) {
+            memcpy(vx + h * d, x + g * d, d * sizeof(float));
+            vy[h++] = y[g];
+        }
+    assert_int_equal(h, 30);
+    double loss = NAN;
+    assert_int_equal(ae_head_evaluate(m, vx, h, vy, &loss, NULL), AE_OK);
+    assert_close(loss, v.best_val, 1e-5, 1e-4);
+    o.val_split = 0.005f; /* 0 of 120 rows */
+    o.on_epoch = NULL;
+    assert_int_equal(ae_head_train(m, x, n, y, 0, &o), AE_EINVAL);
+    free(vx);
+    free(vy);
+    free(x);
+    free(y);
+    ae_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_softmax_head_gradients),
@@ -444,6 +500,7 @@ int main(void) {
         cmocka_unit_test(test_head_divergence_restores),
         cmocka_unit_test(test_head_training_allocates_once),
         cmocka_unit_test(test_reseed_restarts_the_stream),
+        cmocka_unit_test(test_head_validation_and_early_stopping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,9 +268,8 @@ static void test_head_and_pretraining_scale(void **state) {
     assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
     assert_int_equal(ae_head_create(a, AE_HEAD_SOFTMAX, 2), AE_OK);
     assert_int_equal(ae_head_create(b, AE_HEAD_SOFTMAX, 2), AE_OK);
-    o.freeze_encoder = 0;
-    assert_int_equal(ae_head_train(a, x, N, y, &o), AE_OK);
-    assert_int_equal(ae_head_train(b, xs, N, y, &o), AE_OK);
+    assert_int_equal(ae_head_train(a, x, N, y, 0, &o), AE_OK);
+    assert_int_equal(ae_head_train(b, xs, N, y, 0, &o), AE_OK);
     assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
     assert_memory_equal(a->head.params, b->head.params, a->head.n * sizeof(float));
     float pa[N * 2], pb[N * 2];

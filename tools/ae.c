@@ -1070,7 +1070,6 @@ static int cmd_head(int argc, char **argv) {
     if (v[2]) o.epochs = (int)parse_long(VALUES[2], v[2], 1, 1000000);
     if (v[4]) o.learning_rate = parse_in(VALUES[4], v[4], 0.0f, INFINITY, LO_OPEN);
     if (v[5]) o.optimizer = (ae_optimizer)parse_choice(VALUES[5], v[5], OPTS, 3);
-    o.freeze_encoder = f[1];
     const int label_col = data_opts.label != NULL;
     if (label_col && npos == 3) die("give LABELS or --label COL, not both");
     if (npos != (label_col ? 2 : 3) || !out) die("needs MODEL, DATA, LABELS and -o MODEL_OUT (see ae head --help)");
@@ -1112,7 +1111,7 @@ static int cmd_head(int argc, char **argv) {
     progress p = {NULL, o.epochs, 0, now(), 0.0, 0.0, o.batch_size, 1}; /* head training has no plan */
     o.on_epoch = on_epoch;
     o.user = &p;
-    int rc = ae_head_train(m, d.x, d.rows, y.x, &o);
+    int rc = ae_head_train(m, d.x, d.rows, y.x, f[1], &o);
     if (rc == AE_EDIVERGED) die("training diverged: try a lower --lr");
     check(rc, "head");
     double loss, acc;
