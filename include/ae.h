@@ -113,6 +113,12 @@ typedef struct ae_config {
     int variational;              /* code is (mu, logvar); training samples z */
     uint64_t seed;                /* initialisation, shuffling, noise, dropout, sampling */
     ae_scaling scaling;           /* input scaling (default AE_SCALE_AUTO) */
+    int batch_norm;               /* 1: batch normalisation after every hidden layer, before its
+                                     activation (torch.nn.BatchNorm1d: eps 1e-5, momentum
+                                     0.1): batch statistics in training, running statistics
+                                     (saved with the model) in inference and validation.
+                                     Default 0. Not with tied weights or layer-wise
+                                     pretraining */
 } ae_config;
 /* input_dim 0 (must be set), no hidden layer, code_dim 0 (must be set), ReLU hidden, linear
  * code, sigmoid output, seed 42, automatic input scaling. */

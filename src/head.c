@@ -79,7 +79,7 @@ double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y
     if (w->through_encoder) { /* A_l = act(A_{l-1} . W_l^T + b_l) up to the code */
         const float *src = x;
         for (size_t l = 0; l < E; l++) {
-            ae_layer_forward(&m->layer[l], src, rows, w->act[l], 1);
+            m->layer[l].kind->forward(&m->layer[l], src, rows, w->act[l], 1, 1); /* training */
             src = w->act[l];
         }
         code = w->act[E - 1];
@@ -115,7 +115,9 @@ double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y
         } else {
             ae_act_backward(d, w->act[l], rows * L.out, L.act); /* dZ_l = dA_l * act'(A_l) */
         }
-        ae_layer_backward(&L, l ? w->act[l - 1] : x, d, rows, l ? w->delta[cur ^ 1] : NULL);
+        const float *in = l ? w->act[l - 1] : x;
+        L.kind->grad_params(&L, in, d, rows, 0, 1);
+        if (l) L.kind->grad_input(&L, in, d, rows, w->delta[cur ^ 1], L.in);
         cur ^= 1;
     }
     return sum;
@@ -256,7 +258,11 @@ int ae_head_train(ae_model *m, const float *x, size_t n, const float *y, int fre
     ae_fit_task t;
     memset(&t, 0, sizeof t);
     /* The trained blocks: the encoder's span of m->params when fine-tuning, and the head's. */
-    if (through) t.span[t.n_spans++] = (ae_span){m->params, m->grads, ae_encoder_span(m)};
+    if (through) { /* the encoder's running statistics (batch norm) move too */
+        t.span[t.n_spans++] = (ae_span){m->params, m->grads, ae_encoder_span(m)};
+        t.state = m->state;
+        t.n_state = m->n_state;
+    }
     t.span[t.n_spans++] = (ae_span){m->head.params, m->head.grads, m->head.n};
     if (rc == AE_OK) rc = ae_head_work_init(&c.w, m, cap, through);
     if (rc == AE_OK) rc = ae_optim_init(&opt, o, (through ? t.span[0].n : 0) + m->head.n);

@@ -42,11 +42,18 @@ static json_t *config_json(const ae_config *c) {
     char seed[24];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
     /* "o" steals the array reference (and releases it if the pack fails). */
-    return json_pack("{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s}", "input_dim",
-                     (json_int_t)c->input_dim, "n_hidden", (json_int_t)c->n_hidden, "hidden", hidden,
-                     "code_dim", (json_int_t)c->code_dim, "hidden_act", ae_activation_name(c->hidden_act),
-                     "code_act", ae_activation_name(c->code_act), "output_act", ae_activation_name(c->output_act),
-                     "tied_weights", c->tied_weights, "variational", c->variational, "seed", seed);
+    json_t *j = json_pack("{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s}", "input_dim",
+                          (json_int_t)c->input_dim, "n_hidden", (json_int_t)c->n_hidden, "hidden", hidden,
+                          "code_dim", (json_int_t)c->code_dim, "hidden_act", ae_activation_name(c->hidden_act),
+                          "code_act", ae_activation_name(c->code_act), "output_act",
+                          ae_activation_name(c->output_act), "tied_weights", c->tied_weights, "variational",
+                          c->variational, "seed", seed);
+    /* Written only when set, so that a model without it is the file it always was. */
+    if (j && c->batch_norm && json_object_set_new(j, "batch_norm", json_integer(c->batch_norm)) != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
 /* jansson allocates through the library's allocator (and so the test hook), and a failure is
@@ -310,11 +317,11 @@ static int config_from_json(const char *text, ae_config *c) {
     json_t *hidden = NULL;
     const char *ha, *ca, *oa, *seed;
     json_int_t din, nh, k;
-    int tied, vae;
-    int ok = j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s !}", "input_dim", &din,
+    int tied, vae, bn = 0;
+    int ok = j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s?i !}", "input_dim", &din,
                               "n_hidden", &nh, "hidden", &hidden, "code_dim", &k, "hidden_act", &ha,
                               "code_act", &ca, "output_act", &oa, "tied_weights", &tied, "variational",
-                              &vae, "seed", &seed) == 0;
+                              &vae, "seed", &seed, "batch_norm", &bn) == 0;
     *c = ae_config_default();
     ok = ok && din > 0 && k > 0 && nh >= 0 && nh <= AE_MAX_HIDDEN && json_is_array(hidden) &&
          json_array_size(hidden) == (size_t)nh;
@@ -324,6 +331,7 @@ static int config_from_json(const char *text, ae_config *c) {
         c->n_hidden = (size_t)nh;
         c->tied_weights = tied;
         c->variational = vae;
+        c->batch_norm = bn;
         for (size_t i = 0; ok && i < c->n_hidden; i++) {
             json_t *h = json_array_get(hidden, i);
             ok = json_is_integer(h) && json_integer_value(h) > 0;

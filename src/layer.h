@@ -1,18 +1,75 @@
-/* layer: the dense layer's forward/backward pair over views into the model's blocks. */
+/* layer: a layer of the model and the kinds of layer. A model is a sequence of layers; each
+ * layer has a kind (layers/<kind>.c) that holds, side by side, its parameter shapes and file
+ * tensor names, initialisation, forward and backward, and how its work may be split across
+ * threads. The pass and inference walk the sequence through these entries; adding a kind is
+ * one file and one row of the registry (layers/kinds.c). */
 #ifndef AE_LAYER_H
 #define AE_LAYER_H
 
 #include "blas.h"
+#include "rng.h"
+
+typedef struct ae_kind ae_kind;
 
 typedef struct ae_layer {
-    size_t in, out;
-    ae_activation act;
+    const ae_kind *kind;
+    size_t in, out;      /* floats of a row going in and coming out */
+    ae_activation act;   /* applied last in the forward pass */
+    ae_activation init_act; /* the activation the layer's block ends in (weight init's gain) */
+    int dropout_after;   /* the output of a hidden block: training's dropout applies to it */
+    /* dense */
     int w_transposed;    /* w is stored [in x out]: a tied decoder borrowing the encoder's weight */
     int grad_accumulate; /* dW += ... : the second user of a shared (tied) weight */
-    float *w, *b;        /* weight [out x in] (or [in x out], see above) and bias [out] */
-    float *dw, *db;      /* their gradients, same shapes */
+    /* The trained tensors (dense: weight [out x in] (or [in x out], see above) and bias [out];
+     * batch norm: gamma [out] and beta [out]), views into the model's parameter block, and
+     * their gradients, same shapes. */
+    float *w, *b;
+    float *dw, *db;
+    /* batch norm: running mean and variance [out] each (in the model's state block, saved),
+     * and the latest training batch's mean and 1/std [out] each (scratch). */
+    float *stat, *batch_stat;
 } ae_layer;
 
+struct ae_kind {
+    const char *name;
+    /* The shape of trained tensor t (0: w, 1: b) as the file stores it: rows x cols, cols 0
+     * for 1-D; 0 rows when the layer has no such tensor of its own (a tied weight). */
+    void (*shape)(const ae_layer *l, int t, size_t *rows, size_t *cols);
+    const char *tensor_name[2];  /* w's and b's names in the file ("weight", "bias") */
+    size_t n_stat;               /* saved non-trained tensors, [out] each */
+    const char *stat_name[2];    /* their names ("running_mean", "running_var") */
+    /* Initial values from rng (draws in a fixed order: the model's bits depend on it). */
+    void (*init)(ae_layer *l, ae_rng *rng);
+    /* Y [rows x out] = the layer of X [rows x in]; with_act 0 (dense output layer only) leaves
+     * bias and act to a fused consumer (the loss). train: batch statistics (batch norm), which
+     * the whole batch must be given at once for (batch_whole). */
+    void (*forward)(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train);
+    /* Slice s of `slices` of the trained tensors' gradients from all `rows` rows of X and of dZ
+     * (the gradient at the pre-activation). */
+    void (*grad_params)(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices);
+    /* Rows the gradient slicing cuts (dense: rows of the stored dW). */
+    size_t (*param_rows)(const ae_layer *l);
+    /* dX [rows x in] (rows ld_dx floats apart) from dZ for a block of rows (pointers at its
+     * first row), after grad_params over the same batch (batch norm reads dgamma, dbeta). */
+    void (*grad_input)(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx);
+    /* The column layout (NULL: the kind has none): columns [c0, c1) of Y for every row, and of
+     * dX = dZ . W for every row. */
+    void (*forward_cols)(const ae_layer *l, const float *x, size_t rows, float *y, size_t c0, size_t c1, int with_act);
+    void (*grad_input_cols)(const ae_layer *l, const float *dz, size_t rows, float *dx, size_t c0, size_t c1);
+    int batch_whole;             /* 1: training needs the whole batch in one call (statistics) */
+    /* Multiply-adds of its products for `rows` rows (the planner's cost model). */
+    double (*gemm_mnk)(const ae_layer *l, size_t rows);
+};
+
+/* The registry (layers/kinds.c). */
+AE_HIDDEN extern const ae_kind ae_kind_dense, ae_kind_batchnorm;
+/* The kind named name, or NULL. */
+AE_HIDDEN const ae_kind *ae_kind_named(const char *name);
+
+/* Floats of trained tensor t of l (0 when it has none of its own). */
+AE_HIDDEN size_t ae_layer_tensor_floats(const ae_layer *l, int t);
+
+/* The dense kind's steps, also called directly (the supervised head is a dense layer). */
 /* Y [rows x out] = X [rows x in] . W^T, then with_act: Y = act(Y + b). Without act the bias
  * is left for a fused consumer (the loss). */
 AE_HIDDEN void ae_layer_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act);
@@ -20,7 +77,6 @@ AE_HIDDEN void ae_layer_forward(const ae_layer *l, const float *x, size_t rows, 
  * dW = dZ^T . X, db = column sums of dZ, and when dx is not NULL dX = dZ . W [rows x in].
  * The caller applies the previous layer's act' to dX. */
 AE_HIDDEN void ae_layer_backward(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx);
-
 /* ae_layer_backward in parts, so that threads can share one layer's backward pass:
  * rows [r0, r1) of the stored dW (ae_layer_dw_rows of them) from all `rows` rows of dZ and X; */
 AE_HIDDEN void ae_layer_grad_w(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t r0, size_t r1);

@@ -26,6 +26,7 @@ int ae_config_check(const ae_config *c) {
     if (!ae_act_valid(c->hidden_act) || !ae_act_valid(c->code_act) || !ae_act_valid(c->output_act)) return AE_EINVAL;
     if ((c->tied_weights != 0 && c->tied_weights != 1) || (c->variational != 0 && c->variational != 1))
         return AE_EINVAL;
+    if (c->batch_norm != 0 && c->batch_norm != 1) return ae_fail(AE_EINVAL, "batch_norm is %d: it must be 0 or 1", c->batch_norm);
     /* A VAE's code layer is two linear heads (mu, logvar) of one [2k x in] weight; a tied
      * decoder cannot share that weight's shape. */
     if (c->variational && (c->code_act != AE_ACT_LINEAR || c->tied_weights)) return AE_EINVAL;
@@ -46,57 +47,70 @@ int ae_check_rows(const float *x, size_t n, size_t cols) {
 
 size_t ae_padded(size_t count) { return (count + 15) & ~(size_t)15; }
 
-/* Lays out the layers, writing each weight's and bias's offset into the parameter block, and
- * returns the parameter count (0 when it exceeds the cap). */
-static size_t plan_layers(ae_model *m, size_t *w_off, size_t *b_off) {
+/* Appends a layer of kind k to the sequence. */
+static ae_layer *add_layer(ae_model *m, const ae_kind *k, size_t in, size_t out, ae_activation act) {
+    ae_layer *L = &m->layer[m->n_layers++];
+    memset(L, 0, sizeof *L);
+    L->kind = k;
+    L->in = in;
+    L->out = out;
+    L->act = act;
+    L->init_act = act;
+    if (in > m->max_width) m->max_width = in;
+    if (out > m->max_width) m->max_width = out;
+    return L;
+}
+
+/* A hidden block: the dense layer, then (batch_norm) a batch norm layer that takes over the
+ * activation; dropout applies to the block's output. */
+static void add_hidden(ae_model *m, size_t in, size_t out, int tied) {
+    const ae_config *c = &m->cfg;
+    ae_layer *D = add_layer(m, &ae_kind_dense, in, out, c->batch_norm ? AE_ACT_LINEAR : c->hidden_act);
+    D->init_act = c->hidden_act;
+    D->w_transposed = tied;
+    ae_layer *last = D;
+    if (c->batch_norm) last = add_layer(m, &ae_kind_batchnorm, out, out, c->hidden_act);
+    last->dropout_after = 1;
+}
+
+/* The sequence of layers of m->cfg: the encoder's hidden blocks and code layer (a VAE's
+ * [mu | logvar] head), then the mirrored decoder's hidden blocks and output layer. */
+static void build_layers(ae_model *m) {
     const ae_config *c = &m->cfg;
     size_t width[AE_MAX_HIDDEN + 2];
-    size_t nh = c->n_hidden;
+    const size_t nh = c->n_hidden;
     width[0] = c->input_dim;
     for (size_t i = 0; i < nh; i++) width[i + 1] = c->hidden[i];
     width[nh + 1] = c->code_dim;
-
-    m->n_enc = nh + 1;
-    m->n_layers = 2 * (nh + 1);
+    m->n_layers = 0;
     m->max_width = 0;
-    size_t total = 0;
-    for (size_t l = 0; l < m->n_layers; l++) {
-        ae_layer *L = &m->layer[l];
-        memset(L, 0, sizeof *L);
-        int enc = l < m->n_enc;
-        size_t j = enc ? l : l - m->n_enc; /* index within its stack */
-        L->in = enc ? width[j] : width[nh + 1 - j];
-        L->out = enc ? width[j + 1] : width[nh - j];
-        if (enc && j == nh && c->variational) L->out = 2 * c->code_dim; /* [mu | logvar] */
-        L->act = enc ? (j == nh ? c->code_act : c->hidden_act) : (j == nh ? c->output_act : c->hidden_act);
-        if (L->in > m->max_width) m->max_width = L->in;
-        if (L->out > m->max_width) m->max_width = L->out;
-        if (!enc && c->tied_weights) {
-            L->w_transposed = 1;
-        } else {
-            w_off[l] = total;
-            total += ae_padded(L->in * L->out); /* each width <= 2^24: no overflow */
-            if (total > AE_MAX_PARAMS) return 0;
-        }
-        b_off[l] = total;
-        total += ae_padded(L->out);
-    }
-    return total;
+    for (size_t j = 0; j < nh; j++) add_hidden(m, width[j], width[j + 1], 0);
+    (void)add_layer(m, &ae_kind_dense, width[nh], c->variational ? 2 * c->code_dim : c->code_dim, c->code_act);
+    m->n_enc = m->n_layers;
+    for (size_t j = 0; j < nh; j++) add_hidden(m, width[nh + 1 - j], width[nh - j], c->tied_weights);
+    ae_layer *out = add_layer(m, &ae_kind_dense, width[1], width[0], c->output_act);
+    out->w_transposed = c->tied_weights;
 }
 
-static int is_relu_family(ae_activation a) { return a == AE_ACT_RELU || a == AE_ACT_LEAKY_RELU; }
-
-/* He-uniform (ReLU family) or Glorot-uniform weights from the model's RNG; biases stay 0. */
-static void init_weights(ae_model *m) {
+/* Builds the layers and lays out their tensors: each trained tensor's offset into the
+ * parameter block (off[l][t]; a tied weight has none) and each layer's saved statistics'
+ * offset into the state block (s_off). Returns the parameter count (0 above the cap); the
+ * state's floats in *n_state. */
+static size_t plan_layers(ae_model *m, size_t off[][2], size_t *s_off, size_t *n_state) {
+    build_layers(m);
+    size_t total = 0, state = 0;
     for (size_t l = 0; l < m->n_layers; l++) {
-        ae_layer *L = &m->layer[l];
-        if (L->w_transposed) continue;
-        double bound = is_relu_family(L->act) ? sqrt(6.0 / (double)L->in)
-                                              : sqrt(6.0 / (double)(L->in + L->out));
-        size_t count = L->in * L->out;
-        for (size_t i = 0; i < count; i++)
-            L->w[i] = (float)((2.0 * ae_rng_uniform(&m->rng) - 1.0) * bound);
+        const ae_layer *L = &m->layer[l];
+        for (int t = 0; t < 2; t++) {
+            off[l][t] = total;
+            total += ae_padded(ae_layer_tensor_floats(L, t)); /* each width <= 2^24: no overflow */
+            if (total > AE_MAX_PARAMS) return 0;
+        }
+        s_off[l] = state;
+        state += ae_padded(L->kind->n_stat * L->out);
     }
+    *n_state = state;
+    return total;
 }
 
 static _Atomic size_t memory_limit = AE_MEMORY_LIMIT_DEFAULT;
@@ -116,10 +130,10 @@ size_t ae_memory_limit(void) { return memory_limit; }
 static int memory_check(const ae_config *c) {
     const size_t limit = memory_limit;
     ae_model m;
-    size_t w_off[AE_MAX_LAYERS], b_off[AE_MAX_LAYERS];
+    size_t off[AE_MAX_LAYERS][2], s_off[AE_MAX_LAYERS], n_state;
     memset(&m, 0, sizeof m);
     m.cfg = *c;
-    if (limit == 0 || (m.n_params = plan_layers(&m, w_off, b_off)) == 0) return AE_OK;
+    if (limit == 0 || (m.n_params = plan_layers(&m, off, s_off, &n_state)) == 0) return AE_OK;
     double units = 2.0 * (double)m.max_width + 2.0 * (double)c->input_dim + 2.0 * (double)c->code_dim;
     for (size_t l = 0; l < m.n_layers; l++) units += (double)m.layer[l].out;
     const double bytes = 4.0 * (6.0 * (double)m.n_params + 128.0 * units);
@@ -128,6 +142,33 @@ static int memory_check(const ae_config *c) {
                    "this model (%zu parameters) needs about %.2f GiB to train, above the memory limit of %.2f GiB "
                    "(raise it with ae_set_memory_limit, ae train --memory-limit)",
                    m.n_params, bytes / 1073741824.0, (double)limit / 1073741824.0);
+}
+
+/* Points each layer's tensors into the blocks. A tied decoder's dense layer borrows the weight
+ * of its mirror encoder layer (the k-th dense layer from the end, the k-th from the start).
+ * Backward runs the decoder first, so that layer writes the shared gradient and the encoder
+ * adds to it. */
+static void attach_layers(ae_model *m, size_t off[][2], const size_t *s_off) {
+    size_t dense[AE_MAX_LAYERS], n_dense = 0;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        ae_layer *L = &m->layer[l];
+        L->w = L->w_transposed ? NULL : m->params + off[l][0];
+        L->dw = L->w_transposed ? NULL : m->grads + off[l][0];
+        L->b = m->params + off[l][1];
+        L->db = m->grads + off[l][1];
+        if (L->kind->n_stat) {
+            L->stat = m->state + s_off[l];
+            L->batch_stat = m->scratch + s_off[l];
+        }
+        if (L->kind == &ae_kind_dense) dense[n_dense++] = l;
+    }
+    if (!m->cfg.tied_weights) return;
+    for (size_t j = 0; j < n_dense / 2; j++) {
+        ae_layer *D = &m->layer[dense[n_dense - 1 - j]], *E = &m->layer[dense[j]];
+        D->w = E->w;
+        D->dw = E->dw;
+        E->grad_accumulate = 1;
+    }
 }
 
 int ae_create(ae_model **out, const ae_config *cfg) {
@@ -144,39 +185,25 @@ int ae_model_new(ae_model **out, const ae_config *cfg, int limited) {
     ae_model *m = ae_calloc(1, sizeof *m);
     if (!m) return AE_ENOMEM;
     m->cfg = *cfg;
-    size_t w_off[AE_MAX_LAYERS], b_off[AE_MAX_LAYERS];
-    m->n_params = plan_layers(m, w_off, b_off);
+    size_t off[AE_MAX_LAYERS][2], s_off[AE_MAX_LAYERS];
+    m->n_params = plan_layers(m, off, s_off, &m->n_state);
     if (m->n_params == 0) {
         ae_dealloc(m);
         return AE_EINVAL;
     }
     m->params = ae_calloc(m->n_params, sizeof(float));
     m->grads = ae_calloc(m->n_params, sizeof(float));
-    if (!m->params || !m->grads) {
+    if (m->n_state) {
+        m->state = ae_calloc(m->n_state, sizeof(float));
+        m->scratch = ae_calloc(m->n_state, sizeof(float));
+    }
+    if (!m->params || !m->grads || (m->n_state && (!m->state || !m->scratch))) {
         ae_free(m);
         return AE_ENOMEM;
     }
-    for (size_t l = 0; l < m->n_layers; l++) {
-        ae_layer *L = &m->layer[l];
-        L->b = m->params + b_off[l];
-        L->db = m->grads + b_off[l];
-        if (!L->w_transposed) {
-            L->w = m->params + w_off[l];
-            L->dw = m->grads + w_off[l];
-        }
-    }
-    /* A tied decoder layer borrows the weight of its mirror encoder layer. Backward runs the
-     * decoder first, so that layer writes the shared gradient and the encoder adds to it. */
-    if (cfg->tied_weights) {
-        for (size_t j = 0; j < m->n_enc; j++) {
-            ae_layer *D = &m->layer[m->n_layers - 1 - j], *E = &m->layer[j];
-            D->w = E->w;
-            D->dw = E->dw;
-            E->grad_accumulate = 1;
-        }
-    }
+    attach_layers(m, off, s_off);
     ae_rng_seed(&m->rng, cfg->seed, 0x5eed);
-    init_weights(m);
+    for (size_t l = 0; l < m->n_layers; l++) m->layer[l].kind->init(&m->layer[l], &m->rng);
     *out = m;
     return AE_OK;
 }
@@ -188,6 +215,8 @@ void ae_free(ae_model *m) {
     ae_optim_free(&m->opt);
     ae_dealloc(m->params);
     ae_dealloc(m->grads);
+    ae_dealloc(m->state);
+    ae_dealloc(m->scratch);
     ae_dealloc(m);
 }
 
@@ -221,10 +250,10 @@ int ae_head_alloc(ae_model *m, ae_head_kind kind, size_t outputs) {
 
 size_t ae_config_param_count(const ae_config *c) {
     ae_model tmp; /* laid out only: nothing allocated */
-    size_t w_off[AE_MAX_LAYERS], b_off[AE_MAX_LAYERS];
+    size_t off[AE_MAX_LAYERS][2], s_off[AE_MAX_LAYERS], n_state;
     memset(&tmp, 0, sizeof tmp);
     tmp.cfg = *c;
-    return ae_config_check(c) == AE_OK && plan_layers(&tmp, w_off, b_off) ? ae_param_count(&tmp) : 0;
+    return ae_config_check(c) == AE_OK && plan_layers(&tmp, off, s_off, &n_state) ? ae_param_count(&tmp) : 0;
 }
 
 int ae_reseed(ae_model *m, uint64_t seed) {
@@ -241,7 +270,7 @@ size_t ae_param_count(const ae_model *m) {
     if (!m) return 0;
     size_t n = 0;
     for (size_t l = 0; l < m->n_layers; l++)
-        n += (m->layer[l].w_transposed ? 0 : m->layer[l].in * m->layer[l].out) + m->layer[l].out;
+        n += ae_layer_tensor_floats(&m->layer[l], 0) + ae_layer_tensor_floats(&m->layer[l], 1);
     return n;
 }
 
@@ -254,75 +283,6 @@ int ae_get_config(const ae_model *m, ae_config *cfg) {
 size_t ae_encoder_span(const ae_model *m) {
     const ae_layer *last = &m->layer[m->n_enc - 1];
     return (size_t)(last->b - m->params) + ae_padded(last->out);
-}
-
-size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
-    size_t n = 0;
-    for (size_t l = 0; l < m->n_layers; l++) {
-        const ae_layer *L = &m->layer[l];
-        int enc = l < m->n_enc;
-        size_t j = enc ? l : l - m->n_enc;
-        const char *stack = enc ? "encoder" : "decoder";
-        if (enc && j + 1 == m->n_enc && m->cfg.variational) {
-            /* The head's weight rows [0, k) are mu's, [k, 2k) logvar's; the same for the bias. */
-            const size_t k = m->cfg.code_dim;
-            const char *head[2] = {"mu", "logvar"};
-            for (int h = 0; h < 2; h++) {
-                snprintf(out[n].name, sizeof out[n].name, "encoder.%s.weight", head[h]);
-                out[n].data = L->w + (size_t)h * k * L->in;
-                out[n].rows = k;
-                out[n].cols = L->in;
-                n++;
-                snprintf(out[n].name, sizeof out[n].name, "encoder.%s.bias", head[h]);
-                out[n].data = L->b + (size_t)h * k;
-                out[n].rows = k;
-                out[n].cols = 0;
-                n++;
-            }
-            continue;
-        }
-        if (!L->w_transposed) {
-            snprintf(out[n].name, sizeof out[n].name, "%s.%zu.weight", stack, j);
-            out[n].data = L->w;
-            out[n].rows = L->out;
-            out[n].cols = L->in;
-            n++;
-        }
-        snprintf(out[n].name, sizeof out[n].name, "%s.%zu.bias", stack, j);
-        out[n].data = L->b;
-        out[n].rows = L->out;
-        out[n].cols = 0;
-        n++;
-    }
-    const size_t np = n; /* the autoencoder's tensors, in m->params */
-    if (m->head.outputs) {
-        const ae_layer *H = &m->head.layer;
-        out[n] = (ae_tensor_ref){"head.weight", H->w, H->out, H->in};
-        out[n + 1] = (ae_tensor_ref){"head.bias", H->b, H->out, 0};
-        n += 2;
-    }
-    if (state) { /* the moments share the parameters' layout: same offsets, other blocks */
-        const struct { const char *prefix; float *block; } part[2] = {
-            {m->opt.kind == AE_OPT_SGD ? "momentum" : "adam.m", m->opt.m}, {"adam.v", m->opt.v}};
-        for (int p = 0; p < 2; p++) {
-            if (!part[p].block) continue;
-            for (size_t i = 0; i < np; i++) {
-                char base[sizeof out[i].name];
-                memcpy(base, out[i].name, sizeof base);
-                out[n] = out[i];
-                /* "adam.m." + the longest model name (encoder.logvar.weight) fits easily */
-                if (snprintf(out[n].name, sizeof out[n].name, "%s.%s", part[p].prefix, base) >= (int)sizeof out[n].name)
-                    out[n].name[0] = '\0';
-                out[n].data = part[p].block + (out[i].data - m->params);
-                n++;
-            }
-        }
-    }
-    if (ae_scaler_active(&m->scaler)) {
-        out[n++] = (ae_tensor_ref){"scaling.offset", m->scaler.offset, m->cfg.input_dim, 0};
-        out[n++] = (ae_tensor_ref){"scaling.scale", m->scaler.scale, m->cfg.input_dim, 0};
-    }
-    return n;
 }
 
 /* ---- inference: thread-safe, each call owns its workspace ---- */
@@ -352,7 +312,7 @@ int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float 
         const float *src = x + r0 * in_w;
         for (size_t l = first; l < last; l++) {
             float *dst = l + 1 == last && l != head ? out + r0 * out_w : buf[(l - first) & 1];
-            ae_layer_forward(&m->layer[l], src, rows, dst, 1);
+            m->layer[l].kind->forward(&m->layer[l], src, rows, dst, 1, 0); /* inference */
             if (l == head) { /* the decoder (or the caller) sees mu only */
                 keep_mu(dst, rows, k);
                 if (l + 1 == last) memcpy(out + r0 * out_w, dst, rows * k * sizeof(float));

@@ -7,7 +7,7 @@
 #include "rng.h"
 #include "scale.h"
 
-#define AE_MAX_LAYERS (2 * (AE_MAX_HIDDEN + 1))
+#define AE_MAX_LAYERS (2 * (2 * AE_MAX_HIDDEN + 1)) /* a dense and a batch norm layer a hidden block */
 #define AE_MAX_WIDTH ((size_t)1 << 24)     /* per layer: keeps every GEMM size below INT_MAX */
 #define AE_MAX_PARAMS ((size_t)1 << 31)    /* floats in the parameter block */
 #define AE_MAX_ROWS ((size_t)1 << 31)      /* rows per call */
@@ -31,12 +31,15 @@ typedef struct ae_threshold_state {
 struct ae_model {
     ae_config cfg;
     size_t n_layers; /* encoder layers first, then the mirrored decoder */
-    size_t n_enc;
+    size_t n_enc;    /* the encoder's layers: layer n_enc - 1 is the code layer */
     ae_layer layer[AE_MAX_LAYERS];
     size_t max_width; /* widest layer input or output */
     size_t n_params;  /* floats in params (and grads), alignment padding included */
     float *params;    /* every weight and bias, 64-byte aligned tensors */
     float *grads;     /* same layout */
+    size_t n_state;   /* floats in state */
+    float *state;     /* saved non-trained statistics (batch norm's running mean and variance) */
+    float *scratch;   /* the latest training batch's statistics (batch norm), n_state floats */
     ae_rng rng;       /* advanced by training (shuffle) and sampling */
     ae_optim opt;     /* training state kept between ae_train calls (for resume, checkpoints) */
     int epochs_done;
@@ -45,9 +48,9 @@ struct ae_model {
     ae_scaler scaler; /* input scaling (cfg.scaling), fitted by the first training */
 };
 
-/* A VAE's code layer is stored as four tensors; a supervised head adds two, input scaling
- * two (offset, scale). */
-#define AE_MAX_TENSORS (2 * AE_MAX_LAYERS + 6)
+/* A layer stores up to four tensors (a VAE's code layer: four, a batch norm layer: two
+ * trained and two statistics); a supervised head adds two, input scaling two. */
+#define AE_MAX_TENSORS (4 * AE_MAX_LAYERS + 6) /* batch norm: 2 trained, 2 saved statistics */
 
 /* A named tensor of the model, for the model file. cols == 0 means 1-D [rows]. */
 typedef struct ae_tensor_ref {

@@ -8,7 +8,6 @@
 #include "loss.h"
 #include "pass_regs.h"
 
-static int is_hidden(const ae_model *m, size_t l) { return l + 1 != m->n_enc && l + 1 != m->n_layers; }
 static size_t vae_head(const ae_model *m) { return m->cfg.variational ? m->n_enc - 1 : (size_t)-1; }
 
 int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *cfg) {
@@ -20,7 +19,7 @@ int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *c
      * Each piece is rounded to whole 64-byte lines so every view stays aligned. */
     size_t sizes[2 * AE_MAX_LAYERS + 7], n = 0, total = 0;
     for (size_t l = 0; l < L; l++) sizes[n++] = cap * m->layer[l].out;
-    for (size_t l = 0; l < L; l++) sizes[n++] = drop && is_hidden(m, l) ? cap * m->layer[l].out : 0;
+    for (size_t l = 0; l < L; l++) sizes[n++] = drop && m->layer[l].dropout_after ? cap * m->layer[l].out : 0;
     sizes[n++] = cap * m->max_width;
     sizes[n++] = cap * m->max_width;
     sizes[n++] = cap * d;
@@ -87,8 +86,15 @@ ae_pass_cfg ae_pass_cfg_from(const ae_train_opts *o) {
  * delta[cur ^ 1]; delta[cur] is written again only two phases later, after every task that
  * reads it has finished. */
 
+/* 1 when any layer needs the whole batch at once in this pass (batch norm in training). */
+static int batch_whole(const ae_model *m, const ae_pass_cfg *c) {
+    for (size_t l = 0; c->train && l < m->n_layers; l++)
+        if (m->layer[l].kind->batch_whole) return 1;
+    return 0;
+}
+
 int ae_pass_split_covers(const ae_model *m, const ae_pass_cfg *c) {
-    return !(c->sparsity_weight > 0.0f && m->cfg.code_act == AE_ACT_SIGMOID);
+    return !(c->sparsity_weight > 0.0f && m->cfg.code_act == AE_ACT_SIGMOID) && !batch_whole(m, c);
 }
 
 /* Rows [a, b) of the batch: dst row i = src row idx[i]. */
@@ -141,19 +147,19 @@ static void forward_chunk(pass_job *j, size_t ch) {
     for (size_t l = 0; l + 1 < L; l++) {
         const size_t width = m->layer[l].out;
         float *y = w->act[l] + a * width;
-        ae_layer_forward(&m->layer[l], src, mine, y, 1);
+        m->layer[l].kind->forward(&m->layer[l], src, mine, y, 1, c->train);
         src = y;
         if (l == head) {
             j->kl[ch] = ae_vae_sample_rows(m, w->act[l], w->eps, w->z, a, b);
             src = w->z + a * k;
-        } else if (drop && is_hidden(m, l)) {
+        } else if (drop && m->layer[l].dropout_after) {
             ae_dropout_apply(y, w->mask[l] + a * width, mine * width);
         }
     }
     if (c->sparsity_weight > 0.0f) j->sparsity[ch] = ae_sparsity(m, c, w->act[code], rows, a, b, NULL);
     float *dz = j->backward ? w->delta[0] + a * d : NULL;
     float *z = w->act[L - 1] + a * d;
-    ae_layer_forward(out, src, mine, z, 0);
+    ae_layer_forward(out, src, mine, z, 0); /* the output layer is dense: bias and act in the loss */
     j->loss[ch] = ae_loss_output_sum(c->loss, out->act, z, out->b, target + a * d, mine, out->out, dz, NULL,
                                      1.0f / ((float)rows * (float)d));
 }
@@ -165,11 +171,7 @@ static void grad_w_slice(pass_job *j, size_t l, size_t s) {
     ae_work *w = j->w;
     const size_t head = vae_head(m), cur = (m->n_layers - 1 - l) & 1;
     const float *input = l == 0 ? pass_input(j) : l - 1 == head ? w->z : w->act[l - 1];
-    size_t r0, r1, c0, c1;
-    ae_split(ae_layer_dw_rows(lay), (int)s, (int)j->slices[l], 16, &r0, &r1);
-    ae_layer_grad_w(lay, input, w->delta[cur], j->rows, r0, r1);
-    ae_split(lay->out, (int)s, (int)j->slices[l], 16, &c0, &c1);
-    ae_layer_grad_b(lay, w->delta[cur], j->rows, c0, c1);
+    lay->kind->grad_params(lay, input, w->delta[cur], j->rows, s, j->slices[l]);
 }
 
 /* Chunk ch's rows: dA_q = dZ_l . W_l (q = l - 1), then dZ_q: through a VAE's sampling, or the
@@ -185,22 +187,23 @@ static void grad_x_chunk(pass_job *j, size_t l, size_t ch) {
     const size_t mine = b - a;
     if (!mine) return;
     const float *dz = w->delta[cur] + a * lay->out;
+    const float *in = (l == 0 ? pass_input(j) : l - 1 == head ? w->z : w->act[l - 1]) + a * lay->in;
     if (l == 0) {
-        ae_layer_grad_x(lay, dz, mine, j->dx + a * m->cfg.input_dim, m->cfg.input_dim);
+        lay->kind->grad_input(lay, in, dz, mine, j->dx + a * m->cfg.input_dim, m->cfg.input_dim);
         return;
     }
     const size_t q = l - 1, width = m->layer[q].out;
     float *next = w->delta[cur ^ 1];
     if (q == head) { /* dz [k] into the first half of the head's [2k] rows */
-        ae_layer_grad_x(lay, dz, mine, next + a * width, width);
+        lay->kind->grad_input(lay, in, dz, mine, next + a * width, width);
         ae_vae_backward_rows(m, w->act[q], w->eps, next, a, b, c->kl_weight / ((float)rows * (float)m->cfg.input_dim));
         return;
     }
     float *mine_next = next + a * width;
     const float *act = w->act[q] + a * width;
-    ae_layer_grad_x(lay, dz, mine, mine_next, lay->in);
+    lay->kind->grad_input(lay, in, dz, mine, mine_next, lay->in);
     if (c->sparsity_weight > 0.0f && q == code) ae_sparsity(m, c, w->act[q], rows, a, b, next);
-    if (c->train && c->dropout > 0.0f && is_hidden(m, q))
+    if (c->train && c->dropout > 0.0f && m->layer[q].dropout_after)
         ae_dropout_act_backward(mine_next, act, w->mask[q] + a * width, mine * width, m->layer[q].act,
                                 1.0f - c->dropout);
     else
@@ -218,6 +221,8 @@ static void grad_x_chunk(pass_job *j, size_t l, size_t ch) {
  * act'. For plain configurations only (pass_cols_covers): no dropout, VAE or sparsity. */
 
 static int pass_cols_covers(const ae_model *m, const ae_pass_cfg *c) {
+    for (size_t l = 0; l < m->n_layers; l++)
+        if (!m->layer[l].kind->forward_cols) return 0;
     return !m->cfg.variational && !(c->train && c->dropout > 0.0f) && !(c->sparsity_weight > 0.0f);
 }
 
@@ -240,20 +245,7 @@ static void forward_cols(pass_job *j, size_t l, size_t s) {
     ae_split(lay->out, (int)s, (int)j->out_slices[l], 16, &c0, &c1);
     if (c1 <= c0) return;
     const float *in = l == 0 ? pass_input(j) : w->act[l - 1];
-    float *y = w->act[l];
-    ae_mat X = ae_mat_view((float *)in, j->rows, lay->in);
-    ae_mat Y = {j->rows, c1 - c0, lay->out, y + c0};
-    if (!lay->w_transposed) {
-        /* Y[:, c0:c1] [rows x (c1-c0)] = X [rows x in] . W[c0:c1, :]^T, W [out x in] */
-        ae_mat W = ae_mat_view(lay->w + c0 * lay->in, c1 - c0, lay->in);
-        ae_gemm(0, 1, 1.0f, &X, &W, 0.0f, &Y);
-    } else {
-        /* Y[:, c0:c1] [rows x (c1-c0)] = X [rows x in] . Wt[:, c0:c1], Wt [in x out] */
-        ae_mat Wt = {lay->in, c1 - c0, lay->out, lay->w + c0};
-        ae_gemm(0, 0, 1.0f, &X, &Wt, 0.0f, &Y);
-    }
-    if (l + 1 < m->n_layers)
-        for (size_t i = 0; i < j->rows; i++) ae_bias_act(y + i * lay->out + c0, lay->b + c0, 1, c1 - c0, lay->act);
+    lay->kind->forward_cols(lay, in, j->rows, w->act[l], c0, c1, l + 1 < m->n_layers);
 }
 
 /* The loss (and dZ at the output) of chunk ch's rows, from the output layer's Z. */
@@ -282,17 +274,7 @@ static void grad_x_cols(pass_job *j, size_t l, size_t s) {
     ae_split(lay->in, (int)s, (int)j->dx_tasks[l], 16, &c0, &c1);
     if (c1 <= c0) return;
     float *next = w->delta[cur ^ 1];
-    ae_mat dZ = ae_mat_view(w->delta[cur], j->rows, lay->out);
-    ae_mat dX = {j->rows, c1 - c0, lay->in, next + c0};
-    if (!lay->w_transposed) {
-        /* dX[:, c0:c1] [rows x (c1-c0)] = dZ [rows x out] . W[:, c0:c1], W [out x in] */
-        ae_mat W = {lay->out, c1 - c0, lay->in, lay->w + c0};
-        ae_gemm(0, 0, 1.0f, &dZ, &W, 0.0f, &dX);
-    } else {
-        /* dX[:, c0:c1] [rows x (c1-c0)] = dZ [rows x out] . Wt[c0:c1, :]^T, Wt [in x out] */
-        ae_mat Wt = ae_mat_view(lay->w + c0 * lay->out, c1 - c0, lay->out);
-        ae_gemm(0, 1, 1.0f, &dZ, &Wt, 0.0f, &dX);
-    }
+    lay->kind->grad_input_cols(lay, w->delta[cur], j->rows, next, c0, c1);
     const float *act = w->act[q];
     for (size_t i = 0; i < j->rows; i++)
         ae_act_backward(next + i * lay->in + c0, act + i * lay->in + c0, c1 - c0, m->layer[q].act);
@@ -348,7 +330,7 @@ static void pass_layout(pass_job *j) {
     }
     if (j->backward)
         for (size_t l = m->n_layers; l-- > 0;) {
-            j->slices[l] = slices_of(ae_layer_dw_rows(&m->layer[l]), j->chunks);
+            j->slices[l] = slices_of(m->layer[l].kind->param_rows(&m->layer[l]), j->chunks);
             j->dx_tasks[l] = l == 0 && !j->dx ? 0 : j->by_cols ? slices_of(m->layer[l].in, j->chunks) : C;
             phase(j, &n, j->slices[l] + j->dx_tasks[l], PH_BACKWARD, l);
         }
@@ -385,7 +367,7 @@ static const float *pass_draws(ae_model *m, ae_work *w, const ae_pass_cfg *c, co
     }
     for (size_t l = 0; l + 1 < m->n_layers; l++) {
         if (l == head) ae_rng_fill_normal(&m->rng, w->eps, rows * m->cfg.code_dim);
-        else if (c->train && c->dropout > 0.0f && is_hidden(m, l))
+        else if (c->train && c->dropout > 0.0f && m->layer[l].dropout_after)
             ae_dropout_draw(m, w->mask[l], rows * m->layer[l].out, 1.0f - c->dropout);
     }
     return noisy;
@@ -460,24 +442,28 @@ double ae_pass_planned(ae_model *m, ae_work *w, ae_run *r, const float *x, const
 }
 
 /* Planning's timer: a pass (forward and backward) over the first rows under a candidate
- * plan (after a warm-up pass when asked); the model's weights and RNG are left as they were (the passes
- * write only the gradients and the workspace, which every step writes again). */
+ * plan (after a warm-up pass when asked); the model's weights, RNG and running statistics are
+ * left as they were (the passes write only the gradients and the workspace, which every step
+ * writes again, and the statistics, which are put back). */
 typedef struct calib {
     ae_model *m;
     ae_work *w;
     const float *x;
     size_t rows;
     const ae_pass_cfg *c;
+    float *state; /* NULL, or room for the model's state block (batch norm's running statistics) */
 } calib;
 
 static double time_pass(ae_run *r, int warm, void *ctx) {
     calib *k = ctx;
     const ae_rng saved = k->m->rng;
+    if (k->state) memcpy(k->state, k->m->state, k->m->n_state * sizeof(float));
     if (warm) (void)ae_pass_planned(k->m, k->w, r, k->x, NULL, k->rows, k->c, 1, NULL);
     const double t0 = ae_now_seconds();
     (void)ae_pass_planned(k->m, k->w, r, k->x, NULL, k->rows, k->c, 1, NULL);
     const double t = ae_now_seconds() - t0;
     k->m->rng = saved;
+    if (k->state) memcpy(k->m->state, k->state, k->m->n_state * sizeof(float));
     return t;
 }
 
@@ -486,11 +472,14 @@ static double time_pass(ae_run *r, int warm, void *ctx) {
  * pool's memory cannot be had; a thread that cannot be started leaves the run on one. */
 int ae_pass_plan(ae_model *m, ae_work *w, const ae_pass_cfg *c, const float *x, size_t n, size_t total, int lead,
                      ae_run *run) {
-    calib k = {m, w, x, n < w->cap ? n : w->cap, c};
+    calib k = {m, w, x, n < w->cap ? n : w->cap, c, NULL};
+    if (m->n_state && !(k.state = ae_calloc(m->n_state, sizeof(float)))) return AE_ENOMEM;
     const int covers = ae_pass_split_covers(m, c);
     ae_plan_request req = {m, w->cap, (total + w->cap - 1) / w->cap, covers, covers && pass_cols_covers(m, c),
                            n ? time_pass : NULL, &k, lead};
-    return ae_plan_start(&req, run);
+    const int rc = ae_plan_start(&req, run);
+    ae_dealloc(k.state);
+    return rc;
 }
 
 /* Summed loss over rows of xs in chunks of the workspace's capacity: no gradient, no noise or

@@ -18,7 +18,7 @@
 double ae_plan_step_flops(const ae_model *m, size_t rows) {
     double f = 0.0;
     for (size_t l = 0; l < m->n_layers; l++) {
-        const double mnk = 2.0 * (double)rows * (double)m->layer[l].in * (double)m->layer[l].out;
+        const double mnk = 2.0 * m->layer[l].kind->gemm_mnk(&m->layer[l], rows);
         f += l ? 3.0 * mnk : 2.0 * mnk;
     }
     return f;
@@ -145,6 +145,7 @@ static void model_key(const ae_plan_request *req, char *buf, size_t n) {
     put(buf, n, &len, "%zu", m->layer[0].in);
     for (size_t l = 0; l < m->n_layers; l++) put(buf, n, &len, "-%zu", m->layer[l].out);
     put(buf, n, &len, " tied %d variational %d chunked %d", m->cfg.tied_weights, m->cfg.variational, req->covers);
+    if (m->cfg.batch_norm) put(buf, n, &len, " batchnorm"); /* other models' keys as before */
 }
 
 #define PLAN_MAGIC "libae-plan 1\n"
@@ -318,7 +319,7 @@ static double now_s(void) {
  * product of layer l has rows x in x out multiply-adds). */
 static int step_may_thread(const ae_model *m, size_t rows) {
     for (size_t l = 0; l < m->n_layers; l++)
-        if (ae_gemm_may_thread((double)rows * (double)m->layer[l].in * (double)m->layer[l].out)) return 1;
+        if (ae_gemm_may_thread(m->layer[l].kind->gemm_mnk(&m->layer[l], rows))) return 1;
     return 0;
 }
 

@@ -4,6 +4,7 @@
  * then copied into the model, which is trained end to end. */
 #include <string.h>
 
+#include "error.h"
 #include "train.h"
 
 /* Forwards a stage's callbacks to the caller's, with the stage's layer number. */
@@ -71,6 +72,8 @@ static void copy_stage(ae_model *m, const ae_model *s, size_t i) {
 
 int ae_pretrain_layerwise(ae_model *m, const float *x, size_t n, const ae_train_opts *opts, int epochs_per_layer) {
     if (!m || epochs_per_layer < 1 || m->cfg.variational) return AE_EINVAL;
+    /* A stage is one dense layer pair; batch norm's blocks have no one-layer autoencoder. */
+    if (m->cfg.batch_norm) return ae_fail(AE_EINVAL, "layer-wise pretraining is for models without batch_norm");
     ae_train_opts defaults = ae_train_opts_default();
     const ae_train_opts *o = opts ? opts : &defaults;
     int rc = ae_train_opts_check(m, o);

@@ -68,6 +68,18 @@ AE_VECTOR_CLONES void ae_bias_act(float *y, const float *bias, size_t rows, size
     }
 }
 
+AE_VECTOR_CLONES void ae_act_forward(float *restrict y, size_t n, ae_activation act) {
+    switch (act) {
+#define AE_ACT_CASE(id, name, f, g, b)                                                                     \
+    case id:                                                                                                \
+        for (size_t i = 0; i < n; i++) { const float z = y[i]; y[i] = f; }                                 \
+        break;
+        AE_ACTIVATION_LIST(AE_ACT_CASE)
+#undef AE_ACT_CASE
+    default: break;
+    }
+}
+
 AE_VECTOR_CLONES void ae_act_backward(float *restrict dd, const float *restrict aa, size_t n, ae_activation act) {
     switch (act) {
 #define AE_ACT_CASE(id, name, f, g, b)                                                                     \

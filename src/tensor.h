@@ -51,6 +51,8 @@ AE_HIDDEN int ae_mul_ok(size_t a, size_t b, size_t *out);
 
 /* Y[i, :] = act(Y[i, :] + bias) for rows x cols (ld = cols), in place. */
 AE_HIDDEN void ae_bias_act(float *y, const float *bias, size_t rows, size_t cols, ae_activation act);
+/* y = act(y), elementwise over n values, in place. */
+AE_HIDDEN void ae_act_forward(float *restrict y, size_t n, ae_activation act);
 /* d *= act'(a), elementwise over n values, with act' written in terms of the output a. */
 AE_HIDDEN void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_activation act);
 /* Inverted dropout's backward fused with the activation's: d *= mask * act'(a * keep), where

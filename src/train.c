@@ -138,6 +138,9 @@ static int train_check(ae_model *m, const float *x, size_t n, const ae_train_opt
      * split across processes. */
     if (rc == AE_OK && D && D->size > 1 && o->sparsity_weight > 0.0f && m->cfg.code_act == AE_ACT_SIGMOID)
         rc = AE_EINVAL;
+    /* Each process would normalise by its own rows' statistics and keep its own running ones. */
+    if (rc == AE_OK && D && D->size > 1 && m->cfg.batch_norm)
+        rc = ae_fail(AE_EINVAL, "batch_norm is not supported in data-parallel training");
     if (rc == AE_OK && o->resume && !ae_optim_matches(&m->opt, o, m->n_params)) rc = AE_EINVAL; /* nothing to resume */
     return rc;
 }

@@ -1,0 +1,124 @@
+/* batchnorm: batch normalisation over a layer's units (torch.nn.BatchNorm1d, eps 1e-5,
+ * momentum 0.1), followed by the block's activation: Y = act(gamma * xhat + beta).
+ *   Training:  xhat = (x - mean_B) / sqrt(var_B + eps), with the batch's mean and biased
+ *              variance per unit; the running statistics move toward the batch's:
+ *              rm = (1 - momentum) rm + momentum mean_B,
+ *              rv = (1 - momentum) rv + momentum var_B N / (N - 1) (unbiased; a batch of one
+ *              row leaves rv alone, where torch refuses it).
+ *   Inference: xhat = (x - rm) / sqrt(rv + eps): rows are independent.
+ *   Backward (dz the gradient at gamma * xhat + beta, N rows):
+ *              dbeta = sum_i dz_i,  dgamma = sum_i dz_i xhat_i,
+ *              dx_i = gamma / (N sqrt(var_B + eps)) (N dz_i - dbeta - xhat_i dgamma).
+ * The batch's statistics make a training batch one unit of work (batch_whole): the pass keeps
+ * it on one chunk, its products threaded by OpenBLAS. */
+#include "../layer.h"
+
+#include <math.h>
+#include <string.h>
+
+#define BN_EPS 1e-5
+#define BN_MOMENTUM 0.1f
+
+static void bn_shape(const ae_layer *l, int t, size_t *rows, size_t *cols) {
+    (void)t;
+    *rows = l->out; /* gamma, beta: [out] */
+    *cols = 0;
+}
+
+static void bn_init(ae_layer *l, ae_rng *rng) {
+    (void)rng; /* no draws: a model's other layers get the bits they had without batch norm */
+    for (size_t j = 0; j < l->out; j++) {
+        l->w[j] = 1.0f;
+        l->b[j] = 0.0f;
+        l->stat[j] = 0.0f;          /* running mean */
+        l->stat[l->out + j] = 1.0f; /* running variance */
+    }
+}
+
+/* The batch's mean and 1/std per unit into batch_stat, and the running statistics' update. */
+static void batch_statistics(const ae_layer *l, const float *x, size_t rows) {
+    const size_t n = l->out;
+    float *mean = l->batch_stat, *inv = l->batch_stat + n, *rm = l->stat, *rv = l->stat + n;
+    for (size_t j = 0; j < n; j++) {
+        double s = 0.0, sq = 0.0;
+        for (size_t i = 0; i < rows; i++) s += x[i * n + j];
+        const double mu = s / (double)rows;
+        for (size_t i = 0; i < rows; i++) {
+            const double d = (double)x[i * n + j] - mu;
+            sq += d * d;
+        }
+        const double var = sq / (double)rows;
+        mean[j] = (float)mu;
+        inv[j] = (float)(1.0 / sqrt(var + BN_EPS));
+        rm[j] = (1.0f - BN_MOMENTUM) * rm[j] + BN_MOMENTUM * (float)mu;
+        if (rows > 1) rv[j] = (1.0f - BN_MOMENTUM) * rv[j] + BN_MOMENTUM * (float)(sq / (double)(rows - 1));
+    }
+}
+
+static void bn_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train) {
+    const size_t n = l->out;
+    if (train) batch_statistics(l, x, rows);
+    for (size_t j = 0; j < n; j++) { /* y = gamma * (x - mean) * inv + beta = x * a + c */
+        const float inv = train ? l->batch_stat[n + j] : (float)(1.0 / sqrt((double)l->stat[n + j] + BN_EPS));
+        const float mean = train ? l->batch_stat[j] : l->stat[j];
+        const float a = l->w[j] * inv, c = l->b[j] - a * mean;
+        for (size_t i = 0; i < rows; i++) y[i * n + j] = x[i * n + j] * a + c;
+    }
+    if (with_act) ae_act_forward(y, rows * n, l->act);
+}
+
+/* dgamma, dbeta over the whole batch (slice 0 of 1: a batch norm layer is one task). */
+static void bn_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices) {
+    (void)slices;
+    if (s) return;
+    const size_t n = l->out;
+    const float *mean = l->batch_stat, *inv = l->batch_stat + n;
+    for (size_t j = 0; j < n; j++) {
+        double dg = 0.0, db = 0.0;
+        for (size_t i = 0; i < rows; i++) {
+            const double d = dz[i * n + j];
+            db += d;
+            dg += d * ((double)x[i * n + j] - mean[j]) * inv[j];
+        }
+        l->dw[j] = (float)dg;
+        l->db[j] = (float)db;
+    }
+}
+
+static size_t bn_param_rows(const ae_layer *l) { return l->out; }
+
+/* dx from dz, dgamma and dbeta (grad_params ran first, over the same whole batch). */
+static void bn_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx) {
+    const size_t n = l->out;
+    const float *mean = l->batch_stat, *inv = l->batch_stat + n;
+    for (size_t j = 0; j < n; j++) {
+        const double k = (double)l->w[j] * inv[j] / (double)rows, dg = l->dw[j], db = l->db[j];
+        for (size_t i = 0; i < rows; i++) {
+            const double xhat = ((double)x[i * n + j] - mean[j]) * inv[j];
+            dx[i * ld_dx + j] = (float)(k * ((double)rows * dz[i * n + j] - db - xhat * dg));
+        }
+    }
+}
+
+static double bn_mnk(const ae_layer *l, size_t rows) {
+    (void)l;
+    (void)rows;
+    return 0.0; /* no products */
+}
+
+const ae_kind ae_kind_batchnorm = {
+    .name = "batchnorm",
+    .shape = bn_shape,
+    .tensor_name = {"weight", "bias"},
+    .n_stat = 2,
+    .stat_name = {"running_mean", "running_var"},
+    .init = bn_init,
+    .forward = bn_forward,
+    .grad_params = bn_grad_params,
+    .param_rows = bn_param_rows,
+    .grad_input = bn_grad_input,
+    .forward_cols = NULL,
+    .grad_input_cols = NULL,
+    .batch_whole = 1,
+    .gemm_mnk = bn_mnk,
+};

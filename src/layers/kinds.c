@@ -1,0 +1,21 @@
+/* kinds: the registry of layer kinds. A new kind is its file in layers/ and one row here. */
+#include "../layer.h"
+
+#include <string.h>
+
+static const ae_kind *const registry[] = {
+    &ae_kind_dense,
+    &ae_kind_batchnorm,
+};
+
+const ae_kind *ae_kind_named(const char *name) {
+    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)
+        if (name && strcmp(registry[i]->name, name) == 0) return registry[i];
+    return NULL;
+}
+
+size_t ae_layer_tensor_floats(const ae_layer *l, int t) {
+    size_t rows, cols;
+    l->kind->shape(l, t, &rows, &cols);
+    return rows * (cols ? cols : 1);
+}
