@@ -624,8 +624,9 @@ static int load_from(source *src, ae_model **out) {
     const uint64_t data_len = file_size - 8 - hlen, weights = (uint64_t)ae_config_param_count(&cfg) * sizeof(float);
     const uint64_t head_bytes = (uint64_t)head_outputs * (cfg.code_dim + 1) * sizeof(float); /* < 2^51 */
     const uint64_t scale_bytes = scale_applied != AE_SCALE_NONE ? 2 * (uint64_t)cfg.input_dim * sizeof(float) : 0;
-    const uint64_t ae_len = data_len - head_bytes - scale_bytes;
-    if (weights == 0 || data_len < head_bytes + scale_bytes || ae_len % weights != 0 || ae_len / weights < 1 ||
+    const uint64_t other = head_bytes + scale_bytes + (uint64_t)ae_config_state_count(&cfg) * sizeof(float);
+    const uint64_t ae_len = data_len - other;
+    if (weights == 0 || data_len < other || ae_len % weights != 0 || ae_len / weights < 1 ||
         ae_len / weights > 3) {
         rc = ae_fail(AE_EFORMAT, "%llu bytes of data do not fit the config's %llu bytes of weights",
                      (unsigned long long)data_len, (unsigned long long)weights);

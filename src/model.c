@@ -248,6 +248,16 @@ int ae_head_alloc(ae_model *m, ae_head_kind kind, size_t outputs) {
     return AE_OK;
 }
 
+size_t ae_config_state_count(const ae_config *c) {
+    ae_model tmp; /* laid out only: nothing allocated */
+    size_t off[AE_MAX_LAYERS][2], s_off[AE_MAX_LAYERS], n_state, n = 0;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *c;
+    if (ae_config_check(c) != AE_OK || !plan_layers(&tmp, off, s_off, &n_state)) return 0;
+    for (size_t l = 0; l < tmp.n_layers; l++) n += tmp.layer[l].kind->n_stat * tmp.layer[l].out;
+    return n;
+}
+
 size_t ae_config_param_count(const ae_config *c) {
     ae_model tmp; /* laid out only: nothing allocated */
     size_t off[AE_MAX_LAYERS][2], s_off[AE_MAX_LAYERS], n_state;

@@ -61,6 +61,8 @@ typedef struct ae_tensor_ref {
 
 /* The floats a model of this config stores (its tensors, no padding); 0 for a bad config. */
 AE_HIDDEN size_t ae_config_param_count(const ae_config *cfg);
+/* The floats of saved statistics (batch norm's running mean and variance) of this config. */
+AE_HIDDEN size_t ae_config_state_count(const ae_config *cfg);
 /* Checks a config: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_config_check(const ae_config *cfg);
 /* ae_create, held to the memory limit when limited (ae_load's models are not: the file holds
