@@ -662,7 +662,7 @@ static int load_from(source *src, ae_model **out) {
         goto fail;
     }
     for (size_t i = 0; i < nt; i++) memcpy(t[i].data, data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
-    if (!ae_all_finite(m->params, m->n_params) || !ae_all_finite(m->head.params, m->head.n) ||
+    if (!ae_all_finite(m->params, m->n_params) || !ae_all_finite(m->head.params, m->head.n) || !ae_model_state_ok(m) ||
         !scaler_ok(&m->scaler) || (m->opt.m && !ae_all_finite(m->opt.m, m->n_params)) ||
         (m->opt.v && !ae_all_finite(m->opt.v, m->n_params))) {
         rc = ae_fail(AE_EFORMAT, "a weight, statistic or optimizer moment is NaN or infinite");

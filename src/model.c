@@ -248,6 +248,17 @@ int ae_head_alloc(ae_model *m, ae_head_kind kind, size_t outputs) {
     return AE_OK;
 }
 
+int ae_model_state_ok(const ae_model *m) {
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const ae_layer *L = &m->layer[l];
+        if (!L->kind->n_stat) continue;
+        if (!ae_all_finite(L->stat, L->kind->n_stat * L->out)) return 0;
+        for (size_t j = 0; L->kind == &ae_kind_batchnorm && j < L->out; j++)
+            if (L->stat[L->out + j] < 0.0f) return 0; /* a variance */
+    }
+    return 1;
+}
+
 size_t ae_config_state_count(const ae_config *c) {
     ae_model tmp; /* laid out only: nothing allocated */
     size_t off[AE_MAX_LAYERS][2], s_off[AE_MAX_LAYERS], n_state, n = 0;

@@ -63,6 +63,8 @@ typedef struct ae_tensor_ref {
 AE_HIDDEN size_t ae_config_param_count(const ae_config *cfg);
 /* The floats of saved statistics (batch norm's running mean and variance) of this config. */
 AE_HIDDEN size_t ae_config_state_count(const ae_config *cfg);
+/* 1 when the saved statistics are usable: finite, and batch norm's variances >= 0. */
+AE_HIDDEN int ae_model_state_ok(const ae_model *m);
 /* Checks a config: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_config_check(const ae_config *cfg);
 /* ae_create, held to the memory limit when limited (ae_load's models are not: the file holds

@@ -256,6 +256,11 @@ static void test_save_load(void **state) {
     assert_int_equal(ae_checkpoint_load(&l, path), AE_OK);
     assert_memory_equal(l->state, m->state, m->n_state * sizeof(float));
     ae_free(l);
+    /* a file whose running variance is negative is refused (inference would take its root) */
+    m->layer[1].stat[5] = -1.0f;
+    assert_int_equal(ae_save(m, path), AE_OK);
+    assert_int_equal(ae_load(&l, path), AE_EFORMAT);
+    assert_non_null(strstr(ae_last_error(), "statistic"));
     remove(path);
     ae_free(m);
 }
