@@ -1,15 +1,7 @@
-#define _POSIX_C_SOURCE 200809L
 #include "fit.h"
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
-
-double ae_now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- processes ---- */
 

@@ -7,14 +7,10 @@
 #ifndef AE_FIT_H
 #define AE_FIT_H
 
+#include "loss.h"
 #include "optim.h"
 #include "plan.h"
 #include "rng.h"
-
-/* The parts of a step's loss: total = recon + kl + sparsity (the head's loss is all recon). */
-typedef struct ae_pass_parts {
-    double recon, kl, sparsity;
-} ae_pass_parts;
 
 /* Data-parallel training (ae_mpi.h fills this in; NULL everywhere else means one process).
  * Every process holds the whole model and global rows [first, first + n) of total; each step
@@ -71,8 +67,5 @@ typedef struct ae_fit_task {
  * restored), a failed checkpoint's or reduction's status. *epochs_done, when not NULL, follows
  * every finished epoch. */
 AE_HIDDEN int ae_fit(const ae_fit_task *t, int *epochs_done);
-
-/* Monotonic wall-clock seconds, for the epoch statistics. */
-AE_HIDDEN double ae_now_seconds(void);
 
 #endif

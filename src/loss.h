@@ -4,6 +4,11 @@
 
 #include "tensor.h"
 
+/* The parts of a step's loss: total = recon + kl + sparsity (the head's loss is all recon). */
+typedef struct ae_pass_parts {
+    double recon, kl, sparsity;
+} ae_pass_parts;
+
 /* Given the output layer's pre-bias product Z [rows x cols], its bias and activation, and the
  * target T, returns the loss as a mean over all rows * cols elements:
  *   MSE: mean (act(z + b) - t)^2                           (torch.nn.MSELoss)

@@ -4,21 +4,10 @@
 #ifndef AE_PASS_H
 #define AE_PASS_H
 
-#include "fit.h"
-#include "model.h"
+#include "loss.h"
+#include "pass_regs.h"
 #include "plan.h"
 #include "pool.h"
-
-/* What one pass computes beyond the plain reconstruction. */
-typedef struct ae_pass_cfg {
-    ae_loss loss;
-    int train;                              /* corruption and dropout apply */
-    ae_noise noise;
-    float noise_level;
-    float dropout;                          /* on hidden layers */
-    float sparsity_target, sparsity_weight; /* on the code */
-    float kl_weight;                        /* VAE */
-} ae_pass_cfg;
 
 /* Every buffer a training step touches, carved from one allocation sized for cap rows. */
 typedef struct ae_work {

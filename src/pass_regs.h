@@ -2,7 +2,18 @@
 #ifndef AE_PASS_REGS_H
 #define AE_PASS_REGS_H
 
-#include "pass.h"
+#include "model.h"
+
+/* What one pass computes beyond the plain reconstruction. */
+typedef struct ae_pass_cfg {
+    ae_loss loss;
+    int train;                              /* corruption and dropout apply */
+    ae_noise noise;
+    float noise_level;
+    float dropout;                          /* on hidden layers */
+    float sparsity_target, sparsity_weight; /* on the code */
+    float kl_weight;                        /* VAE */
+} ae_pass_cfg;
 
 /* Denoising: out [n] = x corrupted by the pass's noise, drawn from m's RNG. */
 AE_HIDDEN void ae_corrupt(ae_model *m, const ae_pass_cfg *c, const float *x, float *out, size_t n);

@@ -309,12 +309,6 @@ void ae_plan_balance(ae_run *run, double t) {
 
 /* ---- choosing ---- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* 1 when a product of a step on `rows` rows is big enough for OpenBLAS to thread it (every
  * product of layer l has rows x in x out multiply-adds). */
 static int step_may_thread(const ae_model *m, size_t rows) {
@@ -383,7 +377,7 @@ static int plan_by_timing(const ae_plan_request *req, ae_run *run, ae_plan_info 
     double fastest = 0.0;
     for (int r = 0; r < ROUNDS; r++)
         for (int i = 0; i < n; i++) {
-            if (fastest > 0.0 && now_s() - t0 + 1.5 * fastest > AE_PLAN_BUDGET * (double)req->steps * fastest)
+            if (fastest > 0.0 && ae_now_seconds() - t0 + 1.5 * fastest > AE_PLAN_BUDGET * (double)req->steps * fastest)
                 goto chosen; /* the next pass would not fit */
             if (i == 1 && !blas_started) {
                 if ((rc = run_begin(req, &cand[1])) != AE_OK) goto chosen;
@@ -406,7 +400,7 @@ chosen:;
 }
 
 int ae_plan_start(const ae_plan_request *req, ae_run *run) {
-    const double t0 = now_s();
+    const double t0 = ae_now_seconds();
     ae_plan_info info;
     memset(&info, 0, sizeof info);
     info.step_flops = ae_plan_step_flops(req->m, req->batch);
@@ -451,7 +445,7 @@ int ae_plan_start(const ae_plan_request *req, ae_run *run) {
         snprintf(info.note + k, sizeof info.note - k, "%s%s %.200s", k ? "; " : "",
                  s == AE_OK ? "plan saved to" : "could not save the plan to", path);
     }
-    info.plan_seconds = now_s() - t0;
+    info.plan_seconds = ae_now_seconds() - t0;
     tls_last = info;
     tls_have_last = 1;
     return AE_OK;

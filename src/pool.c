@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 /* Polls before a waiting thread sleeps (about 40-60 us of pause instructions on this
  * project's machine): long enough to span a phase's uneven end or the caller's serial work
@@ -251,4 +252,10 @@ void ae_split(size_t n, int t, int parts, size_t align, size_t *lo, size_t *hi) 
         if (i != 0) *lo -= *lo % align;
         if (i + 1 != T) *hi -= *hi % align;
     }
+}
+
+double ae_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -59,4 +59,7 @@ AE_HIDDEN void ae_pool_fail_start(int fail);
  * order drawn from it (index j of a phase of n runs task (a j + b) mod n, a prime to n). */
 AE_HIDDEN void ae_pool_test_order(uint32_t seed);
 
+/* Monotonic wall-clock seconds (step and epoch timings, planning). */
+AE_HIDDEN double ae_now_seconds(void);
+
 #endif
