@@ -15,6 +15,8 @@ ae_config as JSON) and crc32 (of the data section, 8 hex digits).
 Tensor names: encoder.{i}.weight [out, in] and encoder.{i}.bias [out] from the input side,
 decoder.{i}.* from the code side; a VAE's code layer is encoder.mu.* and encoder.logvar.*; a
 tied model has no decoder weights (decoder i uses encoder (n_hidden - i)'s, transposed).
+With batch_norm, each hidden block is two layers (dense, then batch norm, whose weight and bias
+[out] are gamma and beta, with running_mean and running_var [out]), counted in the indices.
 Input scaling: scaling.offset and scaling.scale [input_dim] (with a "scaling" metadata key),
 when the model scales its rows: x' = (x - offset) / scale goes in, rows come out as
 y * scale + offset; codes are those of the scaled rows.
@@ -46,24 +48,50 @@ class Model:
         self.tensors = tensors
         self.extra = {}
 
-    def _layers(self):
+    def _sequence(self):
+        """The layers in order: (stack, index in the stack, kind, activation), as libae builds
+        them: a hidden block is a dense layer, then with batch_norm a batch norm layer that
+        takes over the activation."""
         c = self.config
-        nh = c["n_hidden"]
-        acts = [c["hidden_act"]] * nh + [c["code_act"]] + [c["hidden_act"]] * nh + [c["output_act"]]
-        for i in range(2 * (nh + 1)):
-            stack, j = ("encoder", i) if i <= nh else ("decoder", i - nh - 1)
-            if c["variational"] and i == nh:  # the code is mu
-                yield self.tensors["encoder.mu.weight"], self.tensors["encoder.mu.bias"], acts[i]
+        nh, bn = c["n_hidden"], c.get("batch_norm", 0)
+        hidden = [("dense", "linear"), ("batchnorm", c["hidden_act"])] if bn else [("dense", c["hidden_act"])]
+        enc = hidden * nh + [("dense", c["code_act"])]
+        dec = hidden * nh + [("dense", c["output_act"])]
+        return ([("encoder", j, k, a) for j, (k, a) in enumerate(enc)] +
+                [("decoder", j, k, a) for j, (k, a) in enumerate(dec)])
+
+    def _layers(self):
+        """Each layer as a function of its input rows (float64), in order."""
+        c, t = self.config, self.tensors
+        seq = self._sequence()
+        n_enc = sum(1 for s in seq if s[0] == "encoder")
+        enc_dense = [j for s, j, k, _ in seq if s == "encoder" and k == "dense"]
+        dec_seen = 0
+        for i, (stack, j, kind, act) in enumerate(seq):
+            f = ACTIVATIONS[act]
+            if kind == "batchnorm":  # inference: the running statistics
+                g, b = t[f"{stack}.{j}.weight"], t[f"{stack}.{j}.bias"]
+                rm, rv = t[f"{stack}.{j}.running_mean"], t[f"{stack}.{j}.running_var"]
+                scale = g.astype(np.float64) / np.sqrt(rv.astype(np.float64) + 1e-5)
+                yield lambda a, f=f, s=scale, rm=rm, b=b: f((a - rm) * s + b)
                 continue
-            w = self.tensors.get(f"{stack}.{j}.weight")
-            if w is None:  # tied
-                w = self.tensors[f"encoder.{nh - j}.weight"].T
-            yield w, self.tensors[f"{stack}.{j}.bias"], acts[i]
+            if c["variational"] and i == n_enc - 1:  # the code is mu
+                w, b = t["encoder.mu.weight"], t["encoder.mu.bias"]
+            else:
+                w, b = t.get(f"{stack}.{j}.weight"), t[f"{stack}.{j}.bias"]
+                if w is None:  # tied: the mirror encoder dense layer's weight, transposed
+                    w = t[f"encoder.{enc_dense[len(enc_dense) - 1 - dec_seen]}.weight"].T
+            if stack == "decoder":
+                dec_seen += 1  # decoder dense layers so far
+            yield lambda a, f=f, w=w.astype(np.float64), b=b: f(a @ w.T + b)
+
+    def _n_enc(self):
+        return sum(1 for s in self._sequence() if s[0] == "encoder")
 
     def _run(self, x, layers):
         a = np.asarray(x, dtype=np.float64)
-        for w, b, act in layers:
-            a = ACTIVATIONS[act](a @ w.astype(np.float64).T + b)
+        for layer in layers:
+            a = layer(a)
         return a
 
     def _scale(self, x):
@@ -76,10 +104,10 @@ class Model:
         return y if off is None else y * sc.astype(np.float64) + off.astype(np.float64)
 
     def encode(self, x):
-        return self._run(self._scale(x), list(self._layers())[: self.config["n_hidden"] + 1])
+        return self._run(self._scale(x), list(self._layers())[: self._n_enc()])
 
     def decode(self, z):
-        return self._unscale(self._run(z, list(self._layers())[self.config["n_hidden"] + 1:]))
+        return self._unscale(self._run(z, list(self._layers())[self._n_enc():]))
 
     def reconstruct(self, x):
         return self._unscale(self._run(self._scale(x), self._layers()))

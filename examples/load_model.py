@@ -17,7 +17,7 @@ import aenumpy  # noqa: E402
 def check(folder):
     x = np.load(f"{folder}/input.npy")
     worst = 0.0
-    for variant in (0, 1, 2):
+    for variant in (0, 1, 2, 3):
         m = aenumpy.load(f"{folder}/model{variant}.safetensors")
         want = np.load(f"{folder}/reconstruction{variant}.npy")
         err = float(np.max(np.abs(m.reconstruct(x) - want)))

@@ -19,7 +19,7 @@ static int verify(const char *dir) {
     snprintf(path, sizeof path, "%s/input.npy", dir);
     int rc = ae_data_load(path, &x);
     if (rc) return fail("input", rc);
-    for (int variant = 0; variant < 3; variant++) {
+    for (int variant = 0; variant < 4; variant++) {
         ae_model *m;
         snprintf(path, sizeof path, "%s/roundtrip%d.safetensors", dir, variant);
         if ((rc = ae_load(&m, path))) return fail(path, rc);
@@ -61,9 +61,9 @@ int main(int argc, char **argv) {
     enum { N = 64, D = 12 };
     static float x[N * D], rec[N * D];
     for (int i = 0; i < N * D; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
-    /* Three models: every activation appears, a tied one, a variational one, and one that scales
-     * its inputs (z-score). */
-    for (int variant = 0; variant < 3; variant++) {
+    /* Four models: every activation appears, a tied one, a variational one, one that scales
+     * its inputs (z-score), and a tied one with batch norm (its running statistics). */
+    for (int variant = 0; variant < 4; variant++) {
         ae_config c = ae_config_default();
         c.input_dim = D;
         c.n_hidden = 2;
@@ -72,8 +72,9 @@ int main(int argc, char **argv) {
         c.code_dim = 3;
         c.hidden_act = variant == 1 ? AE_ACT_TANH : AE_ACT_LEAKY_RELU;
         c.code_act = variant == 1 ? AE_ACT_SIGMOID : AE_ACT_LINEAR;
-        c.tied_weights = variant == 1;
+        c.tied_weights = variant == 1 || variant == 3;
         c.variational = variant == 2;
+        c.batch_norm = variant == 3;
         c.scaling = variant == 0 ? AE_SCALE_ZSCORE : AE_SCALE_AUTO; /* scaling tensors for NumPy too */
         ae_model *m;
         int rc = ae_create(&m, &c);
