@@ -35,34 +35,40 @@ static void bn_init(ae_layer *l, ae_rng *rng) {
     }
 }
 
-/* The batch's mean and 1/std per unit into batch_stat, and the running statistics' update. */
+/* The batch's mean and 1/std per unit into batch_stat, and the running statistics' update.
+ * Row by row, so that the loops run along memory and vectorise; float sums, as torch's. */
 static void batch_statistics(const ae_layer *l, const float *x, size_t rows) {
     const size_t n = l->out;
     float *mean = l->batch_stat, *inv = l->batch_stat + n, *rm = l->stat, *rv = l->stat + n;
-    for (size_t j = 0; j < n; j++) {
-        double s = 0.0, sq = 0.0;
-        for (size_t i = 0; i < rows; i++) s += x[i * n + j];
-        const double mu = s / (double)rows;
-        for (size_t i = 0; i < rows; i++) {
-            const double d = (double)x[i * n + j] - mu;
-            sq += d * d;
+    ae_col_sum(x, rows, n, n, mean);
+    ae_scale(mean, n, 1.0f / (float)rows);
+    memset(inv, 0, n * sizeof(float)); /* the squared deviations' sums, first */
+    for (size_t i = 0; i < rows; i++) {
+        const float *restrict xr = x + i * n;
+        for (size_t j = 0; j < n; j++) {
+            const float d = xr[j] - mean[j];
+            inv[j] += d * d;
         }
-        const double var = sq / (double)rows;
-        mean[j] = (float)mu;
-        inv[j] = (float)(1.0 / sqrt(var + BN_EPS));
-        rm[j] = (1.0f - BN_MOMENTUM) * rm[j] + BN_MOMENTUM * (float)mu;
-        if (rows > 1) rv[j] = (1.0f - BN_MOMENTUM) * rv[j] + BN_MOMENTUM * (float)(sq / (double)(rows - 1));
+    }
+    for (size_t j = 0; j < n; j++) {
+        const float sq = inv[j];
+        inv[j] = (float)(1.0 / sqrt((double)sq / (double)rows + BN_EPS));
+        rm[j] = (1.0f - BN_MOMENTUM) * rm[j] + BN_MOMENTUM * mean[j];
+        if (rows > 1) rv[j] = (1.0f - BN_MOMENTUM) * rv[j] + BN_MOMENTUM * (float)((double)sq / (double)(rows - 1));
     }
 }
 
 static void bn_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train) {
     const size_t n = l->out;
     if (train) batch_statistics(l, x, rows);
-    for (size_t j = 0; j < n; j++) { /* y = gamma * (x - mean) * inv + beta = x * a + c */
-        const float inv = train ? l->batch_stat[n + j] : (float)(1.0 / sqrt((double)l->stat[n + j] + BN_EPS));
-        const float mean = train ? l->batch_stat[j] : l->stat[j];
-        const float a = l->w[j] * inv, c = l->b[j] - a * mean;
-        for (size_t i = 0; i < rows; i++) y[i * n + j] = x[i * n + j] * a + c;
+    const float *mean = train ? l->batch_stat : l->stat;
+    for (size_t i = 0; i < rows; i++) { /* y = gamma (x - mean) inv + beta */
+        const float *restrict xr = x + i * n;
+        float *restrict yr = y + i * n;
+        for (size_t j = 0; j < n; j++) {
+            const float inv = train ? l->batch_stat[n + j] : 1.0f / sqrtf(l->stat[n + j] + (float)BN_EPS);
+            yr[j] = l->w[j] * ((xr[j] - mean[j]) * inv) + l->b[j];
+        }
     }
     if (with_act) ae_act_forward(y, rows * n, l->act);
 }
@@ -73,15 +79,15 @@ static void bn_grad_params(const ae_layer *l, const float *x, const float *dz, s
     if (s) return;
     const size_t n = l->out;
     const float *mean = l->batch_stat, *inv = l->batch_stat + n;
-    for (size_t j = 0; j < n; j++) {
-        double dg = 0.0, db = 0.0;
-        for (size_t i = 0; i < rows; i++) {
-            const double d = dz[i * n + j];
-            db += d;
-            dg += d * ((double)x[i * n + j] - mean[j]) * inv[j];
+    float *restrict dg = l->dw, *restrict db = l->db;
+    memset(dg, 0, n * sizeof(float));
+    memset(db, 0, n * sizeof(float));
+    for (size_t i = 0; i < rows; i++) {
+        const float *restrict xr = x + i * n, *restrict dr = dz + i * n;
+        for (size_t j = 0; j < n; j++) {
+            db[j] += dr[j];
+            dg[j] += dr[j] * ((xr[j] - mean[j]) * inv[j]);
         }
-        l->dw[j] = (float)dg;
-        l->db[j] = (float)db;
     }
 }
 
@@ -90,12 +96,14 @@ static size_t bn_param_rows(const ae_layer *l) { return l->out; }
 /* dx from dz, dgamma and dbeta (grad_params ran first, over the same whole batch). */
 static void bn_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx) {
     const size_t n = l->out;
-    const float *mean = l->batch_stat, *inv = l->batch_stat + n;
-    for (size_t j = 0; j < n; j++) {
-        const double k = (double)l->w[j] * inv[j] / (double)rows, dg = l->dw[j], db = l->db[j];
-        for (size_t i = 0; i < rows; i++) {
-            const double xhat = ((double)x[i * n + j] - mean[j]) * inv[j];
-            dx[i * ld_dx + j] = (float)(k * ((double)rows * dz[i * n + j] - db - xhat * dg));
+    const float *mean = l->batch_stat, *inv = l->batch_stat + n, *dg = l->dw, *db = l->db;
+    const float r = (float)rows;
+    for (size_t i = 0; i < rows; i++) {
+        const float *restrict xr = x + i * n, *restrict dr = dz + i * n;
+        float *restrict out = dx + i * ld_dx;
+        for (size_t j = 0; j < n; j++) {
+            const float xhat = (xr[j] - mean[j]) * inv[j];
+            out[j] = l->w[j] * inv[j] / r * (r * dr[j] - db[j] - xhat * dg[j]);
         }
     }
 }
