@@ -242,6 +242,23 @@ AE_API void ae_free(ae_model *m);
  * and the weights: on NaN or Inf it restores the weights the epoch began with (or the best
  * epoch's, with early stopping) and returns AE_EDIVERGED. */
 AE_API int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts);
+/* Incremental training (scikit-learn's partial_fit), for rows that arrive over time: each call
+ * trains on the rows given now, once each, in the order given, and keeps what the next call
+ * needs: the optimizer's state and step count (continued when opts match the model's, as after
+ * ae_train; started afresh otherwise), the input scaling (fitted on the first call's rows when
+ * the model has none), and the rows that do not fill a whole batch of opts->batch_size, held in
+ * the model until the next call completes their batch. ae_train_partial_flush trains those
+ * held rows as a last, shorter batch. Several calls and a flush give the bits of one ae_train
+ * epoch over the concatenated rows with shuffle off (under the same thread plan: one thread,
+ * or ae_set_plan). epochs and shuffle are not used; val_x, val_split, patience, checkpoints,
+ * resume and a threshold are refused (AE_EINVAL); a call's batch_size must stay that of the
+ * rows held. on_batch is called after each step, on_epoch once per call (the call's rows).
+ * AE_EDIVERGED restores the weights and held rows the call began with. Held rows are not saved
+ * in model files: flush before saving. */
+AE_API int ae_train_partial(ae_model *m, const float *x, size_t n, const ae_train_opts *opts);
+AE_API int ae_train_partial_flush(ae_model *m, const ae_train_opts *opts);
+/* Rows held for the next batch (0 when none). */
+AE_API size_t ae_train_partial_held(const ae_model *m);
 /* x [n x input_dim] -> code [n x code_dim] (a VAE returns mu). */
 AE_API int ae_encode(const ae_model *m, const float *x, size_t n, float *code);
 /* code [n x code_dim] -> out [n x input_dim]. */

@@ -217,6 +217,7 @@ void ae_free(ae_model *m) {
     ae_dealloc(m->grads);
     ae_dealloc(m->state);
     ae_dealloc(m->scratch);
+    ae_dealloc(m->held);
     ae_dealloc(m);
 }
 

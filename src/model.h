@@ -46,6 +46,9 @@ struct ae_model {
     ae_head head;
     ae_threshold_state threshold;
     ae_scaler scaler; /* input scaling (cfg.scaling), fitted by the first training */
+    /* ae_train_partial's rows waiting for a whole batch: [held_cap x input_dim], scaled */
+    float *held;
+    size_t n_held, held_cap;
 };
 
 /* A layer stores up to four tensors (a VAE's code layer: four, a batch norm layer: two
