@@ -115,9 +115,14 @@ static int optim_step(const ae_fit_task *t) {
 typedef struct epoch_run {
     const ae_fit_task *t;
     uint32_t *perm, *idx;
+    uint32_t *order;   /* streaming: the epoch's block order */
     step_rng srng;
     int lead;
-    size_t total, first, cap;
+    size_t total;      /* rows an epoch (over every process) */
+    size_t first;      /* this process's first global row */
+    size_t local;      /* rows this process holds now: all of them, or the current block's */
+    size_t cap;        /* rows a step */
+    size_t batches;    /* steps an epoch, for on_batch */
 } epoch_run;
 
 /* This process's part of global rows perm[r0 .. r0 + rows) (or rows r0 .. in order): the step's
@@ -129,11 +134,12 @@ static double run_step(epoch_run *e, size_t r0, size_t rows, ae_pass_parts *part
     if (e->perm) { /* the batch by index into this process's rows */
         for (size_t i = 0; i < rows; i++) {
             const size_t g = (size_t)e->perm[r0 + i] - e->first; /* wraps when below first */
-            if (g < t->n) e->idx[local++] = (uint32_t)g;
+            if (g < e->local) e->idx[local++] = (uint32_t)g;
         }
         idx = e->idx;
     } else { /* rows in order: one contiguous run */
-        const size_t a = r0 > e->first ? r0 : e->first, b = r0 + rows < e->first + t->n ? r0 + rows : e->first + t->n;
+        const size_t a = r0 > e->first ? r0 : e->first;
+        const size_t b = r0 + rows < e->first + e->local ? r0 + rows : e->first + e->local;
         local = b > a ? b - a : 0;
         lo = local ? a - e->first : 0;
     }
@@ -163,12 +169,12 @@ static double run_step(epoch_run *e, size_t r0, size_t rows, ae_pass_parts *part
     return l;
 }
 
-/* The epoch's steps; sums the parts over its rows into *sum, the steps taken into *steps.
- * AE_OK, AE_EDIVERGED or a failed reduction's status. */
-static int run_steps(epoch_run *e, int epoch, ae_pass_parts *sum, size_t *steps) {
+/* The steps over `total` rows (the epoch's, or a block's); sums the parts over them into *sum,
+ * counts the steps taken in *steps. AE_OK, AE_EDIVERGED or a failed reduction's status. */
+static int run_steps(epoch_run *e, int epoch, size_t total, ae_pass_parts *sum, size_t *steps) {
     const ae_fit_task *t = e->t;
     const ae_train_opts *o = t->opts;
-    const size_t total = e->total, cap = e->cap;
+    const size_t cap = e->cap;
     int rc = AE_OK;
     for (size_t r0 = 0; r0 < total; r0 += cap) {
         const size_t rows = total - r0 < cap ? total - r0 : cap;
@@ -181,12 +187,41 @@ static int run_steps(epoch_run *e, int epoch, ae_pass_parts *sum, size_t *steps)
         /* The step checks the weights it wrote. Every process holds the same weights, so
          * every process finds the same. */
         if (!optim_step(t)) return AE_EDIVERGED;
-        if (o->on_batch && e->lead) o->on_batch(epoch, *steps, (total + cap - 1) / cap, l, o->user);
+        if (o->on_batch && e->lead) o->on_batch(epoch, *steps, e->batches, l, o->user);
         sum->recon += part.recon * (double)rows;
         sum->kl += part.kl * (double)rows;
         sum->sparsity += part.sparsity * (double)rows;
     }
     return AE_OK;
+}
+
+/* perm = a permutation of [0, n) when shuffling: from the identity each time, so that the
+ * order depends on the RNG state alone. */
+static void shuffle(epoch_run *e, size_t n) {
+    if (!e->perm) return;
+    for (size_t i = 0; i < n; i++) e->perm[i] = (uint32_t)i;
+    ae_rng_permute(e->t->rng, e->perm, n);
+}
+
+/* A streamed epoch: the blocks in an order shuffled by the RNG, each block's rows shuffled
+ * within it (so a row's neighbours in a batch come from its own block: a shuffle buffer the
+ * size of a block, not a full shuffle), steps over each block as it is loaded. */
+static int run_blocks(epoch_run *e, int epoch, ae_pass_parts *sum, size_t *steps) {
+    const ae_fit_task *t = e->t;
+    const size_t nb = t->n_blocks;
+    for (size_t b = 0; b < nb; b++) e->order[b] = (uint32_t)b;
+    if (e->perm) ae_rng_permute(t->rng, e->order, nb);
+    step_rng_epoch(&e->srng, t->rng, t->dist);
+    int rc = AE_OK;
+    for (size_t i = 0; i < nb && rc == AE_OK; i++) {
+        size_t rows = 0;
+        rc = t->load(t->ctx, e->order[i], i + 1 < nb ? e->order[i + 1] : AE_FIT_NO_BLOCK, &rows);
+        if (rc != AE_OK) break;
+        e->local = rows;
+        shuffle(e, rows);
+        rc = run_steps(e, epoch, rows, sum, steps);
+    }
+    return rc;
 }
 
 /* Early stopping's record: the best monitored loss and the weights that gave it. */
@@ -259,13 +294,16 @@ static int run_epoch(epoch_run *e, int epoch, float *good, best_run *best, int *
     ae_pass_parts sum = {0.0, 0.0, 0.0};
     size_t steps = 0;
     snapshot(t, good, 0);
-    if (e->perm) { /* from the identity each epoch: the order depends on the RNG state alone */
-        for (size_t i = 0; i < e->total; i++) e->perm[i] = (uint32_t)i;
-        ae_rng_permute(t->rng, e->perm, e->total);
+    int rc;
+    if (t->n_blocks > 1) {
+        rc = run_blocks(e, epoch, &sum, &steps);
+    } else {
+        shuffle(e, e->total);
+        step_rng_epoch(&e->srng, t->rng, t->dist);
+        rc = run_steps(e, epoch, e->total, &sum, &steps);
     }
-    step_rng_epoch(&e->srng, t->rng, t->dist);
-    int rc = run_steps(e, epoch, &sum, &steps);
     if (rc == AE_EDIVERGED) diverged(e, epoch, steps, t0, good);
+    else if (rc != AE_OK) snapshot(t, good, 1); /* a failed read or reduction: the epoch's first weights */
     if (rc != AE_OK) return rc;
     ae_epoch_stats s;
     if ((rc = epoch_stats(e, epoch, &sum, t0, &s)) != AE_OK) return rc;
@@ -288,15 +326,22 @@ int ae_fit(const ae_fit_task *t, int *epochs_done) {
     e.lead = !t->dist || t->dist->rank == 0; /* calls back and writes files */
     e.total = t->dist ? t->dist->total : t->n;
     e.first = t->dist ? t->dist->first : 0;
+    e.local = t->n_blocks > 1 ? 0 : t->n;
     e.cap = t->batch < e.total ? t->batch : e.total;
+    e.batches = (e.total + e.cap - 1) / e.cap;
+    if (t->n_blocks > 1) /* whole batches a block, but the last */
+        e.batches = (t->n_blocks - 1) * ((t->block_rows + e.cap - 1) / e.cap) +
+                    (e.total - (t->n_blocks - 1) * t->block_rows + e.cap - 1) / e.cap;
     best_run best = {NULL, INFINITY, 0, 0};
     const size_t floats = span_floats(t);
     /* The weights each epoch starts from, restored if the epoch diverges. */
     float *good = ae_calloc(floats, sizeof(float));
     int rc = good ? AE_OK : AE_ENOMEM;
-    if (rc == AE_OK && o->shuffle && (!(e.perm = ae_calloc(e.total, sizeof *e.perm)) ||
+    const size_t perm_rows = t->n_blocks > 1 ? t->block_rows : e.total;
+    if (rc == AE_OK && o->shuffle && (!(e.perm = ae_calloc(perm_rows, sizeof *e.perm)) ||
                                       !(e.idx = ae_calloc(e.cap, sizeof *e.idx))))
         rc = AE_ENOMEM;
+    if (rc == AE_OK && t->n_blocks > 1 && !(e.order = ae_calloc(t->n_blocks, sizeof *e.order))) rc = AE_ENOMEM;
     if (rc == AE_OK && o->patience > 0 && !(best.weights = ae_calloc(floats, sizeof(float)))) rc = AE_ENOMEM;
     if ((rc = dist_agree(t->dist, rc)) == AE_OK) {
         int stop = 0;
@@ -305,6 +350,7 @@ int ae_fit(const ae_fit_task *t, int *epochs_done) {
         if (best.have) snapshot(t, best.weights, 1);
     }
     ae_dealloc(best.weights);
+    ae_dealloc(e.order);
     ae_dealloc(e.idx);
     ae_dealloc(e.perm);
     ae_dealloc(good);

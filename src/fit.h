@@ -35,6 +35,7 @@ typedef struct ae_span {
 } ae_span;
 
 #define AE_FIT_SPANS 2
+#define AE_FIT_NO_BLOCK ((size_t)-1)
 
 typedef struct ae_fit_task {
     ae_span span[AE_FIT_SPANS]; /* the trained blocks */
@@ -58,6 +59,12 @@ typedef struct ae_fit_task {
     /* NULL, or saves the work so far after an epoch: AE_OK or a status (ae_last_error says
      * why). Called on the lead process only. */
     int (*checkpoint)(void *ctx, int epoch);
+    /* Streaming (n_blocks > 1): the rows come in blocks of block_rows (the last may be
+     * shorter; n is then the rows of every block together). load makes block `block` the
+     * current one (its rows in *rows; the step's row numbers are then the block's) and may
+     * start reading block `next` ahead (AE_FIT_NO_BLOCK: none). 0 or 1: every row at hand. */
+    size_t n_blocks, block_rows;
+    int (*load)(void *ctx, size_t block, size_t next, size_t *rows);
     void *ctx;
     const ae_train_opts *opts;  /* epochs, clip_norm, patience, checkpoint_every, callbacks */
     const ae_dist *dist;        /* NULL: one process */

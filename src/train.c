@@ -87,7 +87,7 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
 
 /* Puts "checkpoint" and the epoch before the saver's detail (which names the path and the
  * system's reason), so that ae_last_error says it was the checkpoint. */
-static void checkpoint_failed(int rc, int epoch) {
+void ae_checkpoint_failed(int rc, int epoch) {
     char detail[400];
     snprintf(detail, sizeof detail, "%s", ae_last_error());
     if (epoch) ae_fail(rc, "checkpoint after epoch %d: %s", epoch, detail);
@@ -125,7 +125,7 @@ static double train_validate(void *p, size_t *rows) {
 static int train_checkpoint(void *p, int epoch) {
     train_ctx *c = p;
     const int rc = ae_checkpoint_save(c->m, c->o->checkpoint_path);
-    if (rc != AE_OK) checkpoint_failed(rc, epoch); /* the caller hears why saving failed */
+    if (rc != AE_OK) ae_checkpoint_failed(rc, epoch); /* the caller hears why saving failed */
     return rc;
 }
 
@@ -180,7 +180,7 @@ int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *op
     if (rc == AE_OK) rc = ae_pass_plan(m, &c.w, &c.pc, x, n, total, lead, &c.run);
     /* A checkpoint that cannot be written is found now, not after the first epochs. */
     if (rc == AE_OK && lead && o->checkpoint_every > 0 && (rc = ae_path_writable(o->checkpoint_path)) != AE_OK)
-        checkpoint_failed(rc, 0);
+        ae_checkpoint_failed(rc, 0);
     if (dist && dist->agree) rc = dist->agree(rc, dist->ctx);
     if (rc == AE_OK) {
         ae_fit_task t;

@@ -5,6 +5,8 @@
 #include "fit.h"
 #include "pass.h"
 
+/* Puts "checkpoint" and the epoch (0: before the first) before the saver's detail. */
+AE_HIDDEN void ae_checkpoint_failed(int rc, int epoch);
 /* Checks training options against a model: AE_OK or AE_EINVAL. */
 AE_HIDDEN int ae_train_opts_check(const ae_model *m, const ae_train_opts *o);
 

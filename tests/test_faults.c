@@ -122,6 +122,25 @@ static int op_train(ae_model *m, void *ctx) {
     return ae_train(m, x, N, &o);
 }
 
+/* Streaming from a file in blocks of 32 rows (a reader thread allocates as it reads), and
+ * incremental training with rows held between calls. */
+static int op_stream(ae_model *m, void *ctx) {
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 2;
+    o.batch_size = 16;
+    return ae_train_stream(m, (const char *)ctx, &o, 32);
+}
+
+static int op_partial(ae_model *m, void *ctx) {
+    (void)ctx;
+    ae_train_opts o = ae_train_opts_default();
+    o.batch_size = 16;
+    int rc = ae_train_partial(m, x, 21, &o);
+    if (rc == AE_OK) rc = ae_train_partial(m, x + 21 * D, N - 21, &o);
+    if (rc == AE_OK) rc = ae_train_partial_flush(m, &o);
+    return rc;
+}
+
 static int op_infer(ae_model *m, void *ctx) {
     (void)ctx;
     float code[N * 3], out[N * D], err[N];
@@ -272,6 +291,13 @@ static void test_every_allocation_fails_cleanly(void **state) {
         total += walk(vae ? "head vae" : "head", m, op_head, NULL, !vae);
         total += walk(vae ? "fine-tune vae" : "fine-tune", m, op_head_finetune, NULL, !vae);
         if (!vae) total += walk("pretrain", m, op_pretrain, NULL, 1);
+        if (!vae) {
+            const char *sp = path_of("stream.npy");
+            assert_int_equal(ae_npy_save(sp, x, N, D), AE_OK);
+            total += walk("stream", m, op_stream, (void *)sp, 0);
+            total += walk("partial", m, op_partial, NULL, 0);
+            remove(sp);
+        }
         /* the model file with a head and a threshold */
         total += walk(vae ? "save+head vae" : "save+head", m, op_save, (void *)p, 1);
         total += walk(vae ? "load+head vae" : "load+head", NULL, op_load, (void *)p, 0);
