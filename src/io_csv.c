@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "io_csv.h"
 #include "io_data.h"
 
 #define MAX_NUMBER 255   /* longest field taken as a number */
