@@ -35,8 +35,6 @@ AE_HIDDEN int ae_layout_values(const ae_layout *L, const unsigned char *p, size_
 
 /* IDX: the header from p[0..len) (at least the whole header), into L. */
 AE_HIDDEN int ae_idx_layout(const unsigned char *p, size_t len, ae_layout *L);
-/* A whole IDX file in memory: exactly its declared values after the header. */
-AE_HIDDEN int ae_idx_parse(const unsigned char *p, size_t len, ae_data *out);
 
 /* .npy: where the dict starts, from the magic and version (p[0..8)): 10 for version 1.0, 12
  * for 2.0 and 3.0; 0 for any other version (then ae_npy_version_error says so). */
@@ -46,8 +44,6 @@ AE_HIDDEN size_t ae_npy_dict_len(const unsigned char *p, size_t start);
 AE_HIDDEN int ae_npy_version_error(const unsigned char *p);
 /* .npy: the header from p[0..len) (at least the whole header), into L. */
 AE_HIDDEN int ae_npy_layout(const unsigned char *p, size_t len, ae_layout *L);
-/* A whole .npy file in memory: exactly its declared values after the header. */
-AE_HIDDEN int ae_npy_parse(const unsigned char *p, size_t len, ae_data *out);
 
 /* How far the inflated bytes p[0..n) of a gzip stream may go: *allow is an IDX or .npy
  * file's declared size plus one byte (*by_header = 1: more is the parser's to refuse), else

@@ -47,14 +47,15 @@ int ae_data_alloc(ae_data *d, size_t rows, size_t cols) {
 
 /* The bytes of a plain (not gzip) file or buffer, by content. */
 static int parse_plain(const unsigned char *p, size_t len, const ae_csv_opts *o, ae_data *out, ae_data *labels) {
-    int binary = (len >= 6 && memcmp(p, "\x93" "NUMPY", 6) == 0) || (len >= 2 && p[0] == 0 && p[1] == 0);
-    if (binary && (o->columns || o->drop || o->label))
+    int npy = len >= 6 && memcmp(p, "\x93" "NUMPY", 6) == 0, idx = len >= 2 && p[0] == 0 && p[1] == 0;
+    if ((npy || idx) && (o->columns || o->drop || o->label))
         return ae_fail(AE_EINVAL, "columns, drop and label apply to text files; this is %s",
                        p[0] == 0 ? "an IDX file" : "a .npy file");
     if (labels) *labels = (ae_data){NULL, 0, 0};
-    if (len >= 6 && memcmp(p, "\x93" "NUMPY", 6) == 0) return ae_npy_parse(p, len, out);
-    if (len >= 2 && p[0] == 0 && p[1] == 0) return ae_idx_parse(p, len, out);
-    return ae_csv_parse(p, len, o, out, labels);
+    if (!npy && !idx) return ae_csv_parse(p, len, o, out, labels);
+    ae_layout L;
+    int rc = npy ? ae_npy_layout(p, len, &L) : ae_idx_layout(p, len, &L);
+    return rc != AE_OK ? rc : ae_layout_values(&L, p, len, out);
 }
 
 /* A buffer as it comes, gzip or not: inflated first (one layer), then parsed. owned (p's

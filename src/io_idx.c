@@ -130,12 +130,6 @@ int ae_idx_layout(const unsigned char *p, size_t len, ae_layout *L) {
     return AE_OK;
 }
 
-int ae_idx_parse(const unsigned char *p, size_t len, ae_data *out) {
-    ae_layout L;
-    int rc = ae_idx_layout(p, len, &L);
-    return rc != AE_OK ? rc : ae_layout_values(&L, p, len, out);
-}
-
 /* ---------------------------------------------------------------- gzip's cap */
 
 int ae_layout_inflate_cap(const unsigned char *p, size_t n, size_t text_limit, size_t *allow, int *by_header) {

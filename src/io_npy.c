@@ -234,12 +234,6 @@ int ae_npy_layout(const unsigned char *p, size_t len, ae_layout *L) {
     return AE_OK;
 }
 
-int ae_npy_parse(const unsigned char *p, size_t len, ae_data *out) {
-    ae_layout L;
-    int rc = ae_npy_layout(p, len, &L);
-    return rc != AE_OK ? rc : ae_layout_values(&L, p, len, out);
-}
-
 /* .npy 1.0: magic, version, 2-byte little-endian header length, the dict padded with spaces
  * and ended by '\n' so that the data starts at a multiple of 64 bytes, then the floats.
  * Written atomically (io_file): any previous file at path survives a failed save. */
