@@ -4,7 +4,6 @@
 
 #include "error.h"
 #include "io_file.h"
-#include "model.h"
 
 AE_API int ae_csv_save(const char *path, const float *x, size_t rows, size_t cols) {
     ae_error_clear();

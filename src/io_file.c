@@ -305,3 +305,72 @@ int ae_atomic_close(ae_atomic_file *a) {
     memset(a, 0, sizeof *a);
     return rc;
 }
+
+/* ---------------------------------------------------------------- reading data files */
+
+#define MAX_BYTES ((uint64_t)8 << 30)
+
+size_t ae_read_limit(void) { return MAX_BYTES < (uint64_t)SIZE_MAX ? (size_t)MAX_BYTES : SIZE_MAX - 1; }
+
+int ae_grow(unsigned char **buf, size_t *cap, size_t max) {
+    if (*cap >= max) return AE_EFORMAT;
+    size_t ncap = *cap <= max / 2 ? *cap * 2 : max;
+    unsigned char *nb = ae_realloc(*buf, ncap);
+    if (!nb) return AE_ENOMEM;
+    *buf = nb;
+    *cap = ncap;
+    return AE_OK;
+}
+
+int ae_io_error(void) { return ae_fail(AE_EIO, "%s", strerror(errno)); }
+
+int ae_read_too_large(void) {
+    return ae_fail(AE_EFORMAT, "larger than %zu bytes, the most a data file may be", ae_read_limit());
+}
+
+int ae_read_open(const char *path, FILE **f, int *regular, uint64_t *size) {
+    *regular = 0;
+    *size = 0;
+    *f = fopen(path, "rb");
+    if (!*f) return ae_io_error();
+    struct stat st;
+    if (fstat(fileno(*f), &st) != 0) return ae_io_error();
+    if (S_ISDIR(st.st_mode)) return ae_fail(AE_EIO, "%s", strerror(EISDIR));
+    if (S_ISREG(st.st_mode)) {
+        if (st.st_size < 0 || (uint64_t)st.st_size > ae_read_limit()) return ae_read_too_large();
+        *regular = 1;
+        *size = (uint64_t)st.st_size;
+    }
+    return AE_OK;
+}
+
+int ae_read_file(const char *path, unsigned char **out, size_t *out_len) {
+    FILE *f;
+    int regular;
+    uint64_t size;
+    int rc = ae_read_open(path, &f, &regular, &size);
+    if (!f) return rc;
+    size_t limit = ae_read_limit(), len = 0;
+    size_t cap = regular ? (size_t)size + 1 : 65536; /* +1: EOF shows up without growing the buffer */
+    unsigned char *buf = rc == AE_OK ? ae_malloc(cap) : NULL;
+    if (rc == AE_OK && !buf) rc = AE_ENOMEM;
+    while (rc == AE_OK) { /* grows only when the file is not regular or changed meanwhile */
+        if (len == cap && (rc = ae_grow(&buf, &cap, limit + 1)) != AE_OK) break;
+        size_t want = cap - len, got = fread(buf + len, 1, want, f);
+        len += got;
+        if (got < want) {
+            if (ferror(f)) rc = ae_io_error(); /* a directory lands here too (EISDIR) */
+            break;
+        }
+    }
+    if (rc == AE_EFORMAT && ae_last_error()[0] == '\0') rc = ae_read_too_large();
+    if (rc == AE_OK && len > limit) rc = ae_read_too_large();
+    if (fclose(f) != 0 && rc == AE_OK) rc = ae_io_error();
+    if (rc != AE_OK) {
+        ae_dealloc(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = len;
+    return AE_OK;
+}

@@ -1,10 +1,12 @@
 /* io_file: the atomic file write shared by the model file, the .npy and the CSV writers:
  * a temporary file beside the target, flushed and fsync'ed, then renamed over it, so that a
  * failed write never harms the file already there. Also: the up-front check that a path can
- * be written, and the system's reason for an I/O failure in ae_last_error. */
+ * be written, the system's reason for an I/O failure in ae_last_error, and the data readers'
+ * side: a whole file into memory, under the size limit every reader shares. */
 #ifndef AE_IO_FILE_H
 #define AE_IO_FILE_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "tensor.h"
@@ -39,5 +41,29 @@ AE_HIDDEN int ae_path_writable(const char *path);
 
 /* The system's reason for errno err ("No such file or directory"), thread-safe. */
 AE_HIDDEN const char *ae_sys_reason(int err, char *buf, size_t size);
+
+/* The most bytes read from disk, or inflated from a gzip stream: 8 GiB, or less where size_t
+ * is narrower; one below SIZE_MAX so that limit + 1 fits. */
+AE_HIDDEN size_t ae_read_limit(void);
+
+/* Doubles a byte buffer, up to max bytes: AE_EFORMAT (no detail) once it holds max already
+ * (the input is over the size limit), AE_ENOMEM when realloc fails (the buffer is then
+ * unchanged). */
+AE_HIDDEN int ae_grow(unsigned char **buf, size_t *cap, size_t max);
+
+/* fopen/fread/fstat/fclose failed: AE_EIO with strerror(errno) as the detail. */
+AE_HIDDEN int ae_io_error(void);
+
+/* "larger than ae_read_limit() bytes, the most a data file may be": AE_EFORMAT. */
+AE_HIDDEN int ae_read_too_large(void);
+
+/* Opens path for reading a data file: a folder is AE_EIO, a regular file larger than
+ * ae_read_limit() AE_EFORMAT. *regular and *size tell a regular file and its size. *f is
+ * left open whatever this returns once fopen succeeded: the caller closes it. */
+AE_HIDDEN int ae_read_open(const char *path, FILE **f, int *regular, uint64_t *size);
+
+/* The whole file at path into a new buffer (ae_malloc'ed); a file over ae_read_limit() is
+ * AE_EFORMAT, a folder AE_EIO. The detail does not name the file. */
+AE_HIDDEN int ae_read_file(const char *path, unsigned char **out, size_t *out_len);
 
 #endif
