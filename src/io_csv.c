@@ -10,7 +10,7 @@
 #include "error.h"
 #include "io_csv.h"
 #include "io_csv_cols.h"
-#include "io_data.h"
+#include "io_file.h"
 
 /* ---------------------------------------------------------------- the passes */
 

@@ -19,7 +19,6 @@
 #include "error.h"
 #include "io_binary.h"
 #include "io_csv.h"
-#include "io_data.h"
 #include "io_file.h"
 #include "io_gzip.h"
 #include "io_range.h"
@@ -33,17 +32,6 @@ AE_API int ae_data_set_max_inflate(size_t bytes) {
 }
 
 AE_API size_t ae_data_max_inflate(void) { return atomic_load(&max_inflate); }
-
-int ae_data_alloc(ae_data *d, size_t rows, size_t cols) {
-    size_t n, bytes;
-    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, sizeof(float), &bytes))
-        return ae_fail(AE_EFORMAT, "%zu rows of %zu values overflow the address space", rows, cols);
-    d->x = ae_alloc(bytes); /* 64-byte aligned, and seen by the allocation hook */
-    if (!d->x) return AE_ENOMEM;
-    d->rows = rows;
-    d->cols = cols;
-    return AE_OK;
-}
 
 /* The bytes of a plain (not gzip) file or buffer, by content. */
 static int parse_plain(const unsigned char *p, size_t len, const ae_csv_opts *o, ae_data *out, ae_data *labels) {
@@ -81,13 +69,6 @@ static int parse_any(const unsigned char *p, size_t len, unsigned char *owned, c
 }
 
 /* Puts "path: " in front of the detail a failure recorded (when it recorded one). */
-int ae_with_path(int rc, const char *path) {
-    if (rc == AE_OK || ae_last_error()[0] == '\0') return rc;
-    char detail[512];
-    snprintf(detail, sizeof detail, "%s", ae_last_error());
-    return ae_fail(rc, "%s: %s", path, detail);
-}
-
 AE_API ae_csv_opts ae_csv_opts_default(void) {
     ae_csv_opts o;
     memset(&o, 0, sizeof o);

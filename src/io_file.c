@@ -374,3 +374,21 @@ int ae_read_file(const char *path, unsigned char **out, size_t *out_len) {
     *out_len = len;
     return AE_OK;
 }
+
+int ae_data_alloc(ae_data *d, size_t rows, size_t cols) {
+    size_t n, bytes;
+    if (!ae_mul_ok(rows, cols, &n) || !ae_mul_ok(n, sizeof(float), &bytes))
+        return ae_fail(AE_EFORMAT, "%zu rows of %zu values overflow the address space", rows, cols);
+    d->x = ae_alloc(bytes); /* 64-byte aligned, and seen by the allocation hook */
+    if (!d->x) return AE_ENOMEM;
+    d->rows = rows;
+    d->cols = cols;
+    return AE_OK;
+}
+
+int ae_with_path(int rc, const char *path) {
+    if (rc == AE_OK || ae_last_error()[0] == '\0') return rc;
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", ae_last_error());
+    return ae_fail(rc, "%s: %s", path, detail);
+}

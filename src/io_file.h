@@ -66,4 +66,11 @@ AE_HIDDEN int ae_read_open(const char *path, FILE **f, int *regular, uint64_t *s
  * AE_EFORMAT, a folder AE_EIO. The detail does not name the file. */
 AE_HIDDEN int ae_read_file(const char *path, unsigned char **out, size_t *out_len);
 
+/* Allocates d->x for rows x cols floats (both > 0) and sets the shape; AE_EFORMAT when the
+ * size overflows, AE_ENOMEM. */
+AE_HIDDEN int ae_data_alloc(ae_data *d, size_t rows, size_t cols);
+
+/* Puts "path: " in front of the detail a failure recorded (when it recorded one); rc back. */
+AE_HIDDEN int ae_with_path(int rc, const char *path);
+
 #endif

@@ -6,7 +6,6 @@
 
 #include "error.h"
 #include "io_binary.h"
-#include "io_data.h"
 #include "io_file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__

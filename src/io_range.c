@@ -7,7 +7,6 @@
 
 #include "error.h"
 #include "io_binary.h"
-#include "io_data.h"
 #include "io_file.h"
 #include "io_gzip.h"
 #include "io_range.h"
