@@ -19,6 +19,7 @@
 #include "error.h"
 #include "io_binary.h"
 #include "io_csv.h"
+#include "io_data.h"
 #include "io_file.h"
 #include "io_gzip.h"
 #include "io_range.h"
@@ -162,19 +163,35 @@ AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols) {
  * reached), except by a range that ends at the last row, which reads the stream to its end
  * and so refuses what ae_data_load refuses. A range outside [0, rows) is AE_EINVAL, found
  * from the header before any data is read. *out is zeroed on failure. */
-AE_API int ae_data_load_range(const char *path, size_t first, size_t count, ae_data *out) {
-    ae_error_clear();
-    if (!out) return ae_fail(AE_EINVAL, "out is NULL");
-    *out = (ae_data){NULL, 0, 0};
+/* ae_data_load_range, into out->x when it is given (count x its cols floats, which the file's
+ * columns must match), else into floats allocated here. */
+static int load_range(const char *path, size_t first, size_t count, ae_data *out) {
     if (!path || count == 0) return ae_fail(AE_EINVAL, path ? "count is 0" : "path is NULL");
+    const int given = out->x != NULL;
     ae_stream s;
     ae_layout L;
     int text = 0, rc = ae_range_header(&s, path, &L, &text);
+    if (rc == AE_OK && given && (text || L.cols != out->cols))
+        rc = ae_fail(AE_EFORMAT, text ? "a text file has no rows to read in place"
+                                      : "%zu columns, not the %zu expected", text ? 0 : L.cols, out->cols);
     if (rc == AE_OK && !text) rc = ae_range_rows(&s, &L, first, count, out);
     int rc_close = ae_stream_close(&s);
     if (rc == AE_OK) rc = rc_close;
     rc = ae_with_path(rc, path);
     if (rc == AE_OK && text) rc = ae_range_text(path, first, count, out); /* its details name the file */
+    return rc;
+}
+
+AE_API int ae_data_load_range(const char *path, size_t first, size_t count, ae_data *out) {
+    ae_error_clear();
+    if (!out) return ae_fail(AE_EINVAL, "out is NULL");
+    *out = (ae_data){NULL, 0, 0};
+    const int rc = load_range(path, first, count, out);
     if (rc != AE_OK) ae_data_free(out);
     return rc;
+}
+
+int ae_data_read_range(const char *path, size_t first, size_t count, float *x, size_t cols) {
+    ae_data into = {x, count, cols};
+    return x ? load_range(path, first, count, &into) : ae_fail(AE_EINVAL, "no buffer");
 }

@@ -84,7 +84,7 @@ int ae_range_rows(ae_stream *s, const ae_layout *L, size_t first, size_t count, 
     if (!buf) return AE_ENOMEM;
     int rc = AE_OK;
     if (!s->gz && s->regular) {
-        rc = ae_data_alloc(out, count, L->cols);
+        if (!out->x) rc = ae_data_alloc(out, count, L->cols);
         if (rc == AE_OK) rc = ae_stream_skip(s, first * row_bytes, buf);
         size_t per = AE_CHUNK / L->esize;
         while (rc == AE_OK && done < n) {
@@ -105,7 +105,7 @@ int ae_range_rows(ae_stream *s, const ae_layout *L, size_t first, size_t count, 
             if ((rc = ae_stream_read(s, raw + done, cap - done, &got)) == AE_OK && got < cap - done) rc = AE_EFORMAT;
             done += got;
         }
-        if (rc == AE_OK) rc = ae_data_alloc(out, count, L->cols);
+        if (rc == AE_OK && !out->x) rc = ae_data_alloc(out, count, L->cols);
         if (rc == AE_OK) ae_layout_convert(L, raw, n, out->x);
         ae_dealloc(raw);
     }

@@ -13,8 +13,8 @@
  * a gzip stream is inflated only up to the end of its header. */
 AE_HIDDEN int ae_range_header(ae_stream *s, const char *path, ae_layout *L, int *text);
 
-/* Rows [first, first + count) of the values that follow L's header in s, into out (allocated
- * here). A range outside [0, L->rows) is AE_EINVAL (ae_range_error). A range that ends at the
+/* Rows [first, first + count) of the values that follow L's header in s, into out (out->x
+ * allocated here, unless the caller gave it: count x L->cols floats). A range outside [0, L->rows) is AE_EINVAL (ae_range_error). A range that ends at the
  * last row also reads on to the end of the file, which must come right there. */
 AE_HIDDEN int ae_range_rows(ae_stream *s, const ae_layout *L, size_t first, size_t count, ae_data *out);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "io_data.h"
 #include "io_file.h"
 #include "train.h"
 
@@ -37,25 +38,24 @@ typedef struct stream {
     const ae_train_opts *o;
 } stream;
 
-/* Reads block b into buffer slot, in the model's units. */
+/* Reads block b into buffer slot, in the model's units: straight into the buffer, so that
+ * reading allocates nothing per block. */
 static int read_block(stream *s, long b, int slot, char *detail, size_t cap) {
     const size_t first = (size_t)b * s->block_rows;
     const size_t count = first + s->block_rows <= s->total ? s->block_rows : s->total - first;
-    ae_data blk;
-    int rc = ae_data_load_range(s->path, first, count, &blk);
-    if (rc == AE_OK && blk.cols != s->d) rc = ae_fail(AE_EFORMAT, "%s changed: %zu columns now", s->path, blk.cols);
-    if (rc == AE_OK && (rc = ae_check_rows(blk.x, count, s->d)) != AE_OK) {
+    float *x = s->buf[slot];
+    s->have[slot] = -1;
+    int rc = ae_data_read_range(s->path, first, count, x, s->d);
+    if (rc == AE_OK && (rc = ae_check_rows(x, count, s->d)) != AE_OK) {
         char why[200];
         snprintf(why, sizeof why, "%s", ae_last_error());
         ae_fail(rc, "%s, in the block of rows from %zu", why, first + 1);
     }
     if (rc == AE_OK) {
-        if (ae_scaler_active(&s->m->scaler)) ae_scaler_apply(&s->m->scaler, blk.x, count, s->buf[slot]);
-        else memcpy(s->buf[slot], blk.x, count * s->d * sizeof(float));
+        if (ae_scaler_active(&s->m->scaler)) ae_scaler_apply(&s->m->scaler, x, count, x);
         s->rows[slot] = count;
         s->have[slot] = b;
     }
-    if (rc == AE_OK || blk.x) ae_data_free(&blk);
     if (rc != AE_OK && detail) snprintf(detail, cap, "%s", ae_last_error());
     return rc;
 }
@@ -148,14 +148,14 @@ static int stream_open(stream *s, size_t buffer_rows) {
         if (!(s->buf[i] = ae_calloc(s->block_rows * s->d, sizeof(float)))) return AE_ENOMEM;
         s->have[i] = -1;
     }
-    ae_data first;
-    if ((rc = ae_data_load_range(s->path, 0, s->block_rows, &first)) != AE_OK) return rc;
+    /* The first block in the user's units fits the scaling (a copy of it is made meanwhile);
+     * then read again, scaled. */
+    if ((rc = ae_data_read_range(s->path, 0, s->block_rows, s->buf[0], s->d)) != AE_OK) return rc;
     const float *scaled = NULL;
     float *owned = NULL;
-    rc = ae_check_rows(first.x, s->block_rows, s->d);
-    if (rc == AE_OK) rc = ae_prepare_rows(s->m, first.x, s->block_rows, &scaled, &owned);
+    rc = ae_check_rows(s->buf[0], s->block_rows, s->d);
+    if (rc == AE_OK) rc = ae_prepare_rows(s->m, s->buf[0], s->block_rows, &scaled, &owned);
     ae_dealloc(owned);
-    ae_data_free(&first);
     return rc == AE_OK ? read_block(s, 0, 0, NULL, 0) : rc;
 }
 
