@@ -34,7 +34,8 @@ static void maybe_png(const model_args *a, const float *x, size_t rows, size_t c
 #ifdef AE_HAVE_PNG
     size_t h = 0, w = 0;
     if (a->shape) {
-        if (sscanf(a->shape, "%zux%zu", &h, &w) != 2 || h * w != cols) die("--image-shape %s does not give %zu pixels", a->shape, cols);
+        if (sscanf(a->shape, "%zux%zu", &h, &w) != 2 || h * w != cols)
+            die("--image-shape %s does not give %zu pixels", a->shape, cols);
     } else {
         for (h = 1; h * h < cols; h++) continue;
         if (h * h != cols) die("--png needs --image-shape HxW for rows of %zu values", cols);
@@ -61,25 +62,27 @@ int cmd_rows(int argc, char **argv) {
                                "       threshold, drawn by gnuplot when it is installed)\n"
                                "  DATA - reads standard input; without -o (or with -o -) CSV goes to standard output\n";
     model_args a = parse_model_args(argc, argv, 2, HELP);
-    if (a.plot && strcmp(command_name, "score") != 0) die("--plot is for ae score and ae flag");
+    /* the four differ only in the library call and the width of a row in and out */
+    const int encode = !strcmp(command_name, "encode"), decode = !strcmp(command_name, "decode"),
+              score = !strcmp(command_name, "score");
+    if (a.plot && !score) die("--plot is for ae score and ae flag");
     if (!a.out || !strcmp(a.out, "-")) a.out = "-", stdout_is_data = 1; /* no -o: standard output */
     const named outs[] = {{"-o", a.out}, {"--png", a.png}, {"--plot", a.plot}};
     const named ins[] = {{"MODEL", a.pos[0]}, {"DATA", a.pos[1]}};
     check_outputs(outs, 3, ins, 2);
     ae_model *m = load_model(a.pos[0]);
     ae_data d = load_data(a.pos[1]);
-    const int decode = !strcmp(command_name, "decode");
     need_width(a.pos[1], d.cols, decode ? ae_code_dim(m) : ae_input_dim(m));
-    size_t cols = !strcmp(command_name, "encode") ? ae_code_dim(m) : !strcmp(command_name, "score") ? 1 : ae_input_dim(m);
+    size_t cols = encode ? ae_code_dim(m) : score ? 1 : ae_input_dim(m);
     float *y = malloc(d.rows * cols * sizeof(float));
     if (!y) die("out of memory");
-    int rc = !strcmp(command_name, "encode") ? ae_encode(m, d.x, d.rows, y)
-             : decode              ? ae_decode(m, d.x, d.rows, y)
-             : !strcmp(command_name, "score") ? ae_score(m, d.x, d.rows, y)
-                                     : ae_reconstruct(m, d.x, d.rows, y);
+    int rc = encode   ? ae_encode(m, d.x, d.rows, y)
+             : decode ? ae_decode(m, d.x, d.rows, y)
+             : score  ? ae_score(m, d.x, d.rows, y)
+                      : ae_reconstruct(m, d.x, d.rows, y);
     check(rc, command_name);
     write_rows(a.out, y, d.rows, cols);
-    if (!strcmp(command_name, "reconstruct")) maybe_png(&a, y, d.rows, cols, d.x);
+    if (!encode && !decode && !score) maybe_png(&a, y, d.rows, cols, d.x); /* reconstruct */
     if (a.plot) {
         float t;
         const int have = ae_threshold_get(m, &t, NULL, NULL) == AE_OK;
