@@ -1,6 +1,6 @@
 /* Writes rows of 8-bit grayscale images, values in [0,1], as one PNG grid (libpng). */
-#ifndef AE_EXAMPLES_PNG_GRID_H
-#define AE_EXAMPLES_PNG_GRID_H
+#ifndef AE_TOOLS_PNG_GRID_H
+#define AE_TOOLS_PNG_GRID_H
 
 #include <stddef.h>
 
