@@ -89,7 +89,7 @@ int cmd_head(int argc, char **argv) {
     if (!linear) classes = count_classes(pos[2], &y, classes);
     const size_t outputs = linear ? y.cols : (size_t)classes;
     check(ae_head_create(m, linear ? AE_HEAD_LINEAR : AE_HEAD_SOFTMAX, outputs), "head");
-    progress p = {NULL, o.epochs, 0, now(), 0.0, 0.0, o.batch_size, 1}; /* head training has no plan */
+    progress p = {NULL, o.epochs, 0, now(), 0.0, 0.0, o.batch_size, 1, 0}; /* head training has no plan */
     o.on_epoch = on_epoch;
     o.user = &p;
     int rc = ae_head_train(m, d.x, d.rows, y.x, freeze, &o);

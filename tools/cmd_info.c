@@ -19,6 +19,7 @@ int cmd_info(int argc, char **argv) {
            ae_activation_name(c.code_act), ae_activation_name(c.output_act));
     printf("options      tied %s, variational %s, seed %llu\n", c.tied_weights ? "yes" : "no",
            c.variational ? "yes" : "no", (unsigned long long)c.seed);
+    if (c.batch_norm) printf("batch norm   after every hidden layer (running statistics saved)\n");
     printf("parameters   %zu\n", ae_param_count(m));
     ae_scaling sm;
     int fitted;

@@ -19,7 +19,8 @@ static const char TRAIN_HELP[] =
     "usage: ae train DATA -o MODEL [options]\n"
     "model:   --hidden W[,W...]  --code K (default: from the data's width d: hidden min(256, d/2),\n"
     "         code min(32, d/4))  --hidden-act A  --code-act A  --output-act A (A: linear relu\n"
-    "         leaky_relu sigmoid tanh)  --tied  --variational  --seed N\n"
+    "         leaky_relu sigmoid tanh)  --tied  --variational  --batch-norm (after every hidden\n"
+    "         layer)  --seed N\n"
     "scaling: --scale auto|none|minmax|zscore (auto: data already in the output's range is left\n"
     "         alone, else min-max for a sigmoid output, z-score for a linear one)\n"
     "train:   --epochs N, --batch N (default: batch min(128, rows / 8, at least 16), and epochs for\n"
@@ -37,6 +38,9 @@ static const char TRAIN_HELP[] =
     "threads: --threads N (at most N threads; 0, the default: decide)  --plan FILE (reuse the\n"
     "         parallel plan saved there for this model, batch and host, else save the one chosen;\n"
     "         default: the AE_PLAN environment variable)\n"
+    "stream:  --stream: train from DATA (IDX or .npy, plain or gzip) in blocks read while the block\n"
+    "         before trains: memory for two blocks, not the file  --buffer-rows N (rows a block;\n"
+    "         default about 32 MiB)\n"
     "mpi:     --mpi: data-parallel over the ranks of mpirun -np N ae train ... --mpi; each rank\n"
     "         reads its share of DATA (and of --val); rank 0 reports and writes MODEL\n"
     "output:  -o MODEL  --history FILE.csv (one line per epoch)  --plot FILE.png (loss curves,\n"
@@ -159,6 +163,7 @@ static void parse_train(train_job *t, int argc, char **argv) {
         {.name = "--output-act", .kind = CLI_CALL, .to = &c->output_act, .call = read_activation},
         {.name = "--tied", .kind = CLI_SET, .to = &c->tied_weights},
         {.name = "--variational", .kind = CLI_SET, .to = &c->variational},
+        {.name = "--batch-norm", .kind = CLI_SET, .to = &c->batch_norm},
         {.name = "--seed", .kind = CLI_CALL, .to = &c->seed, .call = read_seed},
         {.name = "--epochs", .kind = CLI_INT, .to = &o->epochs, .lo = 1, .hi = 1000000, .given = &t->epochs_given},
         {.name = "--batch", .kind = CLI_SIZE, .to = &o->batch_size, .lo = 1, .hi = 1 << 24, .given = &t->batch_given},
@@ -191,6 +196,8 @@ static void parse_train(train_job *t, int argc, char **argv) {
         {.name = "--history", .kind = CLI_TEXT, .to = &t->history},
         {.name = "--plot", .kind = CLI_TEXT, .to = &t->plot},
         {.name = "--mpi", .kind = CLI_SET, .to = &t->mpi},
+        {.name = "--stream", .kind = CLI_SET, .to = &t->stream},
+        {.name = "--buffer-rows", .kind = CLI_SIZE, .to = &t->buffer_rows, .lo = 1, .hi = (size_t)1 << 31},
         {.name = NULL},
     };
     cli_parse(argc, argv, opts, TRAIN_HELP, &t->data, 1);
@@ -230,6 +237,19 @@ static ae_data load_shard(const char *path) {
 #else
     (void)path;
 #endif
+    return d;
+}
+
+/* ae train --stream: the file's shape from its header; its rows are read while training. */
+static ae_data stream_shape(train_job *t) {
+    if (t->mpi) die("--stream and --mpi: give each rank its own file share instead, or train on one process");
+    if (data_flags_given) die("--columns, --drop, --label, --delimiter and --header do not apply with --stream");
+    if (t->split_given || t->contamination > 0.0)
+        die("--stream takes validation rows as --val FILE; set a threshold afterwards with ae threshold");
+    work_begins();
+    ae_data d = {NULL, 0, 0};
+    const int rc = ae_data_info(t->data, &d.rows, &d.cols);
+    if (rc != AE_OK) die("cannot read %s: %s%s", t->data, ae_strerror(rc), detail());
     return d;
 }
 
@@ -316,14 +336,14 @@ int cmd_train(int argc, char **argv) {
         die("--mpi: this ae was built without MPI (cmake -DAE_WITH_MPI=ON)");
 #endif
     }
-    ae_data d = t.mpi ? load_shard(t.data) : load_data(t.data);
+    ae_data d = t.stream ? stream_shape(&t) : t.mpi ? load_shard(t.data) : load_data(t.data);
     ae_model *m = make_model(&t, &d);
     ae_data vd = load_validation(&t, m);
     plan_threshold(&t, d.rows);
     plan_schedule(&t, d.rows);
     describe_training(&t, m);
     char tmp_history[64] = "";
-    progress p = {NULL, t.o.epochs, isatty(2), now(), now(), 0.0, t.o.batch_size < d.rows ? t.o.batch_size : d.rows, 0};
+    progress p = {NULL, t.o.epochs, isatty(2), now(), now(), 0.0, t.o.batch_size < d.rows ? t.o.batch_size : d.rows, 0, 0};
     open_history(&t, &p, tmp_history);
     const int epochs_before = ae_epochs_done(m);
     const int rc = run_training(&t, m, &d, &p);

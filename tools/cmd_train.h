@@ -15,6 +15,8 @@ typedef struct train_job {
     float memory_gib;     /* --memory-limit, in GiB; -1: libae's default */
     const char *data, *out, *val, *history, *resume, *plot;
     int mpi;
+    int stream;           /* --stream: train from the file in blocks (ae_train_stream) */
+    size_t buffer_rows;   /* --buffer-rows; 0: libae's default */
     size_t train_rows, held; /* over all ranks: the rows trained on, the rows held out */
 } train_job;
 

@@ -48,6 +48,13 @@ void on_batch(int epoch, size_t batch, size_t batches, double loss, void *user) 
     double per_batch = (t - p->epoch_started) / (double)batch;
     double left = per_batch * (double)(batches - batch) + per_batch * (double)batches * (p->epochs - epoch);
     int width = 30, filled = (int)((double)width * (double)batch / (double)batches);
+    if (p->stream_rows) { /* streamed from the file: rows read of the file's */
+        const size_t rows = batch * p->batch_rows < p->stream_rows ? batch * p->batch_rows : p->stream_rows;
+        tty_line("epoch %d/%d [%.*s%*s] %zu/%zu rows read  loss %.5f  %.0f rows/s  %.0f s left", epoch, p->epochs,
+                 filled, "##############################", width - filled, "", rows, p->stream_rows, loss,
+                 (double)p->batch_rows / per_batch, left);
+        return;
+    }
     tty_line("epoch %d/%d [%.*s%*s] %zu/%zu  loss %.5f  %.0f samples/s  %.0f s left", epoch, p->epochs, filled,
              "##############################", width - filled, "", batch, batches, loss,
              (double)p->batch_rows / per_batch, left);

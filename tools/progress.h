@@ -12,6 +12,7 @@ typedef struct progress {
     double started, epoch_started, last_draw;
     size_t batch_rows;
     int plan_shown;
+    size_t stream_rows; /* --stream: the file's rows (the bar counts rows read); 0 otherwise */
 } progress;
 
 /* Seconds on a monotonic clock. */

@@ -80,10 +80,12 @@ int run_training(train_job *t, ae_model *m, const ae_data *d, progress *p) {
         return AE_EINVAL;
 #endif
     }
-    (void)p;
-    fprintf(stderr, "training on %zu rows of %zu (OpenBLAS %s, %d threads%s)\n", d->rows, d->cols, b.core, b.threads,
+    fprintf(stderr, "training on %zu rows of %zu%s (OpenBLAS %s, %d threads%s)\n", d->rows, d->cols,
+            t->stream ? ", streamed from the file" : "", b.core, b.threads,
             b.fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
-    return ae_train(m, d->x, d->rows, &t->o);
+    if (!t->stream) return ae_train(m, d->x, d->rows, &t->o);
+    p->stream_rows = d->rows;
+    return ae_train_stream(m, t->data, &t->o, t->buffer_rows);
 }
 
 /* Lose nothing: epochs finished before a failure (a checkpoint that could not be written,
