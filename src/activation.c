@@ -1,10 +1,11 @@
 /* activation: the name table, generated from AE_ACTIVATION_LIST (activation.h). */
 #include "activation.h"
 
+#include <math.h>
 #include <string.h>
 
 static const char *const act_names[] = {
-#define AE_ACT_NAME(id, name, f, g, b) [id] = name,
+#define AE_ACT_NAME(id, name, f, g, b, lo, hi) [id] = name,
     AE_ACTIVATION_LIST(AE_ACT_NAME)
 #undef AE_ACT_NAME
 };
@@ -23,4 +24,14 @@ int ae_activation_parse(const char *name, ae_activation *out) {
             return AE_OK;
         }
     return AE_EINVAL;
+}
+
+void ae_act_range(ae_activation act, double *lo, double *hi) {
+    switch (act) {
+#define AE_ACT_RANGE(id, name, f, g, b, l, h) \
+    case id: *lo = l; *hi = h; return;
+        AE_ACTIVATION_LIST(AE_ACT_RANGE)
+#undef AE_ACT_RANGE
+    default: *lo = -INFINITY; *hi = INFINITY;
+    }
 }

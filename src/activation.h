@@ -44,21 +44,22 @@ AE_INLINE float ae_expf(float x) {
 /* The logistic function; saturates smoothly to 0 and 1 without overflow. */
 AE_INLINE float ae_sigmoidf(float z) { return 1.0f / (1.0f + ae_expf(-z)); }
 
-/* X(id, name, f(z), f'(a), d * f'(a)). ReLU's backward selects rather than multiplies, so
- * that a zeroed gradient is +0 whatever d's sign (the bits every earlier version gave). */
+/* X(id, name, f(z), f'(a), d * f'(a), the outputs' range [lo, hi]). ReLU's backward selects
+ * rather than multiplies, so that a zeroed gradient is +0 whatever d's sign (the bits every
+ * earlier version gave). The range decides input scaling's AUTO mode and refusals (scale.c). */
 #define AE_ACTIVATION_LIST(X)                                                                              \
-    X(AE_ACT_LINEAR, "linear", z, 1.0f, d)                                                                 \
-    X(AE_ACT_RELU, "relu", (z > 0.0f ? z : 0.0f), (a > 0.0f ? 1.0f : 0.0f), (a > 0.0f ? d : 0.0f))          \
+    X(AE_ACT_LINEAR, "linear", z, 1.0f, d, -INFINITY, INFINITY)                                            \
+    X(AE_ACT_RELU, "relu", (z > 0.0f ? z : 0.0f), (a > 0.0f ? 1.0f : 0.0f), (a > 0.0f ? d : 0.0f), 0.0, INFINITY) \
     X(AE_ACT_LEAKY_RELU, "leaky_relu", (z > 0.0f ? z : AE_LEAKY_SLOPE * z), (a > 0.0f ? 1.0f : AE_LEAKY_SLOPE), \
-      d * (a > 0.0f ? 1.0f : AE_LEAKY_SLOPE))                                                              \
-    X(AE_ACT_SIGMOID, "sigmoid", ae_sigmoidf(z), a * (1.0f - a), d * (a * (1.0f - a)))                      \
-    X(AE_ACT_TANH, "tanh", tanhf(z), 1.0f - a * a, d * (1.0f - a * a))
+      d * (a > 0.0f ? 1.0f : AE_LEAKY_SLOPE), -INFINITY, INFINITY)                                         \
+    X(AE_ACT_SIGMOID, "sigmoid", ae_sigmoidf(z), a * (1.0f - a), d * (a * (1.0f - a)), 0.0, 1.0)            \
+    X(AE_ACT_TANH, "tanh", tanhf(z), 1.0f - a * a, d * (1.0f - a * a), -1.0, 1.0)
 
 /* The scalar activation f(z) and its derivative from the output. Inline so that the loops
  * over them (tensor.c, loss.c) vectorise. */
 AE_INLINE float ae_act_scalar(float z, ae_activation act) {
     switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b) case id: return f;
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi) case id: return f;
     AE_ACTIVATION_LIST(AE_ACT_CASE)
 #undef AE_ACT_CASE
     default: return z;
@@ -67,13 +68,15 @@ AE_INLINE float ae_act_scalar(float z, ae_activation act) {
 
 AE_INLINE float ae_act_grad_from_output(float a, ae_activation act) {
     switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b) case id: return g;
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi) case id: return g;
     AE_ACTIVATION_LIST(AE_ACT_CASE)
 #undef AE_ACT_CASE
     default: return 1.0f;
     }
 }
 
+/* The range of act's outputs: [lo, hi], infinite where unbounded. */
+__attribute__((visibility("hidden"))) void ae_act_range(ae_activation act, double *lo, double *hi);
 /* 1 for a value of the enum. */
 __attribute__((visibility("hidden"))) int ae_act_valid(ae_activation act);
 

@@ -2,6 +2,8 @@
  * accumulated in double, in row order, so one process and several merged give one answer. */
 #include "scale.h"
 
+#include "activation.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -53,21 +55,11 @@ void ae_scale_stats_spread(ae_scale_stats *s, const float *x, size_t n) {
     }
 }
 
-/* The range a bounded output can produce; unbounded ones get [-inf, inf]. */
-static void output_range(ae_activation act, double *lo, double *hi) {
-    *lo = act == AE_ACT_SIGMOID || act == AE_ACT_RELU ? 0.0 : act == AE_ACT_TANH ? -1.0 : -INFINITY;
-    *hi = act == AE_ACT_SIGMOID || act == AE_ACT_TANH ? 1.0 : INFINITY;
-}
-
-static const char *act_name(ae_activation a) {
-    static const char *names[] = {"linear", "ReLU", "leaky ReLU", "sigmoid", "tanh"};
-    return (unsigned)a <= (unsigned)AE_ACT_TANH ? names[a] : "?";
-}
-
 /* The interval AUTO leaves alone and MINMAX maps onto: [-1, 1] for outputs that reach below
  * 0 (tanh, linear, leaky ReLU), [0, 1] for the others. */
 static void target_range(ae_activation act, double *lo, double *hi) {
-    *lo = act == AE_ACT_SIGMOID || act == AE_ACT_RELU ? 0.0 : -1.0;
+    ae_act_range(act, lo, hi);
+    *lo = *lo >= 0.0 ? 0.0 : -1.0;
     *hi = 1.0;
 }
 
@@ -78,7 +70,9 @@ ae_scaling ae_scale_resolve(ae_scaling requested, ae_activation out_act, const a
     int inside = 1;
     for (size_t j = 0; j < s->d && inside; j++) inside = s->min[j] >= lo && s->max[j] <= hi;
     if (inside) return AE_SCALE_NONE;
-    return out_act == AE_ACT_LINEAR || out_act == AE_ACT_LEAKY_RELU ? AE_SCALE_ZSCORE : AE_SCALE_MINMAX;
+    double out_lo, out_hi; /* outputs unbounded below (linear, leaky ReLU): z-score */
+    ae_act_range(out_act, &out_lo, &out_hi);
+    return isinf(out_lo) ? AE_SCALE_ZSCORE : AE_SCALE_MINMAX;
 }
 
 void ae_scaler_release(ae_scaler *sc) {
@@ -164,7 +158,7 @@ void ae_scaler_invert(const ae_scaler *sc, float *x, size_t n) {
 
 int ae_scale_check_range(ae_activation out_act, const float *x, size_t n, size_t d) {
     double lo, hi;
-    output_range(out_act, &lo, &hi);
+    ae_act_range(out_act, &lo, &hi);
     if (isinf(lo) && isinf(hi)) return AE_OK;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++) {
@@ -174,7 +168,7 @@ int ae_scale_check_range(ae_activation out_act, const float *x, size_t n, size_t
                                "row %zu column %zu is %g, outside the %s output's range [%g, %g] and input "
                                "scaling is off: turn scaling on (AE_SCALE_AUTO, ae train --scale auto) or use "
                                "a linear output",
-                               i + 1, j + 1, v, act_name(out_act), lo, hi);
+                               i + 1, j + 1, v, ae_activation_name(out_act), lo, hi);
         }
     return AE_OK;
 }

@@ -57,7 +57,7 @@ AE_VECTOR_CLONES void ae_bias_act(float *y, const float *bias, size_t rows, size
         float *restrict r = y + i * cols;
         const float *restrict bb = bias;
         switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b)                                                                     \
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi)                                                                     \
     case id:                                                                                                \
         for (size_t j = 0; j < cols; j++) { const float z = r[j] + bb[j]; r[j] = f; }                      \
         break;
@@ -70,7 +70,7 @@ AE_VECTOR_CLONES void ae_bias_act(float *y, const float *bias, size_t rows, size
 
 AE_VECTOR_CLONES void ae_act_forward(float *restrict y, size_t n, ae_activation act) {
     switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b)                                                                     \
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi)                                                                     \
     case id:                                                                                                \
         for (size_t i = 0; i < n; i++) { const float z = y[i]; y[i] = f; }                                 \
         break;
@@ -82,7 +82,7 @@ AE_VECTOR_CLONES void ae_act_forward(float *restrict y, size_t n, ae_activation 
 
 AE_VECTOR_CLONES void ae_act_backward(float *restrict dd, const float *restrict aa, size_t n, ae_activation act) {
     switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b)                                                                     \
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi)                                                                     \
     case id:                                                                                                \
         for (size_t i = 0; i < n; i++) { const float d = dd[i], a = aa[i]; (void)a; dd[i] = b; }                \
         break;
