@@ -8,7 +8,7 @@
  * requantise to the output's scale (ReLU clamps at its zero point); leaky ReLU, sigmoid and
  * tanh requantise to the pre-activation's scale and look the output up in a 256-entry table.
  * The output layer and the head leave the integers: acc * scale in float, the activation in
- * float (measured better than a table: the score is a difference of outputs).
+ * float (no table: the output is what the score compares with the input).
  * The integer forward here is the header's, operation for operation, so that the score
  * error reported is the header's. */
 #include "export_c.h"
