@@ -109,21 +109,16 @@ static int usage(const char *prog) {
 int main(int argc, char **argv) {
     ensure_fast_blas(argv);
     const char *cc = NULL, *dir = NULL, *out = ".";
-    int epochs = 5, positional = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--cc") == 0 && i + 1 < argc) {
-            cc = argv[++i];
-        } else if (strcmp(argv[i], "--epochs") == 0 && i + 1 < argc) {
-            epochs = atoi(argv[++i]);
-            if (epochs < 1) return usage(argv[0]);
-        } else if (argv[i][0] == '-' || positional == 2) {
+    int epochs = 5, a = 1;
+    for (; a + 1 < argc && argv[a][0] == '-'; a += 2) { /* options first, then the folders */
+        if (strcmp(argv[a], "--cc") == 0)
+            cc = argv[a + 1];
+        else if (strcmp(argv[a], "--epochs") != 0 || (epochs = atoi(argv[a + 1])) < 1)
             return usage(argv[0]);
-        } else if (positional++ == 0) {
-            dir = argv[i];
-        } else {
-            out = argv[i];
-        }
     }
+    if (argc - a > 2 || (a < argc && argv[a][0] == '-')) return usage(argv[0]);
+    if (a < argc) dir = argv[a++];
+    if (a < argc) out = argv[a];
     ae_data train = {0}, test = {0}, train_y = {0}, test_y = {0};
     if (fmnist_load_labelled(dir, &train, &test, &train_y, &test_y) != 0) return 1;
     const size_t d = train.cols, nt = test.rows;
