@@ -5,7 +5,7 @@
  * multiply-adds, which would round differently); the header computes exp and tanh itself, so
  * no libm is involved. Also prints flash and RAM (arm-none-eabi-size) of a program that only
  * scores a row, for workload W and for the MLPerf Tiny anomaly-detection autoencoder.
- *   export_arm GCC SIZE QEMU SRC_DIR WORK_DIR */
+ *   export_arm GCC SIZE QEMU SRC_DIR WORK_DIR HOST_CC */
 #include <ae.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #define ROWS 16
 #define ARM_FLAGS "-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard -mthumb -O2 -std=c99 -ffp-contract=off"
 
-static const char *gcc, *size_tool, *qemu, *src, *work;
+static const char *gcc, *size_tool, *qemu, *src, *work, *host_cc;
 
 typedef struct arm_case {
     const char *name;
@@ -97,7 +97,7 @@ static void upper_of(const char *name, char *up) {
 static int compare_on_arm(const arm_case *c, const float *x) {
     char up[64];
     upper_of(c->name, up);
-    if (export_build_host("cc", src, work, c->name, 1, c->head) != 0) return -1;
+    if (export_build_host(host_cc, src, work, c->name, 1, c->head) != 0) return -1;
     export_out o;
     if (export_run_host(work, c->name, x, ROWS, c->d, c->k, c->head ? 3 : 0, &o) != 0) return -1;
     export_out_free(&o);
@@ -138,11 +138,11 @@ static int sizes(const arm_case *c) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s GCC SIZE QEMU SRC_DIR WORK_DIR\n", argv[0]);
+    if (argc != 7) {
+        fprintf(stderr, "usage: %s GCC SIZE QEMU SRC_DIR WORK_DIR HOST_CC\n", argv[0]);
         return 2;
     }
-    gcc = argv[1], size_tool = argv[2], qemu = argv[3], src = argv[4], work = argv[5];
+    gcc = argv[1], size_tool = argv[2], qemu = argv[3], src = argv[4], work = argv[5], host_cc = argv[6];
     mkdir(work, 0777);
     /* the baseline: the startup and an empty main */
     char base[1024];
