@@ -561,6 +561,43 @@ AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t col
  * significant digits (reads back to the same float), atomically as ae_save. */
 AE_API int ae_csv_save(const char *path, const float *x, size_t rows, size_t cols);
 
+/* ---- Export as C source: one dependency-free header for a microcontroller ----
+ * ae_export_c writes a C99 header that runs the model's inference with no library: the
+ * weights as static const arrays, nothing allocated, no header included (its own exp and
+ * tanh; float or int8). NAME (opts.name) prefixes everything it defines: NAME_INPUT_DIM,
+ * NAME_CODE_DIM, NAME_WORK_FLOATS (macros upper-case NAME), NAME_encode, NAME_reconstruct,
+ * NAME_score (the per-row MSE in scaled units, as ae_score), NAME_flag when the model holds a
+ * threshold, NAME_predict (and NAME_classify for softmax) when it has a head, and _buf variants
+ * taking the caller's work buffer; the header's comment documents them. Carried over: input
+ * scaling, batch norm (folded into the preceding dense layer, running statistics), a VAE
+ * (encode gives mu), tied weights, the head, every activation.
+ * int8: post-training quantisation calibrated on calib_x: int8 weights per output channel
+ * (symmetric), int32 biases, int8 activations per tensor (asymmetric, a zero point), fixed-
+ * point requantisation; the output layer (and the head) ends in float. The file is written
+ * atomically: on failure it is absent or, if it existed, untouched. */
+typedef struct ae_export_report {
+    size_t weight_bytes;   /* bytes of the header's static const parameter arrays */
+    size_t work_floats;    /* NAME_WORK_FLOATS: the scratch one call needs, in floats */
+    size_t calib_rows;     /* int8: the calibration rows scored (0 for float) */
+    double score_error;    /* int8: mean |int8 score - float score| / mean float score over the
+                              calibration rows (the float score is ae_score's); 0 for float */
+    double score_max_error; /* int8: max |int8 score - float score| over those rows */
+} ae_export_report;
+
+typedef struct ae_export_opts {
+    const char *name;      /* a C identifier (letters, digits, '_', not a keyword, <= 48 chars) */
+    int int8;              /* 0: float weights and arithmetic; 1: int8 (needs calib_x) */
+    const float *calib_x;  /* int8: calibration rows [calib_n x input_dim], in the user's units
+                              (normal rows the model has not been trained on) */
+    size_t calib_n;
+    ae_export_report *report; /* optional, written on success */
+} ae_export_opts;
+/* name "model", float, no calibration rows, no report. */
+AE_API ae_export_opts ae_export_opts_default(void);
+/* Writes the header to path (NULL opts: the defaults). AE_EINVAL with a detail for a bad
+ * name, a missing or non-finite calibration set; AE_EIO for an unwritable path. */
+AE_API int ae_export_c(const ae_model *m, const char *path, const ae_export_opts *opts);
+
 #ifdef __cplusplus
 }
 #endif
