@@ -33,6 +33,7 @@ ACTIVATIONS = {
     "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "tanh": np.tanh,
+    "softplus": lambda z: np.where(z > 20, z, np.log1p(np.exp(np.minimum(z, 20)))),
 }
 
 CONFIG_DEFAULTS = {"hidden_act": "relu", "code_act": "linear", "output_act": "sigmoid",

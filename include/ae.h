@@ -72,7 +72,7 @@ AE_API const char *ae_last_error(void);
 /* The library's version string at run time, e.g. "0.1.0". */
 AE_API const char *ae_version(void);
 
-typedef enum { AE_ACT_LINEAR, AE_ACT_RELU, AE_ACT_LEAKY_RELU, AE_ACT_SIGMOID, AE_ACT_TANH } ae_activation;
+typedef enum { AE_ACT_LINEAR, AE_ACT_RELU, AE_ACT_LEAKY_RELU, AE_ACT_SIGMOID, AE_ACT_TANH, AE_ACT_SOFTPLUS } ae_activation;
 /* An activation's name as the model file and the ae command spell it ("linear", "relu",
  * "leaky_relu", "sigmoid", "tanh"); NULL for a value outside the enum. */
 AE_API const char *ae_activation_name(ae_activation act);

@@ -53,7 +53,9 @@ AE_INLINE float ae_sigmoidf(float z) { return 1.0f / (1.0f + ae_expf(-z)); }
     X(AE_ACT_LEAKY_RELU, "leaky_relu", (z > 0.0f ? z : AE_LEAKY_SLOPE * z), (a > 0.0f ? 1.0f : AE_LEAKY_SLOPE), \
       d * (a > 0.0f ? 1.0f : AE_LEAKY_SLOPE), -INFINITY, INFINITY)                                         \
     X(AE_ACT_SIGMOID, "sigmoid", ae_sigmoidf(z), a * (1.0f - a), d * (a * (1.0f - a)), 0.0, 1.0)            \
-    X(AE_ACT_TANH, "tanh", tanhf(z), 1.0f - a * a, d * (1.0f - a * a), -1.0, 1.0)
+    X(AE_ACT_TANH, "tanh", tanhf(z), 1.0f - a * a, d * (1.0f - a * a), -1.0, 1.0)                       \
+    X(AE_ACT_SOFTPLUS, "softplus", (z > 20.0f ? z : log1pf(ae_expf(z))), 1.0f - ae_expf(-a),          \
+      d * (1.0f - ae_expf(-a)), 0.0, INFINITY)
 
 /* The scalar activation f(z) and its derivative from the output. Inline so that the loops
  * over them (tensor.c, loss.c) vectorise. */

@@ -286,8 +286,8 @@ static void check_network(ae_config c, ae_loss loss) { check_network_with(c, pla
 
 static void test_network_gradients_all_activations(void **state) {
     (void)state;
-    for (int ha = 0; ha <= AE_ACT_TANH; ha++)
-        for (int oa = 0; oa <= AE_ACT_TANH; oa++) {
+    for (int ha = 0; ha <= AE_ACT_SOFTPLUS; ha++)
+        for (int oa = 0; oa <= AE_ACT_SOFTPLUS; oa++) {
             ae_config c = ae_config_default();
             c.input_dim = 5;
             c.n_hidden = 2;

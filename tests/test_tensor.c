@@ -78,13 +78,14 @@ static void test_bias_act_each_activation(void **state) {
     (void)state;
     const float z[4] = {-2.0f, -0.5f, 0.0f, 1.5f}, b[2] = {0.5f, -0.25f};
     /* Hand-computed act(z + b), z + b = {-1.5, -0.75, 0.5, 1.25}. */
-    const float want[5][4] = {
+    const float want[6][4] = {
         {-1.5f, -0.75f, 0.5f, 1.25f},
         {0.0f, 0.0f, 0.5f, 1.25f},
         {-0.015f, -0.0075f, 0.5f, 1.25f},
         {0.18242552f, 0.32082130f, 0.62245933f, 0.77729986f},
-        {-0.90514825f, -0.63514895f, 0.46211716f, 0.84828364f}};
-    for (int a = 0; a <= AE_ACT_TANH; a++) {
+        {-0.90514825f, -0.63514895f, 0.46211716f, 0.84828364f},
+        {0.20141328f, 0.38687101f, 0.97407698f, 1.50192908f}};
+    for (int a = 0; a <= AE_ACT_SOFTPLUS; a++) {
         float y[4];
         memcpy(y, z, sizeof y);
         ae_bias_act(y, b, 2, 2, (ae_activation)a);
@@ -117,7 +118,7 @@ static void test_fast_exp_accuracy(void **state) {
 static void test_act_backward_matches_derivative(void **state) {
     (void)state;
     const float zs[5] = {-1.3f, -0.2f, 0.3f, 0.9f, 2.0f};
-    for (int a = 0; a <= AE_ACT_TANH; a++) {
+    for (int a = 0; a <= AE_ACT_SOFTPLUS; a++) {
         float out[5], d[5];
         for (int i = 0; i < 5; i++) {
             out[i] = ae_act_scalar(zs[i], (ae_activation)a);
@@ -216,8 +217,8 @@ static void test_blas_info_and_threads(void **state) {
  * kernels match the scalar definitions. */
 static void test_activation_names(void **state) {
     (void)state;
-    static const char *const want[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh"};
-    for (int i = 0; i < 5; i++) {
+    static const char *const want[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softplus"};
+    for (int i = 0; i < 6; i++) {
         assert_string_equal(ae_activation_name((ae_activation)i), want[i]);
         ae_activation a = (ae_activation)99;
         assert_int_equal(ae_activation_parse(want[i], &a), AE_OK);
@@ -232,7 +233,7 @@ static void test_activation_names(void **state) {
         for (int j = 0; j < 3; j++) assert_true(d[j] == d0[j] * ae_act_grad_from_output(y[j], (ae_activation)i));
     }
     ae_activation a = AE_ACT_RELU;
-    assert_null(ae_activation_name((ae_activation)5));
+    assert_null(ae_activation_name((ae_activation)6));
     assert_null(ae_activation_name((ae_activation)-1));
     assert_int_equal(ae_activation_parse("gelu", &a), AE_EINVAL);
     assert_int_equal(ae_activation_parse(NULL, &a), AE_EINVAL);

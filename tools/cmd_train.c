@@ -19,7 +19,7 @@ static const char TRAIN_HELP[] =
     "usage: ae train DATA -o MODEL [options]\n"
     "model:   --hidden W[,W...]  --code K (default: from the data's width d: hidden min(256, d/2),\n"
     "         code min(32, d/4))  --hidden-act A  --code-act A  --output-act A (A: linear relu\n"
-    "         leaky_relu sigmoid tanh)  --tied  --variational  --batch-norm (after every hidden\n"
+    "         leaky_relu sigmoid tanh softplus)  --tied  --variational  --batch-norm (after every hidden\n"
     "         layer)  --seed N\n"
     "scaling: --scale auto|none|minmax|zscore (auto: data already in the output's range is left\n"
     "         alone, else min-max for a sigmoid output, z-score for a linear one)\n"
