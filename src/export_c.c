@@ -169,9 +169,16 @@ static int name_check(const char *name) {
     return AE_OK;
 }
 
+/* The activations the header implements (export_c_text.c's act_ function). */
+static int exported_act(ae_activation a) { return (unsigned)a <= (unsigned)AE_ACT_TANH; }
+
 static int opts_check(const ae_model *m, const ae_export_opts *o) {
     int rc = name_check(o->name);
     if (rc != AE_OK) return rc;
+    for (size_t l = 0; l < m->n_layers; l++)
+        if (!exported_act(m->layer[l].act))
+            return ae_fail(AE_EINVAL, "ae_export_c: the %s activation is not exported yet",
+                           ae_activation_name(m->layer[l].act));
     if (o->int8 != 0 && o->int8 != 1) return ae_fail(AE_EINVAL, "ae_export_c: int8 is %d: it must be 0 or 1", o->int8);
     if (!o->int8) return AE_OK;
     if (!o->calib_x || o->calib_n == 0)

@@ -79,13 +79,12 @@ static void array(emitter *e, int type, const char *id, const void *v, size_t n)
     e->bytes += n * type_bytes[type];
 }
 
-static const char *const act_name[] = {"linear", "relu", "leaky_relu", "sigmoid", "tanh"};
 
 static void comment(emitter *e, const ae_xmodel *xm) {
     textf(e, "/* $n: an autoencoder exported by libae %s (ae_export_c), %s weights and arithmetic.\n * Layers: %zu",
           AE_VERSION_STRING, xm->q ? "int8 (float at the output layer)" : "float32", xm->d);
     for (size_t l = 0; l < xm->n; l++)
-        textf(e, " -> %zu %s%s", xm->layer[l].out, act_name[xm->layer[l].act], l + 1 == xm->n_enc ? " (code)" : "");
+        textf(e, " -> %zu %s%s", xm->layer[l].out, ae_activation_name(xm->layer[l].act), l + 1 == xm->n_enc ? " (code)" : "");
     textf(e, ";%s%s%s\n", xm->offset ? " input scaling;" : "", xm->has_threshold ? " a threshold;" : "",
           xm->head.out ? (xm->head_kind == AE_HEAD_SOFTMAX ? " a softmax head;" : " a linear head;") : "");
     text(e,
