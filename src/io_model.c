@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "error.h"
+#include "io_conv.h"
 #include "io_file.h"
 #include "model.h"
 
@@ -49,7 +50,8 @@ static json_t *config_json(const ae_config *c) {
                           ae_activation_name(c->output_act), "tied_weights", c->tied_weights, "variational",
                           c->variational, "seed", seed);
     /* Written only when set, so that a model without it is the file it always was. */
-    if (j && c->batch_norm && json_object_set_new(j, "batch_norm", json_integer(c->batch_norm)) != 0) {
+    if (j && ((c->batch_norm && json_object_set_new(j, "batch_norm", json_integer(c->batch_norm)) != 0) ||
+              ae_conv_config_to_json(c, j) != 0)) {
         json_decref(j);
         return NULL;
     }
@@ -225,8 +227,13 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, i
     for (size_t i = 0; ok && i < nt; i++) {
         size_t count = t[i].rows * (t[i].cols ? t[i].cols : 1);
         uint64_t end = off + (uint64_t)count * sizeof(float);
-        json_t *shape = t[i].cols ? json_pack("[I, I]", (json_int_t)t[i].rows, (json_int_t)t[i].cols)
-                                  : json_pack("[I]", (json_int_t)t[i].rows);
+        size_t dims[4], nd = ae_tensor_dims(&t[i], dims);
+        json_t *shape = json_array();
+        for (size_t d = 0; shape && d < nd; d++)
+            if (json_array_append_new(shape, json_integer((json_int_t)dims[d])) != 0) {
+                json_decref(shape);
+                shape = NULL;
+            }
         json_t *entry = shape ? json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
                                           "data_offsets", (json_int_t)off, (json_int_t)end)
                               : NULL;
@@ -314,15 +321,16 @@ static int config_from_json(const char *text, ae_config *c) {
         json_decref(j);
         return parse_failure();
     }
-    json_t *hidden = NULL;
+    json_t *hidden = NULL, *shape = NULL, *conv = NULL;
     const char *ha, *ca, *oa, *seed;
     json_int_t din, nh, k;
     int tied, vae, bn = 0;
-    int ok = j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s?i !}", "input_dim", &din,
-                              "n_hidden", &nh, "hidden", &hidden, "code_dim", &k, "hidden_act", &ha,
+    int ok = j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s?i, s?o, s?o !}", "input_dim",
+                              &din, "n_hidden", &nh, "hidden", &hidden, "code_dim", &k, "hidden_act", &ha,
                               "code_act", &ca, "output_act", &oa, "tied_weights", &tied, "variational",
-                              &vae, "seed", &seed, "batch_norm", &bn) == 0;
+                              &vae, "seed", &seed, "batch_norm", &bn, "input_shape", &shape, "conv", &conv) == 0;
     *c = ae_config_default();
+    ok = ok && ae_conv_config_from_json(shape, conv, c);
     ok = ok && din > 0 && k > 0 && nh >= 0 && nh <= AE_MAX_HIDDEN && json_is_array(hidden) &&
          json_array_size(hidden) == (size_t)nh;
     if (ok) {
@@ -494,18 +502,18 @@ static int check_tensors(json_t *root, const ae_tensor_ref *t, size_t nt, uint64
         json_t *e = json_object_get(root, t[i].name);
         json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
         const char *dtype = json_string_value(json_object_get(e, "dtype"));
-        size_t dims = t[i].cols ? 2 : 1;
+        size_t want[4], dims = ae_tensor_dims(&t[i], want);
         if (!json_is_object(e) || json_object_size(e) != 3 || !dtype || strcmp(dtype, "F32") != 0 ||
             !json_is_array(shape) || json_array_size(shape) != dims || !json_is_array(offs) ||
             json_array_size(offs) != 2)
             return 0;
-        uint64_t r, c = 0, b, en;
-        if (!get_size(json_array_get(shape, 0), AE_MAX_WIDTH, &r) || r != t[i].rows) return 0;
-        if (dims == 2 && (!get_size(json_array_get(shape, 1), AE_MAX_WIDTH, &c) || c != t[i].cols)) return 0;
+        uint64_t r, b, en;
+        for (size_t d = 0; d < dims; d++)
+            if (!get_size(json_array_get(shape, d), AE_MAX_WIDTH, &r) || r != want[d]) return 0;
         if (!get_size(json_array_get(offs, 0), data_len, &b) || !get_size(json_array_get(offs, 1), data_len, &en))
             return 0;
-        /* r, c <= 2^24, so the byte count cannot overflow 64 bits */
-        if (en < b || en - b != r * (dims == 2 ? c : 1) * sizeof(float)) return 0;
+        /* the shape is the model's own (each side <= 2^24, rows x cols <= 2^31 floats) */
+        if (en < b || en - b != (uint64_t)t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float)) return 0;
         spans[i].begin = b;
         spans[i].end = en;
         sorted[i] = spans[i];
