@@ -25,7 +25,8 @@ AE_HIDDEN void ae_conv_bias_act(const ae_layer *l, float *y, size_t rows, size_t
 AE_HIDDEN void ae_conv_grad_bias(const ae_layer *l, const float *dz, size_t rows, size_t pixels, size_t c0,
                                  size_t c1);
 /* Weights uniform in +-bound: He (sqrt(6 / fan_in), ReLU family) or Glorot (sqrt(6 / (fan_in
- * + fan_out))), as the layer's block ends; biases 0. */
+ * + fan_out))), as the layer's block ends, with PyTorch's fans for the weight's layout;
+ * biases 0. */
 AE_HIDDEN void ae_conv_init(ae_layer *l, ae_rng *rng, double fan_in, double fan_out);
 
 #endif

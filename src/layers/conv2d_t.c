@@ -27,11 +27,11 @@ static void convt_shape(const ae_layer *l, int t, size_t *rows, size_t *cols) {
     *cols = t == 0 ? kdim(l) : 0;
 }
 
-/* An output pixel sums about c_in k^2 / s^2 products (fan in), an input pixel feeds c_out
- * k^2 / s^2 outputs. */
+/* PyTorch's fans for a ConvTranspose2d weight [c_in, c_out, k, k]: fan in c_out k^2, fan out
+ * c_in k^2. */
 static void convt_init(ae_layer *l, ae_rng *rng) {
-    const double kk = (double)(l->kernel * l->kernel) / (double)(l->stride * l->stride);
-    ae_conv_init(l, rng, (double)l->c_in * kk, (double)l->c_out * kk);
+    const double kk = (double)(l->kernel * l->kernel);
+    ae_conv_init(l, rng, (double)l->c_out * kk, (double)l->c_in * kk);
 }
 
 static void convt_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train,
