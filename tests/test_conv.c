@@ -1,12 +1,11 @@
 /* Convolutions (ae_config.conv, layers/conv2d.c, layers/conv2d_t.c): the layer sequence, both
  * kinds' forward pass against naive loops, every gradient against central differences, the
  * model file, thread-count reproducibility, and what is refused. */
-#include "test_util.h"
+#include "test_pass_util.h"
 
 #include <string.h>
 
 #include "io_file.h"
-#include "train.h"
 
 /* A conv model of input c x h x w with n conv layers (channels, kernel, stride each). */
 static ae_config conv_config(size_t c, size_t h, size_t w, size_t n, const size_t spec[][3], size_t hidden,
@@ -24,15 +23,7 @@ static ae_config conv_config(size_t c, size_t h, size_t w, size_t n, const size_
     return cfg;
 }
 
-static ae_pass_cfg train_cfg(ae_loss loss) {
-    ae_pass_cfg p;
-    memset(&p, 0, sizeof p);
-    p.loss = loss;
-    p.train = 1;
-    p.sparsity_target = 0.05f;
-    p.kl_weight = 1.0f;
-    return p;
-}
+static ae_pass_cfg train_cfg(ae_loss loss) { return test_train_cfg(loss, AE_NOISE_NONE); }
 
 /* The Fashion-MNIST network: Conv(1->16, 3, s2), Conv(16->32, 3, s2), 1568 -> 64. */
 static void test_layer_sequence(void **state) {
@@ -301,36 +292,14 @@ static void test_chunked_pass_bits(void **state) {
     ae_config c = conv_config(2, 9, 7, 2, spec, 8, 4);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
-    float *data = malloc(ROWS * c.input_dim * sizeof(float)), *first = malloc(m->n_params * sizeof(float));
-    assert_true(data && first);
+    float *data = malloc(ROWS * c.input_dim * sizeof(float));
+    assert_non_null(data);
     test_fill(data, ROWS * c.input_dim, 7, 0.05f, 0.95f);
     ae_pass_cfg pc = train_cfg(AE_LOSS_MSE);
     ae_work w;
     assert_int_equal(ae_work_init(&w, m, ROWS, &pc), AE_OK);
-    for (size_t chunks = 1; chunks <= 6; chunks += 5) {
-        double loss0 = 0.0;
-        int runs = 0;
-        for (int T = 1; T <= 3; T++) {
-            ae_pool *pool = NULL;
-            if (T > 1) assert_int_equal(ae_pool_start(&pool, T), AE_OK);
-            const uint32_t orders[] = {0, 3, 99991};
-            for (size_t oi = 0; oi < 3; oi++) {
-                ae_pool_test_order(orders[oi]);
-                double l = ae_pass_split(m, &w, pool, chunks, 0, data, NULL, ROWS, &pc, 1, NULL);
-                ae_pool_test_order(0);
-                if (!runs++) {
-                    loss0 = l;
-                    memcpy(first, m->grads, m->n_params * sizeof(float));
-                } else {
-                    assert_memory_equal(&l, &loss0, sizeof l);
-                    assert_memory_equal(m->grads, first, m->n_params * sizeof(float));
-                }
-            }
-            ae_pool_stop(pool);
-        }
-    }
+    test_split_bits(m, &w, data, NULL, ROWS, &pc, 0, 3);
     ae_work_free(&w);
-    free(first);
     free(data);
     ae_free(m);
 }
@@ -366,33 +335,36 @@ static void test_threaded_training(void **state) {
     ae_free(b2);
 }
 
+/* ae_create refuses c, and ae_last_error holds why. */
+static void refused(ae_config c, const char *why) {
+    ae_model *m = NULL;
+    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(ae_last_error(), why));
+}
+
 /* What makes no sense is refused with a reason. */
 static void test_refusals(void **state) {
     (void)state;
     const size_t spec[1][3] = {{4, 3, 2}};
-    ae_model *m = NULL;
-    ae_config c = conv_config(1, 6, 6, 1, spec, 0, 3);
+    const ae_config ok = conv_config(1, 6, 6, 1, spec, 0, 3);
+    ae_config c = ok;
     c.tied_weights = 1;
-    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
-    assert_non_null(strstr(ae_last_error(), "tied"));
-    c = conv_config(1, 6, 6, 1, spec, 0, 3);
+    refused(c, "tied");
+    c = ok;
     c.batch_norm = 1;
-    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
-    assert_non_null(strstr(ae_last_error(), "batch_norm"));
-    c = conv_config(1, 6, 6, 1, spec, 0, 3);
+    refused(c, "batch_norm");
+    c = ok;
     c.conv[0].kernel = 4;
-    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
-    assert_non_null(strstr(ae_last_error(), "odd kernel"));
-    c = conv_config(1, 6, 6, 1, spec, 0, 3);
+    refused(c, "odd kernel");
+    c = ok;
     c.input_dim = 35;
-    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
-    assert_non_null(strstr(ae_last_error(), "input_dim"));
-    c = conv_config(1, 6, 6, 1, spec, 0, 3);
+    refused(c, "input_dim");
+    c = ok;
     c.n_conv = 0;
-    assert_int_equal(ae_create(&m, &c), AE_EINVAL);
-    assert_non_null(strstr(ae_last_error(), "no conv layer"));
-    c = conv_config(1, 6, 6, 1, spec, 0, 3);
-    assert_int_equal(ae_create(&m, &c), AE_OK);
+    refused(c, "no conv layer");
+    ae_model *m = NULL;
+    assert_int_equal(ae_create(&m, &ok), AE_OK);
     float x[4 * 36];
     test_fill(x, 4 * 36, 1, 0, 1);
     assert_int_equal(ae_pretrain_layerwise(m, x, 4, NULL, 1), AE_EINVAL);
