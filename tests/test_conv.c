@@ -335,6 +335,29 @@ static void test_threaded_training(void **state) {
     ae_free(b2);
 }
 
+/* A classifier head fine-tunes a conv encoder (through its scratch) and learns. */
+static void test_head_through_conv_encoder(void **state) {
+    (void)state;
+    const size_t spec[1][3] = {{4, 3, 2}};
+    ae_config c = conv_config(1, 6, 6, 1, spec, 0, 4);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float x[64 * 36], y[64];
+    test_fill(x, 64 * 36, 3, 0, 1);
+    for (size_t i = 0; i < 64; i++) y[i] = x[i * 36 + 14] > 0.5f ? 1.0f : 0.0f; /* one pixel's side */
+    assert_int_equal(ae_head_create(m, AE_HEAD_SOFTMAX, 2), AE_OK);
+    double before, after;
+    assert_int_equal(ae_head_evaluate(m, x, 64, y, &before, NULL), AE_OK);
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 100;
+    o.batch_size = 16;
+    o.learning_rate = 1e-2f;
+    assert_int_equal(ae_head_train(m, x, 64, y, 0, &o), AE_OK);
+    assert_int_equal(ae_head_evaluate(m, x, 64, y, &after, NULL), AE_OK);
+    assert_true(after < 0.5 * before);
+    ae_free(m);
+}
+
 /* ae_create refuses c, and ae_last_error holds why. */
 static void refused(ae_config c, const char *why) {
     ae_model *m = NULL;
@@ -380,6 +403,7 @@ int main(void) {
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_chunked_pass_bits),
         cmocka_unit_test(test_threaded_training),
+        cmocka_unit_test(test_head_through_conv_encoder),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
