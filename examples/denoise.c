@@ -16,20 +16,6 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
     return 0;
 }
 
-/* The test set's noise, from its own small generator (independent of the model's). */
-static void add_noise(const float *x, float *out, size_t n, float sd) {
-    uint64_t s = 12345;
-    for (size_t i = 0; i < n; i += 2) {
-        double u[2];
-        for (int k = 0; k < 2; k++) {
-            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-            u[k] = ((double)(s >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
-        }
-        double r = sqrt(-2.0 * log(u[0])), z[2] = {r * cos(6.283185307 * u[1]), r * sin(6.283185307 * u[1])};
-        for (int k = 0; k < 2 && i + k < n; k++) out[i + k] = fminf(fmaxf(x[i + k] + sd * (float)z[k], 0.0f), 1.0f);
-    }
-}
-
 int main(int argc, char **argv) {
     ensure_fast_blas(argv);
     int epochs = argc > 1 ? atoi(argv[1]) : 10;
@@ -56,7 +42,7 @@ int main(int argc, char **argv) {
     if (rc == AE_OK) rc = ae_create(&m, &cfg);
     if (rc == AE_OK) rc = ae_train(m, train.x, train.rows, &opts);
     if (rc == AE_OK) {
-        add_noise(test.x, noisy, n * d, 0.3f);
+        fmnist_add_noise(test.x, noisy, n * d, 0.3f);
         rc = ae_reconstruct(m, noisy, n, clean_out); /* the denoiser */
     }
     if (rc != AE_OK) {

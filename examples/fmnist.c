@@ -91,3 +91,17 @@ double mean_psnr(const float *a, const float *b, size_t rows, size_t cols) {
     }
     return sum / (double)rows;
 }
+
+/* The test set's noise, from its own small generator (independent of the model's). */
+void fmnist_add_noise(const float *x, float *out, size_t n, float sd) {
+    uint64_t s = 12345;
+    for (size_t i = 0; i < n; i += 2) {
+        double u[2];
+        for (int k = 0; k < 2; k++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            u[k] = ((double)(s >> 11) + 1.0) / 9007199254740993.0; /* (0, 1] */
+        }
+        double r = sqrt(-2.0 * log(u[0])), z[2] = {r * cos(6.283185307 * u[1]), r * sin(6.283185307 * u[1])};
+        for (int k = 0; k < 2 && i + k < n; k++) out[i + k] = fminf(fmaxf(x[i + k] + sd * (float)z[k], 0.0f), 1.0f);
+    }
+}

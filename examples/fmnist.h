@@ -23,6 +23,9 @@ int fmnist_load_labels(const char *dir, const char *name, size_t n, ae_data *out
 void fmnist_shuffle(size_t *idx, size_t n, uint64_t *state);
 /* Prints OpenBLAS's core name, thread count and build configuration. */
 void print_openblas(void);
+/* out = x + N(0, sd^2) noise clipped to [0, 1], n values; the draws from a fixed generator of
+ * its own (the same noisy test set every run, independent of the model's). */
+void fmnist_add_noise(const float *x, float *out, size_t n, float sd);
 /* Mean over rows of 10 log10(1 / MSE(a_i, b_i)) for images in [0,1]. */
 double mean_psnr(const float *a, const float *b, size_t rows, size_t cols);
 

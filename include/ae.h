@@ -101,6 +101,12 @@ typedef enum {
 } ae_scaling;
 
 #define AE_MAX_HIDDEN 8
+#define AE_MAX_CONV 8
+/* A convolution layer of the encoder (see ae_config.conv): output channels (1 .. 4096), an odd
+ * kernel size (1 .. 15) and a stride (1 .. 8). */
+typedef struct ae_conv_spec {
+    size_t channels, kernel, stride;
+} ae_conv_spec;
 typedef struct ae_config {
     size_t input_dim;             /* d */
     size_t n_hidden;              /* encoder layers between input and code; decoder mirrors */
@@ -119,9 +125,26 @@ typedef struct ae_config {
                                      (saved with the model) in inference and validation.
                                      Default 0. Not with tied weights or layer-wise
                                      pretraining */
+    /* A convolutional encoder (n_conv > 0): each input row is an image of input_shape
+     * (channels, height, width; NCHW, so input_dim must be their product), and conv[0 ..
+     * n_conv) are convolutions applied first (torch.nn.Conv2d: square odd kernel, stride,
+     * padding kernel / 2, so each output side is ceil(side / stride)), each followed by
+     * hidden_act. Their output, flattened, feeds the dense hidden layers and the code as
+     * above. The decoder mirrors it: the dense layers back to the last convolution's flattened
+     * size (hidden_act), then transposed convolutions (torch.nn.ConvTranspose2d, with the
+     * output padding that restores each exact shape), hidden_act after each but the last,
+     * which ends in output_act. Model file tensors: encoder.<i>.weight [out, in, k, k] for a
+     * convolution, decoder.<j>.weight [in, out, k, k] for a transposed one (PyTorch's
+     * layouts), biases [out]. Refused (AE_EINVAL, with the reason in ae_last_error): with
+     * tied_weights or batch_norm, an even kernel, input_dim not the shape's product;
+     * ae_pretrain_layerwise refuses a conv model. Default: n_conv 0 and input_shape all 0, a
+     * dense model. */
+    size_t input_shape[3];
+    size_t n_conv;                /* 0 .. AE_MAX_CONV */
+    ae_conv_spec conv[AE_MAX_CONV];
 } ae_config;
 /* input_dim 0 (must be set), no hidden layer, code_dim 0 (must be set), ReLU hidden, linear
- * code, sigmoid output, seed 42, automatic input scaling. */
+ * code, sigmoid output, seed 42, automatic input scaling, no convolution. */
 AE_API ae_config ae_config_default(void);
 
 /* How an anomaly threshold is chosen from the scores of rows known to be normal. */

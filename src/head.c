@@ -41,7 +41,7 @@ int ae_head_work_init(ae_head_work *w, const ae_model *m, size_t cap, int throug
     memset(w, 0, sizeof *w);
     const size_t k = m->cfg.code_dim, c = m->head.outputs, E = m->n_enc;
     const size_t wide = m->max_width > c ? m->max_width : c;
-    size_t sizes[AE_MAX_LAYERS + 6], n = 0, total = 0;
+    size_t sizes[2 * AE_MAX_LAYERS + 6], n = 0, total = 0;
     for (size_t l = 0; l < E; l++) sizes[n++] = through_encoder ? cap * m->layer[l].out : 0;
     sizes[n++] = through_encoder && is_vae(m) ? cap * k : 0;
     sizes[n++] = cap * c;
@@ -49,6 +49,7 @@ int ae_head_work_init(ae_head_work *w, const ae_model *m, size_t cap, int throug
     sizes[n++] = cap * wide;
     sizes[n++] = cap * (through_encoder ? m->cfg.input_dim : k);
     sizes[n++] = cap * target_cols(m);
+    for (size_t l = 0; l < E; l++) sizes[n++] = through_encoder ? ae_layer_scratch(&m->layer[l], cap) : 0;
     for (size_t i = 0; i < n; i++) total += sizes[i] = ae_padded(sizes[i]);
     if (!(w->block = ae_calloc(total, sizeof(float)))) return AE_ENOMEM;
     float *p = w->block;
@@ -61,6 +62,7 @@ int ae_head_work_init(ae_head_work *w, const ae_model *m, size_t cap, int throug
     CARVE(w->delta[1]);
     CARVE(w->batch);
     CARVE(w->target);
+    for (size_t l = 0; l < E; l++) CARVE(w->scratch[l]);
 #undef CARVE
     w->cap = cap;
     w->through_encoder = through_encoder;
@@ -79,7 +81,7 @@ double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y
     if (w->through_encoder) { /* A_l = act(A_{l-1} . W_l^T + b_l) up to the code */
         const float *src = x;
         for (size_t l = 0; l < E; l++) {
-            m->layer[l].kind->forward(&m->layer[l], src, rows, w->act[l], 1, 1); /* training */
+            m->layer[l].kind->forward(&m->layer[l], src, rows, w->act[l], 1, 1, w->scratch[l]); /* training */
             src = w->act[l];
         }
         code = w->act[E - 1];
@@ -116,8 +118,8 @@ double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y
             ae_act_backward(d, w->act[l], rows * L.out, L.act); /* dZ_l = dA_l * act'(A_l) */
         }
         const float *in = l ? w->act[l - 1] : x;
-        L.kind->grad_params(&L, in, d, rows, 0, 1);
-        if (l) L.kind->grad_input(&L, in, d, rows, w->delta[cur ^ 1], L.in);
+        L.kind->grad_params(&L, in, d, rows, 0, 1, w->scratch[l]);
+        if (l) L.kind->grad_input(&L, in, d, rows, w->delta[cur ^ 1], L.in, w->scratch[l]);
         cur ^= 1;
     }
     return sum;

@@ -18,6 +18,7 @@ typedef struct ae_head_work {
     float *delta[2];           /* [cap x max(widest layer, outputs)], used in turn */
     float *batch;              /* gathered rows [cap x (input_dim or code_dim)] */
     float *target;             /* gathered targets [cap x (1 or outputs)] */
+    float *scratch[AE_MAX_LAYERS]; /* encoder layers' scratch for cap rows (fine-tuning), or NULL */
 } ae_head_work;
 
 AE_HIDDEN int ae_head_work_init(ae_head_work *w, const ae_model *m, size_t cap, int through_encoder);

@@ -33,8 +33,13 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, i
     for (size_t i = 0; ok && i < nt; i++) {
         size_t count = t[i].rows * (t[i].cols ? t[i].cols : 1);
         uint64_t end = off + (uint64_t)count * sizeof(float);
-        json_t *shape = t[i].cols ? json_pack("[I, I]", (json_int_t)t[i].rows, (json_int_t)t[i].cols)
-                                  : json_pack("[I]", (json_int_t)t[i].rows);
+        size_t dims[4], nd = ae_tensor_dims(&t[i], dims); /* 1-D, 2-D, or a conv weight's 4-D */
+        json_t *shape = json_array();
+        for (size_t d = 0; shape && d < nd; d++)
+            if (json_array_append_new(shape, json_integer((json_int_t)dims[d])) != 0) {
+                json_decref(shape);
+                shape = NULL;
+            }
         json_t *entry = shape ? json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
                                           "data_offsets", (json_int_t)off, (json_int_t)end)
                               : NULL;
@@ -108,19 +113,19 @@ static int check_tensors(json_t *root, const ae_tensor_ref *t, size_t nt, uint64
         json_t *e = json_object_get(root, t[i].name);
         json_t *shape = json_object_get(e, "shape"), *offs = json_object_get(e, "data_offsets");
         const char *dtype = json_string_value(json_object_get(e, "dtype"));
-        size_t dims = t[i].cols ? 2 : 1;
+        size_t want[4], dims = ae_tensor_dims(&t[i], want);
         if (!json_is_object(e) || json_object_size(e) != 3 || !dtype || strcmp(dtype, "F32") != 0 ||
             !json_is_array(shape) || json_array_size(shape) != dims || !json_is_array(offs) ||
             json_array_size(offs) != 2)
             return 0;
-        uint64_t r, c = 0, b, en;
-        if (!ae_json_size(json_array_get(shape, 0), AE_MAX_WIDTH, &r) || r != t[i].rows) return 0;
-        if (dims == 2 && (!ae_json_size(json_array_get(shape, 1), AE_MAX_WIDTH, &c) || c != t[i].cols)) return 0;
+        uint64_t r, b, en;
+        for (size_t d = 0; d < dims; d++)
+            if (!ae_json_size(json_array_get(shape, d), AE_MAX_WIDTH, &r) || r != want[d]) return 0;
         if (!ae_json_size(json_array_get(offs, 0), data_len, &b) ||
             !ae_json_size(json_array_get(offs, 1), data_len, &en))
             return 0;
-        /* r, c <= 2^24, so the byte count cannot overflow 64 bits */
-        if (en < b || en - b != r * (dims == 2 ? c : 1) * sizeof(float)) return 0;
+        /* the shape is the model's own (each side <= 2^24, rows x cols <= 2^31 floats) */
+        if (en < b || en - b != (uint64_t)t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float)) return 0;
         spans[i].begin = b;
         spans[i].end = en;
         sorted[i] = spans[i];

@@ -15,11 +15,13 @@ static size_t vae_tensors(const ae_model *m, const ae_layer *L, ae_tensor_ref *o
         out[n].data = L->w + (size_t)h * k * L->in;
         out[n].rows = k;
         out[n].cols = L->in;
+        out[n].kernel = 0;
         n++;
         snprintf(out[n].name, sizeof out[n].name, "encoder.%s.bias", head[h]);
         out[n].data = L->b + (size_t)h * k;
         out[n].rows = k;
         out[n].cols = 0;
+        out[n].kernel = 0;
         n++;
     }
     return n;
@@ -50,6 +52,7 @@ static size_t param_tensors(const ae_model *m, ae_tensor_ref *out) {
             out[n].data = t ? L->b : L->w;
             out[n].rows = rows;
             out[n].cols = cols;
+            out[n].kernel = t ? 0 : L->kernel; /* a conv weight is 4-D in the file */
             n++;
         }
     }
@@ -68,10 +71,23 @@ static size_t stat_tensors(const ae_model *m, ae_tensor_ref *out) {
             out[n].data = L->stat + s * L->out;
             out[n].rows = L->out;
             out[n].cols = 0;
+            out[n].kernel = 0;
             n++;
         }
     }
     return n;
+}
+
+size_t ae_tensor_dims(const ae_tensor_ref *t, size_t dims[4]) {
+    dims[0] = t->rows;
+    if (!t->cols) return 1;
+    if (!t->kernel) {
+        dims[1] = t->cols;
+        return 2;
+    }
+    dims[1] = t->cols / (t->kernel * t->kernel);
+    dims[2] = dims[3] = t->kernel;
+    return 4;
 }
 
 size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
@@ -79,8 +95,8 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
     const size_t np = n; /* the autoencoder's tensors, in m->params */
     if (m->head.outputs) {
         const ae_layer *H = &m->head.layer;
-        out[n] = (ae_tensor_ref){"head.weight", H->w, H->out, H->in};
-        out[n + 1] = (ae_tensor_ref){"head.bias", H->b, H->out, 0};
+        out[n] = (ae_tensor_ref){"head.weight", H->w, H->out, H->in, 0};
+        out[n + 1] = (ae_tensor_ref){"head.bias", H->b, H->out, 0, 0};
         n += 2;
     }
     n += stat_tensors(m, out + n);
@@ -102,8 +118,8 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
         }
     }
     if (ae_scaler_active(&m->scaler)) {
-        out[n++] = (ae_tensor_ref){"scaling.offset", m->scaler.offset, m->cfg.input_dim, 0};
-        out[n++] = (ae_tensor_ref){"scaling.scale", m->scaler.scale, m->cfg.input_dim, 0};
+        out[n++] = (ae_tensor_ref){"scaling.offset", m->scaler.offset, m->cfg.input_dim, 0, 0};
+        out[n++] = (ae_tensor_ref){"scaling.scale", m->scaler.scale, m->cfg.input_dim, 0, 0};
     }
     return n;
 }

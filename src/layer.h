@@ -28,43 +28,60 @@ typedef struct ae_layer {
     /* batch norm: running mean and variance [out] each (in the model's state block, saved),
      * and the latest training batch's mean and 1/std [out] each (scratch). */
     float *stat, *batch_stat;
+    /* conv2d, conv2d_t: an image going in is c_in x h_in x w_in (NCHW, one image a row: in =
+     * c_in h_in w_in), coming out c_out x h_out x w_out; square kernel of odd size, stride,
+     * padding kernel / 2. 0 for other kinds. */
+    size_t c_in, h_in, w_in, c_out, h_out, w_out, kernel, stride;
 } ae_layer;
 
 struct ae_kind {
     const char *name;
     /* The shape of trained tensor t (0: w, 1: b) as the file stores it: rows x cols, cols 0
-     * for 1-D; 0 rows when the layer has no such tensor of its own (a tied weight). */
+     * for 1-D; 0 rows when the layer has no such tensor of its own (a tied weight). A conv
+     * weight's cols are (channels x kernel x kernel): the file writes it 4-D (io_tensors.c). */
     void (*shape)(const ae_layer *l, int t, size_t *rows, size_t *cols);
     const char *tensor_name[2];  /* w's and b's names in the file ("weight", "bias") */
     size_t n_stat;               /* saved non-trained tensors, [out] each */
     const char *stat_name[2];    /* their names ("running_mean", "running_var") */
     /* Initial values from rng (draws in a fixed order: the model's bits depend on it). */
     void (*init)(ae_layer *l, ae_rng *rng);
-    /* Y [rows x out] = the layer of X [rows x in]; with_act 0 (dense output layer only) leaves
-     * bias and act to a fused consumer (the loss). train: batch statistics (batch norm), which
-     * the whole batch must be given at once for (batch_whole). */
-    void (*forward)(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train);
+    /* Floats of workspace a call over `rows` rows needs (NULL: none). Proportional to rows:
+     * the pass gives a call over rows [a, b) of a batch the layer's scratch at offset
+     * scratch_floats(l, a), sized scratch_floats(l, b - a); the same region from forward to
+     * backward of a step (a kind may keep what its backward reads there, e.g. im2col's
+     * columns). grad_params gets the scratch of all `rows` rows. */
+    size_t (*scratch_floats)(const ae_layer *l, size_t rows);
+    /* Y [rows x out] = the layer of X [rows x in]; with_act 0 (the output layer only) leaves
+     * act, and with fused_bias the bias too, to a fused consumer (the loss). train: batch
+     * statistics (batch norm), which the whole batch must be given at once for (batch_whole). */
+    void (*forward)(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train,
+                    float *scratch);
     /* Slice s of `slices` of the trained tensors' gradients from all `rows` rows of X and of dZ
-     * (the gradient at the pre-activation). */
-    void (*grad_params)(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices);
+     * (the gradient at the pre-activation). slices <= rows. */
+    void (*grad_params)(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
+                        float *scratch);
     /* Rows the gradient slicing cuts (dense: rows of the stored dW). */
     size_t (*param_rows)(const ae_layer *l);
     /* dX [rows x in] (rows ld_dx floats apart) from dZ for a block of rows (pointers at its
      * first row), after grad_params over the same batch (batch norm reads dgamma, dbeta). */
-    void (*grad_input)(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx);
+    void (*grad_input)(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx,
+                       float *scratch);
     /* The column layout (NULL: the kind has none): columns [c0, c1) of Y for every row, and of
      * dX = dZ . W for every row. */
     void (*forward_cols)(const ae_layer *l, const float *x, size_t rows, float *y, size_t c0, size_t c1, int with_act);
     void (*grad_input_cols)(const ae_layer *l, const float *dz, size_t rows, float *dx, size_t c0, size_t c1);
     int batch_whole;             /* 1: training needs the whole batch in one call (statistics) */
+    int fused_bias;              /* 1: forward with_act 0 leaves the bias (per column) to the loss */
     /* Multiply-adds of its products for `rows` rows (the planner's cost model). */
     double (*gemm_mnk)(const ae_layer *l, size_t rows);
 };
 
 /* The registry (layers/kinds.c). */
-AE_HIDDEN extern const ae_kind ae_kind_dense, ae_kind_batchnorm;
+AE_HIDDEN extern const ae_kind ae_kind_dense, ae_kind_batchnorm, ae_kind_conv2d, ae_kind_conv2d_t;
 /* The kind named name, or NULL. */
 AE_HIDDEN const ae_kind *ae_kind_named(const char *name);
+/* The scratch floats of a call of layer l over rows rows (0 for a kind without scratch). */
+AE_HIDDEN size_t ae_layer_scratch(const ae_layer *l, size_t rows);
 
 /* Floats of trained tensor t of l (0 when it has none of its own). */
 AE_HIDDEN size_t ae_layer_tensor_floats(const ae_layer *l, int t);

@@ -32,7 +32,7 @@ int ae_config_check(const ae_config *c) {
     if (c->variational && (c->code_act != AE_ACT_LINEAR || c->tied_weights)) return AE_EINVAL;
     if ((unsigned)c->scaling > (unsigned)AE_SCALE_ZSCORE)
         return ae_fail(AE_EINVAL, "scaling %d is not a mode (auto, none, minmax, zscore)", (int)c->scaling);
-    return AE_OK;
+    return ae_conv_config_check(c);
 }
 
 int ae_check_rows(const float *x, size_t n, size_t cols) {
@@ -47,8 +47,12 @@ int ae_check_rows(const float *x, size_t n, size_t cols) {
 
 size_t ae_padded(size_t count) { return (count + 15) & ~(size_t)15; }
 
-/* Appends a layer of kind k to the sequence. */
-static ae_layer *add_layer(ae_model *m, const ae_kind *k, size_t in, size_t out, ae_activation act) {
+void ae_model_widen(ae_model *m, const ae_layer *L) {
+    if (L->in > m->max_width) m->max_width = L->in;
+    if (L->out > m->max_width) m->max_width = L->out;
+}
+
+ae_layer *ae_model_add_layer(ae_model *m, const ae_kind *k, size_t in, size_t out, ae_activation act) {
     ae_layer *L = &m->layer[m->n_layers++];
     memset(L, 0, sizeof *L);
     L->kind = k;
@@ -56,8 +60,7 @@ static ae_layer *add_layer(ae_model *m, const ae_kind *k, size_t in, size_t out,
     L->out = out;
     L->act = act;
     L->init_act = act;
-    if (in > m->max_width) m->max_width = in;
-    if (out > m->max_width) m->max_width = out;
+    ae_model_widen(m, L);
     return L;
 }
 
@@ -65,30 +68,37 @@ static ae_layer *add_layer(ae_model *m, const ae_kind *k, size_t in, size_t out,
  * activation; dropout applies to the block's output. */
 static void add_hidden(ae_model *m, size_t in, size_t out, int tied) {
     const ae_config *c = &m->cfg;
-    ae_layer *D = add_layer(m, &ae_kind_dense, in, out, c->batch_norm ? AE_ACT_LINEAR : c->hidden_act);
+    ae_layer *D = ae_model_add_layer(m, &ae_kind_dense, in, out, c->batch_norm ? AE_ACT_LINEAR : c->hidden_act);
     D->init_act = c->hidden_act;
     D->w_transposed = tied;
     ae_layer *last = D;
-    if (c->batch_norm) last = add_layer(m, &ae_kind_batchnorm, out, out, c->hidden_act);
+    if (c->batch_norm) last = ae_model_add_layer(m, &ae_kind_batchnorm, out, out, c->hidden_act);
     last->dropout_after = 1;
 }
 
-/* The sequence of layers of m->cfg: the encoder's hidden blocks and code layer (a VAE's
- * [mu | logvar] head), then the mirrored decoder's hidden blocks and output layer. */
+/* The sequence of layers of m->cfg: the encoder's conv layers, hidden blocks and code layer
+ * (a VAE's [mu | logvar] head), then the mirrored decoder's hidden blocks and output layer
+ * (with conv layers: a hidden block back to their flattened output, then the transposed
+ * convolutions). */
 static void build_layers(ae_model *m) {
     const ae_config *c = &m->cfg;
     size_t width[AE_MAX_HIDDEN + 2];
     const size_t nh = c->n_hidden;
-    width[0] = c->input_dim;
-    for (size_t i = 0; i < nh; i++) width[i + 1] = c->hidden[i];
-    width[nh + 1] = c->code_dim;
     m->n_layers = 0;
     m->max_width = 0;
+    width[0] = c->n_conv ? ae_conv_add_encoder(m) : c->input_dim;
+    for (size_t i = 0; i < nh; i++) width[i + 1] = c->hidden[i];
+    width[nh + 1] = c->code_dim;
     for (size_t j = 0; j < nh; j++) add_hidden(m, width[j], width[j + 1], 0);
-    (void)add_layer(m, &ae_kind_dense, width[nh], c->variational ? 2 * c->code_dim : c->code_dim, c->code_act);
+    (void)ae_model_add_layer(m, &ae_kind_dense, width[nh], c->variational ? 2 * c->code_dim : c->code_dim, c->code_act);
     m->n_enc = m->n_layers;
     for (size_t j = 0; j < nh; j++) add_hidden(m, width[nh + 1 - j], width[nh - j], c->tied_weights);
-    ae_layer *out = add_layer(m, &ae_kind_dense, width[1], width[0], c->output_act);
+    if (c->n_conv) {
+        add_hidden(m, width[1], width[0], 0);
+        ae_conv_add_decoder(m);
+        return;
+    }
+    ae_layer *out = ae_model_add_layer(m, &ae_kind_dense, width[1], width[0], c->output_act);
     out->w_transposed = c->tied_weights;
 }
 
@@ -135,7 +145,7 @@ static int memory_check(const ae_config *c) {
     m.cfg = *c;
     if (limit == 0 || (m.n_params = plan_layers(&m, off, s_off, &n_state)) == 0) return AE_OK;
     double units = 2.0 * (double)m.max_width + 2.0 * (double)c->input_dim + 2.0 * (double)c->code_dim;
-    for (size_t l = 0; l < m.n_layers; l++) units += (double)m.layer[l].out;
+    for (size_t l = 0; l < m.n_layers; l++) units += (double)m.layer[l].out + (double)ae_layer_scratch(&m.layer[l], 1);
     const double bytes = 4.0 * (6.0 * (double)m.n_params + 128.0 * units);
     if (bytes <= (double)limit) return AE_OK;
     return ae_fail(AE_ENOMEM,
@@ -318,13 +328,18 @@ static void keep_mu(float *h, size_t rows, size_t k) {
 
 int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n,
                           float *out) {
-    size_t chunk = n < AE_CHUNK ? n : AE_CHUNK;
-    float *buf[2];
+    size_t chunk = n < AE_CHUNK ? n : AE_CHUNK, scratch_n = 0;
+    for (size_t l = first; l < last; l++) {
+        const size_t s = ae_layer_scratch(&m->layer[l], chunk);
+        if (s > scratch_n) scratch_n = s;
+    }
+    float *buf[2], *scratch = scratch_n ? ae_calloc(scratch_n, sizeof(float)) : NULL;
     buf[0] = ae_calloc(chunk * m->max_width, sizeof(float));
     buf[1] = ae_calloc(chunk * m->max_width, sizeof(float));
-    if (!buf[0] || !buf[1]) {
+    if (!buf[0] || !buf[1] || (scratch_n && !scratch)) {
         ae_dealloc(buf[0]);
         ae_dealloc(buf[1]);
+        ae_dealloc(scratch);
         return AE_ENOMEM;
     }
     const size_t k = m->cfg.code_dim, head = m->cfg.variational ? m->n_enc - 1 : (size_t)-1;
@@ -334,7 +349,7 @@ int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float 
         const float *src = x + r0 * in_w;
         for (size_t l = first; l < last; l++) {
             float *dst = l + 1 == last && l != head ? out + r0 * out_w : buf[(l - first) & 1];
-            m->layer[l].kind->forward(&m->layer[l], src, rows, dst, 1, 0); /* inference */
+            m->layer[l].kind->forward(&m->layer[l], src, rows, dst, 1, 0, scratch); /* inference */
             if (l == head) { /* the decoder (or the caller) sees mu only */
                 keep_mu(dst, rows, k);
                 if (l + 1 == last) memcpy(out + r0 * out_w, dst, rows * k * sizeof(float));
@@ -344,6 +359,7 @@ int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float 
     }
     ae_dealloc(buf[0]);
     ae_dealloc(buf[1]);
+    ae_dealloc(scratch);
     return AE_OK;
 }
 

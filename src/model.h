@@ -55,13 +55,27 @@ struct ae_model {
  * trained and two statistics); a supervised head adds two, input scaling two. */
 #define AE_MAX_TENSORS (4 * AE_MAX_LAYERS + 6) /* batch norm: 2 trained, 2 saved statistics */
 
-/* A named tensor of the model, for the model file. cols == 0 means 1-D [rows]. */
+/* A named tensor of the model, for the model file. cols == 0 means 1-D [rows]. kernel > 0: a
+ * conv weight, [rows, cols / kernel^2, kernel, kernel] in the file (ae_tensor_dims). */
 typedef struct ae_tensor_ref {
     char name[64];
     float *data;
     size_t rows, cols;
+    size_t kernel;
 } ae_tensor_ref;
+/* The file's shape of t: its dimensions into dims, their count returned (1, 2 or 4). */
+AE_HIDDEN size_t ae_tensor_dims(const ae_tensor_ref *t, size_t dims[4]);
 
+/* Appends a layer of kind k to m's sequence (in, out and act set, the rest 0). */
+AE_HIDDEN ae_layer *ae_model_add_layer(ae_model *m, const ae_kind *k, size_t in, size_t out, ae_activation act);
+/* Raises m->max_width to L's in and out. */
+AE_HIDDEN void ae_model_widen(ae_model *m, const ae_layer *L);
+/* model_conv.c: the config's conv layers checked (AE_OK, or AE_EINVAL with the reason); the
+ * encoder's conv2d layers appended (returns their flattened output width); the decoder's
+ * mirrored conv2d_t layers appended. */
+AE_HIDDEN int ae_conv_config_check(const ae_config *c);
+AE_HIDDEN size_t ae_conv_add_encoder(ae_model *m);
+AE_HIDDEN void ae_conv_add_decoder(ae_model *m);
 /* The floats a model of this config stores (its tensors, no padding); 0 for a bad config. */
 AE_HIDDEN size_t ae_config_param_count(const ae_config *cfg);
 /* The floats of saved statistics (batch norm's running mean and variance) of this config. */

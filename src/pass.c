@@ -10,65 +10,6 @@
 
 static size_t vae_head(const ae_model *m) { return m->cfg.variational ? m->n_enc - 1 : (size_t)-1; }
 
-int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *cfg) {
-    memset(w, 0, sizeof *w);
-    const size_t d = m->cfg.input_dim, k = m->cfg.code_dim, L = m->n_layers;
-    const int noise = cfg->train && cfg->noise != AE_NOISE_NONE, drop = cfg->train && cfg->dropout > 0.0f;
-    /* Sizes in floats, in carving order: act[L], mask[L], delta[2], batch, noisy, eps, z, index
-     * (uint32_t, the size of a float).
-     * Each piece is rounded to whole 64-byte lines so every view stays aligned. */
-    size_t sizes[2 * AE_MAX_LAYERS + 7], n = 0, total = 0;
-    for (size_t l = 0; l < L; l++) sizes[n++] = cap * m->layer[l].out;
-    for (size_t l = 0; l < L; l++) sizes[n++] = drop && m->layer[l].dropout_after ? cap * m->layer[l].out : 0;
-    sizes[n++] = cap * m->max_width;
-    sizes[n++] = cap * m->max_width;
-    sizes[n++] = cap * d;
-    sizes[n++] = noise ? cap * d : 0;
-    sizes[n++] = m->cfg.variational ? cap * k : 0;
-    sizes[n++] = m->cfg.variational ? cap * k : 0;
-    sizes[n++] = cap;
-    for (size_t i = 0; i < n; i++) {
-        sizes[i] = (sizes[i] + 15) & ~(size_t)15;
-        total += sizes[i];
-    }
-    w->block = ae_calloc(total, sizeof(float));
-    if (!w->block) return AE_ENOMEM;
-    float *p = w->block;
-    size_t i = 0;
-#define CARVE(dst) do { dst = sizes[i] ? p : NULL; p += sizes[i++]; } while (0)
-    for (size_t l = 0; l < L; l++) CARVE(w->act[l]);
-    for (size_t l = 0; l < L; l++) CARVE(w->mask[l]);
-    CARVE(w->delta[0]);
-    CARVE(w->delta[1]);
-    CARVE(w->batch);
-    CARVE(w->noisy);
-    CARVE(w->eps);
-    CARVE(w->z);
-    w->index = (uint32_t *)p;
-    p += sizes[i++];
-#undef CARVE
-    w->cap = cap;
-    return AE_OK;
-}
-
-void ae_work_free(ae_work *w) {
-    ae_dealloc(w->block);
-    memset(w, 0, sizeof *w);
-}
-
-ae_pass_cfg ae_pass_cfg_from(const ae_train_opts *o) {
-    ae_pass_cfg c;
-    c.loss = o->loss;
-    c.train = 1;
-    c.noise = o->noise;
-    c.noise_level = o->noise_level;
-    c.dropout = o->dropout;
-    c.sparsity_target = o->sparsity_target;
-    c.sparsity_weight = o->sparsity_weight;
-    c.kl_weight = o->kl_weight;
-    return c;
-}
-
 /* ---- The pass: tasks in phases, on one thread or taken by a pool's threads. ----
  *
  * The batch's rows are cut into `chunks` fixed row chunks (ae_split; one chunk on one thread).
@@ -125,6 +66,12 @@ typedef struct pass_job {
 
 static const float *pass_input(const pass_job *j) { return j->noisy ? j->noisy : j->idx ? j->w->batch : j->x; }
 
+/* Layer l's scratch for a call over the batch's rows from row a on (NULL: the kind has none). */
+static float *scratch_at(const pass_job *j, size_t l, size_t a) {
+    float *s = j->w->scratch[l];
+    return s ? s + ae_layer_scratch(&j->m->layer[l], a) : NULL;
+}
+
 /* Phase 0, chunk ch: rows [a, b) forward, A_l = act(A_{l-1} . W_l^T + b_l), with the dropout
  * masks and a VAE's eps drawn before (pass_draws); the output layer stops at Z = A . W^T, and
  * the loss (and dZ at the output) of these rows. */
@@ -147,7 +94,7 @@ static void forward_chunk(pass_job *j, size_t ch) {
     for (size_t l = 0; l + 1 < L; l++) {
         const size_t width = m->layer[l].out;
         float *y = w->act[l] + a * width;
-        m->layer[l].kind->forward(&m->layer[l], src, mine, y, 1, c->train);
+        m->layer[l].kind->forward(&m->layer[l], src, mine, y, 1, c->train, scratch_at(j, l, a));
         src = y;
         if (l == head) {
             j->kl[ch] = ae_vae_sample_rows(m, w->act[l], w->eps, w->z, a, b);
@@ -159,9 +106,10 @@ static void forward_chunk(pass_job *j, size_t ch) {
     if (c->sparsity_weight > 0.0f) j->sparsity[ch] = ae_sparsity(m, c, w->act[code], rows, a, b, NULL);
     float *dz = j->backward ? w->delta[0] + a * d : NULL;
     float *z = w->act[L - 1] + a * d;
-    ae_layer_forward(out, src, mine, z, 0); /* the output layer is dense: bias and act in the loss */
-    j->loss[ch] = ae_loss_output_sum(c->loss, out->act, z, out->b, target + a * d, mine, out->out, dz, NULL,
-                                     1.0f / ((float)rows * (float)d));
+    /* act (and a dense layer's bias) in the loss */
+    out->kind->forward(out, src, mine, z, 0, c->train, scratch_at(j, L - 1, a));
+    j->loss[ch] = ae_loss_output_sum(c->loss, out->act, z, out->kind->fused_bias ? out->b : w->zero_bias,
+                                     target + a * d, mine, out->out, dz, NULL, 1.0f / ((float)rows * (float)d));
 }
 
 /* Layer l's dW rows and db columns, slice s of j->slices[l], over every row of dZ_l. */
@@ -171,7 +119,7 @@ static void grad_w_slice(pass_job *j, size_t l, size_t s) {
     ae_work *w = j->w;
     const size_t head = vae_head(m), cur = (m->n_layers - 1 - l) & 1;
     const float *input = l == 0 ? pass_input(j) : l - 1 == head ? w->z : w->act[l - 1];
-    lay->kind->grad_params(lay, input, w->delta[cur], j->rows, s, j->slices[l]);
+    lay->kind->grad_params(lay, input, w->delta[cur], j->rows, s, j->slices[l], scratch_at(j, l, 0));
 }
 
 /* Chunk ch's rows: dA_q = dZ_l . W_l (q = l - 1), then dZ_q: through a VAE's sampling, or the
@@ -189,19 +137,19 @@ static void grad_x_chunk(pass_job *j, size_t l, size_t ch) {
     const float *dz = w->delta[cur] + a * lay->out;
     const float *in = (l == 0 ? pass_input(j) : l - 1 == head ? w->z : w->act[l - 1]) + a * lay->in;
     if (l == 0) {
-        lay->kind->grad_input(lay, in, dz, mine, j->dx + a * m->cfg.input_dim, m->cfg.input_dim);
+        lay->kind->grad_input(lay, in, dz, mine, j->dx + a * m->cfg.input_dim, m->cfg.input_dim, scratch_at(j, l, a));
         return;
     }
     const size_t q = l - 1, width = m->layer[q].out;
     float *next = w->delta[cur ^ 1];
     if (q == head) { /* dz [k] into the first half of the head's [2k] rows */
-        lay->kind->grad_input(lay, in, dz, mine, next + a * width, width);
+        lay->kind->grad_input(lay, in, dz, mine, next + a * width, width, scratch_at(j, l, a));
         ae_vae_backward_rows(m, w->act[q], w->eps, next, a, b, c->kl_weight / ((float)rows * (float)m->cfg.input_dim));
         return;
     }
     float *mine_next = next + a * width;
     const float *act = w->act[q] + a * width;
-    lay->kind->grad_input(lay, in, dz, mine, mine_next, lay->in);
+    lay->kind->grad_input(lay, in, dz, mine, mine_next, lay->in, scratch_at(j, l, a));
     if (c->sparsity_weight > 0.0f && q == code) ae_sparsity(m, c, w->act[q], rows, a, b, next);
     if (c->train && c->dropout > 0.0f && m->layer[q].dropout_after)
         ae_dropout_act_backward(mine_next, act, w->mask[q] + a * width, mine * width, m->layer[q].act,

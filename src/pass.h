@@ -20,6 +20,9 @@ typedef struct ae_work {
     float *noisy;                /* corrupted inputs [cap x input_dim], or NULL */
     float *eps, *z;              /* VAE: N(0,1) draws and the sampled code [cap x k], or NULL */
     uint32_t *index;             /* [cap]: the batch's rows in the training data */
+    float *scratch[AE_MAX_LAYERS]; /* the layers' scratch for cap rows (layer.h), or NULL */
+    float *zero_bias;            /* [input_dim] zeros: the loss's bias after an output layer that
+                                    adds its own (not fused_bias), else NULL */
 } ae_work;
 
 AE_HIDDEN int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *cfg);

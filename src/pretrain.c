@@ -74,6 +74,7 @@ int ae_pretrain_layerwise(ae_model *m, const float *x, size_t n, const ae_train_
     if (!m || epochs_per_layer < 1 || m->cfg.variational) return AE_EINVAL;
     /* A stage is one dense layer pair; batch norm's blocks have no one-layer autoencoder. */
     if (m->cfg.batch_norm) return ae_fail(AE_EINVAL, "layer-wise pretraining is for models without batch_norm");
+    if (m->cfg.n_conv) return ae_fail(AE_EINVAL, "layer-wise pretraining is for dense models: not with conv layers");
     ae_train_opts defaults = ae_train_opts_default();
     const ae_train_opts *o = opts ? opts : &defaults;
     int rc = ae_train_opts_check(m, o);

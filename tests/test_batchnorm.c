@@ -1,7 +1,7 @@
 /* Batch normalisation (ae_config.batch_norm, layers/batchnorm.c): gradients against central
  * differences, the running statistics against a hand computation, training vs inference, the
  * model file, and what is refused. */
-#include "test_util.h"
+#include "test_pass_util.h"
 
 #include <string.h>
 
@@ -19,15 +19,7 @@ static ae_config bn_config(size_t d, size_t h1, size_t h2, size_t k) {
     return c;
 }
 
-static ae_pass_cfg train_cfg(ae_loss loss) {
-    ae_pass_cfg p;
-    memset(&p, 0, sizeof p);
-    p.loss = loss;
-    p.train = 1;
-    p.sparsity_target = 0.05f;
-    p.kl_weight = 1.0f;
-    return p;
-}
+static ae_pass_cfg train_cfg(ae_loss loss) { return test_train_cfg(loss, AE_NOISE_NONE); }
 
 /* The sequence: dense, batch norm (taking the hidden activation), ..., code, ..., output. */
 static void test_layer_sequence(void **state) {

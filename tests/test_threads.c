@@ -6,9 +6,7 @@
 #include <time.h>
 
 #include "plan.h"
-#include "pool.h"
-#include "test_util.h"
-#include "train.h"
+#include "test_pass_util.h"
 
 /* ---- the pool ---- */
 
@@ -213,17 +211,7 @@ static void test_pool_start_refuses_and_fails_cleanly(void **state) {
 
 /* ---- the row-split pass ---- */
 
-static ae_pass_cfg cfg_of(ae_loss loss, ae_noise noise) {
-    ae_pass_cfg p;
-    memset(&p, 0, sizeof p);
-    p.loss = loss;
-    p.train = 1;
-    p.noise = noise;
-    p.noise_level = 0.3f;
-    p.sparsity_target = 0.05f;
-    p.kl_weight = 1.0f;
-    return p;
-}
+static ae_pass_cfg cfg_of(ae_loss loss, ae_noise noise) { return test_train_cfg(loss, noise); }
 
 /* Widths above 16 so that the dW rows and db columns really are split between threads. */
 static ae_config wide_config(ae_activation hidden, ae_activation out, int tied) {
@@ -398,40 +386,15 @@ static void test_chunked_pass_bits_independent_of_threads_and_order(void **state
         }
         ae_model *m;
         assert_int_equal(ae_create(&m, &c), AE_OK);
-        float *data = malloc(DATA * c.input_dim * sizeof(float)), *first = malloc(m->n_params * sizeof(float));
-        assert_true(data && first);
+        float *data = malloc(DATA * c.input_dim * sizeof(float));
+        assert_non_null(data);
         test_fill(data, DATA * c.input_dim, 7, 0.05f, 0.95f);
         uint32_t idx[ROWS];
         for (size_t i = 0; i < ROWS; i++) idx[i] = (uint32_t)((i * 11 + 5) % DATA);
         ae_work w;
         assert_int_equal(ae_work_init(&w, m, ROWS, &pc), AE_OK);
-        const ae_rng start = m->rng;
-        for (size_t chunks = 1; chunks <= 6; chunks += 5) {
-            double loss0 = 0.0;
-            int runs = 0;
-            for (int T = 1; T <= 4; T++) {
-                ae_pool *pool = NULL;
-                if (T > 1) assert_int_equal(ae_pool_start(&pool, T), AE_OK);
-                const uint32_t orders[] = {0, 3, 99991};
-                for (size_t oi = 0; oi < 3; oi++) {
-                    m->rng = start;
-                    ae_pool_test_order(orders[oi]);
-                    ae_pass_parts parts;
-                    double l = ae_pass_split(m, &w, pool, chunks, by_cols, data, idx, ROWS, &pc, 1, &parts);
-                    ae_pool_test_order(0);
-                    if (!runs++) {
-                        loss0 = l;
-                        memcpy(first, m->grads, m->n_params * sizeof(float));
-                    } else {
-                        assert_memory_equal(&l, &loss0, sizeof l);
-                        assert_memory_equal(m->grads, first, m->n_params * sizeof(float));
-                    }
-                }
-                ae_pool_stop(pool);
-            }
-        }
+        test_split_bits(m, &w, data, idx, ROWS, &pc, by_cols, 4);
         ae_work_free(&w);
-        free(first);
         free(data);
         ae_free(m);
     }

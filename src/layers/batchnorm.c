@@ -58,7 +58,9 @@ static void batch_statistics(const ae_layer *l, const float *x, size_t rows) {
     }
 }
 
-static void bn_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train) {
+static void bn_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train,
+                       float *scratch) {
+    (void)scratch;
     const size_t n = l->out;
     if (train) batch_statistics(l, x, rows);
     const float *mean = train ? l->batch_stat : l->stat;
@@ -74,8 +76,10 @@ static void bn_forward(const ae_layer *l, const float *x, size_t rows, float *y,
 }
 
 /* dgamma, dbeta over the whole batch (slice 0 of 1: a batch norm layer is one task). */
-static void bn_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices) {
+static void bn_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
+                           float *scratch) {
     (void)slices;
+    (void)scratch;
     if (s) return;
     const size_t n = l->out;
     const float *mean = l->batch_stat, *inv = l->batch_stat + n;
@@ -94,7 +98,9 @@ static void bn_grad_params(const ae_layer *l, const float *x, const float *dz, s
 static size_t bn_param_rows(const ae_layer *l) { return l->out; }
 
 /* dx from dz, dgamma and dbeta (grad_params ran first, over the same whole batch). */
-static void bn_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx) {
+static void bn_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx,
+                          float *scratch) {
+    (void)scratch;
     const size_t n = l->out;
     const float *mean = l->batch_stat, *inv = l->batch_stat + n, *dg = l->dw, *db = l->db;
     const float r = (float)rows;

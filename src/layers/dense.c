@@ -87,14 +87,17 @@ static void dense_init(ae_layer *l, ae_rng *rng) {
     for (size_t i = 0; i < count; i++) l->w[i] = (float)((2.0 * ae_rng_uniform(rng) - 1.0) * bound);
 }
 
-static void dense_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train) {
+static void dense_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train,
+                          float *scratch) {
     (void)train;
+    (void)scratch;
     ae_layer_forward(l, x, rows, y, with_act);
 }
 
 /* Slice s: rows of the stored dW and columns of db, no fewer than 16 each. */
 static void dense_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s,
-                              size_t slices) {
+                              size_t slices, float *scratch) {
+    (void)scratch;
     size_t r0, r1, c0, c1;
     ae_split(ae_layer_dw_rows(l), (int)s, (int)slices, 16, &r0, &r1);
     ae_layer_grad_w(l, x, dz, rows, r0, r1);
@@ -103,8 +106,9 @@ static void dense_grad_params(const ae_layer *l, const float *x, const float *dz
 }
 
 static void dense_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx,
-                             size_t ld_dx) {
+                             size_t ld_dx, float *scratch) {
     (void)x;
+    (void)scratch;
     ae_layer_grad_x(l, dz, rows, dx, ld_dx);
 }
 
@@ -156,5 +160,6 @@ const ae_kind ae_kind_dense = {
     .forward_cols = dense_forward_cols,
     .grad_input_cols = dense_grad_input_cols,
     .batch_whole = 0,
+    .fused_bias = 1,
     .gemm_mnk = dense_mnk,
 };

@@ -6,6 +6,8 @@
 static const ae_kind *const registry[] = {
     &ae_kind_dense,
     &ae_kind_batchnorm,
+    &ae_kind_conv2d,
+    &ae_kind_conv2d_t,
 };
 
 const ae_kind *ae_kind_named(const char *name) {
@@ -18,4 +20,8 @@ size_t ae_layer_tensor_floats(const ae_layer *l, int t) {
     size_t rows, cols;
     l->kind->shape(l, t, &rows, &cols);
     return rows * (cols ? cols : 1);
+}
+
+size_t ae_layer_scratch(const ae_layer *l, size_t rows) {
+    return l->kind->scratch_floats ? l->kind->scratch_floats(l, rows) : 0;
 }
