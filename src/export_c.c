@@ -176,6 +176,9 @@ static int opts_check(const ae_model *m, const ae_export_opts *o) {
     int rc = name_check(o->name);
     if (rc != AE_OK) return rc;
     for (size_t l = 0; l < m->n_layers; l++)
+        if (m->layer[l].kind != &ae_kind_dense && m->layer[l].kind != &ae_kind_batchnorm)
+            return ae_fail(AE_EINVAL, "ae_export_c: %s layers are not exported yet", m->layer[l].kind->name);
+    for (size_t l = 0; l < m->n_layers; l++)
         if (!exported_act(m->layer[l].act))
             return ae_fail(AE_EINVAL, "ae_export_c: the %s activation is not exported yet",
                            ae_activation_name(m->layer[l].act));

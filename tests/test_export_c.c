@@ -131,6 +131,19 @@ static void test_every_activation(void **state) {
         assert_non_null(strstr(ae_last_error(), "softplus"));
         assert_null(fopen("softplus_refused.h", "rb"));
         ae_free(sm);
+        ae_config cc = ae_config_default(); /* nor conv layers */
+        cc.input_shape[0] = 1;
+        cc.input_shape[1] = 6;
+        cc.input_shape[2] = 6;
+        cc.input_dim = 36;
+        cc.n_conv = 1;
+        cc.conv[0] = (ae_conv_spec){2, 3, 2};
+        cc.code_dim = 4;
+        assert_int_equal(ae_create(&sm, &cc), AE_OK);
+        assert_int_equal(ae_export_c(sm, "conv_refused.h", NULL), AE_EINVAL);
+        assert_non_null(strstr(ae_last_error(), "conv2d"));
+        assert_null(fopen("conv_refused.h", "rb"));
+        ae_free(sm);
     }
     const char *names[] = {"act_linear", "act_relu", "act_leaky", "act_sigmoid", "act_tanh"};
     for (size_t a = 0; a < 5; a++) {
