@@ -25,6 +25,7 @@ static const char HELP[] =
     "  predict      the head's classes:        ae predict MODEL DATA -o OUT [--probabilities]\n"
     "  sample       draws from a VAE:          ae sample MODEL -n N -o OUT [--png FILE]\n"
     "  info         what a model file holds:   ae info MODEL\n"
+    "  export-c     the model as a C header:   ae export-c MODEL -o FILE.h --name NAME [--int8 --calibrate DATA]\n"
     "DATA: IDX (.gz), .npy or CSV. OUT: .npy by extension, else CSV.\n"
     "CSV DATA, for every command that reads it:\n"
     "  --columns LIST  keep these columns (names or 1-based numbers and ranges: a,b,4-7), in order\n"
@@ -40,7 +41,7 @@ static const struct command {
     {"train", cmd_train, 1},       {"encode", cmd_rows, 1},      {"decode", cmd_rows, 1},
     {"reconstruct", cmd_rows, 1},  {"score", cmd_rows, 1},       {"sample", cmd_sample, 0},
     {"threshold", cmd_threshold, 1}, {"flag", cmd_flag, 1},      {"head", cmd_head, 1},
-    {"predict", cmd_predict, 1},   {"info", cmd_info, 0},
+    {"predict", cmd_predict, 1},   {"info", cmd_info, 0},        {"export-c", cmd_export_c, 1},
 };
 
 /* "-o -": data on standard output, so reports go to stderr from the start. */

@@ -19,6 +19,12 @@ int cmd_info(int argc, char **argv) {
            ae_activation_name(c.code_act), ae_activation_name(c.output_act));
     printf("options      tied %s, variational %s, seed %llu\n", c.tied_weights ? "yes" : "no",
            c.variational ? "yes" : "no", (unsigned long long)c.seed);
+    if (c.n_conv) {
+        printf("conv         input %zux%zux%zu, layers", c.input_shape[0], c.input_shape[1], c.input_shape[2]);
+        for (size_t i = 0; i < c.n_conv; i++)
+            printf(" %zu:%zu:%zu", c.conv[i].channels, c.conv[i].kernel, c.conv[i].stride);
+        printf(" (channels:kernel:stride), mirrored by transposed ones\n");
+    }
     if (c.batch_norm) printf("batch norm   after every hidden layer (running statistics saved)\n");
     printf("parameters   %zu\n", ae_param_count(m));
     ae_scaling sm;

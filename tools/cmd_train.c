@@ -21,6 +21,9 @@ static const char TRAIN_HELP[] =
     "         code min(32, d/4))  --hidden-act A  --code-act A  --output-act A (A: linear relu\n"
     "         leaky_relu sigmoid tanh softplus)  --tied  --variational  --batch-norm (after every hidden\n"
     "         layer)  --seed N\n"
+    "conv:    --input-shape CxHxW (each row an image)  --conv C:K:S[,C:K:S...] (convolution layers:\n"
+    "         channels, odd kernel, stride; mirrored by transposed ones), e.g. --input-shape 1x28x28\n"
+    "         --conv 16:3:2,32:3:2 --code 64\n"
     "scaling: --scale auto|none|minmax|zscore (auto: data already in the output's range is left\n"
     "         alone, else min-max for a sigmoid output, z-score for a linear one)\n"
     "train:   --epochs N, --batch N (default: batch min(128, rows / 8, at least 16), and epochs for\n"
@@ -78,6 +81,35 @@ static void read_plan(const char *opt, const char *v, void *to) {
     check(ae_set_plan_file(v), "--plan");
 }
 
+/* --input-shape CxHxW: the image each row holds (channels, height, width). */
+static void read_input_shape(const char *opt, const char *v, void *to) {
+    ae_config *c = to;
+    unsigned long s[3];
+    char tail;
+    if (sscanf(v, "%lux%lux%lu%c", &s[0], &s[1], &s[2], &tail) != 3 || !s[0] || !s[1] || !s[2] ||
+        s[0] > 4096 || s[1] > 65536 || s[2] > 65536)
+        die("%s wants CxHxW, e.g. 1x28x28, not '%s'", opt, v);
+    for (int i = 0; i < 3; i++) c->input_shape[i] = s[i];
+}
+
+/* --conv C:K:S[,C:K:S...]: convolution layers (output channels, odd kernel, stride), in order. */
+static void read_conv(const char *opt, const char *v, void *to) {
+    ae_config *c = to;
+    c->n_conv = 0;
+    for (const char *p = v; *p;) {
+        unsigned long ch, k, st;
+        int used = 0;
+        if (c->n_conv == AE_MAX_CONV || sscanf(p, "%lu:%lu:%lu%n", &ch, &k, &st, &used) != 3 || !ch || !k || !st)
+            die("%s wants up to %d layers C:K:S (channels, kernel, stride), e.g. 16:3:2,32:3:2, not '%s'", opt,
+                AE_MAX_CONV, v);
+        c->conv[c->n_conv++] = (ae_conv_spec){ch, k, st};
+        p += used;
+        if (*p == ',' && p[1]) p++;
+        else if (*p) die("%s: '%s' is not a list of C:K:S", opt, v);
+    }
+    if (!c->n_conv) die("%s: an empty list", opt);
+}
+
 /* --hidden W[,W...]: one to AE_MAX_HIDDEN widths, each an integer in [1, 2^24]; an empty
  * list or an empty item ("", "8,", "8,,4") is refused, not read as fewer layers. */
 static void read_widths(const char *opt, const char *list, void *to) {
@@ -102,7 +134,9 @@ static void read_widths(const char *opt, const char *list, void *to) {
  * and a code of min(32, d/4), never wider than the input (784 gives the old 256 and 32). */
 static void default_widths(ae_config *c, size_t d, int hidden_given, int code_given) {
     if (!code_given) c->code_dim = d / 4 < 1 ? 1 : d / 4 > 32 ? 32 : d / 4;
-    if (!hidden_given) {
+    if (!hidden_given && c->n_conv) { /* conv layers, then the code: no dense hidden layer */
+        c->n_hidden = 0;
+    } else if (!hidden_given) {
         size_t h = d / 2 > 256 ? 256 : d / 2;
         c->n_hidden = 1;
         c->hidden[0] = h > c->code_dim ? h : c->code_dim;
@@ -164,6 +198,8 @@ static void parse_train(train_job *t, int argc, char **argv) {
         {.name = "--tied", .kind = CLI_SET, .to = &c->tied_weights},
         {.name = "--variational", .kind = CLI_SET, .to = &c->variational},
         {.name = "--batch-norm", .kind = CLI_SET, .to = &c->batch_norm},
+        {.name = "--input-shape", .kind = CLI_CALL, .to = c, .call = read_input_shape},
+        {.name = "--conv", .kind = CLI_CALL, .to = c, .call = read_conv},
         {.name = "--seed", .kind = CLI_CALL, .to = &c->seed, .call = read_seed},
         {.name = "--epochs", .kind = CLI_INT, .to = &o->epochs, .lo = 1, .hi = 1000000, .given = &t->epochs_given},
         {.name = "--batch", .kind = CLI_SIZE, .to = &o->batch_size, .lo = 1, .hi = 1 << 24, .given = &t->batch_given},

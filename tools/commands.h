@@ -13,6 +13,7 @@ int cmd_flag(int argc, char **argv);        /* cmd_anomaly.c */
 int cmd_head(int argc, char **argv);        /* cmd_head.c */
 int cmd_predict(int argc, char **argv);     /* cmd_head.c */
 int cmd_info(int argc, char **argv);        /* cmd_info.c */
+int cmd_export_c(int argc, char **argv);    /* cmd_export.c */
 
 /* The words of the commands on a MODEL and rows (encode ... score, sample, info): each of
  * them takes every one of these options, whether it uses it or not. */
