@@ -17,7 +17,7 @@
  * the CPU supports is picked once at load time (GNU ifunc, by CPU feature: "arch=" clones
  * test the CPU model and pick the baseline on AMD), so one portable libae.a runs its loops
  * at full vector width. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(AE_NO_VECTOR_CLONES)
 #define AE_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define AE_VECTOR_CLONES
