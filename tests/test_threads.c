@@ -579,7 +579,11 @@ static void test_chunks_keep_four_rows_and_fix_the_bits(void **state) {
     ae_model *three = train_batch(3, 64, 0, AE_NOISE_NONE, 2, &b);
     assert_int_equal(ae_plan_last(&info), AE_OK);
     assert_int_equal(info.chunks, 3);
+#if defined(__x86_64__)
+    /* x86-64 OpenBLAS's kernels give a row's products other bits in chunks of other sizes;
+     * arm64's do not, so there the two runs may agree bit for bit. */
     assert_memory_not_equal(two->params, three->params, two->n_params * sizeof(float));
+#endif
     for (size_t i = 0; i < two->n_params; i++) assert_close(three->params[i], two->params[i], 2e-4, 1e-3);
     ae_free(two);
     ae_free(three);
