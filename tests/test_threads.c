@@ -12,6 +12,13 @@
 
 /* ---- the pool ---- */
 
+
+/* A cross build's ctest runs this under an emulator (qemu-user), some 20 to 50 times slower:
+ * there CMake defines AE_TEST_EMULATED, and the slowest checks run smaller (central
+ * differences for a fifth of the parameters, a shorter training run beside inference). */
+#ifndef AE_TEST_EMULATED
+#define AE_TEST_EMULATED 0
+#endif
 static void test_split_covers_every_item_once(void **state) {
     (void)state;
     const size_t ns[] = {0, 1, 2, 3, 15, 16, 17, 63, 64, 127, 128, 129, 784, 1000, 100003};
@@ -296,6 +303,7 @@ static void check_split_pass_by(ae_config c, ae_pass_cfg pc, int T, size_t rows,
         size_t counts[2] = {L->in * L->out, L->out};
         for (int t = 0; t < 2; t++)
             for (size_t i = 0; ps[t] && i < counts[t]; i++) {
+                if (AE_TEST_EMULATED && i % 5 != 0) continue; /* a fifth of them, emulated */
                 float *p = ps[t] + i, keep = *p;
                 *p = keep + h;
                 m->rng = start;
@@ -308,7 +316,8 @@ static void check_split_pass_by(ae_config c, ae_pass_cfg pc, int T, size_t rows,
                 checked++;
             }
     }
-    if (fd) assert_int_equal(checked, ae_param_count(m));
+    if (fd && !AE_TEST_EMULATED) assert_int_equal(checked, ae_param_count(m));
+    if (fd) assert_true(checked > 0);
     ae_pool_stop(pool);
     ae_work_free(&w);
     free(serial);
@@ -755,7 +764,7 @@ typedef struct trainer {
 static void *train_thread(void *arg) {
     trainer *t = arg;
     ae_train_opts o = ae_train_opts_default();
-    o.epochs = 40;
+    o.epochs = AE_TEST_EMULATED ? 4 : 40; /* inference beside it all the while, either way */
     o.batch_size = 100;
     t->rc = ae_train(t->m, t->x, IN, &o);
     atomic_store(&t->running, 0);
