@@ -40,7 +40,9 @@ AE_INLINE float ae_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale = {((int32_t)n + 127) * (1 << 23)}; /* 2^n */
+    /* 2^n; shifted unsigned: a NaN x (a diverged run) gives p NaN whatever n converts to, and
+     * must not overflow a signed product on the way */
+    union { uint32_t i; float f; } scale = {(uint32_t)((int32_t)n + 127) << 23};
     return p * scale.f;
 }
 
