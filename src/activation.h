@@ -25,10 +25,13 @@
 /* exp(x) in float, branch-free so that loops calling it vectorise (libm's expf does not
  * without -ffast-math). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then Cephes'
  * polynomial for e^r (about 1 ulp); x is clamped to [-87.3, 88], where the result is a
- * normal float. The +1.5 * 2^23 trick rounds to the nearest integer without roundps. */
+ * normal float. The +1.5 * 2^23 trick rounds to the nearest integer without roundps; it
+ * needs the sum rounded to float, which the casts demand where float arithmetic is evaluated
+ * in double (FLT_EVAL_METHOD 1 on s390x, 2 on x87; CMake adds -fexcess-precision=standard so
+ * that gcc honours them in every mode). Where FLT_EVAL_METHOD is 0 they change nothing. */
 AE_INLINE float ae_expf(float x) {
     x = x < -87.3f ? -87.3f : x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;
+    float n = (float)((float)(x * 1.44269504f) + 12582912.0f) - 12582912.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -37,7 +40,9 @@ AE_INLINE float ae_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale = {((int32_t)n + 127) * (1 << 23)}; /* 2^n */
+    /* 2^n; shifted unsigned: a NaN x (a diverged run) gives p NaN whatever n converts to, and
+     * must not overflow a signed product on the way */
+    union { uint32_t i; float f; } scale = {(uint32_t)((int32_t)n + 127) << 23};
     return p * scale.f;
 }
 

@@ -31,6 +31,11 @@ typedef float v16sf __attribute__((vector_size(64), aligned(4)));
     (SHUF(x, y, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +             \
      SHUF(x, y, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
 
+/* The float variable s in every lane. The products below take it as a vector, not as
+ * `v * s`: where float arithmetic is evaluated in double (FLT_EVAL_METHOD 1: s390x in ISO C
+ * mode), the scalar operand would be a double, which gcc does not narrow into a vector. */
+#define SPLAT16(s) ((v16sf){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s})
+
 /* y[j] = alpha x . w_j (+ beta y[j]) for 16 outputs at once: sixteen vector accumulators, one
  * per output, over k in steps of 16, then four transposing reduction steps (no horizontal
  * sums) leave output j in lane j. The accumulators are taken in bit-reversed order, which
@@ -55,11 +60,11 @@ AE_INLINE void dot16(const float *x, const float *w, size_t ldw, size_t k, float
     for (int i = 0; i < 8; i++) a8[i] = STEP8(acc[2 * i], acc[2 * i + 1]);
     for (int i = 0; i < 4; i++) a4[i] = STEP4(a8[2 * i], a8[2 * i + 1]);
     for (int i = 0; i < 2; i++) a2[i] = STEP2(a4[2 * i], a4[2 * i + 1]);
-    v16sf sum = STEP1(a2[0], a2[1]) * alpha;
+    v16sf sum = STEP1(a2[0], a2[1]) * SPLAT16(alpha);
     if (beta != 0.0f) {
         v16sf old;
         memcpy(&old, y, sizeof old);
-        sum += old * beta;
+        sum += old * SPLAT16(beta);
     }
     memcpy(y, &sum, sizeof sum);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "byteorder.h"
 #include "error.h"
 
 static ae_write_hook_fn g_write_hook;
@@ -272,6 +273,10 @@ void ae_atomic_write(ae_atomic_file *a, const void *p, size_t n) {
         a->err = done < allowed && errno ? errno : ENOSPC; /* the hook's short write: a full disk */
     }
 }
+
+static void atomic_sink(void *a, const void *p, size_t n) { ae_atomic_write(a, p, n); }
+
+void ae_atomic_write_f32(ae_atomic_file *a, const float *x, size_t n) { ae_f32_le_chunks(x, n, atomic_sink, a); }
 
 /* After a rename, the folder's entry is made durable too (not every file system can). */
 static void sync_folder(const char *target) {

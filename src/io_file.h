@@ -32,6 +32,8 @@ AE_HIDDEN void ae_set_write_hook(ae_write_hook_fn hook, void *user);
 AE_HIDDEN int ae_atomic_open(ae_atomic_file *a, const char *path);
 /* Appends n bytes; failures are remembered for ae_atomic_close. */
 AE_HIDDEN void ae_atomic_write(ae_atomic_file *a, const void *p, size_t n);
+/* Appends n floats as little-endian bytes (the files' order on every host). */
+AE_HIDDEN void ae_atomic_write_f32(ae_atomic_file *a, const float *x, size_t n);
 /* Flushes, fsyncs, closes and renames over the target when everything succeeded;
  * otherwise removes the temporary. AE_OK or AE_EIO (the reason in ae_last_error). */
 AE_HIDDEN int ae_atomic_close(ae_atomic_file *a);

@@ -4,13 +4,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "byteorder.h"
 #include "error.h"
 #include "io_binary.h"
 #include "io_file.h"
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "io_idx copies little-endian .npy floats directly; this host is big-endian"
-#endif
 
 static uint32_t be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -27,12 +24,12 @@ static uint64_t be64(const unsigned char *p) { return (uint64_t)be32(p) << 32 | 
  * Each value is converted on its own, so a caller may convert a file's values piece by piece. */
 void ae_layout_convert(const ae_layout *L, const unsigned char *d, size_t n, float *x) {
     if (L->npy) {
-        if (L->type == AE_NPY_F4) {
-            memcpy(x, d, 4 * n);
+        if (L->type == AE_NPY_F4) { /* little-endian in the file (byteorder.h) */
+            ae_le_copy(x, d, n, 4);
         } else if (L->type == AE_NPY_F8) {
             for (size_t i = 0; i < n; i++) {
                 double v;
-                memcpy(&v, d + 8 * i, 8);
+                ae_le_copy(&v, d + 8 * i, 1, 8);
                 x[i] = (float)v;
             }
         } else {

@@ -1,5 +1,6 @@
 /* io_model: the model file, safetensors (github.com/huggingface/safetensors):
- *   8-byte little-endian header length N | N bytes of JSON (space-padded to 8) | raw F32 data.
+ *   8-byte little-endian header length N | N bytes of JSON (space-padded to 8) | raw F32 data,
+ * little-endian on every host (byteorder.h): the CRC-32 is over those little-endian bytes.
  * The JSON names each tensor's dtype, shape and byte range; its __metadata__ (io_meta.c) holds
  * the config, the data section's CRC-32 and the rest, under a checksum of its own. Saving is
  * atomic: temporary file, fsync, rename. Loading checks everything before it trusts a byte. */
@@ -11,18 +12,17 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "byteorder.h"
 #include "error.h"
 #include "io_file.h"
 #include "io_meta.h"
 #include "model.h"
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "the model file stores little-endian floats; this host is big-endian"
-#endif
-
 #define AE_MAX_HEADER ((uint64_t)16 << 20) /* far above any real header (a few KiB) */
 
 /* ---------------------------------------------------------------- save */
+
+static void crc_sink(void *crc, const void *p, size_t n) { *(uLong *)crc = crc32_z(*(uLong *)crc, p, n); }
 
 /* The JSON header (unpadded) for the model's tensors; NULL on allocation failure. */
 static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, int state) {
@@ -44,7 +44,7 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, i
                                           "data_offsets", (json_int_t)off, (json_int_t)end)
                               : NULL;
         ok = entry && json_object_set_new(root, t[i].name, entry) == 0;
-        crc = crc32_z(crc, (const Bytef *)t[i].data, count * sizeof(float));
+        ae_f32_le_chunks(t[i].data, count, crc_sink, &crc); /* the file's bytes */
         off = end;
     }
     json_t *meta = ok ? ae_meta_json(m, state, (unsigned long)crc) : NULL;
@@ -73,7 +73,7 @@ static int save_file(const ae_model *m, const char *path, int state) {
         ae_atomic_write(&a, json, len);
         ae_atomic_write(&a, spaces, padded - len);
         for (size_t i = 0; i < nt; i++)
-            ae_atomic_write(&a, t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float));
+            ae_atomic_write_f32(&a, t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
         rc = ae_atomic_close(&a);
     }
     free(json);
@@ -233,8 +233,9 @@ static int read_tensors(source *src, const ae_meta *meta, loading *L) {
     if (!source_read(src, L->data, (size_t)L->data_len)) return source_failure(src);
     if (crc32_z(crc32(0L, Z_NULL, 0), L->data, (size_t)L->data_len) != meta->data_crc)
         return ae_fail(AE_EFORMAT, "data checksum mismatch: the weights were changed or damaged");
-    for (size_t i = 0; i < nt; i++)
-        memcpy(t[i].data, L->data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin));
+    for (size_t i = 0; i < nt; i++) /* checked as stored, then into the host's order */
+        ae_le_copy(t[i].data, L->data + spans[i].begin, (size_t)(spans[i].end - spans[i].begin) / sizeof(float),
+                   sizeof(float));
     if (!ae_all_finite(m->params, m->n_params) || !ae_all_finite(m->head.params, m->head.n) || !ae_model_state_ok(m) ||
         !ae_meta_scaler_ok(&m->scaler) || (m->opt.m && !ae_all_finite(m->opt.m, m->n_params)) ||
         (m->opt.v && !ae_all_finite(m->opt.v, m->n_params)))

@@ -1,7 +1,8 @@
 /* io_npy: .npy files ("\x93NUMPY" v1.0/2.0/3.0, descr <f4 <f8 |u1, C order only): the header
  * dict read with a small scanner, and the atomic writer ae_npy_save. The values are converted
- * by io_idx.c (ae_layout_convert). The reader and the writer copy little-endian floats with
- * memcpy: little-endian hosts only (io_idx.c refuses to build elsewhere). */
+ * by io_idx.c (ae_layout_convert). The values are little-endian on every host (byteorder.h):
+ * the writer stores '<f4', and a descr of native order ('=' or none) is read as little-endian,
+ * the order of the hosts that write them, whichever host reads the file. */
 #include <stdio.h>
 #include <string.h>
 
@@ -80,7 +81,7 @@ static int str_is(const unsigned char *s, size_t n, const char *lit) {
     return strlen(lit) == n && memcmp(s, lit, n) == 0;
 }
 
-/* Little-endian ('<'), native ('=' or none: little-endian here) or, for one byte, any order. */
+/* Little-endian ('<'), native ('=' or none: read as little-endian) or, for one byte, any order. */
 static int npy_descr(const unsigned char *s, size_t n, int *type, size_t *itemsize) {
     static const struct {
         const char *name;
@@ -261,6 +262,6 @@ AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t col
     int rc = ae_atomic_open(&f, path);
     if (rc != AE_OK) return rc;
     ae_atomic_write(&f, hdr, total);
-    ae_atomic_write(&f, x, bytes);
+    ae_atomic_write_f32(&f, x, n);
     return ae_atomic_close(&f);
 }

@@ -210,13 +210,16 @@ static void test_inference_entry_points_scale(void **state) {
     assert_int_equal(ae_forward_layers(m, 0, m->n_layers, xs, N, rec), AE_OK);
     for (size_t i = 0; i < N; i++) { /* scores in scaled units */
         double s = 0;
-        for (size_t j = 0; j < D; j++) s += (rec[i * D + j] - xs[i * D + j]) * (rec[i * D + j] - xs[i * D + j]);
+        for (size_t j = 0; j < D; j++) { /* each term a float, as ae_score sums them */
+            const float e = (rec[i * D + j] - xs[i * D + j]) * (rec[i * D + j] - xs[i * D + j]);
+            s += e;
+        }
         want[i] = (float)(s / D);
     }
     assert_int_equal(ae_score(m, x, N, err), AE_OK);
     assert_same(err, want, N);
     assert_int_equal(ae_score_features(m, x, N, ferr), AE_OK);
-    for (size_t i = 0; i < N * D; i++) assert_close(ferr[i], (rec[i] - xs[i]) * (rec[i] - xs[i]), 0, 0);
+    for (size_t i = 0; i < N * D; i++) assert_close(ferr[i], (float)((rec[i] - xs[i]) * (rec[i] - xs[i])), 0, 0);
 
     float t, t2;
     assert_int_equal(ae_threshold_from_scores(want, N, AE_THRESHOLD_CONTAMINATION, 0.1, &t), AE_OK);

@@ -10,6 +10,13 @@
 
 /* ---- the pool ---- */
 
+
+/* A cross build's ctest runs this under an emulator (qemu-user), some 20 to 50 times slower:
+ * there CMake defines AE_TEST_EMULATED, and the slowest checks run smaller (central
+ * differences for a fifth of the parameters, a shorter training run beside inference). */
+#ifndef AE_TEST_EMULATED
+#define AE_TEST_EMULATED 0
+#endif
 static void test_split_covers_every_item_once(void **state) {
     (void)state;
     const size_t ns[] = {0, 1, 2, 3, 15, 16, 17, 63, 64, 127, 128, 129, 784, 1000, 100003};
@@ -284,6 +291,7 @@ static void check_split_pass_by(ae_config c, ae_pass_cfg pc, int T, size_t rows,
         size_t counts[2] = {L->in * L->out, L->out};
         for (int t = 0; t < 2; t++)
             for (size_t i = 0; ps[t] && i < counts[t]; i++) {
+                if (AE_TEST_EMULATED && i % 5 != 0) continue; /* a fifth of them, emulated */
                 float *p = ps[t] + i, keep = *p;
                 *p = keep + h;
                 m->rng = start;
@@ -296,7 +304,8 @@ static void check_split_pass_by(ae_config c, ae_pass_cfg pc, int T, size_t rows,
                 checked++;
             }
     }
-    if (fd) assert_int_equal(checked, ae_param_count(m));
+    if (fd && !AE_TEST_EMULATED) assert_int_equal(checked, ae_param_count(m));
+    if (fd) assert_true(checked > 0);
     ae_pool_stop(pool);
     ae_work_free(&w);
     free(serial);
@@ -542,7 +551,11 @@ static void test_chunks_keep_four_rows_and_fix_the_bits(void **state) {
     ae_model *three = train_batch(3, 64, 0, AE_NOISE_NONE, 2, &b);
     assert_int_equal(ae_plan_last(&info), AE_OK);
     assert_int_equal(info.chunks, 3);
+#if defined(__x86_64__)
+    /* x86-64 OpenBLAS's kernels give a row's products other bits in chunks of other sizes;
+     * arm64's do not, so there the two runs may agree bit for bit. */
     assert_memory_not_equal(two->params, three->params, two->n_params * sizeof(float));
+#endif
     for (size_t i = 0; i < two->n_params; i++) assert_close(three->params[i], two->params[i], 2e-4, 1e-3);
     ae_free(two);
     ae_free(three);
@@ -714,7 +727,7 @@ typedef struct trainer {
 static void *train_thread(void *arg) {
     trainer *t = arg;
     ae_train_opts o = ae_train_opts_default();
-    o.epochs = 40;
+    o.epochs = AE_TEST_EMULATED ? 4 : 40; /* inference beside it all the while, either way */
     o.batch_size = 100;
     t->rc = ae_train(t->m, t->x, IN, &o);
     atomic_store(&t->running, 0);

@@ -1,6 +1,9 @@
 # Installs libae from BUILD into a temporary prefix, then builds and runs two outside projects
-# against it: one with find_package(ae), one with pkg-config.
+# against it: one with find_package(ae), one with pkg-config. A cross build passes its
+# toolchain file (TOOLCHAIN), emulator (EMU), linker flags (LDFLAGS) and pkg-config folders
+# (PC_LIBDIR): the consumers are built for the target and run under the emulator.
 set(prefix ${WORK}/prefix)
+separate_arguments(emu UNIX_COMMAND "${EMU}")
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 macro(run)
@@ -11,18 +14,27 @@ macro(run)
 endmacro()
 run(${CMAKE_COMMAND} --install ${BUILD} --prefix ${prefix})
 # 1. find_package(ae)
-run(${CMAKE_COMMAND} -S ${SRC} -B ${WORK}/cmake-build -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_C_FLAGS=${FLAGS})
+set(cross)
+if(TOOLCHAIN)
+  # ae_DIR: a toolchain may search its sysroot alone for packages
+  set(cross -DCMAKE_TOOLCHAIN_FILE=${TOOLCHAIN} -Dae_DIR=${prefix}/lib/cmake/ae)
+endif()
+run(${CMAKE_COMMAND} -S ${SRC} -B ${WORK}/cmake-build -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_C_FLAGS=${FLAGS} ${cross})
 run(${CMAKE_COMMAND} --build ${WORK}/cmake-build)
-run(${WORK}/cmake-build/consumer)
+run(${emu} ${WORK}/cmake-build/consumer)
 message(STATUS "find_package: ${out}")
 # 2. pkg-config
 set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig:${prefix}/lib/x86_64-linux-gnu/pkgconfig")
+if(PC_LIBDIR)
+  set(ENV{PKG_CONFIG_LIBDIR} "${PC_LIBDIR}")
+endif()
 execute_process(COMMAND pkg-config --cflags --libs ae OUTPUT_VARIABLE pc RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "pkg-config --libs ae failed")
 endif()
 separate_arguments(pc UNIX_COMMAND "${pc}")
 separate_arguments(flags UNIX_COMMAND "${FLAGS}")
-run(${CC} ${flags} ${SRC}/main.c ${pc} -o ${WORK}/pc-consumer)
-run(${WORK}/pc-consumer)
+separate_arguments(ldflags UNIX_COMMAND "${LDFLAGS}")
+run(${CC} ${flags} ${SRC}/main.c ${pc} ${ldflags} -o ${WORK}/pc-consumer)
+run(${emu} ${WORK}/pc-consumer)
 message(STATUS "pkg-config: ${out}")
