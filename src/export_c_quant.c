@@ -152,6 +152,11 @@ static int q_alloc(ae_qlayer *Q, size_t in, size_t out) {
 }
 
 /* Weights and biases of X into Q for an input of params in; *sw gets the channels' scales. */
+/* Not vectorised: aarch64-linux-gnu-gcc 12.2 dies with an internal compiler error
+ * (vect_transform_reduction) on this loop's sum; it runs once per export, not per row. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-vectorize")))
+#endif
 static void q_weights(const ae_xlayer *X, ae_qlayer *Q, qparam in, double *sw) {
     for (size_t j = 0; j < X->out; j++) {
         const float *w = X->w + j * X->in;

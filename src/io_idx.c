@@ -129,7 +129,7 @@ int ae_idx_layout(const unsigned char *p, size_t len, ae_layout *L) {
 /* ---------------------------------------------------------------- gzip's cap */
 
 int ae_layout_inflate_cap(const unsigned char *p, size_t n, size_t text_limit, size_t *allow, int *by_header) {
-    ae_layout L;
+    ae_layout L = {0}; /* read only when a layout was found */
     int known = 0, rc = AE_OK;
     *by_header = 0;
     if (n >= 2 && p[0] == 0 && p[1] == 0) { /* IDX: 4 bytes, then 4 per dimension */

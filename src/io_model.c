@@ -130,6 +130,7 @@ static int check_tensors(json_t *root, const ae_tensor_ref *t, size_t nt, uint64
         spans[i].end = en;
         sorted[i] = spans[i];
     }
+    /* cppcheck-suppress uninitvar ; the loop above filled sorted[0 .. nt) */
     qsort(sorted, nt, sizeof *sorted, span_cmp);
     uint64_t pos = 0;
     for (size_t i = 0; i < nt; i++) {

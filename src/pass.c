@@ -76,6 +76,7 @@ static float *scratch_at(const pass_job *j, size_t l, size_t a) {
  * masks and a VAE's eps drawn before (pass_draws); the output layer stops at Z = A . W^T, and
  * the loss (and dZ at the output) of these rows. */
 static void forward_chunk(pass_job *j, size_t ch) {
+    /* cppcheck-suppress ctuuninitvar ; pass_run sets every field a task reads before any task runs */
     const ae_model *m = j->m;
     const ae_pass_cfg *c = j->c;
     ae_work *w = j->w;
@@ -262,6 +263,7 @@ static void phase(pass_job *j, uint32_t *n, uint32_t tasks, int kind, size_t lay
  * and, where a gradient flows below it, one dX task a chunk. Columns: see above. Slices: as
  * many as chunks, no fewer than 16 rows of dW (or columns) each. */
 static void pass_layout(pass_job *j) {
+    /* cppcheck-suppress ctuuninitvar ; pass_run sets every field a task reads before any task runs */
     const ae_model *m = j->m;
     const uint32_t C = (uint32_t)j->chunks;
     uint32_t n = 0;

@@ -41,6 +41,7 @@ int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *c
     CARVE(w->noisy);
     CARVE(w->eps);
     CARVE(w->z);
+    /* cppcheck-suppress invalidPointerCast ; raw aligned floats carved as uint32_t (same size), never read as floats */
     w->index = (uint32_t *)p;
     p += sizes[i++];
     for (size_t l = 0; l < L; l++) CARVE(w->scratch[l]);

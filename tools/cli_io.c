@@ -163,7 +163,7 @@ int same_file(const char *a, const char *b) {
     if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
     if (stat(a, &sa) == 0 || stat(b, &sb) == 0) return 0; /* one exists, the other not */
     char real[2][4096];
-    const char *pa[2] = {a, b}, *base[2];
+    const char *pa[2] = {a, b}, *base[2] = {a, b};
     for (int i = 0; i < 2; i++) {
         const char *slash = strrchr(pa[i], '/');
         char dir[4096];

@@ -79,7 +79,7 @@ static int scan(int *argc, char **argv, const cli_opt *opts, const char *help, c
         const cli_opt *o = find_opt(opts, a);
         if (o) {
             if (takes_value(o) && i + 1 >= *argc) die("%s needs a value", a);
-            apply(o, a, takes_value(o) ? argv[++i] : NULL);
+            apply(o, a, takes_value(o) ? argv[++i] : ""); /* "": no value (a flag) */
             taken++;
         } else if (!help) {
             argv[kept++] = argv[i];

@@ -77,7 +77,7 @@ int cmd_head(int argc, char **argv) {
     const named ins[] = {{"MODEL", same_file(out, pos[0]) ? NULL : pos[0]}, {"DATA", pos[1]}, {"LABELS", pos[2]}};
     check_outputs(outs, 1, ins, 3);
     ae_model *m = load_model(pos[0]);
-    char names[4096];
+    char names[4096] = "";
     data_opts.label_names = names;
     data_opts.label_names_cap = sizeof names;
     ae_data y, d = load_data_labels(pos[1], label_col ? &y : NULL);
