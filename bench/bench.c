@@ -43,10 +43,10 @@
 typedef struct workload {
     const char *name;
     size_t input_dim, n_hidden, hidden[2], code_dim;
-    int epochs;       /* default timed epochs */
-    size_t batch;     /* default batch size */
-    int synthetic;    /* 1: synth.h rows instead of Fashion-MNIST */
-    int sgd;          /* 1: plain SGD (lr 0.05), the rule of FANN's incremental training */
+    int epochs; /* default timed epochs */
+    size_t batch; /* default batch size */
+    int synthetic; /* 1: synth.h rows instead of Fashion-MNIST */
+    int sgd; /* 1: plain SGD (lr 0.05), the rule of FANN's incremental training */
 } workload;
 
 /* The reference workloads of DESIGN.md section 5, and a tiny one for per-sample overhead.
@@ -57,7 +57,6 @@ static const workload WORKLOADS[] = {
     {"W-big", 784, 2, {1024, 256}, 64, 2, 128, 0, 0},
     {"tiny", SYNTH_DIM, 1, {16, 0}, 4, 5, 1, 1, 1},
 };
-
 
 /* Median of n values (sorts them in place). */
 static double median(double *v, size_t n) {
@@ -120,8 +119,8 @@ static double epoch_flops(const net_shape *s, size_t n, size_t batch) {
 typedef struct gemm_bufs {
     float *act[MAX_LAYERS + 1]; /* act[0] is the input batch [cap x widths[0]] */
     float *w[MAX_LAYERS], *dw[MAX_LAYERS];
-    float *dz_out;              /* the loss gradient at the output, [cap x widths[L]] */
-    float *delta[2];            /* [cap x max width] */
+    float *dz_out; /* the loss gradient at the output, [cap x widths[L]] */
+    float *delta[2]; /* [cap x max width] */
 } gemm_bufs;
 
 static void gemm_bufs_free(gemm_bufs *b, size_t n_layers) {
@@ -172,8 +171,8 @@ static void gemm_step(gemm_bufs *b, const net_shape *s, size_t B) {
     for (int l = 0; l < L; l++) {
         const int in = (int)s->widths[l], out = (int)s->widths[l + 1];
         /* forward: Y [B x out] = X [B x in] . W^T, W [out x in]   (NoTrans, Trans) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, out, in, 1.0f, b->act[l], in, b->w[l], in,
-                    0.0f, b->act[l + 1], out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, out, in, 1.0f, b->act[l], in, b->w[l], in, 0.0f,
+                    b->act[l + 1], out);
     }
     const float *dz = b->dz_out;
     int cur = 0;
@@ -184,8 +183,8 @@ static void gemm_step(gemm_bufs *b, const net_shape *s, size_t B) {
                     b->dw[l], in);
         if (l > 0) {
             /* dX [B x in] = dZ [B x out] . W [out x in]   (NoTrans, NoTrans) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, in, out, 1.0f, dz, out, b->w[l], in,
-                        0.0f, b->delta[cur], in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, in, out, 1.0f, dz, out, b->w[l], in, 0.0f,
+                        b->delta[cur], in);
             dz = b->delta[cur];
             cur ^= 1;
         }
@@ -332,8 +331,9 @@ int main(int argc, char **argv) {
     FILE *rep = markdown ? stderr : stdout;
     const ae_blas_info blas = ae_blas_get_info();
     if (blas.fallback)
-        fprintf(stderr, "ae_bench: warning: OpenBLAS runs core %s, a slow fallback on this CPU; the numbers "
-                        "below say little about libae (set OPENBLAS_CORETYPE=%s)\n",
+        fprintf(stderr,
+                "ae_bench: warning: OpenBLAS runs core %s, a slow fallback on this CPU; the numbers "
+                "below say little about libae (set OPENBLAS_CORETYPE=%s)\n",
                 blas.core, blas.suggested_core ? blas.suggested_core : "?");
 
     ae_data train = {0}, test = {0};
@@ -354,8 +354,8 @@ int main(int argc, char **argv) {
     }
     if (rc != AE_OK) goto done;
     if (train.cols != wl->input_dim || test.cols != wl->input_dim) {
-        fprintf(stderr, "ae_bench: data has %zu/%zu columns, workload %s needs %zu\n", train.cols, test.cols,
-                wl->name, wl->input_dim);
+        fprintf(stderr, "ae_bench: data has %zu/%zu columns, workload %s needs %zu\n", train.cols, test.cols, wl->name,
+                wl->input_dim);
         goto done;
     }
     const size_t n = train.rows;
@@ -398,7 +398,7 @@ int main(int argc, char **argv) {
     }
     elog.seconds = epoch_s;
     ae_train_opts opts = ae_train_opts_default(); /* Adam 1e-3, MSE, shuffled */
-    if (wl->sgd) {                                /* like for like with FANN's incremental rule */
+    if (wl->sgd) { /* like for like with FANN's incremental rule */
         opts.optimizer = AE_OPT_SGD;
         opts.learning_rate = 0.05f;
     }
@@ -480,8 +480,9 @@ int main(int argc, char **argv) {
             ENCODE_REPS, enc_rps);
     fprintf(rep, "final train loss %.6f\n", elog.last_loss);
     fprintf(rep, "peak RSS         %.1f MiB\n", rss);
-    fprintf(rep, "memory model     %.1f MiB = data %.1f + params/grads/Adam %.1f + activations %.1f; "
-                 "peak RSS / model %.2f\n",
+    fprintf(rep,
+            "memory model     %.1f MiB = data %.1f + params/grads/Adam %.1f + activations %.1f; "
+            "peak RSS / model %.2f\n",
             mem_model, mem_data, mem_params, mem_act, rss / mem_model);
     if (markdown)
         printf("| libae %s | %s | %zu | %zu | %.3f | %.0f | %.2f | %.2f | %.0f | %.1f | %.4g |\n", ae_version(),

@@ -35,7 +35,6 @@
 
 #define N_LAYERS 5
 
-
 int main(int argc, char **argv) {
     int epochs = 5, markdown = 0;
     for (int i = 1; i < argc; i++) {
@@ -143,8 +142,10 @@ int main(int argc, char **argv) {
     const double rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : NAN;
 
     FILE *rep = markdown ? stderr : stdout;
-    fprintf(rep, "workload         tiny (32-16-4-16-32), synthetic rank-4 cosines, %zu rows, batch 1 "
-                 "(incremental)\n", n);
+    fprintf(rep,
+            "workload         tiny (32-16-4-16-32), synthetic rank-4 cosines, %zu rows, batch 1 "
+            "(incremental)\n",
+            n);
     fprintf(rep, "FANN             %s, %s hidden, linear code, sigmoid output\n", AE_FANN_VERSION, hidden_act);
     fprintf(rep, "training epoch   %.3f s median of %d (min %.3f, max %.3f)\n", med, epochs, secs[0], secs[epochs - 1]);
     fprintf(rep, "samples/s        %.0f\n", (double)n / med);

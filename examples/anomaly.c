@@ -27,7 +27,6 @@
 static const char *const class_names[N_CLASSES] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
-
 static int usage(const char *prog) {
     fprintf(stderr, "usage: %s [--epochs N] [--quantile Q] [--png-class C] [DATA_DIR] [OUT_DIR]\n", prog);
     return 2;
@@ -81,8 +80,8 @@ int main(int argc, char **argv) {
         goto done;
     }
 
-    printf("%-2s %-12s %6s %6s %10s %7s %9s %7s %6s\n", "c", "normal class", "train", "calib", "threshold",
-           "AUC", "precision", "recall", "FPR");
+    printf("%-2s %-12s %6s %6s %10s %7s %9s %7s %6s\n", "c", "normal class", "train", "calib", "threshold", "AUC",
+           "precision", "recall", "FPR");
     for (int c = 0; c < N_CLASSES; c++) {
         /* The class's training rows, shuffled; the first 10% are the calibration set. */
         size_t nc = 0;

@@ -54,8 +54,8 @@ static int denoise_report(const ae_model *m, const ae_data *test, float sigma) {
     }
     if (rc == AE_OK) {
         double before = mean_psnr(noisy, test->x, n, d), after = mean_psnr(out, test->x, n, d);
-        printf("test images, Gaussian noise sd %.2f: PSNR noisy %.2f dB, denoised %.2f dB (+%.2f dB)\n", sigma,
-               before, after, after - before);
+        printf("test images, Gaussian noise sd %.2f: PSNR noisy %.2f dB, denoised %.2f dB (+%.2f dB)\n", sigma, before,
+               after, after - before);
         for (size_t i = 0; i < 16 * d; i++) {
             grid[i] = noisy[i];
             grid[16 * d + i] = out[i];

@@ -30,8 +30,8 @@ int main(int argc, char **argv) {
     cfg.code_dim = 64;
     ae_train_opts opts = ae_train_opts_default(); /* Adam 1e-3, batch 128, MSE */
     opts.epochs = epochs;
-    opts.noise = AE_NOISE_GAUSSIAN;               /* corrupt each batch ... */
-    opts.noise_level = 0.3f;                      /* ... with sd 0.3, clipped to [0,1] */
+    opts.noise = AE_NOISE_GAUSSIAN; /* corrupt each batch ... */
+    opts.noise_level = 0.3f; /* ... with sd 0.3, clipped to [0,1] */
     opts.on_epoch = on_epoch;
 
     const size_t n = test.rows, d = test.cols;
@@ -49,8 +49,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "denoise: %s\n", ae_strerror(rc));
     } else {
         double before = mean_psnr(noisy, test.x, n, d), after = mean_psnr(clean_out, test.x, n, d);
-        printf("test images, Gaussian noise sd 0.3: PSNR noisy %.2f dB, denoised %.2f dB (+%.2f dB)\n", before,
-               after, after - before);
+        printf("test images, Gaussian noise sd 0.3: PSNR noisy %.2f dB, denoised %.2f dB (+%.2f dB)\n", before, after,
+               after - before);
         for (size_t i = 0; i < 16 * d; i++) {
             grid[i] = noisy[i];
             grid[16 * d + i] = clean_out[i];

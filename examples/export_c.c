@@ -22,20 +22,19 @@
 #define NORMAL_CLASS 0 /* T-shirt/top */
 
 /* The scorer around a header: rows (float32) in, one score (float32) per row out. */
-static const char scorer_src[] =
-    "#include <stdio.h>\n"
-    "#include HEADER\n"
-    "static float x[DIM];\n"
-    "int main(int argc, char **argv) {\n"
-    "    FILE *in = fopen(argv[1], \"rb\"), *out = fopen(argv[2], \"wb\");\n"
-    "    if (argc != 3 || !in || !out) return 1;\n"
-    "    while (fread(x, sizeof x, 1, in) == 1) {\n"
-    "        float s = SCORE(x);\n"
-    "        if (fwrite(&s, sizeof s, 1, out) != 1) return 1;\n"
-    "    }\n"
-    "    fclose(in);\n"
-    "    return fclose(out) != 0;\n"
-    "}\n";
+static const char scorer_src[] = "#include <stdio.h>\n"
+                                 "#include HEADER\n"
+                                 "static float x[DIM];\n"
+                                 "int main(int argc, char **argv) {\n"
+                                 "    FILE *in = fopen(argv[1], \"rb\"), *out = fopen(argv[2], \"wb\");\n"
+                                 "    if (argc != 3 || !in || !out) return 1;\n"
+                                 "    while (fread(x, sizeof x, 1, in) == 1) {\n"
+                                 "        float s = SCORE(x);\n"
+                                 "        if (fwrite(&s, sizeof s, 1, out) != 1) return 1;\n"
+                                 "    }\n"
+                                 "    fclose(in);\n"
+                                 "    return fclose(out) != 0;\n"
+                                 "}\n";
 
 static int write_bytes(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -46,12 +45,14 @@ static int write_bytes(const char *path, const void *p, size_t n) {
 }
 
 /* Compiles the scorer around out/name.h, runs it on out/test.bin into scores [n]. */
-static int header_scores(const char *cc, const char *out, const char *name, const char *upper, float *scores, size_t n) {
+static int header_scores(const char *cc, const char *out, const char *name, const char *upper, float *scores,
+                         size_t n) {
     char cmd[4096], path[1024];
-    snprintf(cmd, sizeof cmd,
-             "%s -std=c99 -pedantic -Wall -Wextra -Werror -O2 -ffp-contract=off -I%s -DHEADER='\"%s.h\"' "
-             "-DSCORE=%s_score -DDIM=%s_INPUT_DIM %s/scorer.c -o %s/%s_scorer -lm && %s/%s_scorer %s/test.bin %s/%s.scores",
-             cc, out, name, name, upper, out, out, name, out, name, out, out, name);
+    snprintf(
+        cmd, sizeof cmd,
+        "%s -std=c99 -pedantic -Wall -Wextra -Werror -O2 -ffp-contract=off -I%s -DHEADER='\"%s.h\"' "
+        "-DSCORE=%s_score -DDIM=%s_INPUT_DIM %s/scorer.c -o %s/%s_scorer -lm && %s/%s_scorer %s/test.bin %s/%s.scores",
+        cc, out, name, name, upper, out, out, name, out, name, out, out, name);
     if (system(cmd) != 0) {
         fprintf(stderr, "failed: %s\n", cmd);
         return -1;
@@ -69,8 +70,8 @@ static double auc_of(const float *scores, const unsigned char *anomalous, size_t
 }
 
 /* The checks on the headers' scores: prints the figures, returns 0 when they hold. */
-static int check_headers(const char *cc, const char *out, const ae_data *test, const float *lib, const unsigned char *anomalous,
-                         double auc_float, size_t bytes_f, size_t bytes_q) {
+static int check_headers(const char *cc, const char *out, const ae_data *test, const float *lib,
+                         const unsigned char *anomalous, double auc_float, size_t bytes_f, size_t bytes_q) {
     const size_t n = test->rows;
     float *sf = malloc(n * sizeof(float)), *sq = malloc(n * sizeof(float));
     scored *tmp = malloc(n * sizeof(scored));
@@ -79,7 +80,8 @@ static int check_headers(const char *cc, const char *out, const ae_data *test, c
     int bad = !sf || !sq || !tmp || write_bytes(path, scorer_src, strlen(scorer_src)) != 0;
     snprintf(path, sizeof path, "%s/test.bin", out);
     bad = bad || write_bytes(path, test->x, n * test->cols * sizeof(float)) != 0 ||
-          header_scores(cc, out, "tshirt", "TSHIRT", sf, n) != 0 || header_scores(cc, out, "tshirt8", "TSHIRT8", sq, n) != 0;
+          header_scores(cc, out, "tshirt", "TSHIRT", sf, n) != 0 ||
+          header_scores(cc, out, "tshirt8", "TSHIRT8", sq, n) != 0;
     if (!bad) {
         double worst = 0.0;
         for (size_t i = 0; i < 2000 && i < n; i++) {
@@ -88,12 +90,13 @@ static int check_headers(const char *cc, const char *out, const ae_data *test, c
         }
         const double auc_hf = auc_of(sf, anomalous, n, tmp), auc_q = auc_of(sq, anomalous, n, tmp);
         const double ratio = (double)bytes_q / (double)bytes_f;
-        printf("float header: scores of the first 2000 test images within %.2g relative of ae_score's; AUC %.4f\n", worst,
-               auc_hf);
-        printf("int8 header:  AUC %.5f (float model %.5f, difference %+.5f); weight bytes %.3fx the float header's\n", auc_q,
-               auc_float, auc_q - auc_float, ratio);
+        printf("float header: scores of the first 2000 test images within %.2g relative of ae_score's; AUC %.4f\n",
+               worst, auc_hf);
+        printf("int8 header:  AUC %.5f (float model %.5f, difference %+.5f); weight bytes %.3fx the float header's\n",
+               auc_q, auc_float, auc_q - auc_float, ratio);
         bad = worst > 1e-4 || fabs(auc_q - auc_float) > 0.01 || ratio > 0.3;
-        printf("%s\n", bad ? "CHECK FAILED" : "checks passed: float within 1e-4, int8 AUC within 0.01, weights <= 0.3x");
+        printf("%s\n",
+               bad ? "CHECK FAILED" : "checks passed: float within 1e-4, int8 AUC within 0.01, weights <= 0.3x");
     }
     free(sf);
     free(sq);

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(call)                                                           \
-    do {                                                                      \
-        int rc_ = (call);                                                     \
-        if (rc_ != AE_OK) {                                                   \
-            fprintf(stderr, "%s failed: %s\n", #call, ae_strerror(rc_));      \
-            return 1;                                                         \
-        }                                                                     \
+#define CHECK(call) \
+    do { \
+        int rc_ = (call); \
+        if (rc_ != AE_OK) { \
+            fprintf(stderr, "%s failed: %s\n", #call, ae_strerror(rc_)); \
+            return 1; \
+        } \
     } while (0)
 
 int main(int argc, char **argv) {

@@ -39,11 +39,16 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--big")) big = 1;
-        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else dir = argv[i];
+        if (!strcmp(argv[i], "--big"))
+            big = 1;
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc)
+            epochs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
+        else
+            dir = argv[i];
     }
     int status = 1, rc = epochs >= 1 && epochs <= MAX_EPOCHS ? ae_set_threads(threads) : AE_EINVAL;
     if (rc != AE_OK) {
@@ -60,7 +65,8 @@ int main(int argc, char **argv) {
     float *err = NULL;
     rc = ae_mpi_data_load_shard(path, MPI_COMM_WORLD, &train, &first, &total);
     if (rc != AE_OK) { /* the same status on every rank: rank 0 speaks for all */
-        if (rank == 0) fprintf(stderr, "cannot read %s: %s (apt-get install dataset-fashion-mnist)\n", path, ae_strerror(rc));
+        if (rank == 0)
+            fprintf(stderr, "cannot read %s: %s (apt-get install dataset-fashion-mnist)\n", path, ae_strerror(rc));
         goto done;
     }
     printf("rank %d of %d: training rows [%zu, %zu) of %zu\n", rank, ranks, first, first + train.rows, total);

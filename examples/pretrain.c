@@ -182,8 +182,7 @@ int main(int argc, char **argv) {
     printf("saved %s\n", model_path);
 
     /* 2. Per seed: a labelled subset, and a classifier from each starting point. */
-    printf("classifier: softmax head on the 64-d code, %d labelled images per class, Adam 1e-3, batch 32, ",
-           r.labels);
+    printf("classifier: softmax head on the 64-d code, %d labelled images per class, Adam 1e-3, batch 32, ", r.labels);
     if (r.linear_probe)
         printf("%d epochs on the frozen encoder\n", r.head_epochs);
     else if (r.freeze_epochs)

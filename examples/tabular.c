@@ -22,8 +22,8 @@
 #define SEED 2026u
 
 static int fail(const char *what, int rc) {
-    fprintf(stderr, "tabular: %s: %s%s%s%s\n", what, ae_strerror(rc), *ae_last_error() ? " (" : "",
-            ae_last_error(), *ae_last_error() ? ")" : "");
+    fprintf(stderr, "tabular: %s: %s%s%s%s\n", what, ae_strerror(rc), *ae_last_error() ? " (" : "", ae_last_error(),
+            *ae_last_error() ? ")" : "");
     return 1;
 }
 
@@ -42,8 +42,10 @@ int main(int argc, char **argv) {
     const char *path = DEFAULT_CSV;
     double contamination = 0.1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--contamination") && i + 1 < argc) contamination = atof(argv[++i]);
-        else path = argv[i];
+        if (!strcmp(argv[i], "--contamination") && i + 1 < argc)
+            contamination = atof(argv[++i]);
+        else
+            path = argv[i];
     }
     /* scikit-learn's first line ("569,30,malignant,benign") describes the table, it is not a
      * header of its 31 columns: parse what follows it. */

@@ -25,7 +25,11 @@ static int run_file(const char *path) {
         len += fread(buf + len, 1, cap - len, f);
         if (len < cap) break;
         uint8_t *nb = realloc(buf, cap * 2);
-        if (!nb) { free(buf); buf = NULL; break; }
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
         buf = nb;
         cap *= 2;
     }

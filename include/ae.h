@@ -52,13 +52,13 @@ typedef struct ae_model ae_model; /* opaque */
 /* Status codes. */
 enum {
     AE_OK = 0,
-    AE_EINVAL = -1,     /* bad argument: NULL, zero or absurd size, option out of range */
-    AE_ENOMEM = -2,     /* an allocation failed */
-    AE_EIO = -3,        /* a read, write, flush or rename failed */
-    AE_EFORMAT = -4,    /* a file is malformed, truncated or fails its checksum */
+    AE_EINVAL = -1, /* bad argument: NULL, zero or absurd size, option out of range */
+    AE_ENOMEM = -2, /* an allocation failed */
+    AE_EIO = -3, /* a read, write, flush or rename failed */
+    AE_EFORMAT = -4, /* a file is malformed, truncated or fails its checksum */
     AE_ENONFINITE = -5, /* input data holds NaN or Inf */
-    AE_EDIVERGED = -6,  /* training produced a non-finite loss */
-    AE_ERANGE = -7      /* with input scaling off, training rows lie outside the output
+    AE_EDIVERGED = -6, /* training produced a non-finite loss */
+    AE_ERANGE = -7 /* with input scaling off, training rows lie outside the output
                            activation's range: the model could not learn them */
 };
 /* A static English sentence for a status code; never NULL. */
@@ -72,7 +72,14 @@ AE_API const char *ae_last_error(void);
 /* The library's version string at run time, e.g. "0.1.0". */
 AE_API const char *ae_version(void);
 
-typedef enum { AE_ACT_LINEAR, AE_ACT_RELU, AE_ACT_LEAKY_RELU, AE_ACT_SIGMOID, AE_ACT_TANH, AE_ACT_SOFTPLUS } ae_activation;
+typedef enum {
+    AE_ACT_LINEAR,
+    AE_ACT_RELU,
+    AE_ACT_LEAKY_RELU,
+    AE_ACT_SIGMOID,
+    AE_ACT_TANH,
+    AE_ACT_SOFTPLUS
+} ae_activation;
 /* An activation's name as the model file and the ae command spell it ("linear", "relu",
  * "leaky_relu", "sigmoid", "tanh"); NULL for a value outside the enum. */
 AE_API const char *ae_activation_name(ae_activation act);
@@ -89,15 +96,15 @@ typedef enum { AE_NOISE_NONE, AE_NOISE_GAUSSIAN, AE_NOISE_MASK } ae_noise;
  * and code are in scaled units, so that a feature in millimetres does not drown one in metres.
  * x' = (x - offset) / scale per column; a constant column gets scale 1. */
 typedef enum {
-    AE_SCALE_AUTO,   /* rows already inside the output activation's range (sigmoid, ReLU: [0, 1];
+    AE_SCALE_AUTO, /* rows already inside the output activation's range (sigmoid, ReLU: [0, 1];
                         tanh, linear, leaky ReLU: [-1, 1]) stay untouched, bit for bit; otherwise
                         min-max into [0, 1] for a sigmoid or ReLU output, into [-1, 1] for tanh,
                         z-score for a linear or leaky ReLU one */
-    AE_SCALE_NONE,   /* rows as given; ae_train refuses rows outside a bounded output's range
+    AE_SCALE_NONE, /* rows as given; ae_train refuses rows outside a bounded output's range
                         (sigmoid [0, 1], tanh [-1, 1], ReLU >= 0) with AE_ERANGE */
     AE_SCALE_MINMAX, /* each column's training min and max onto the output's range ([-1, 1] for
                         tanh, else [0, 1]) */
-    AE_SCALE_ZSCORE  /* each column to mean 0 and standard deviation 1 (population) */
+    AE_SCALE_ZSCORE /* each column to mean 0 and standard deviation 1 (population) */
 } ae_scaling;
 
 #define AE_MAX_HIDDEN 8
@@ -108,18 +115,18 @@ typedef struct ae_conv_spec {
     size_t channels, kernel, stride;
 } ae_conv_spec;
 typedef struct ae_config {
-    size_t input_dim;             /* d */
-    size_t n_hidden;              /* encoder layers between input and code; decoder mirrors */
+    size_t input_dim; /* d */
+    size_t n_hidden; /* encoder layers between input and code; decoder mirrors */
     size_t hidden[AE_MAX_HIDDEN]; /* their widths, outermost first */
-    size_t code_dim;              /* k */
-    ae_activation hidden_act;     /* default AE_ACT_RELU */
-    ae_activation code_act;       /* default AE_ACT_LINEAR */
-    ae_activation output_act;     /* default AE_ACT_SIGMOID */
-    int tied_weights;             /* decoder weight i = encoder weight i^T (own biases) */
-    int variational;              /* code is (mu, logvar); training samples z */
-    uint64_t seed;                /* initialisation, shuffling, noise, dropout, sampling */
-    ae_scaling scaling;           /* input scaling (default AE_SCALE_AUTO) */
-    int batch_norm;               /* 1: batch normalisation after every hidden layer, before its
+    size_t code_dim; /* k */
+    ae_activation hidden_act; /* default AE_ACT_RELU */
+    ae_activation code_act; /* default AE_ACT_LINEAR */
+    ae_activation output_act; /* default AE_ACT_SIGMOID */
+    int tied_weights; /* decoder weight i = encoder weight i^T (own biases) */
+    int variational; /* code is (mu, logvar); training samples z */
+    uint64_t seed; /* initialisation, shuffling, noise, dropout, sampling */
+    ae_scaling scaling; /* input scaling (default AE_SCALE_AUTO) */
+    int batch_norm; /* 1: batch normalisation after every hidden layer, before its
                                      activation (torch.nn.BatchNorm1d: eps 1e-5, momentum
                                      0.1): batch statistics in training, running statistics
                                      (saved with the model) in inference and validation.
@@ -140,7 +147,7 @@ typedef struct ae_config {
      * ae_pretrain_layerwise refuses a conv model. Default: n_conv 0 and input_shape all 0, a
      * dense model. */
     size_t input_shape[3];
-    size_t n_conv;                /* 0 .. AE_MAX_CONV */
+    size_t n_conv; /* 0 .. AE_MAX_CONV */
     ae_conv_spec conv[AE_MAX_CONV];
 } ae_config;
 /* input_dim 0 (must be set), no hidden layer, code_dim 0 (must be set), ReLU hidden, linear
@@ -149,30 +156,30 @@ AE_API ae_config ae_config_default(void);
 
 /* How an anomaly threshold is chosen from the scores of rows known to be normal. */
 typedef enum {
-    AE_THRESHOLD_NONE,     /* no threshold set */
+    AE_THRESHOLD_NONE, /* no threshold set */
     AE_THRESHOLD_QUANTILE, /* param q in [0, 1]: the q-quantile of the scores, interpolated
                               linearly between order statistics (NumPy's default) */
     AE_THRESHOLD_MEAN_STD, /* param k >= 0: mean + k * standard deviation (population) */
-    AE_THRESHOLD_MANUAL,   /* set by ae_threshold_set */
+    AE_THRESHOLD_MANUAL, /* set by ae_threshold_set */
     AE_THRESHOLD_CONTAMINATION /* param c in (0, 0.5]: the share of new normal rows to flag
                               (PyOD's contamination): the (1 - c)-quantile of the scores */
 } ae_threshold_method;
 
 typedef struct ae_epoch_stats {
-    int epoch;         /* 1-based */
+    int epoch; /* 1-based */
     double train_loss; /* sample-weighted mean of the epoch's batch losses: the sum of the
                           three parts below */
-    double train_recon;    /* reconstruction part (MSE or BCE, a mean over elements) */
-    double train_kl;       /* VAE: kl_weight * KL(q(z|x) || N(0, I)) per row / input_dim */
+    double train_recon; /* reconstruction part (MSE or BCE, a mean over elements) */
+    double train_kl; /* VAE: kl_weight * KL(q(z|x) || N(0, I)) per row / input_dim */
     double train_sparsity; /* sparsity_weight * the sparsity penalty */
-    double val_loss;   /* NAN when no validation data */
-    double seconds;    /* wall time of the epoch, validation included */
-    size_t samples;    /* rows trained this epoch */
-    int diverged;      /* 1: the loss or the weights became NaN or Inf at step `step` (1-based,
+    double val_loss; /* NAN when no validation data */
+    double seconds; /* wall time of the epoch, validation included */
+    size_t samples; /* rows trained this epoch */
+    int diverged; /* 1: the loss or the weights became NaN or Inf at step `step` (1-based,
                           within this epoch); ae_train restores the weights the epoch began with
                           and returns AE_EDIVERGED after this last call of on_epoch */
     size_t step;
-    int layer;         /* ae_pretrain_layerwise: the encoder layer (1-based) whose one-layer
+    int layer; /* ae_pretrain_layerwise: the encoder layer (1-based) whose one-layer
                           autoencoder is training; 0 for end-to-end training */
 } ae_epoch_stats;
 
@@ -185,37 +192,37 @@ typedef struct ae_train_opts {
     ae_optimizer optimizer;
     float learning_rate, momentum, beta1, beta2, eps, weight_decay;
     int nesterov;
-    float clip_norm;                        /* > 0: scale the gradient down to this global L2
+    float clip_norm; /* > 0: scale the gradient down to this global L2
                                                norm when it is longer; 0 off */
     /* -- the loss and what training adds to it -- */
     ae_loss loss;
-    ae_noise noise;                         /* denoising: corrupt inputs, reconstruct clean */
-    float noise_level;                      /* GAUSSIAN: standard deviation (clipped to [0,1]
+    ae_noise noise; /* denoising: corrupt inputs, reconstruct clean */
+    float noise_level; /* GAUSSIAN: standard deviation (clipped to [0,1]
                                                with a sigmoid output); MASK: share set to 0 */
-    float dropout;                          /* on hidden layers, training only (inverted) */
+    float dropout; /* on hidden layers, training only (inverted) */
     float sparsity_target, sparsity_weight; /* sigmoid code: weight * sum_j KL(rho || mean
                                                activation j); other codes: weight * L1 of the
                                                code activations, a mean over rows */
-    float kl_weight;                        /* VAE: weight of KL(q(z|x) || N(0, I)); with 1
+    float kl_weight; /* VAE: weight of KL(q(z|x) || N(0, I)); with 1
                                                and BCE, the loss is the negative ELBO per row
                                                divided by input_dim */
     /* -- validation and early stopping -- */
     const float *val_x;
-    size_t val_n;                           /* optional validation rows */
-    float val_split;                        /* in [0, 0.9]: this share of the training rows is
+    size_t val_n; /* optional validation rows */
+    float val_split; /* in [0, 0.9]: this share of the training rows is
                                                held out (evenly spaced: every 1/val_split-th
                                                row, so sorted data splits fairly) as validation
                                                rows for val_loss, early stopping and the
                                                threshold; not with val_x */
-    int patience;                           /* early stopping on val loss (train loss without
+    int patience; /* early stopping on val loss (train loss without
                                                validation data); best weights restored; 0 off */
     /* -- checkpoints and resuming -- */
-    int resume;                             /* 1: continue from the model's training state
+    int resume; /* 1: continue from the model's training state
                                                (optimizer moments, step, epochs done, RNG),
                                                e.g. after ae_checkpoint_load, up to `epochs`
                                                epochs in all; 0: start afresh */
-    const char *checkpoint_path;            /* with checkpoint_every > 0: ae_checkpoint_save */
-    int checkpoint_every;                   /* here after every that many epochs. ae_train
+    const char *checkpoint_path; /* with checkpoint_every > 0: ae_checkpoint_save */
+    int checkpoint_every; /* here after every that many epochs. ae_train
                                                checks first that the path can be written
                                                (ae_output_check); a save that still fails
                                                stops training with its status, the path and
@@ -228,12 +235,12 @@ typedef struct ae_train_opts {
     void (*on_batch)(int epoch, size_t batch, size_t batches, double loss, void *user);
     void *user;
     /* -- the anomaly threshold, calibrated after training -- */
-    ae_threshold_method threshold;          /* not NONE: after training, calibrate the model's
+    ae_threshold_method threshold; /* not NONE: after training, calibrate the model's
                                                anomaly threshold (ae_threshold_calibrate) on the
                                                validation rows (held out or val_x), else on the
                                                training rows; one process only */
-    double threshold_param;                 /* its parameter (quantile, k or contamination) */
-    int threshold_folds;                    /* > 1, with threshold and no validation rows:
+    double threshold_param; /* its parameter (quantile, k or contamination) */
+    int threshold_folds; /* > 1, with threshold and no validation rows:
                                                calibrate on out-of-fold scores instead: after
                                                training, that many models of the same config
                                                and options each learn all rows but every
@@ -336,7 +343,7 @@ AE_API int ae_checkpoint_load(ae_model **out, const char *path);
 /* Epochs completed by the model's training so far (0 for a new model). */
 AE_API int ae_epochs_done(const ae_model *m);
 AE_API size_t ae_input_dim(const ae_model *m); /* 0 for NULL */
-AE_API size_t ae_code_dim(const ae_model *m);  /* 0 for NULL */
+AE_API size_t ae_code_dim(const ae_model *m); /* 0 for NULL */
 /* The config the model was built with; cfg must not be NULL. */
 AE_API int ae_get_config(const ae_model *m, ae_config *cfg);
 /* Restarts the model's random stream (shuffling, noise, dropout, sampling, a new head's
@@ -359,12 +366,12 @@ AE_API int ae_scaling_get(const ae_model *m, ae_scaling *mode, int *fitted, floa
 AE_API int ae_score_features(const ae_model *m, const float *x, size_t n, float *err);
 
 /* The threshold of scores[0..n) (e.g. from ae_score on rows known to be normal). */
-AE_API int ae_threshold_from_scores(const float *scores, size_t n, ae_threshold_method method,
-                                    double param, float *threshold);
+AE_API int ae_threshold_from_scores(const float *scores, size_t n, ae_threshold_method method, double param,
+                                    float *threshold);
 /* Scores x [n x input_dim] with ae_score and keeps the threshold (and its method and param) in
  * the model, where ae_flag uses it and ae_save stores it; *threshold gets it when not NULL. */
-AE_API int ae_threshold_calibrate(ae_model *m, const float *x, size_t n, ae_threshold_method method,
-                                  double param, float *threshold);
+AE_API int ae_threshold_calibrate(ae_model *m, const float *x, size_t n, ae_threshold_method method, double param,
+                                  float *threshold);
 /* Keeps a threshold of the caller's choice (method AE_THRESHOLD_MANUAL). */
 AE_API int ae_threshold_set(ae_model *m, float threshold);
 /* As ae_threshold_calibrate, from scores [n] the caller computed: e.g. the out-of-fold scores
@@ -422,9 +429,9 @@ AE_API int ae_head_evaluate(const ae_model *m, const float *x, size_t n, const f
  * the value of OPENBLAS_CORETYPE that gives this CPU its real kernels (OpenBLAS reads it once,
  * when the program starts: set it in the environment, or re-execute the program with it). */
 typedef struct ae_blas_info {
-    const char *core;           /* openblas_get_corename(), e.g. "SkylakeX" */
-    int threads;                /* OpenBLAS's thread pool */
-    int fallback;               /* 1: the CPU has AVX2 or AVX-512, the core in use neither */
+    const char *core; /* openblas_get_corename(), e.g. "SkylakeX" */
+    int threads; /* OpenBLAS's thread pool */
+    int fallback; /* 1: the CPU has AVX2 or AVX-512, the core in use neither */
     const char *suggested_core; /* "SkylakeX", "Haswell", or NULL (no better choice known) */
 } ae_blas_info;
 AE_API ae_blas_info ae_blas_get_info(void);
@@ -486,14 +493,14 @@ AE_API int ae_set_plan_file(const char *path);
 /* The plan of this thread's latest ae_train call. */
 typedef struct ae_plan_info {
     ae_plan_kind kind;
-    int threads;            /* threads it trains on */
-    int chunks;             /* ROWS: row chunks a step; COLS: column slices a product */
-    const char *source;     /* chosen by: "ae_set_plan", "the plan file", "the thread count"
+    int threads; /* threads it trains on */
+    int chunks; /* ROWS: row chunks a step; COLS: column slices a product */
+    const char *source; /* chosen by: "ae_set_plan", "the plan file", "the thread count"
                              * (one thread allowed), "the cost model" or "timings" */
-    double step_flops;      /* GEMM flops of a full batch's step */
+    double step_flops; /* GEMM flops of a full batch's step */
     double pass_seconds[AE_PLAN_KINDS]; /* a timed pass by kind; 0 where not timed */
-    double plan_seconds;    /* spent choosing (timing included) */
-    char note[256];         /* a plan file refused, created or not written; "" */
+    double plan_seconds; /* spent choosing (timing included) */
+    char note[256]; /* a plan file refused, created or not written; "" */
 } ae_plan_info;
 /* AE_OK and *out, or AE_EINVAL when this thread has trained nothing. */
 AE_API int ae_plan_last(ae_plan_info *out);
@@ -530,24 +537,24 @@ AE_API int ae_data_parse(const void *buf, size_t len, ae_data *out);
  * AE_EFORMAT with the line and column in ae_last_error(): ragged lines, empty fields, text in
  * a feature column. Options that name what the file lacks (a column, a label) are AE_EINVAL. */
 typedef struct ae_csv_opts {
-    char delimiter;       /* 0 detect (the first of ';', tab, ',' found on every one of the first
+    char delimiter; /* 0 detect (the first of ';', tab, ',' found on every one of the first
                              64 non-blank lines, else the first of them on the first line, else
                              blanks); ' ' runs of spaces and tabs; or the byte to split on */
-    int header;           /* -1 detect (the first line holds a field that is not a number, among
+    int header; /* -1 detect (the first line holds a field that is not a number, among
                              the columns kept; a column named in columns/drop/label means 1),
                              0 none, 1 the first line names the columns */
-    const char *columns;  /* NULL all; else the columns to keep, in this order: comma-separated
+    const char *columns; /* NULL all; else the columns to keep, in this order: comma-separated
                              header names or 1-based numbers and ranges ("2-5,7,price"); a name
                              is matched first, then a number */
-    const char *drop;     /* the same form: columns to leave out (their fields are not read) */
-    const char *label;    /* NULL, or one column (name or number) returned apart in labels and
+    const char *drop; /* the same form: columns to leave out (their fields are not read) */
+    const char *label; /* NULL, or one column (name or number) returned apart in labels and
                              never a feature: numbers stay as they are; if any value is text, every
                              distinct text becomes a class index 0..C-1 in byte order (strcmp) */
-    int index_column;     /* -1 detect: the first header name is empty and the first column
+    int index_column; /* -1 detect: the first header name is empty and the first column
                              holds 0, 1, ..., rows-1 (what pandas' to_csv writes) or 1..rows
                              (R's write.csv): dropped; 0 keep; 1 drop the first column */
-    size_t max_inflate;   /* bytes a gzip'd text file may inflate to; 0: ae_data_max_inflate() */
-    char *label_names;    /* optional, written: a text label's class names in class order, each
+    size_t max_inflate; /* bytes a gzip'd text file may inflate to; 0: ae_data_max_inflate() */
+    char *label_names; /* optional, written: a text label's class names in class order, each
                              NUL-terminated, then an empty one ("" for numeric labels); names
                              that do not fit label_names_cap bytes are left out */
     size_t label_names_cap;
@@ -599,18 +606,18 @@ AE_API int ae_csv_save(const char *path, const float *x, size_t rows, size_t col
  * point requantisation; the output layer (and the head) ends in float. The file is written
  * atomically: on failure it is absent or, if it existed, untouched. */
 typedef struct ae_export_report {
-    size_t weight_bytes;   /* bytes of the header's static const parameter arrays */
-    size_t work_floats;    /* NAME_WORK_FLOATS: the scratch one call needs, in floats */
-    size_t calib_rows;     /* int8: the calibration rows scored (0 for float) */
-    double score_error;    /* int8: mean |int8 score - float score| / mean float score over the
+    size_t weight_bytes; /* bytes of the header's static const parameter arrays */
+    size_t work_floats; /* NAME_WORK_FLOATS: the scratch one call needs, in floats */
+    size_t calib_rows; /* int8: the calibration rows scored (0 for float) */
+    double score_error; /* int8: mean |int8 score - float score| / mean float score over the
                               calibration rows (the float score is ae_score's); 0 for float */
     double score_max_error; /* int8: max |int8 score - float score| over those rows */
 } ae_export_report;
 
 typedef struct ae_export_opts {
-    const char *name;      /* a C identifier (letters, digits, '_', not a keyword, <= 48 chars) */
-    int int8;              /* 0: float weights and arithmetic; 1: int8 (needs calib_x) */
-    const float *calib_x;  /* int8: calibration rows [calib_n x input_dim], in the user's units
+    const char *name; /* a C identifier (letters, digits, '_', not a keyword, <= 48 chars) */
+    int int8; /* 0: float weights and arithmetic; 1: int8 (needs calib_x) */
+    const float *calib_x; /* int8: calibration rows [calib_n x input_dim], in the user's units
                               (normal rows the model has not been trained on) */
     size_t calib_n;
     ae_export_report *report; /* optional, written on success */

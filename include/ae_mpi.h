@@ -29,9 +29,9 @@ extern "C" {
 /* What the gradient reductions of one ae_train_mpi call cost on this rank. */
 typedef struct ae_mpi_stats {
     double allreduce_seconds; /* wall time inside the gradient MPI_Allreduce calls */
-    size_t allreduce_calls;   /* one per step */
-    size_t gradient_bytes;    /* bytes reduced per call */
-    double train_seconds;     /* wall time of the whole training call, all epochs */
+    size_t allreduce_calls; /* one per step */
+    size_t gradient_bytes; /* bytes reduced per call */
+    double train_seconds; /* wall time of the whole training call, all epochs */
 } ae_mpi_stats;
 
 /* Collective over comm: every rank calls it with its shard x [n x input_dim] (n >= 1) and the

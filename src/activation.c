@@ -29,7 +29,10 @@ int ae_activation_parse(const char *name, ae_activation *out) {
 void ae_act_range(ae_activation act, double *lo, double *hi) {
     switch (act) {
 #define AE_ACT_RANGE(id, name, f, g, b, l, h) \
-    case id: *lo = l; *hi = h; return;
+    case id: \
+        *lo = l; \
+        *hi = h; \
+        return;
         AE_ACTIVATION_LIST(AE_ACT_RANGE)
 #undef AE_ACT_RANGE
     default: *lo = -INFINITY; *hi = INFINITY;

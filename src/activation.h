@@ -42,7 +42,10 @@ AE_INLINE float ae_expf(float x) {
     p = p * r * r + r + 1.0f;
     /* 2^n; shifted unsigned: a NaN x (a diverged run) gives p NaN whatever n converts to, and
      * must not overflow a signed product on the way */
-    union { uint32_t i; float f; } scale = {(uint32_t)((int32_t)n + 127) << 23};
+    union {
+        uint32_t i;
+        float f;
+    } scale = {(uint32_t)((int32_t)n + 127) << 23};
     return p * scale.f;
 }
 
@@ -52,22 +55,23 @@ AE_INLINE float ae_sigmoidf(float z) { return 1.0f / (1.0f + ae_expf(-z)); }
 /* X(id, name, f(z), f'(a), d * f'(a), the outputs' range [lo, hi]). ReLU's backward selects
  * rather than multiplies, so that a zeroed gradient is +0 whatever d's sign (the bits every
  * earlier version gave). The range decides input scaling's AUTO mode and refusals (scale.c). */
-#define AE_ACTIVATION_LIST(X)                                                                              \
-    X(AE_ACT_LINEAR, "linear", z, 1.0f, d, -INFINITY, INFINITY)                                            \
+#define AE_ACTIVATION_LIST(X) \
+    X(AE_ACT_LINEAR, "linear", z, 1.0f, d, -INFINITY, INFINITY) \
     X(AE_ACT_RELU, "relu", (z > 0.0f ? z : 0.0f), (a > 0.0f ? 1.0f : 0.0f), (a > 0.0f ? d : 0.0f), 0.0, INFINITY) \
     X(AE_ACT_LEAKY_RELU, "leaky_relu", (z > 0.0f ? z : AE_LEAKY_SLOPE * z), (a > 0.0f ? 1.0f : AE_LEAKY_SLOPE), \
-      d * (a > 0.0f ? 1.0f : AE_LEAKY_SLOPE), -INFINITY, INFINITY)                                         \
-    X(AE_ACT_SIGMOID, "sigmoid", ae_sigmoidf(z), a * (1.0f - a), d * (a * (1.0f - a)), 0.0, 1.0)            \
-    X(AE_ACT_TANH, "tanh", tanhf(z), 1.0f - a * a, d * (1.0f - a * a), -1.0, 1.0)                       \
-    X(AE_ACT_SOFTPLUS, "softplus", (z > 20.0f ? z : log1pf(ae_expf(z))), 1.0f - ae_expf(-a),          \
-      d * (1.0f - ae_expf(-a)), 0.0, INFINITY)
+      d *(a > 0.0f ? 1.0f : AE_LEAKY_SLOPE), -INFINITY, INFINITY) \
+    X(AE_ACT_SIGMOID, "sigmoid", ae_sigmoidf(z), a *(1.0f - a), d *(a * (1.0f - a)), 0.0, 1.0) \
+    X(AE_ACT_TANH, "tanh", tanhf(z), 1.0f - a * a, d * (1.0f - a * a), -1.0, 1.0) \
+    X(AE_ACT_SOFTPLUS, "softplus", (z > 20.0f ? z : log1pf(ae_expf(z))), 1.0f - ae_expf(-a), d * (1.0f - ae_expf(-a)), \
+      0.0, INFINITY)
 
 /* The scalar activation f(z) and its derivative from the output. Inline so that the loops
  * over them (tensor.c, loss.c) vectorise. */
 AE_INLINE float ae_act_scalar(float z, ae_activation act) {
     switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b, lo, hi) case id: return f;
-    AE_ACTIVATION_LIST(AE_ACT_CASE)
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi) \
+    case id: return f;
+        AE_ACTIVATION_LIST(AE_ACT_CASE)
 #undef AE_ACT_CASE
     default: return z;
     }
@@ -75,8 +79,9 @@ AE_INLINE float ae_act_scalar(float z, ae_activation act) {
 
 AE_INLINE float ae_act_grad_from_output(float a, ae_activation act) {
     switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b, lo, hi) case id: return g;
-    AE_ACTIVATION_LIST(AE_ACT_CASE)
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi) \
+    case id: return g;
+        AE_ACTIVATION_LIST(AE_ACT_CASE)
 #undef AE_ACT_CASE
     default: return 1.0f;
     }

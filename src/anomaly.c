@@ -69,8 +69,7 @@ int ae_threshold_param_check(ae_threshold_method method, double param) {
     if (param_ok(method, param)) return AE_OK;
     if (method == AE_THRESHOLD_QUANTILE) return ae_fail(AE_EINVAL, "quantile %g is outside [0, 1]", param);
     if (method == AE_THRESHOLD_MEAN_STD) return ae_fail(AE_EINVAL, "mean + k std: k = %g is outside [0, 1e6]", param);
-    if (method == AE_THRESHOLD_CONTAMINATION)
-        return ae_fail(AE_EINVAL, "contamination %g is outside (0, 0.5]", param);
+    if (method == AE_THRESHOLD_CONTAMINATION) return ae_fail(AE_EINVAL, "contamination %g is outside (0, 0.5]", param);
     return ae_fail(AE_EINVAL, "threshold method %d cannot be calibrated", (int)method);
 }
 
@@ -120,8 +119,8 @@ int ae_threshold_calibrate(ae_model *m, const float *x, size_t n, ae_threshold_m
     return AE_OK;
 }
 
-int ae_threshold_calibrate_scores(ae_model *m, const float *scores, size_t n, ae_threshold_method method,
-                                  double param, float *threshold) {
+int ae_threshold_calibrate_scores(ae_model *m, const float *scores, size_t n, ae_threshold_method method, double param,
+                                  float *threshold) {
     if (!m) return AE_EINVAL;
     float t = 0.0f;
     int rc = ae_threshold_from_scores(scores, n, method, param, &t); /* clears the detail first */

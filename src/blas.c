@@ -18,17 +18,17 @@ typedef float v16sf __attribute__((vector_size(64), aligned(4)));
  * outputs side by side. The lane lists are written out because __builtin_shufflevector takes
  * constants only. */
 #define SHUF(x, y, ...) __builtin_shufflevector((x), (y), __VA_ARGS__)
-#define STEP8(x, y)                                                                      \
-    (SHUF(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +                \
+#define STEP8(x, y) \
+    (SHUF(x, y, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) + \
      SHUF(x, y, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
-#define STEP4(x, y)                                                                      \
-    (SHUF(x, y, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) +              \
+#define STEP4(x, y) \
+    (SHUF(x, y, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) + \
      SHUF(x, y, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
-#define STEP2(x, y)                                                                      \
-    (SHUF(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +              \
+#define STEP2(x, y) \
+    (SHUF(x, y, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) + \
      SHUF(x, y, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
-#define STEP1(x, y)                                                                      \
-    (SHUF(x, y, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +             \
+#define STEP1(x, y) \
+    (SHUF(x, y, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) + \
      SHUF(x, y, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
 
 /* The float variable s in every lane. The products below take it as a vector, not as
@@ -112,8 +112,8 @@ static pthread_rwlock_t g_blas_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIAL
 static pthread_rwlock_t g_blas_lock = PTHREAD_RWLOCK_INITIALIZER;
 #endif
 #define BLAS_ONE_THREAD_MNK 131072.0
-static _Thread_local int tls_single;   /* this thread runs only one-thread products */
-static _Thread_local int tls_restore;  /* the count a window put aside */
+static _Thread_local int tls_single; /* this thread runs only one-thread products */
+static _Thread_local int tls_restore; /* the count a window put aside */
 
 void ae_blas_single_thread(void) { tls_single = 1; }
 
@@ -132,8 +132,7 @@ void ae_blas_single_end(void) {
     pthread_rwlock_unlock(&g_blas_lock);
 }
 
-void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b, float beta,
-             ae_mat *c) {
+void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b, float beta, ae_mat *c) {
     const size_t m = c->rows, n = c->cols;
     const size_t k = trans_a ? a->rows : a->cols;
     if (!trans_a && trans_b && m <= SMALL_ROWS) {
@@ -144,9 +143,9 @@ void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_ma
     if (lock) pthread_rwlock_rdlock(&g_blas_lock);
     /* Callers size every view from the model's widths and the batch size, which ae_create and
      * ae_train bound below INT_MAX, so the casts to blasint are safe. */
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                (blasint)m, (blasint)n, (blasint)k, alpha, a->data, (blasint)a->ld, b->data,
-                (blasint)b->ld, beta, c->data, (blasint)c->ld);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (blasint)m,
+                (blasint)n, (blasint)k, alpha, a->data, (blasint)a->ld, b->data, (blasint)b->ld, beta, c->data,
+                (blasint)c->ld);
     if (lock) pthread_rwlock_unlock(&g_blas_lock);
 }
 
@@ -200,4 +199,3 @@ int ae_threads(void) {
     int n = ae_blas_threads();
     return n > AE_MAX_THREADS ? AE_MAX_THREADS : n;
 }
-

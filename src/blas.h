@@ -10,8 +10,7 @@
 
 /* C = alpha * op(A) * op(B) + beta * C, with op(X) = X or X^T (trans non-zero).
  * Shapes: op(A) [M x K], op(B) [K x N], C [M x N]; all row-major views. */
-AE_HIDDEN void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b,
-                       float beta, ae_mat *c);
+AE_HIDDEN void ae_gemm(int trans_a, int trans_b, float alpha, const ae_mat *a, const ae_mat *b, float beta, ae_mat *c);
 
 /* Threads libae may train with: ae_set_threads's count, else OpenBLAS's (at most
  * AE_MAX_THREADS). */

@@ -139,11 +139,12 @@ size_t ae_xmodel_work_floats(const ae_xmodel *xm) {
 
 static int is_keyword(const char *s) {
     static const char *const kw[] = {
-        "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
-        "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
-        "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-        "volatile", "while", "_Bool", "_Complex", "_Imaginary", "_Alignas", "_Alignof", "_Atomic",
-        "_Generic", "_Noreturn", "_Static_assert", "_Thread_local", "bool", "true", "false"};
+        "auto",     "break",     "case",           "char",          "const",      "continue", "default",  "do",
+        "double",   "else",      "enum",           "extern",        "float",      "for",      "goto",     "if",
+        "inline",   "int",       "long",           "register",      "restrict",   "return",   "short",    "signed",
+        "sizeof",   "static",    "struct",         "switch",        "typedef",    "union",    "unsigned", "void",
+        "volatile", "while",     "_Bool",          "_Complex",      "_Imaginary", "_Alignas", "_Alignof", "_Atomic",
+        "_Generic", "_Noreturn", "_Static_assert", "_Thread_local", "bool",       "true",     "false"};
     for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
         if (strcmp(s, kw[i]) == 0) return 1;
     return 0;
@@ -164,8 +165,10 @@ static int name_check(const char *name) {
                        name, NAME_MAX_LEN);
     if (is_keyword(name)) return ae_fail(AE_EINVAL, "ae_export_c: the name \"%s\" is a C keyword", name);
     if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z')))
-        return ae_fail(AE_EINVAL, "ae_export_c: the name \"%s\" is reserved to the C implementation "
-                                  "(it starts with '__' or '_' and a capital)", name);
+        return ae_fail(AE_EINVAL,
+                       "ae_export_c: the name \"%s\" is reserved to the C implementation "
+                       "(it starts with '__' or '_' and a capital)",
+                       name);
     return AE_OK;
 }
 
@@ -187,8 +190,9 @@ static int opts_check(const ae_model *m, const ae_export_opts *o) {
     if (!o->calib_x || o->calib_n == 0)
         return ae_fail(AE_EINVAL, "ae_export_c: an int8 export needs calibration rows (calib_x, calib_n > 0)");
     if (m->max_width > 16384)
-        return ae_fail(AE_EINVAL, "ae_export_c: int8 takes layers up to 16384 wide (this model has %zu): the "
-                                  "int32 accumulator could overflow; export it as float",
+        return ae_fail(AE_EINVAL,
+                       "ae_export_c: int8 takes layers up to 16384 wide (this model has %zu): the "
+                       "int32 accumulator could overflow; export it as float",
                        m->max_width);
     rc = ae_check_rows(o->calib_x, o->calib_n, m->cfg.input_dim);
     if (rc == AE_EINVAL) return ae_fail(rc, "ae_export_c: %zu calibration rows are too many", o->calib_n);

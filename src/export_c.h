@@ -13,9 +13,9 @@
 typedef struct ae_xlayer {
     size_t in, out;
     ae_activation act;
-    float *w;       /* [out x in] (owned); NULL when shared */
-    float *b;       /* [out] (owned) */
-    int shared;     /* 1: the weight is layer src's, read transposed ([in x out]) */
+    float *w; /* [out x in] (owned); NULL when shared */
+    float *b; /* [out] (owned) */
+    int shared; /* 1: the weight is layer src's, read transposed ([in x out]) */
     size_t src;
     const float *orig_w; /* the model's weight this layer came from (finds a tied mirror) */
 } ae_xlayer;
@@ -24,21 +24,21 @@ typedef struct ae_xlayer {
  * 1: int8 out through a 256-entry table of the activation; 2: float out, act in float. */
 typedef struct ae_qlayer {
     int mode;
-    int lo, zp;          /* modes 0 and 1: the output's clamp floor and zero point (mode 1:
+    int lo, zp; /* modes 0 and 1: the output's clamp floor and zero point (mode 1:
                             the pre-activation's zero point is folded into the table) */
-    signed char *w;      /* [out x in] */
-    int *b;              /* [out]: the bias with the input's zero point folded in */
-    int *m;              /* [out] modes 0, 1: fixed-point multiplier ... */
-    unsigned char *sh;   /* [out] ... and right shift */
-    signed char *lut;    /* [256] mode 1 */
-    float *fs;           /* [out] mode 2: the accumulator's scale */
+    signed char *w; /* [out x in] */
+    int *b; /* [out]: the bias with the input's zero point folded in */
+    int *m; /* [out] modes 0, 1: fixed-point multiplier ... */
+    unsigned char *sh; /* [out] ... and right shift */
+    signed char *lut; /* [256] mode 1 */
+    float *fs; /* [out] mode 2: the accumulator's scale */
 } ae_qlayer;
 
 typedef struct ae_xmodel {
-    size_t n, n_enc;     /* layers, the encoder's (n_enc - 1: the code layer) */
-    size_t d, k, maxw;   /* input width, code width, widest layer input or output */
+    size_t n, n_enc; /* layers, the encoder's (n_enc - 1: the code layer) */
+    size_t d, k, maxw; /* input width, code width, widest layer input or output */
     ae_xlayer layer[AE_MAX_LAYERS];
-    ae_xlayer head;      /* head.out 0: none */
+    ae_xlayer head; /* head.out 0: none */
     ae_head_kind head_kind;
     const float *offset, *scale; /* the model's input scaling; NULL for the identity */
     int has_threshold;

@@ -13,7 +13,7 @@ typedef struct emitter {
     ae_atomic_file f;
     const char *name;
     char upper[64];
-    size_t bytes;  /* the parameter arrays' */
+    size_t bytes; /* the parameter arrays' */
     int nonfinite; /* a float array held a NaN or infinity */
 } emitter;
 
@@ -79,37 +79,34 @@ static void array(emitter *e, int type, const char *id, const void *v, size_t n)
     e->bytes += n * type_bytes[type];
 }
 
-
 static void comment(emitter *e, const ae_xmodel *xm) {
     textf(e, "/* $n: an autoencoder exported by libae %s (ae_export_c), %s weights and arithmetic.\n * Layers: %zu",
           AE_VERSION_STRING, xm->q ? "int8 (float at the output layer)" : "float32", xm->d);
     for (size_t l = 0; l < xm->n; l++)
-        textf(e, " -> %zu %s%s", xm->layer[l].out, ae_activation_name(xm->layer[l].act), l + 1 == xm->n_enc ? " (code)" : "");
+        textf(e, " -> %zu %s%s", xm->layer[l].out, ae_activation_name(xm->layer[l].act),
+              l + 1 == xm->n_enc ? " (code)" : "");
     textf(e, ";%s%s%s\n", xm->offset ? " input scaling;" : "", xm->has_threshold ? " a threshold;" : "",
           xm->head.out ? (xm->head_kind == AE_HEAD_SOFTMAX ? " a softmax head;" : " a linear head;") : "");
-    text(e,
-         " *\n"
-         " * Use: #include this file in one .c file of the program (its arrays and functions are\n"
-         " * static). Rows are $N_INPUT_DIM floats in the units the model was trained on.\n"
-         " *   void  $n_encode(const float *x, float *code);    code [$N_CODE_DIM] (a VAE: mu)\n"
-         " *   void  $n_reconstruct(const float *x, float *out); out [$N_INPUT_DIM]\n"
-         " *   float $n_score(const float *x);  mean squared reconstruction error in scaled units\n"
-         " *                                     (libae's ae_score)\n");
-    if (xm->has_threshold)
-        text(e, " *   int   $n_flag(const float *x);   1: score above $N_THRESHOLD (ae_flag)\n");
+    text(e, " *\n"
+            " * Use: #include this file in one .c file of the program (its arrays and functions are\n"
+            " * static). Rows are $N_INPUT_DIM floats in the units the model was trained on.\n"
+            " *   void  $n_encode(const float *x, float *code);    code [$N_CODE_DIM] (a VAE: mu)\n"
+            " *   void  $n_reconstruct(const float *x, float *out); out [$N_INPUT_DIM]\n"
+            " *   float $n_score(const float *x);  mean squared reconstruction error in scaled units\n"
+            " *                                     (libae's ae_score)\n");
+    if (xm->has_threshold) text(e, " *   int   $n_flag(const float *x);   1: score above $N_THRESHOLD (ae_flag)\n");
     if (xm->head.out)
         text(e, " *   void  $n_predict(const float *x, float *out); out [$N_HEAD_OUTPUTS] (ae_head_predict)\n"
                 " *   int   $n_classify(const float *x);            the largest output's index\n");
-    text(e,
-         " * Memory: nothing is allocated; the parameters are static const (flash). The functions above\n"
-         " * share one static scratch buffer, $n_work_, of $N_WORK_FLOATS floats: they are not\n"
-         " * reentrant (one call at a time: not from two threads, nor from an interrupt that may\n"
-         " * preempt another call). Each has a _buf variant taking the caller's scratch instead,\n"
-         " * float work[$N_WORK_FLOATS] ($n_encode_buf(x, code, work), $n_score_buf(x, work), ...):\n"
-         " * calls with distinct buffers may run at once. The stack use is a few words.\n"
-         " * Portability: C99, no header included (exp and tanh are computed here in float\n"
-         " * operations), int of 32 bits, IEEE single precision evaluated as such (FLT_EVAL_METHOD 0).\n"
-         " * Compile with -ffp-contract=off for the same bits on every such target. */\n");
+    text(e, " * Memory: nothing is allocated; the parameters are static const (flash). The functions above\n"
+            " * share one static scratch buffer, $n_work_, of $N_WORK_FLOATS floats: they are not\n"
+            " * reentrant (one call at a time: not from two threads, nor from an interrupt that may\n"
+            " * preempt another call). Each has a _buf variant taking the caller's scratch instead,\n"
+            " * float work[$N_WORK_FLOATS] ($n_encode_buf(x, code, work), $n_score_buf(x, work), ...):\n"
+            " * calls with distinct buffers may run at once. The stack use is a few words.\n"
+            " * Portability: C99, no header included (exp and tanh are computed here in float\n"
+            " * operations), int of 32 bits, IEEE single precision evaluated as such (FLT_EVAL_METHOD 0).\n"
+            " * Compile with -ffp-contract=off for the same bits on every such target. */\n");
 }
 
 static void macros(emitter *e, const ae_xmodel *xm) {
@@ -136,7 +133,8 @@ static void macros(emitter *e, const ae_xmodel *xm) {
 }
 
 /* The float layer table's arrays and entry of layer L, named by tag ("0", "head"). */
-static void float_layer(emitter *e, const ae_xmodel *xm, const ae_xlayer *L, const char *tag, char *entry, size_t size) {
+static void float_layer(emitter *e, const ae_xmodel *xm, const ae_xlayer *L, const char *tag, char *entry,
+                        size_t size) {
     char id[32];
     if (!L->shared) {
         snprintf(id, sizeof id, "w%s_", tag);
@@ -176,8 +174,9 @@ static void int8_layer(emitter *e, const ae_xlayer *L, const ae_qlayer *Q, const
 
 static void layers(emitter *e, const ae_xmodel *xm) {
     if (xm->q)
-        text(e, "typedef struct { int in, out, mode, lo, zp, act; const signed char *w; const int *b, *m;\n"
-                "                 const unsigned char *sh; const signed char *lut; const float *fs; } $n_qlayer_t_;\n\n");
+        text(e,
+             "typedef struct { int in, out, mode, lo, zp, act; const signed char *w; const int *b, *m;\n"
+             "                 const unsigned char *sh; const signed char *lut; const float *fs; } $n_qlayer_t_;\n\n");
     else
         text(e, "typedef struct { int in, out, act, tr; const float *w, *b; } $n_layer_t_;\n\n");
     char entry[AE_MAX_LAYERS][256], head[256], tag[24];

@@ -66,7 +66,8 @@ static float scaled_in(const ae_xmodel *xm, const float *x, size_t j) {
 float ae_xmodel_qscore(const ae_xmodel *xm, const float *x, float *work) {
     float *yf = work;
     signed char *b0 = (signed char *)(work + xm->d), *b1 = b0 + xm->maxw;
-    for (size_t j = 0; j < xm->d; j++) b0[j] = (signed char)q_clamp8(xm->in_zp + q_round(scaled_in(xm, x, j) * xm->in_inv), -128);
+    for (size_t j = 0; j < xm->d; j++)
+        b0[j] = (signed char)q_clamp8(xm->in_zp + q_round(scaled_in(xm, x, j) * xm->in_inv), -128);
     const signed char *src = b0;
     for (size_t l = 0; l < xm->n; l++) {
         signed char *dst = l & 1 ? b0 : b1;
@@ -157,7 +158,8 @@ static int q_alloc(ae_qlayer *Q, size_t in, size_t out) {
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-vectorize")))
 #endif
-static void q_weights(const ae_xlayer *X, ae_qlayer *Q, qparam in, double *sw) {
+static void
+q_weights(const ae_xlayer *X, ae_qlayer *Q, qparam in, double *sw) {
     for (size_t j = 0; j < X->out; j++) {
         const float *w = X->w + j * X->in;
         double amax = 0.0;

@@ -15,7 +15,7 @@ static int dist_sum(const ae_dist *d, double *v, size_t n) {
  * everywhere (and as in one process), so each epoch every process seeds its own stream from
  * the shared RNG's state without drawing from it. */
 typedef struct step_rng {
-    int own;          /* 1: steps draw from `rng`, swapped in around them */
+    int own; /* 1: steps draw from `rng`, swapped in around them */
     ae_rng rng, saved;
 } step_rng;
 
@@ -115,14 +115,14 @@ static int optim_step(const ae_fit_task *t) {
 typedef struct epoch_run {
     const ae_fit_task *t;
     uint32_t *perm, *idx;
-    uint32_t *order;   /* streaming: the epoch's block order */
+    uint32_t *order; /* streaming: the epoch's block order */
     step_rng srng;
     int lead;
-    size_t total;      /* rows an epoch (over every process) */
-    size_t first;      /* this process's first global row */
-    size_t local;      /* rows this process holds now: all of them, or the current block's */
-    size_t cap;        /* rows a step */
-    size_t batches;    /* steps an epoch, for on_batch */
+    size_t total; /* rows an epoch (over every process) */
+    size_t first; /* this process's first global row */
+    size_t local; /* rows this process holds now: all of them, or the current block's */
+    size_t cap; /* rows a step */
+    size_t batches; /* steps an epoch, for on_batch */
 } epoch_run;
 
 /* This process's part of global rows perm[r0 .. r0 + rows) (or rows r0 .. in order): the step's
@@ -302,8 +302,10 @@ static int run_epoch(epoch_run *e, int epoch, float *good, best_run *best, int *
         step_rng_epoch(&e->srng, t->rng, t->dist);
         rc = run_steps(e, epoch, e->total, &sum, &steps);
     }
-    if (rc == AE_EDIVERGED) diverged(e, epoch, steps, t0, good);
-    else if (rc != AE_OK) snapshot(t, good, 1); /* a failed read or reduction: the epoch's first weights */
+    if (rc == AE_EDIVERGED)
+        diverged(e, epoch, steps, t0, good);
+    else if (rc != AE_OK)
+        snapshot(t, good, 1); /* a failed read or reduction: the epoch's first weights */
     if (rc != AE_OK) return rc;
     ae_epoch_stats s;
     if ((rc = epoch_stats(e, epoch, &sum, t0, &s)) != AE_OK) return rc;
@@ -338,8 +340,8 @@ int ae_fit(const ae_fit_task *t, int *epochs_done) {
     float *good = ae_calloc(floats, sizeof(float));
     int rc = good ? AE_OK : AE_ENOMEM;
     const size_t perm_rows = t->n_blocks > 1 ? t->block_rows : e.total;
-    if (rc == AE_OK && o->shuffle && (!(e.perm = ae_calloc(perm_rows, sizeof *e.perm)) ||
-                                      !(e.idx = ae_calloc(e.cap, sizeof *e.idx))))
+    if (rc == AE_OK && o->shuffle &&
+        (!(e.perm = ae_calloc(perm_rows, sizeof *e.perm)) || !(e.idx = ae_calloc(e.cap, sizeof *e.idx))))
         rc = AE_ENOMEM;
     if (rc == AE_OK && t->n_blocks > 1 && !(e.order = ae_calloc(t->n_blocks, sizeof *e.order))) rc = AE_ENOMEM;
     if (rc == AE_OK && o->patience > 0 && !(best.weights = ae_calloc(floats, sizeof(float)))) rc = AE_ENOMEM;

@@ -40,16 +40,16 @@ typedef struct ae_span {
 typedef struct ae_fit_task {
     ae_span span[AE_FIT_SPANS]; /* the trained blocks */
     size_t n_spans;
-    float *state;               /* NULL, or floats that training changes beside the weights (a
+    float *state; /* NULL, or floats that training changes beside the weights (a
                                    batch norm's running statistics): kept and restored with them */
     size_t n_state;
-    ae_optim *opt;              /* configured and sized for the spans by the caller */
-    ae_rng *rng;                /* the shuffle's, and the steps' draws in one process */
-    ae_run *run;                /* the plan: the optimizer step runs on its pool; NULL: alone */
-    size_t n;                   /* this process's rows */
-    size_t batch;               /* rows a global step */
+    ae_optim *opt; /* configured and sized for the spans by the caller */
+    ae_rng *rng; /* the shuffle's, and the steps' draws in one process */
+    ae_run *run; /* the plan: the optimizer step runs on its pool; NULL: alone */
+    size_t n; /* this process's rows */
+    size_t batch; /* rows a global step */
     int shuffle;
-    int first_epoch;            /* 1, or the epoch after the ones done (resume) */
+    int first_epoch; /* 1, or the epoch after the ones done (resume) */
     /* One step over this process's rows of the batch: idx[0 .. rows) (shuffled), or, with
      * idx NULL, the rows [lo, lo + rows) in order. Fills the spans' gradients (the mean over
      * the rows) and returns the mean loss, its parts in *parts. */
@@ -66,8 +66,8 @@ typedef struct ae_fit_task {
     size_t n_blocks, block_rows;
     int (*load)(void *ctx, size_t block, size_t next, size_t *rows);
     void *ctx;
-    const ae_train_opts *opts;  /* epochs, clip_norm, patience, checkpoint_every, callbacks */
-    const ae_dist *dist;        /* NULL: one process */
+    const ae_train_opts *opts; /* epochs, clip_norm, patience, checkpoint_every, callbacks */
+    const ae_dist *dist; /* NULL: one process */
 } ae_fit_task;
 
 /* Runs the task's epochs; returns AE_OK, AE_EDIVERGED (the weights of the epoch's start

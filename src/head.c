@@ -54,7 +54,11 @@ int ae_head_work_init(ae_head_work *w, const ae_model *m, size_t cap, int throug
     if (!(w->block = ae_calloc(total, sizeof(float)))) return AE_ENOMEM;
     float *p = w->block;
     size_t i = 0;
-#define CARVE(dst) do { dst = sizes[i] ? p : NULL; p += sizes[i++]; } while (0)
+#define CARVE(dst) \
+    do { \
+        dst = sizes[i] ? p : NULL; \
+        p += sizes[i++]; \
+    } while (0)
     for (size_t l = 0; l < E; l++) CARVE(w->act[l]);
     CARVE(w->code);
     CARVE(w->out);
@@ -155,8 +159,8 @@ static int head_opts_check(const ae_model *m, const ae_train_opts *o, int freeze
 typedef struct head_ctx {
     ae_model *m;
     ae_head_work w;
-    const float *x, *y;       /* training rows [n x in_w] and targets [n x tc] */
-    const float *vx, *vy;     /* validation rows and targets, or NULL */
+    const float *x, *y; /* training rows [n x in_w] and targets [n x tc] */
+    const float *vx, *vy; /* validation rows and targets, or NULL */
     size_t in_w, tc, n_val;
 } head_ctx;
 
@@ -193,8 +197,8 @@ typedef struct head_rows {
     float *codes, *val_codes; /* a frozen encoder's codes of the training and validation rows */
 } head_rows;
 
-static int head_rows_make(ae_model *m, const float *x, const float *y, size_t n, double s, int through,
-                          head_rows *r, head_ctx *c) {
+static int head_rows_make(ae_model *m, const float *x, const float *y, size_t n, double s, int through, head_rows *r,
+                          head_ctx *c) {
     const size_t k = m->cfg.code_dim;
     int rc = AE_OK;
     c->x = x;

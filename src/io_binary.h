@@ -16,13 +16,13 @@ enum { AE_NPY_F4, AE_NPY_F8, AE_NPY_U1 };
 
 /* Where the values of an IDX or .npy file lie and how they are encoded. */
 typedef struct {
-    int npy;           /* 1: .npy, type is an AE_NPY_*; 0: IDX, type is IDX's type byte */
+    int npy; /* 1: .npy, type is an AE_NPY_*; 0: IDX, type is IDX's type byte */
     unsigned type;
-    unsigned nd;       /* IDX: number of dims (a 1-D unsigned-byte file holds labels) */
-    size_t esize;      /* bytes per value */
-    size_t hdr;        /* header bytes: the values start here */
+    unsigned nd; /* IDX: number of dims (a 1-D unsigned-byte file holds labels) */
+    size_t esize; /* bytes per value */
+    size_t hdr; /* header bytes: the values start here */
     size_t rows, cols; /* first dim, product of the others */
-    size_t bytes;      /* rows * cols * esize, checked for overflow */
+    size_t bytes; /* rows * cols * esize, checked for overflow */
 } ae_layout;
 
 /* n values encoded as L says, at d, into floats at x (io_idx.c has the rules). Each value is

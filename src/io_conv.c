@@ -26,8 +26,8 @@ static int positive(json_t *v, json_int_t max, size_t *out) {
 
 int ae_conv_config_from_json(json_t *shape, json_t *conv, ae_config *c) {
     if (!shape && !conv) return 1;
-    if (!json_is_array(shape) || json_array_size(shape) != 3 || !json_is_array(conv) ||
-        json_array_size(conv) < 1 || json_array_size(conv) > AE_MAX_CONV)
+    if (!json_is_array(shape) || json_array_size(shape) != 3 || !json_is_array(conv) || json_array_size(conv) < 1 ||
+        json_array_size(conv) > AE_MAX_CONV)
         return 0;
     for (size_t d = 0; d < 3; d++)
         if (!positive(json_array_get(shape, d), (json_int_t)1 << 24, &c->input_shape[d])) return 0;

@@ -52,7 +52,8 @@ static int count_fields(const csv_layout *L, const unsigned char *s, const unsig
 /* One pass over the data lines. Without x: checks them, counts rows and finds whether the
  * label column is all numbers and column 1 is an index. With x: stores the features, and
  * the label fields into refs (or their values into y when numeric). */
-static int scan(csv_layout *L, size_t *rows, int *label_numeric, int *index_ok, float *x, float *y, csv_text_ref *refs) {
+static int scan(csv_layout *L, size_t *rows, int *label_numeric, int *index_ok, float *x, float *y,
+                csv_text_ref *refs) {
     size_t pos = 0, line = 0, r = 0;
     const unsigned char *s, *e;
     int seen_first = 0;
@@ -138,7 +139,8 @@ static int recheck_first_column(csv_layout *L) {
 
 /* The options that are wrong whatever the text. */
 static int check_opts(const ae_csv_opts *o, const ae_data *labels) {
-    if (o->label && !labels) return ae_fail(AE_EINVAL, "label '%s' is set but there is nowhere to put the labels", o->label);
+    if (o->label && !labels)
+        return ae_fail(AE_EINVAL, "label '%s' is set but there is nowhere to put the labels", o->label);
     if (o->header < -1 || o->header > 1 || o->index_column < -1 || o->index_column > 1)
         return ae_fail(AE_EINVAL, "csv options: header and index_column take -1, 0 or 1");
     return AE_OK;

@@ -10,7 +10,7 @@
 #include "error.h"
 #include "io_csv_cols.h"
 
-#define NAME_SHOWN 40    /* characters of a name or field quoted in a message */
+#define NAME_SHOWN 40 /* characters of a name or field quoted in a message */
 
 /* ---------------------------------------------------------------- messages */
 
@@ -46,8 +46,7 @@ void ae_csv_where(const csv_layout *L, size_t line, size_t col, char *buf, size_
 
 int ae_csv_split_error(int rc, size_t line, size_t col) {
     return ae_fail(AE_EFORMAT, "line %zu column %zu: %s", line, col,
-                   rc == SPLIT_BAD_QUOTE ? "a quote that does not close on its line"
-                                         : "text after a closing quote");
+                   rc == SPLIT_BAD_QUOTE ? "a quote that does not close on its line" : "text after a closing quote");
 }
 
 int ae_csv_number_error(const csv_layout *L, int num, const csv_field *f, size_t line) {
@@ -57,8 +56,8 @@ int ae_csv_number_error(const csv_layout *L, int num, const csv_field *f, size_t
     if (num == NUM_RANGE)
         return ae_fail(AE_EFORMAT, "%s: %.*s%s is out of float range (beyond +-3.4e38)", at, shown(f),
                        (const char *)f->s, more(f));
-    return ae_fail(AE_EFORMAT, "%s: '%.*s%s' is not a number (a text column? leave it out with drop)", at,
-                   shown(f), (const char *)f->s, more(f));
+    return ae_fail(AE_EFORMAT, "%s: '%.*s%s' is not a number (a text column? leave it out with drop)", at, shown(f),
+                   (const char *)f->s, more(f));
 }
 
 /* ---------------------------------------------------------------- column lists */
@@ -101,8 +100,7 @@ static int resolve_token(const csv_layout *L, const char *what, const char *t, s
         return ae_fail(AE_EINVAL, "%s: no column named '%.*s' in the header", what, (int)n, t);
     }
     if (lo > hi) return ae_fail(AE_EINVAL, "%s: range '%.*s' runs backwards", what, (int)n, t);
-    if (hi > L->ncols)
-        return ae_fail(AE_EINVAL, "%s: column %zu does not exist: the file has %zu", what, hi, L->ncols);
+    if (hi > L->ncols) return ae_fail(AE_EINVAL, "%s: column %zu does not exist: the file has %zu", what, hi, L->ncols);
     *a = lo - 1;
     *b = hi - 1;
     return AE_OK;
@@ -171,8 +169,8 @@ int ae_csv_resolve_columns(csv_layout *L, const ae_csv_opts *o) {
     }
     if (rc != AE_OK) return rc;
     if (o->index_column == 1) L->role[0] = ROLE_SKIP;
-    L->index_candidate = o->index_column == -1 && !o->columns && L->has_header && L->role[0] == ROLE_FEATURE &&
-                         L->ncols > 1;
+    L->index_candidate =
+        o->index_column == -1 && !o->columns && L->has_header && L->role[0] == ROLE_FEATURE && L->ncols > 1;
     if (L->index_candidate) {
         size_t n;
         header_name(L, 0, &n);
@@ -258,7 +256,7 @@ int ae_csv_classes(const csv_text_ref *refs, size_t rows, float *y, char *names,
         y[ent[i].row] = (float)cls;
     }
     ae_dealloc(ent);
-    if (cls >= ((size_t)1 << 24)) return ae_fail(AE_EFORMAT, "label: %zu classes, more than a float counts exactly", cls + 1);
+    if (cls >= ((size_t)1 << 24))
+        return ae_fail(AE_EFORMAT, "label: %zu classes, more than a float counts exactly", cls + 1);
     return AE_OK;
 }
-

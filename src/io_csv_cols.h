@@ -13,15 +13,15 @@ typedef struct {
     char delim;
     int decimal_comma;
     int has_header;
-    size_t header_line;           /* 1-based line of the header, or of the first data line */
+    size_t header_line; /* 1-based line of the header, or of the first data line */
     const unsigned char *hs, *he; /* the header line */
-    size_t ncols;                 /* fields on every line */
-    int *role;                    /* [ncols] */
-    size_t *out_col;              /* [ncols]: a feature's column in the output */
+    size_t ncols; /* fields on every line */
+    int *role; /* [ncols] */
+    size_t *out_col; /* [ncols]: a feature's column in the output */
     size_t nfeat;
-    size_t label_col;             /* 0-based; valid when label is set */
-    int index_candidate;          /* detect: column 1 may be pandas' index */
-    float index_base;             /* its first value: 0 (pandas) or 1 (R) */
+    size_t label_col; /* 0-based; valid when label is set */
+    int index_candidate; /* detect: column 1 may be pandas' index */
+    float index_base; /* its first value: 0 (pandas) or 1 (R) */
 } csv_layout;
 
 /* "line L column C" and, with a header, " (name)": where a message points. */

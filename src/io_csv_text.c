@@ -12,8 +12,8 @@
 #include "error.h"
 #include "io_csv_text.h"
 
-#define MAX_NUMBER 255   /* longest field taken as a number */
-#define SNIFF_LINES 64   /* lines looked at to detect the delimiter */
+#define MAX_NUMBER 255 /* longest field taken as a number */
+#define SNIFF_LINES 64 /* lines looked at to detect the delimiter */
 
 /* ---------------------------------------------------------------- lines and fields */
 
@@ -149,7 +149,7 @@ int ae_csv_number(const unsigned char *s, size_t n, int decimal_comma, float *v)
         x = strtof(buf, &end);
     }
     if (end != buf + n) return NUM_TEXT;
-    if (isinf(x)) return NUM_RANGE;     /* the literal is finite: it overflowed float */
+    if (isinf(x)) return NUM_RANGE; /* the literal is finite: it overflowed float */
     if (v) *v = x;
     return NUM_OK;
 }
@@ -207,14 +207,22 @@ int ae_csv_check_text(const unsigned char **pp, size_t *plen) {
          * (excludes overlong forms, surrogates and code points past U+10FFFF). */
         size_t more_bytes;
         unsigned char lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) more_bytes = 1;
-        else if (c == 0xE0) more_bytes = 2, lo = 0xA0;
-        else if (c == 0xED) more_bytes = 2, hi = 0x9F;
-        else if (c >= 0xE1 && c <= 0xEF) more_bytes = 2;
-        else if (c == 0xF0) more_bytes = 3, lo = 0x90;
-        else if (c == 0xF4) more_bytes = 3, hi = 0x8F;
-        else if (c >= 0xF1 && c <= 0xF3) more_bytes = 3;
-        else more_bytes = SIZE_MAX;
+        if (c >= 0xC2 && c <= 0xDF)
+            more_bytes = 1;
+        else if (c == 0xE0)
+            more_bytes = 2, lo = 0xA0;
+        else if (c == 0xED)
+            more_bytes = 2, hi = 0x9F;
+        else if (c >= 0xE1 && c <= 0xEF)
+            more_bytes = 2;
+        else if (c == 0xF0)
+            more_bytes = 3, lo = 0x90;
+        else if (c == 0xF4)
+            more_bytes = 3, hi = 0x8F;
+        else if (c >= 0xF1 && c <= 0xF3)
+            more_bytes = 3;
+        else
+            more_bytes = SIZE_MAX;
         int ok = more_bytes != SIZE_MAX && len - i - 1 >= more_bytes && p[i + 1] >= lo && p[i + 1] <= hi;
         for (size_t k = 2; ok && k <= more_bytes; k++) ok = p[i + k] >= 0x80 && p[i + k] <= 0xBF;
         if (!ok) return ae_fail(AE_EFORMAT, "not text: invalid UTF-8 (byte 0x%02x) on line %zu", c, line);

@@ -33,9 +33,9 @@ typedef struct {
 /* The fields of one line, one at a time. */
 typedef struct {
     const unsigned char *p, *e;
-    char delim;  /* ' ': runs of spaces and tabs */
+    char delim; /* ' ': runs of spaces and tabs */
     int pending; /* a delimiter was taken: one more field is owed (it may be empty) */
-    size_t col;  /* fields given so far */
+    size_t col; /* fields given so far */
 } csv_splitter;
 
 enum { SPLIT_END = 0, SPLIT_FIELD = 1, SPLIT_BAD_QUOTE = -1, SPLIT_AFTER_QUOTE = -2 };

@@ -36,7 +36,11 @@ AE_API size_t ae_data_max_inflate(void) { return atomic_load(&max_inflate); }
 
 /* The bytes of a plain (not gzip) file or buffer, by content. */
 static int parse_plain(const unsigned char *p, size_t len, const ae_csv_opts *o, ae_data *out, ae_data *labels) {
-    int npy = len >= 6 && memcmp(p, "\x93" "NUMPY", 6) == 0, idx = len >= 2 && p[0] == 0 && p[1] == 0;
+    int npy = len >= 6 && memcmp(p,
+                                 "\x93"
+                                 "NUMPY",
+                                 6) == 0,
+        idx = len >= 2 && p[0] == 0 && p[1] == 0;
     if ((npy || idx) && (o->columns || o->drop || o->label))
         return ae_fail(AE_EINVAL, "columns, drop and label apply to text files; this is %s",
                        p[0] == 0 ? "an IDX file" : "a .npy file");
@@ -172,8 +176,9 @@ static int load_range(const char *path, size_t first, size_t count, ae_data *out
     ae_layout L;
     int text = 0, rc = ae_range_header(&s, path, &L, &text);
     if (rc == AE_OK && given && (text || L.cols != out->cols))
-        rc = ae_fail(AE_EFORMAT, text ? "a text file has no rows to read in place"
-                                      : "%zu columns, not the %zu expected", text ? 0 : L.cols, out->cols);
+        rc =
+            ae_fail(AE_EFORMAT, text ? "a text file has no rows to read in place" : "%zu columns, not the %zu expected",
+                    text ? 0 : L.cols, out->cols);
     if (rc == AE_OK && !text) rc = ae_range_rows(&s, &L, first, count, out);
     int rc_close = ae_stream_close(&s);
     if (rc == AE_OK) rc = rc_close;

@@ -136,8 +136,7 @@ static int is_temporary_of(const char *name, const char *base, size_t blen) {
     if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp.", 5) != 0) return 0;
     const char *s = name + blen + 5;
     for (int i = 0; i < 6; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
-            return 0;
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9'))) return 0;
     return s[6] == '\0';
 }
 
@@ -179,7 +178,8 @@ static int check_target(const char *target, const char *path, int *mode) {
     if (errno != ENOENT) return io_fail(errno, "", path);
     char dir[4096], why[128];
     if (!folder_of(target, dir, sizeof dir)) return io_fail(ENAMETOOLONG, "", path);
-    if (stat(dir, &st) != 0) return ae_fail(AE_EIO, "%s: folder %s: %s", path, dir, ae_sys_reason(errno, why, sizeof why));
+    if (stat(dir, &st) != 0)
+        return ae_fail(AE_EIO, "%s: folder %s: %s", path, dir, ae_sys_reason(errno, why, sizeof why));
     if (!S_ISDIR(st.st_mode)) return ae_fail(AE_EIO, "%s: %s is not a folder", path, dir);
     return AE_OK;
 }

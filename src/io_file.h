@@ -13,10 +13,10 @@
 
 typedef struct ae_atomic_file {
     FILE *f;
-    char *tmp;    /* the temporary's name */
+    char *tmp; /* the temporary's name */
     char *target; /* the file renamed over: the path, or the file a symbolic link points to */
-    int ok;       /* every write so far succeeded */
-    int err;      /* errno of the first failed write */
+    int ok; /* every write so far succeeded */
+    int err; /* errno of the first failed write */
     size_t written; /* bytes written so far */
 } ae_atomic_file;
 

@@ -83,7 +83,8 @@ static int member_end(ae_stream *s) {
     if (s->zs.avail_in >= 2 && s->zs.next_in[0] == 0x1f && s->zs.next_in[1] == 0x8b && inflateReset(&s->zs) == Z_OK)
         return AE_OK;
     if (!s->f)
-        return ae_fail(AE_EFORMAT, "%zu bytes of junk after the gzip stream", s->mem_len - (size_t)(s->zs.next_in - s->mem));
+        return ae_fail(AE_EFORMAT, "%zu bytes of junk after the gzip stream",
+                       s->mem_len - (size_t)(s->zs.next_in - s->mem));
     return ae_fail(AE_EFORMAT, "junk after the gzip stream");
 }
 
@@ -205,7 +206,9 @@ int ae_gunzip(const unsigned char *in, size_t len, size_t text_limit, unsigned c
         if (!decided) decided = ae_layout_inflate_cap(buf, used, text_limit, &allow, &by_header);
         if (used >= allow) {
             if (!by_header)
-                rc = ae_fail(AE_EFORMAT, "inflates past %zu bytes, the limit for gzip'd text (raise it with ae_data_set_max_inflate or ae's --max-inflate)",
+                rc = ae_fail(AE_EFORMAT,
+                             "inflates past %zu bytes, the limit for gzip'd text (raise it with "
+                             "ae_data_set_max_inflate or ae's --max-inflate)",
                              allow);
             break;
         }

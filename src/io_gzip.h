@@ -18,18 +18,18 @@
 #define AE_CHUNK ((size_t)1 << 16)
 
 typedef struct {
-    FILE *f;                  /* NULL: a gzip buffer in memory (mem) */
+    FILE *f; /* NULL: a gzip buffer in memory (mem) */
     const unsigned char *mem; /* the buffer's bytes: mem_len of them */
     size_t mem_len;
-    int gz;                   /* the bytes come from inflate */
-    int z_ready;              /* inflateInit2 succeeded: inflateEnd is owed */
-    int in_eof;               /* all the input has been handed to zlib's input */
-    int ended;                /* gzip: the last member ended at the end of the input */
-    int regular;              /* a regular file: size known, fseeko works */
-    uint64_t size;            /* the file's size, when regular */
-    uint64_t in_total;        /* compressed bytes read from the file so far */
-    uint64_t out_total;       /* bytes inflated so far */
-    unsigned char *in;        /* gzip file: AE_CHUNK bytes of compressed input */
+    int gz; /* the bytes come from inflate */
+    int z_ready; /* inflateInit2 succeeded: inflateEnd is owed */
+    int in_eof; /* all the input has been handed to zlib's input */
+    int ended; /* gzip: the last member ended at the end of the input */
+    int regular; /* a regular file: size known, fseeko works */
+    uint64_t size; /* the file's size, when regular */
+    uint64_t in_total; /* compressed bytes read from the file so far */
+    uint64_t out_total; /* bytes inflated so far */
+    unsigned char *in; /* gzip file: AE_CHUNK bytes of compressed input */
     z_stream zs;
 } ae_stream;
 

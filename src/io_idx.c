@@ -79,9 +79,9 @@ void ae_layout_convert(const ae_layout *L, const unsigned char *d, size_t n, flo
 /* A whole file in memory, whose header L describes: exactly L's values after the header. */
 int ae_layout_values(const ae_layout *L, const unsigned char *p, size_t len, ae_data *out) {
     if (len - L->hdr != L->bytes)
-        return ae_fail(AE_EFORMAT, "%s: %s bytes of data after the header, which declares %zu x %zu values of %zu bytes (%zu)",
-                       L->npy ? ".npy" : "IDX", len - L->hdr > L->bytes ? "more" : "fewer", L->rows, L->cols, L->esize,
-                       L->bytes);
+        return ae_fail(
+            AE_EFORMAT, "%s: %s bytes of data after the header, which declares %zu x %zu values of %zu bytes (%zu)",
+            L->npy ? ".npy" : "IDX", len - L->hdr > L->bytes ? "more" : "fewer", L->rows, L->cols, L->esize, L->bytes);
     int rc = ae_data_alloc(out, L->rows, L->cols);
     if (rc != AE_OK) return rc;
     ae_layout_convert(L, p + L->hdr, L->rows * L->cols, out->x);
@@ -104,8 +104,10 @@ int ae_idx_layout(const unsigned char *p, size_t len, ae_layout *L) {
     case 0x0D: /* float32 */ esize = 4; break;
     case 0x0E: /* float64 */ esize = 8; break;
     default:
-        return ae_fail(AE_EFORMAT, "IDX: type code 0x%02X unknown (0x08 unsigned byte, 0x09 signed byte, 0x0B int16, "
-                       "0x0C int32, 0x0D float32, 0x0E float64)", type);
+        return ae_fail(AE_EFORMAT,
+                       "IDX: type code 0x%02X unknown (0x08 unsigned byte, 0x09 signed byte, 0x0B int16, "
+                       "0x0C int32, 0x0D float32, 0x0E float64)",
+                       type);
     }
     if (nd < 1 || nd > 8) return ae_fail(AE_EFORMAT, "IDX: %u dimensions (1 to 8 are read)", nd);
     size_t hdr = 4 + 4 * (size_t)nd;
@@ -113,7 +115,8 @@ int ae_idx_layout(const unsigned char *p, size_t len, ae_layout *L) {
     size_t rows = 0, cols = 1;
     for (unsigned i = 0; i < nd; i++) {
         uint32_t dim = be32(p + 4 + 4 * i);
-        if (dim == 0) return ae_fail(AE_EFORMAT, "IDX: dimension %u is 0: %s", i + 1, i == 0 ? "zero rows" : "empty rows");
+        if (dim == 0)
+            return ae_fail(AE_EFORMAT, "IDX: dimension %u is 0: %s", i + 1, i == 0 ? "zero rows" : "empty rows");
         if (i == 0)
             rows = dim;
         else if (!ae_mul_ok(cols, dim, &cols))
@@ -138,7 +141,10 @@ int ae_layout_inflate_cap(const unsigned char *p, size_t n, size_t text_limit, s
         rc = ae_idx_layout(p, n, &L);
     } else if (n >= 1 && p[0] == 0x93) { /* .npy: magic, version, length, dict */
         if (n < 12) return 0;
-        if (memcmp(p, "\x93" "NUMPY", 6) == 0) {
+        if (memcmp(p,
+                   "\x93"
+                   "NUMPY",
+                   6) == 0) {
             size_t start = ae_npy_start(p), hlen = start ? ae_npy_dict_len(p, start) : 0;
             if (start && hlen <= AE_NPY_MAX_HEADER && n < start + hlen) return 0;
             known = 1;
@@ -156,4 +162,3 @@ int ae_layout_inflate_cap(const unsigned char *p, size_t n, size_t text_limit, s
     }
     return 1;
 }
-

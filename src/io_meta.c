@@ -86,12 +86,11 @@ static json_t *config_json(const ae_config *c) {
     char seed[24];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)c->seed);
     /* "o" steals the array reference (and releases it if the pack fails). */
-    json_t *j = json_pack("{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s}", "input_dim",
-                          (json_int_t)c->input_dim, "n_hidden", (json_int_t)c->n_hidden, "hidden", hidden,
-                          "code_dim", (json_int_t)c->code_dim, "hidden_act", ae_activation_name(c->hidden_act),
-                          "code_act", ae_activation_name(c->code_act), "output_act",
-                          ae_activation_name(c->output_act), "tied_weights", c->tied_weights, "variational",
-                          c->variational, "seed", seed);
+    json_t *j = json_pack("{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s}", "input_dim", (json_int_t)c->input_dim,
+                          "n_hidden", (json_int_t)c->n_hidden, "hidden", hidden, "code_dim", (json_int_t)c->code_dim,
+                          "hidden_act", ae_activation_name(c->hidden_act), "code_act", ae_activation_name(c->code_act),
+                          "output_act", ae_activation_name(c->output_act), "tied_weights", c->tied_weights,
+                          "variational", c->variational, "seed", seed);
     /* Written only when set, so that a model without it is the file it always was. */
     if (j && ((c->batch_norm && json_object_set_new(j, "batch_norm", json_integer(c->batch_norm)) != 0) ||
               ae_conv_config_to_json(c, j) != 0)) {
@@ -107,8 +106,8 @@ static json_t *state_json(const ae_model *m) {
     snprintf(step, sizeof step, "%ld", m->opt.step);
     snprintf(rs, sizeof rs, "%llu", (unsigned long long)m->rng.state);
     snprintf(ri, sizeof ri, "%llu", (unsigned long long)m->rng.inc);
-    return json_pack("{s:s, s:s, s:i, s:s, s:s}", "optimizer", opt_names[m->opt.kind], "step", step,
-                     "epochs_done", m->epochs_done, "rng_state", rs, "rng_inc", ri);
+    return json_pack("{s:s, s:s, s:i, s:s, s:s}", "optimizer", opt_names[m->opt.kind], "step", step, "epochs_done",
+                     m->epochs_done, "rng_state", rs, "rng_inc", ri);
 }
 
 /* Metadata "scaling": the mode asked for (the config's), whether it was fitted, and the mode
@@ -125,8 +124,8 @@ static json_t *head_json(const ae_model *m) {
 
 /* Metadata "anomaly": the threshold, its method and parameter (JSON reals: exact round trip). */
 static json_t *threshold_json(const ae_model *m) {
-    return json_pack("{s:s, s:f, s:f}", "method", threshold_names[m->threshold.method], "param",
-                     m->threshold.param, "threshold", (double)m->threshold.value);
+    return json_pack("{s:s, s:f, s:f}", "method", threshold_names[m->threshold.method], "param", m->threshold.param,
+                     "threshold", (double)m->threshold.value);
 }
 
 /* Adds metadata key -> the compact text of j (safetensors metadata values are strings);
@@ -209,8 +208,8 @@ static int parse_crc(const char *text, unsigned long *out) {
 
 /* The metadata keys of files written before META_CRC_KEY existed. */
 static int known_before_crc(const char *key) {
-    static const char *const known[] = {"format", "format_version", "config", "crc32",
-                                        "checkpoint", "head", "anomaly", "scaling"};
+    static const char *const known[] = {"format",     "format_version", "config",  "crc32",
+                                        "checkpoint", "head",           "anomaly", "scaling"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(key, known[i]) == 0) return 1;
     return 0;
@@ -231,10 +230,13 @@ static int check_metadata(json_t *meta) {
     }
     unsigned long want;
     uLong got;
-    if (!parse_crc(json_string_value(sealed), &want)) return ae_fail(AE_EFORMAT, "%s is not 8 hex digits", META_CRC_KEY);
-    if (!metadata_crc(meta, &got)) return ae_fail(AE_EFORMAT, "metadata: a value that is not a string, or over %d keys", AE_MAX_META_KEYS);
+    if (!parse_crc(json_string_value(sealed), &want))
+        return ae_fail(AE_EFORMAT, "%s is not 8 hex digits", META_CRC_KEY);
+    if (!metadata_crc(meta, &got))
+        return ae_fail(AE_EFORMAT, "metadata: a value that is not a string, or over %d keys", AE_MAX_META_KEYS);
     if (got != want)
-        return ae_fail(AE_EFORMAT, "metadata checksum mismatch (%s %08lx, computed %08lx): the header was changed or damaged",
+        return ae_fail(AE_EFORMAT,
+                       "metadata checksum mismatch (%s %08lx, computed %08lx): the header was changed or damaged",
                        META_CRC_KEY, want, (unsigned long)got);
     return AE_OK;
 }
@@ -252,11 +254,10 @@ static int config_from_json(const char *text, ae_config *c) {
     const char *ha, *ca, *oa, *seed;
     json_int_t din, nh, k;
     int tied, vae, bn = 0;
-    int ok = j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s?i, s?o, s?o !}",
-                              "input_dim", &din, "n_hidden", &nh, "hidden", &hidden, "code_dim", &k,
-                              "hidden_act", &ha, "code_act", &ca, "output_act", &oa, "tied_weights", &tied,
-                              "variational", &vae, "seed", &seed, "batch_norm", &bn, "input_shape", &shape,
-                              "conv", &conv) == 0;
+    int ok = j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s?i, s?o, s?o !}", "input_dim",
+                              &din, "n_hidden", &nh, "hidden", &hidden, "code_dim", &k, "hidden_act", &ha, "code_act",
+                              &ca, "output_act", &oa, "tied_weights", &tied, "variational", &vae, "seed", &seed,
+                              "batch_norm", &bn, "input_shape", &shape, "conv", &conv) == 0;
     *c = ae_config_default();
     ok = ok && ae_conv_config_from_json(shape, conv, c); /* conv layers, when the file has them */
     ok = ok && din > 0 && k > 0 && nh >= 0 && nh <= AE_MAX_HIDDEN && json_is_array(hidden) &&
@@ -295,8 +296,9 @@ static int state_from_json(const char *text, json_t *root, ae_model *m) {
     }
     const char *opt, *step, *rs, *ri;
     int epochs;
-    int ok = json_unpack(j, "{s:s, s:s, s:i, s:s, s:s !}", "optimizer", &opt, "step", &step, "epochs_done",
-                         &epochs, "rng_state", &rs, "rng_inc", &ri) == 0 && epochs >= 0;
+    int ok = json_unpack(j, "{s:s, s:s, s:i, s:s, s:s !}", "optimizer", &opt, "step", &step, "epochs_done", &epochs,
+                         "rng_state", &rs, "rng_inc", &ri) == 0 &&
+             epochs >= 0;
     int kind = -1;
     for (int i = 0; ok && i < 3; i++)
         if (strcmp(opt, opt_names[i]) == 0) kind = i;

@@ -10,14 +10,14 @@
 
 /* What a file's metadata says, checked, before the model is built from it. */
 typedef struct ae_meta {
-    ae_config cfg;             /* cfg.scaling: the scaling mode asked for */
-    unsigned long data_crc;    /* CRC-32 of the data section */
+    ae_config cfg; /* cfg.scaling: the scaling mode asked for */
+    unsigned long data_crc; /* CRC-32 of the data section */
     ae_head_kind head_kind;
-    size_t head_outputs;       /* 0: no head */
+    size_t head_outputs; /* 0: no head */
     ae_threshold_state threshold;
-    ae_scaling scale_applied;  /* the mode the scaling resolved to */
+    ae_scaling scale_applied; /* the mode the scaling resolved to */
     int scale_fitted;
-    json_t *checkpoint;        /* the training state's value, borrowed from the header; NULL: none */
+    json_t *checkpoint; /* the training state's value, borrowed from the header; NULL: none */
 } ae_meta;
 
 /* Call before any jansson work: installs the allocator once and clears the failure flag. */

@@ -40,8 +40,8 @@ static char *header_json(const ae_model *m, const ae_tensor_ref *t, size_t nt, i
                 json_decref(shape);
                 shape = NULL;
             }
-        json_t *entry = shape ? json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape,
-                                          "data_offsets", (json_int_t)off, (json_int_t)end)
+        json_t *entry = shape ? json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape, "data_offsets",
+                                          (json_int_t)off, (json_int_t)end)
                               : NULL;
         ok = entry && json_object_set_new(root, t[i].name, entry) == 0;
         ae_f32_le_chunks(t[i].data, count, crc_sink, &crc); /* the file's bytes */
@@ -72,8 +72,7 @@ static int save_file(const ae_model *m, const char *path, int state) {
         ae_atomic_write(&a, n8, 8);
         ae_atomic_write(&a, json, len);
         ae_atomic_write(&a, spaces, padded - len);
-        for (size_t i = 0; i < nt; i++)
-            ae_atomic_write_f32(&a, t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
+        for (size_t i = 0; i < nt; i++) ae_atomic_write_f32(&a, t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
         rc = ae_atomic_close(&a);
     }
     free(json);
@@ -166,11 +165,11 @@ static int source_failure(const source *s) {
 
 /* What a load holds, all freed on load_from's one cleanup path. */
 typedef struct loading {
-    char *header;        /* the header's bytes */
-    json_t *root;        /* the header parsed */
+    char *header; /* the header's bytes */
+    json_t *root; /* the header parsed */
     unsigned char *data; /* the data section */
     uint64_t data_len;
-    ae_model *m;         /* the model being filled */
+    ae_model *m; /* the model being filled */
 } loading;
 
 /* Reads the header length and the header, and parses it into a JSON object. */
@@ -206,8 +205,7 @@ static int build_model(const ae_meta *meta, loading *L) {
         meta->scale_applied != AE_SCALE_NONE ? 2 * (uint64_t)cfg->input_dim * sizeof(float) : 0;
     const uint64_t other = head_bytes + scale_bytes + (uint64_t)ae_config_state_count(cfg) * sizeof(float);
     const uint64_t ae_len = data_len - other;
-    if (weights == 0 || data_len < other || ae_len % weights != 0 || ae_len / weights < 1 ||
-        ae_len / weights > 3)
+    if (weights == 0 || data_len < other || ae_len % weights != 0 || ae_len / weights < 1 || ae_len / weights > 3)
         return ae_fail(AE_EFORMAT, "%llu bytes of data do not fit the config's %llu bytes of weights",
                        (unsigned long long)data_len, (unsigned long long)weights);
     int rc = ae_model_new(&L->m, cfg, 0);
@@ -281,8 +279,8 @@ int ae_load(ae_model **out, const char *path) {
     if (fstat(fileno(f), &st) != 0) {
         rc = ae_fail(AE_EIO, "%s: %s", path, ae_sys_reason(errno, why, sizeof why));
     } else if (!S_ISREG(st.st_mode)) {
-        rc = ae_fail(AE_EIO, "%s: %s", path, S_ISDIR(st.st_mode) ? ae_sys_reason(EISDIR, why, sizeof why)
-                                                                  : "not a regular file");
+        rc = ae_fail(AE_EIO, "%s: %s", path,
+                     S_ISDIR(st.st_mode) ? ae_sys_reason(EISDIR, why, sizeof why) : "not a regular file");
     } else {
         source src = {f, NULL, (uint64_t)st.st_size, 0};
         rc = load_from(&src, out);

@@ -87,7 +87,7 @@ static int npy_descr(const unsigned char *s, size_t n, int *type, size_t *itemsi
         const char *name;
         int type;
         size_t size;
-    } known[] = {{"<f4", AE_NPY_F4, 4}, {"=f4", AE_NPY_F4, 4}, {"f4", AE_NPY_F4, 4}, {"<f8", AE_NPY_F8, 8},
+    } known[] = {{"<f4", AE_NPY_F4, 4}, {"=f4", AE_NPY_F4, 4}, {"f4", AE_NPY_F4, 4},  {"<f8", AE_NPY_F8, 8},
                  {"=f8", AE_NPY_F8, 8}, {"f8", AE_NPY_F8, 8},  {"|u1", AE_NPY_U1, 1}, {"<u1", AE_NPY_U1, 1},
                  {">u1", AE_NPY_U1, 1}, {"=u1", AE_NPY_U1, 1}, {"u1", AE_NPY_U1, 1}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
@@ -126,9 +126,16 @@ static int npy_shape(cursor *c, size_t *rows, size_t *cols) {
 /* What a descr libae does not read is, for the message: "float16", "big-endian float32",
  * "int64", "bool", "Python objects", ... */
 static void describe_descr(const unsigned char *s, size_t n, char *buf, size_t cap) {
-    static const char *const kinds[][2] = {{"f", "float"}, {"i", "int"},   {"u", "uint"},        {"b", "bool"},
-                                           {"c", "complex"}, {"O", "Python objects"}, {"U", "unicode strings"},
-                                           {"S", "byte strings"}, {"M", "datetime64"}, {"m", "timedelta64"},
+    static const char *const kinds[][2] = {{"f", "float"},
+                                           {"i", "int"},
+                                           {"u", "uint"},
+                                           {"b", "bool"},
+                                           {"c", "complex"},
+                                           {"O", "Python objects"},
+                                           {"U", "unicode strings"},
+                                           {"S", "byte strings"},
+                                           {"M", "datetime64"},
+                                           {"m", "timedelta64"},
                                            {"V", "raw bytes"}};
     size_t i = 0;
     const char *order = "";
@@ -140,7 +147,8 @@ static void describe_descr(const unsigned char *s, size_t n, char *buf, size_t c
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             if (s[i] != (unsigned char)kinds[k][0][0]) continue;
             size_t bytes = 0;
-            for (size_t j = i + 1; j < n && s[j] >= '0' && s[j] <= '9' && bytes < 1000; j++) bytes = bytes * 10 + (size_t)(s[j] - '0');
+            for (size_t j = i + 1; j < n && s[j] >= '0' && s[j] <= '9' && bytes < 1000; j++)
+                bytes = bytes * 10 + (size_t)(s[j] - '0');
             const int sized = s[i] == 'f' || s[i] == 'i' || s[i] == 'u' || s[i] == 'c';
             if (sized && bytes > 0)
                 snprintf(buf, cap, "%s%s%zu", order, kinds[k][1], bytes * 8);
@@ -165,12 +173,15 @@ static int npy_header(const unsigned char *h, size_t n, int *type, size_t *items
             return ae_fail(AE_EFORMAT, ".npy: the header dict is malformed at byte %zu", (size_t)(c.p - h));
         if (str_is(k, kn, "descr")) {
             if (seen_descr++) return ae_fail(AE_EFORMAT, ".npy: 'descr' given twice");
-            if (!cur_string(&c, &v, &vn)) return ae_fail(AE_EFORMAT, ".npy: descr is not a string (a structured dtype?)");
+            if (!cur_string(&c, &v, &vn))
+                return ae_fail(AE_EFORMAT, ".npy: descr is not a string (a structured dtype?)");
             if (!npy_descr(v, vn, type, itemsize)) {
                 char what[64];
                 describe_descr(v, vn, what, sizeof what);
-                return ae_fail(AE_EFORMAT, ".npy: dtype '%.*s' (%s) is not read: libae reads <f4, <f8 and |u1 (convert with astype)",
-                               vn > 16 ? 16 : (int)vn, (const char *)v, what);
+                return ae_fail(
+                    AE_EFORMAT,
+                    ".npy: dtype '%.*s' (%s) is not read: libae reads <f4, <f8 and |u1 (convert with astype)",
+                    vn > 16 ? 16 : (int)vn, (const char *)v, what);
             }
         } else if (str_is(k, kn, "fortran_order")) {
             /* Only C order: a Fortran-order file would need a transpose. */
@@ -185,7 +196,8 @@ static int npy_header(const unsigned char *h, size_t n, int *type, size_t *items
             if (got == -2) return ae_fail(AE_EFORMAT, ".npy: the shape's product overflows");
             if (got != 1) return ae_fail(AE_EFORMAT, ".npy: the shape is not a tuple of sizes");
         } else {
-            return ae_fail(AE_EFORMAT, ".npy: unknown key '%.*s' in the header", kn > 32 ? 32 : (int)kn, (const char *)k);
+            return ae_fail(AE_EFORMAT, ".npy: unknown key '%.*s' in the header", kn > 32 ? 32 : (int)kn,
+                           (const char *)k);
         }
         if (cur_char(&c, ',')) continue;
         if (cur_char(&c, '}')) break;
@@ -194,7 +206,10 @@ static int npy_header(const unsigned char *h, size_t n, int *type, size_t *items
     cur_ws(&c); /* the padding: spaces and a final newline */
     if (c.p != c.e) return ae_fail(AE_EFORMAT, ".npy: text after the header dict");
     if (!seen_descr || !seen_order || !seen_shape)
-        return ae_fail(AE_EFORMAT, ".npy: the header lacks '%s'", !seen_descr ? "descr" : !seen_order ? "fortran_order" : "shape");
+        return ae_fail(AE_EFORMAT, ".npy: the header lacks '%s'",
+                       !seen_descr   ? "descr"
+                       : !seen_order ? "fortran_order"
+                                     : "shape");
     return AE_OK;
 }
 
@@ -223,7 +238,8 @@ int ae_npy_layout(const unsigned char *p, size_t len, ae_layout *L) {
     if (start == 0) return ae_npy_version_error(p);
     if (len < start) return ae_fail(AE_EFORMAT, ".npy: the header is cut short (%zu bytes)", len);
     size_t hlen = ae_npy_dict_len(p, start);
-    if (hlen > AE_NPY_MAX_HEADER) return ae_fail(AE_EFORMAT, ".npy: a header of %zu bytes (at most 1 MiB is read)", hlen);
+    if (hlen > AE_NPY_MAX_HEADER)
+        return ae_fail(AE_EFORMAT, ".npy: a header of %zu bytes (at most 1 MiB is read)", hlen);
     if (hlen > len - start) return ae_fail(AE_EFORMAT, ".npy: the header of %zu bytes is cut short", hlen);
     int type = AE_NPY_F4;
     size_t itemsize = 0, rows = 0, cols = 0, n, bytes;
@@ -250,7 +266,10 @@ AE_API int ae_npy_save(const char *path, const float *x, size_t rows, size_t col
     if (dl < 0 || (size_t)dl + 11 > sizeof hdr) return AE_EINVAL;
     size_t used = 10 + (size_t)dl + 1, total = (used + 63) / 64 * 64;
     if (total > sizeof hdr) return AE_EINVAL;
-    memcpy(hdr, "\x93" "NUMPY", 6);
+    memcpy(hdr,
+           "\x93"
+           "NUMPY",
+           6);
     hdr[6] = 1;
     hdr[7] = 0;
     hdr[8] = (char)((total - 10) & 0xFF);

@@ -35,7 +35,10 @@ int ae_range_header(ae_stream *s, const char *path, ae_layout *L, int *text) {
         unsigned char pre[12];
         memcpy(pre, h, 2);
         if ((rc = ae_stream_read(s, pre + 2, 8, &got)) != AE_OK) return rc;
-        if (got < 4 || memcmp(pre, "\x93" "NUMPY", 6) != 0) {
+        if (got < 4 || memcmp(pre,
+                              "\x93"
+                              "NUMPY",
+                              6) != 0) {
             *text = 1; /* what parse_plain makes of it */
             return AE_OK;
         }
@@ -44,7 +47,8 @@ int ae_range_header(ae_stream *s, const char *path, ae_layout *L, int *text) {
         if (start == 0) return ae_npy_version_error(pre);
         if ((rc = ae_stream_need(s, pre + 10, start - 10)) != AE_OK) return rc;
         size_t hlen = ae_npy_dict_len(pre, start);
-        if (hlen > AE_NPY_MAX_HEADER) return ae_fail(AE_EFORMAT, ".npy: a header of %zu bytes (at most 1 MiB is read)", hlen);
+        if (hlen > AE_NPY_MAX_HEADER)
+            return ae_fail(AE_EFORMAT, ".npy: a header of %zu bytes (at most 1 MiB is read)", hlen);
         unsigned char *hb = ae_malloc(start + hlen);
         if (!hb) return AE_ENOMEM;
         memcpy(hb, pre, start);
@@ -59,7 +63,8 @@ int ae_range_header(ae_stream *s, const char *path, ae_layout *L, int *text) {
     if (L->bytes > ae_read_limit() - L->hdr)
         return ae_fail(AE_EFORMAT, "its header declares %zu bytes, more than a data file may be", L->bytes);
     if (!s->gz && s->regular && s->size != (uint64_t)L->hdr + L->bytes)
-        return ae_fail(AE_EFORMAT, "%s: %s bytes of data after the header, which declares %zu x %zu values of %zu bytes (%zu)",
+        return ae_fail(AE_EFORMAT,
+                       "%s: %s bytes of data after the header, which declares %zu x %zu values of %zu bytes (%zu)",
                        L->npy ? ".npy" : "IDX", s->size > (uint64_t)L->hdr + L->bytes ? "more" : "fewer", L->rows,
                        L->cols, L->esize, L->bytes);
     return AE_OK;

@@ -101,8 +101,10 @@ size_t ae_model_tensors(const ae_model *m, ae_tensor_ref *out, int state) {
     }
     n += stat_tensors(m, out + n);
     if (state) { /* the moments share the parameters' layout: same offsets, other blocks */
-        const struct { const char *prefix; float *block; } part[2] = {
-            {m->opt.kind == AE_OPT_SGD ? "momentum" : "adam.m", m->opt.m}, {"adam.v", m->opt.v}};
+        const struct {
+            const char *prefix;
+            float *block;
+        } part[2] = {{m->opt.kind == AE_OPT_SGD ? "momentum" : "adam.m", m->opt.m}, {"adam.v", m->opt.v}};
         for (int p = 0; p < 2; p++) {
             if (!part[p].block) continue;
             for (size_t i = 0; i < np; i++) {

@@ -13,12 +13,12 @@ typedef struct ae_kind ae_kind;
 
 typedef struct ae_layer {
     const ae_kind *kind;
-    size_t in, out;      /* floats of a row going in and coming out */
-    ae_activation act;   /* applied last in the forward pass */
+    size_t in, out; /* floats of a row going in and coming out */
+    ae_activation act; /* applied last in the forward pass */
     ae_activation init_act; /* the activation the layer's block ends in (weight init's gain) */
-    int dropout_after;   /* the output of a hidden block: training's dropout applies to it */
+    int dropout_after; /* the output of a hidden block: training's dropout applies to it */
     /* dense */
-    int w_transposed;    /* w is stored [in x out]: a tied decoder borrowing the encoder's weight */
+    int w_transposed; /* w is stored [in x out]: a tied decoder borrowing the encoder's weight */
     int grad_accumulate; /* dW += ... : the second user of a shared (tied) weight */
     /* The trained tensors (dense: weight [out x in] (or [in x out], see above) and bias [out];
      * batch norm: gamma [out] and beta [out]), views into the model's parameter block, and
@@ -40,9 +40,9 @@ struct ae_kind {
      * for 1-D; 0 rows when the layer has no such tensor of its own (a tied weight). A conv
      * weight's cols are (channels x kernel x kernel): the file writes it 4-D (io_tensors.c). */
     void (*shape)(const ae_layer *l, int t, size_t *rows, size_t *cols);
-    const char *tensor_name[2];  /* w's and b's names in the file ("weight", "bias") */
-    size_t n_stat;               /* saved non-trained tensors, [out] each */
-    const char *stat_name[2];    /* their names ("running_mean", "running_var") */
+    const char *tensor_name[2]; /* w's and b's names in the file ("weight", "bias") */
+    size_t n_stat; /* saved non-trained tensors, [out] each */
+    const char *stat_name[2]; /* their names ("running_mean", "running_var") */
     /* Initial values from rng (draws in a fixed order: the model's bits depend on it). */
     void (*init)(ae_layer *l, ae_rng *rng);
     /* Floats of workspace a call over `rows` rows needs (NULL: none). Proportional to rows:
@@ -54,8 +54,7 @@ struct ae_kind {
     /* Y [rows x out] = the layer of X [rows x in]; with_act 0 (the output layer only) leaves
      * act, and with fused_bias the bias too, to a fused consumer (the loss). train: batch
      * statistics (batch norm), which the whole batch must be given at once for (batch_whole). */
-    void (*forward)(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train,
-                    float *scratch);
+    void (*forward)(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train, float *scratch);
     /* Slice s of `slices` of the trained tensors' gradients from all `rows` rows of X and of dZ
      * (the gradient at the pre-activation). slices <= rows. */
     void (*grad_params)(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
@@ -70,8 +69,8 @@ struct ae_kind {
      * dX = dZ . W for every row. */
     void (*forward_cols)(const ae_layer *l, const float *x, size_t rows, float *y, size_t c0, size_t c1, int with_act);
     void (*grad_input_cols)(const ae_layer *l, const float *dz, size_t rows, float *dx, size_t c0, size_t c1);
-    int batch_whole;             /* 1: training needs the whole batch in one call (statistics) */
-    int fused_bias;              /* 1: forward with_act 0 leaves the bias (per column) to the loss */
+    int batch_whole; /* 1: training needs the whole batch in one call (statistics) */
+    int fused_bias; /* 1: forward with_act 0 leaves the bias (per column) to the loss */
     /* Multiply-adds of its products for `rows` rows (the planner's cost model). */
     double (*gemm_mnk)(const ae_layer *l, size_t rows);
 };

@@ -10,8 +10,8 @@ double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const flo
 }
 
 AE_VECTOR_CLONES double ae_loss_output_sum(ae_loss loss, ae_activation act, const float *z, const float *bias,
-                                           const float *target, size_t rows, size_t cols, float *dz,
-                                           float *row_loss, float scale) {
+                                           const float *target, size_t rows, size_t cols, float *dz, float *row_loss,
+                                           float scale) {
     double total = 0.0;
     for (size_t i = 0; i < rows; i++) {
         const float *restrict zr = z + i * cols;
@@ -64,8 +64,7 @@ double ae_softmax_row(float *o, size_t c) {
 /* Logits out [rows x c] become probabilities; returns the summed cross-entropy
  * -log softmax(o)[y] against the class indices y. dz, when not NULL, gets
  * (p - onehot(y)) * scale; correct, when not NULL, counts rows whose argmax is y. */
-double ae_softmax_loss(float *out, const float *y, size_t rows, size_t c, float *dz, float scale,
-                           size_t *correct) {
+double ae_softmax_loss(float *out, const float *y, size_t rows, size_t c, float *dz, float scale, size_t *correct) {
     double total = 0.0;
     for (size_t i = 0; i < rows; i++) {
         float *o = out + i * c;
@@ -93,4 +92,3 @@ double ae_mse_loss(const float *out, const float *t, size_t rows, size_t c, floa
     }
     return total;
 }
-

@@ -16,14 +16,13 @@ typedef struct ae_pass_parts {
  *        only with a sigmoid output (the caller checks).
  * When dz is not NULL it receives dLoss/du [rows x cols] (the gradient at the pre-activation);
  * when row_loss is not NULL it receives each row's mean loss. */
-AE_HIDDEN double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const float *bias,
-                                const float *target, size_t rows, size_t cols, float *dz,
-                                float *row_loss);
+AE_HIDDEN double ae_loss_output(ae_loss loss, ae_activation act, const float *z, const float *bias, const float *target,
+                                size_t rows, size_t cols, float *dz, float *row_loss);
 /* The same over some rows of a larger batch: returns the loss summed over these rows * cols
  * elements, and dz is the batch mean's gradient, dz_scale = 1 / (batch rows * cols). */
 AE_HIDDEN double ae_loss_output_sum(ae_loss loss, ae_activation act, const float *z, const float *bias,
-                                    const float *target, size_t rows, size_t cols, float *dz,
-                                    float *row_loss, float dz_scale);
+                                    const float *target, size_t rows, size_t cols, float *dz, float *row_loss,
+                                    float dz_scale);
 
 /* The supervised head's losses (torch.nn.CrossEntropyLoss / MSELoss).
  * Softmax in place over one row of c logits; returns log(sum_j exp(o_j)), computed from the

@@ -19,14 +19,14 @@ ae_config ae_config_default(void) {
 static int width_ok(size_t w) { return w >= 1 && w <= AE_MAX_WIDTH; }
 
 int ae_config_check(const ae_config *c) {
-    if (!c || !width_ok(c->input_dim) || !width_ok(c->code_dim) || c->n_hidden > AE_MAX_HIDDEN)
-        return AE_EINVAL;
+    if (!c || !width_ok(c->input_dim) || !width_ok(c->code_dim) || c->n_hidden > AE_MAX_HIDDEN) return AE_EINVAL;
     for (size_t i = 0; i < c->n_hidden; i++)
         if (!width_ok(c->hidden[i])) return AE_EINVAL;
     if (!ae_act_valid(c->hidden_act) || !ae_act_valid(c->code_act) || !ae_act_valid(c->output_act)) return AE_EINVAL;
     if ((c->tied_weights != 0 && c->tied_weights != 1) || (c->variational != 0 && c->variational != 1))
         return AE_EINVAL;
-    if (c->batch_norm != 0 && c->batch_norm != 1) return ae_fail(AE_EINVAL, "batch_norm is %d: it must be 0 or 1", c->batch_norm);
+    if (c->batch_norm != 0 && c->batch_norm != 1)
+        return ae_fail(AE_EINVAL, "batch_norm is %d: it must be 0 or 1", c->batch_norm);
     /* A VAE's code layer is two linear heads (mu, logvar) of one [2k x in] weight; a tied
      * decoder cannot share that weight's shape. */
     if (c->variational && (c->code_act != AE_ACT_LINEAR || c->tied_weights)) return AE_EINVAL;
@@ -326,8 +326,7 @@ static void keep_mu(float *h, size_t rows, size_t k) {
     for (size_t i = 1; i < rows; i++) memmove(h + i * k, h + i * 2 * k, k * sizeof(float));
 }
 
-int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n,
-                          float *out) {
+int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n, float *out) {
     size_t chunk = n < AE_CHUNK ? n : AE_CHUNK, scratch_n = 0;
     for (size_t l = first; l < last; l++) {
         const size_t s = ae_layer_scratch(&m->layer[l], chunk);

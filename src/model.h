@@ -8,17 +8,17 @@
 #include "scale.h"
 
 #define AE_MAX_LAYERS (2 * (2 * AE_MAX_HIDDEN + 1)) /* a dense and a batch norm layer a hidden block */
-#define AE_MAX_WIDTH ((size_t)1 << 24)     /* per layer: keeps every GEMM size below INT_MAX */
-#define AE_MAX_PARAMS ((size_t)1 << 31)    /* floats in the parameter block */
-#define AE_MAX_ROWS ((size_t)1 << 31)      /* rows per call */
+#define AE_MAX_WIDTH ((size_t)1 << 24) /* per layer: keeps every GEMM size below INT_MAX */
+#define AE_MAX_PARAMS ((size_t)1 << 31) /* floats in the parameter block */
+#define AE_MAX_ROWS ((size_t)1 << 31) /* rows per call */
 
 /* An optional supervised head on the code (ae_head_*): one dense layer in its own block. */
 typedef struct ae_head {
     ae_head_kind kind;
-    size_t outputs;       /* 0: no head */
-    size_t n;             /* floats in params (and grads), padding included */
+    size_t outputs; /* 0: no head */
+    size_t n; /* floats in params (and grads), padding included */
     float *params, *grads;
-    ae_layer layer;       /* in = code_dim, out = outputs, linear; views into the blocks */
+    ae_layer layer; /* in = code_dim, out = outputs, linear; views into the blocks */
 } ae_head;
 
 /* The anomaly threshold kept by ae_threshold_calibrate / ae_threshold_set (saved). */
@@ -31,17 +31,17 @@ typedef struct ae_threshold_state {
 struct ae_model {
     ae_config cfg;
     size_t n_layers; /* encoder layers first, then the mirrored decoder */
-    size_t n_enc;    /* the encoder's layers: layer n_enc - 1 is the code layer */
+    size_t n_enc; /* the encoder's layers: layer n_enc - 1 is the code layer */
     ae_layer layer[AE_MAX_LAYERS];
     size_t max_width; /* widest layer input or output */
-    size_t n_params;  /* floats in params (and grads), alignment padding included */
-    float *params;    /* every weight and bias, 64-byte aligned tensors */
-    float *grads;     /* same layout */
-    size_t n_state;   /* floats in state */
-    float *state;     /* saved non-trained statistics (batch norm's running mean and variance) */
-    float *scratch;   /* the latest training batch's statistics (batch norm), n_state floats */
-    ae_rng rng;       /* advanced by training (shuffle) and sampling */
-    ae_optim opt;     /* training state kept between ae_train calls (for resume, checkpoints) */
+    size_t n_params; /* floats in params (and grads), alignment padding included */
+    float *params; /* every weight and bias, 64-byte aligned tensors */
+    float *grads; /* same layout */
+    size_t n_state; /* floats in state */
+    float *state; /* saved non-trained statistics (batch norm's running mean and variance) */
+    float *scratch; /* the latest training batch's statistics (batch norm), n_state floats */
+    ae_rng rng; /* advanced by training (shuffle) and sampling */
+    ae_optim opt; /* training state kept between ae_train calls (for resume, checkpoints) */
     int epochs_done;
     ae_head head;
     ae_threshold_state threshold;
@@ -98,8 +98,7 @@ AE_HIDDEN int ae_check_rows(const float *x, size_t n, size_t cols);
 /* Runs layers [first, last) over x [n x layer[first].in] into out [n x width], where width is
  * layer[last-1].out, or the code width k when the last layer is a VAE head (out gets mu).
  * Allocates its own chunk buffers: safe from several threads. */
-AE_HIDDEN int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n,
-                                float *out);
+AE_HIDDEN int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n, float *out);
 /* ae_forward_layers in the user's units: rows going into the input layer are scaled first,
  * rows coming out of the output layer are unscaled. For the public inference calls. */
 AE_HIDDEN int ae_forward_user(const ae_model *m, size_t first, size_t last, const float *x, size_t n, float *out);

@@ -28,19 +28,21 @@ int ae_conv_config_check(const ae_config *c) {
             return ae_fail(AE_EINVAL, "input_shape is set but there is no conv layer (n_conv 0)");
         return AE_OK;
     }
-    if (c->n_conv > AE_MAX_CONV) return ae_fail(AE_EINVAL, "n_conv %zu: at most %d conv layers", c->n_conv, AE_MAX_CONV);
+    if (c->n_conv > AE_MAX_CONV)
+        return ae_fail(AE_EINVAL, "n_conv %zu: at most %d conv layers", c->n_conv, AE_MAX_CONV);
     size_t shape[3];
     shape_after(c, 0, shape);
     if (!shape_ok(shape) || shape[0] * shape[1] * shape[2] != c->input_dim)
-        return ae_fail(AE_EINVAL, "input_shape %zux%zux%zu: each side >= 1 and their product input_dim (%zu)",
-                       shape[0], shape[1], shape[2], c->input_dim);
+        return ae_fail(AE_EINVAL, "input_shape %zux%zux%zu: each side >= 1 and their product input_dim (%zu)", shape[0],
+                       shape[1], shape[2], c->input_dim);
     for (size_t i = 0; i < c->n_conv; i++) {
         const ae_conv_spec *v = &c->conv[i];
         if (v->channels < 1 || v->channels > 4096 || v->kernel < 1 || v->kernel > 15 || v->kernel % 2 == 0 ||
             v->stride < 1 || v->stride > 8)
             return ae_fail(AE_EINVAL,
                            "conv layer %zu: %zu channels, kernel %zu, stride %zu (channels 1..4096, an odd kernel "
-                           "1..15, stride 1..8)", i + 1, v->channels, v->kernel, v->stride);
+                           "1..15, stride 1..8)",
+                           i + 1, v->channels, v->kernel, v->stride);
         shape_after(c, i + 1, shape);
         if (!shape_ok(shape)) return ae_fail(AE_EINVAL, "conv layer %zu's output is wider than 2^24 floats", i + 1);
     }

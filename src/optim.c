@@ -45,8 +45,8 @@ void ae_optim_free(ae_optim *o) {
 
 /* SGD with momentum mu (PyTorch, dampening 0): v = mu v + g; p -= lr v;
  * Nesterov: p -= lr (g + mu v). Weight decay adds wd p to g. */
-AE_VECTOR_CLONES static int sgd_step(const ae_optim *o, float *restrict p, const float *restrict g,
-                                     float *restrict v, size_t n) {
+AE_VECTOR_CLONES static int sgd_step(const ae_optim *o, float *restrict p, const float *restrict g, float *restrict v,
+                                     size_t n) {
     const float lr = o->lr, mu = o->momentum, wd = o->weight_decay;
     float acc = 0.0f; /* p - p: 0 for finite p, NaN for NaN or Inf (the divergence check) */
     if (!v) {
@@ -78,8 +78,8 @@ AE_VECTOR_CLONES static int sgd_step(const ae_optim *o, float *restrict p, const
 /* Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *       p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
  * Adam's weight decay adds wd p to g; AdamW first applies p -= lr wd p. */
-AE_VECTOR_CLONES static int adam_step(const ae_optim *o, float *restrict p, const float *restrict g,
-                                      float *restrict m, float *restrict v, size_t n) {
+AE_VECTOR_CLONES static int adam_step(const ae_optim *o, float *restrict p, const float *restrict g, float *restrict m,
+                                      float *restrict v, size_t n) {
     const float b1 = o->beta1, b2 = o->beta2, eps = o->eps, lr = o->lr;
     const float c1 = (float)(1.0 / (1.0 - pow(b1, (double)o->step)));
     const float c2 = (float)(1.0 / (1.0 - pow(b2, (double)o->step)));

@@ -8,10 +8,10 @@ typedef struct ae_optim {
     ae_optimizer kind;
     float lr, momentum, beta1, beta2, eps, weight_decay;
     int nesterov;
-    long step;  /* steps taken, t in Adam's bias correction */
-    size_t n;   /* floats in the block */
-    float *m;   /* SGD velocity or Adam first moment (NULL for plain SGD) */
-    float *v;   /* Adam second moment */
+    long step; /* steps taken, t in Adam's bias correction */
+    size_t n; /* floats in the block */
+    float *m; /* SGD velocity or Adam first moment (NULL for plain SGD) */
+    float *v; /* Adam second moment */
 } ae_optim;
 
 /* Allocates the state for n parameters from the options; AE_OK or AE_ENOMEM. */
@@ -30,7 +30,6 @@ AE_HIDDEN int ae_optim_step(ae_optim *o, float *restrict p, const float *restric
 /* The same for parameters kept in several blocks: ae_optim_begin_step once per step, then
  * ae_optim_update for each block, whose state is the count floats at offset. */
 AE_HIDDEN void ae_optim_begin_step(ae_optim *o);
-AE_HIDDEN int ae_optim_update(ae_optim *o, float *restrict p, const float *restrict g, size_t offset,
-                              size_t count);
+AE_HIDDEN int ae_optim_update(ae_optim *o, float *restrict p, const float *restrict g, size_t offset, size_t count);
 
 #endif

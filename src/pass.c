@@ -46,15 +46,15 @@ static void gather_rows(float *dst, const float *src, const uint32_t *idx, size_
 typedef struct pass_job {
     ae_model *m;
     ae_work *w;
-    const float *x;        /* the batch, or with idx the rows to gather from */
-    const uint32_t *idx;   /* NULL, or batch row i is x row idx[i], gathered into w->batch */
-    const float *target;   /* NULL: the (gathered) batch itself */
-    const float *noisy;    /* NULL, or the corrupted batch the forward pass starts from */
+    const float *x; /* the batch, or with idx the rows to gather from */
+    const uint32_t *idx; /* NULL, or batch row i is x row idx[i], gathered into w->batch */
+    const float *target; /* NULL: the (gathered) batch itself */
+    const float *noisy; /* NULL, or the corrupted batch the forward pass starts from */
     size_t rows, chunks;
     const ae_pass_cfg *c;
     int backward;
-    float *dx;             /* NULL, or dLoss/dx [rows x input_dim] */
-    int by_cols;           /* the column layout (pass_layout) */
+    float *dx; /* NULL, or dLoss/dx [rows x input_dim] */
+    int by_cols; /* the column layout (pass_layout) */
     /* backward phase of layer l: its dW/db slices, then (with dx_tasks[l]) its dX tasks; with
      * by_cols, out_slices[l] column slices of layer l's output in its forward phase */
     uint32_t slices[AE_MAX_LAYERS], dx_tasks[AE_MAX_LAYERS], out_slices[AE_MAX_LAYERS];
@@ -208,9 +208,9 @@ static void loss_chunk(pass_job *j, size_t ch) {
     j->kl[ch] = j->sparsity[ch] = j->loss[ch] = 0.0;
     if (b <= a) return;
     const float *target = j->target ? j->target : j->idx ? w->batch : j->x;
-    j->loss[ch] = ae_loss_output_sum(j->c->loss, out->act, w->act[L - 1] + a * d, out->b, target + a * d, b - a,
-                                     out->out, j->backward ? w->delta[0] + a * d : NULL, NULL,
-                                     1.0f / ((float)j->rows * (float)d));
+    j->loss[ch] =
+        ae_loss_output_sum(j->c->loss, out->act, w->act[L - 1] + a * d, out->b, target + a * d, b - a, out->out,
+                           j->backward ? w->delta[0] + a * d : NULL, NULL, 1.0f / ((float)j->rows * (float)d));
 }
 
 /* Columns [c0, c1) of dA_q = dZ_l . W_l (q = l - 1) for every row, then dZ_q = dA_q * act'. */
@@ -240,9 +240,12 @@ static void pass_task(void *ctx, uint32_t task) {
     case PH_COLS_FORWARD: forward_cols(j, l, i); break;
     case PH_LOSS: loss_chunk(j, i); break;
     default: /* PH_BACKWARD */
-        if (i < j->slices[l]) grad_w_slice(j, l, i);
-        else if (j->by_cols) grad_x_cols(j, l, i - j->slices[l]);
-        else grad_x_chunk(j, l, i - j->slices[l]);
+        if (i < j->slices[l])
+            grad_w_slice(j, l, i);
+        else if (j->by_cols)
+            grad_x_cols(j, l, i - j->slices[l]);
+        else
+            grad_x_chunk(j, l, i - j->slices[l]);
     }
 }
 
@@ -316,7 +319,8 @@ static const float *pass_draws(ae_model *m, ae_work *w, const ae_pass_cfg *c, co
         noisy = w->noisy;
     }
     for (size_t l = 0; l + 1 < m->n_layers; l++) {
-        if (l == head) ae_rng_fill_normal(&m->rng, w->eps, rows * m->cfg.code_dim);
+        if (l == head)
+            ae_rng_fill_normal(&m->rng, w->eps, rows * m->cfg.code_dim);
         else if (c->train && c->dropout > 0.0f && m->layer[l].dropout_after)
             ae_dropout_draw(m, w->mask[l], rows * m->layer[l].out, 1.0f - c->dropout);
     }
@@ -326,9 +330,9 @@ static const float *pass_draws(ae_model *m, ae_work *w, const ae_pass_cfg *c, co
 /* The pass in `chunks` row chunks (fewer when the batch has fewer than AE_PLAN_MIN_ROWS rows
  * a chunk), its tasks run by the caller alone or (team) with a pool's threads; the loss,
  * parts in *parts. */
-static double pass_run(ae_model *m, ae_work *w, ae_pool *pool, int team, size_t chunks, int by_cols,
-                       const float *x, const uint32_t *idx, const float *target, size_t rows, const ae_pass_cfg *c,
-                       int backward, float *dx, ae_pass_parts *parts) {
+static double pass_run(ae_model *m, ae_work *w, ae_pool *pool, int team, size_t chunks, int by_cols, const float *x,
+                       const uint32_t *idx, const float *target, size_t rows, const ae_pass_cfg *c, int backward,
+                       float *dx, ae_pass_parts *parts) {
     const size_t d = m->cfg.input_dim;
     const float *noisy = pass_draws(m, w, c, &x, &idx, rows);
     if (noisy) dx = NULL; /* the input gradient is not defined through the noise */
@@ -421,12 +425,13 @@ static double time_pass(ae_run *r, int warm, void *ctx) {
  * rows, timing candidates over the first of this process's n rows x. AE_ENOMEM when the
  * pool's memory cannot be had; a thread that cannot be started leaves the run on one. */
 int ae_pass_plan(ae_model *m, ae_work *w, const ae_pass_cfg *c, const float *x, size_t n, size_t total, int lead,
-                     ae_run *run) {
+                 ae_run *run) {
     calib k = {m, w, x, n < w->cap ? n : w->cap, c, NULL};
     if (m->n_state && !(k.state = ae_calloc(m->n_state, sizeof(float)))) return AE_ENOMEM;
     const int covers = ae_pass_split_covers(m, c);
-    ae_plan_request req = {m, w->cap, (total + w->cap - 1) / w->cap, covers, covers && pass_cols_covers(m, c),
-                           n ? time_pass : NULL, &k, lead};
+    ae_plan_request req = {
+        m,  w->cap, (total + w->cap - 1) / w->cap, covers, covers && pass_cols_covers(m, c), n ? time_pass : NULL,
+        &k, lead};
     const int rc = ae_plan_start(&req, run);
     ae_dealloc(k.state);
     return rc;
@@ -434,8 +439,7 @@ int ae_pass_plan(ae_model *m, ae_work *w, const ae_pass_cfg *c, const float *x, 
 
 /* Summed loss over rows of xs in chunks of the workspace's capacity: no gradient, no noise or
  * dropout (a VAE still samples its code, as the ELBO is defined). */
-double ae_pass_eval_sum(ae_model *m, ae_work *w, ae_run *run, const float *xs, size_t n,
-                            const ae_pass_cfg *train_cfg) {
+double ae_pass_eval_sum(ae_model *m, ae_work *w, ae_run *run, const float *xs, size_t n, const ae_pass_cfg *train_cfg) {
     ae_pass_cfg c = *train_cfg;
     c.train = 0;
     const size_t d = m->cfg.input_dim;

@@ -12,16 +12,16 @@
 /* Every buffer a training step touches, carved from one allocation sized for cap rows. */
 typedef struct ae_work {
     size_t cap;
-    float *block;                /* the one allocation */
-    float *act[AE_MAX_LAYERS];   /* A_l [cap x out_l]; the output layer's holds its pre-bias Z */
-    float *mask[AE_MAX_LAYERS];  /* dropout masks of hidden layers (0 or 1/keep), or NULL */
-    float *delta[2];             /* [cap x max_width] gradients, used in turn */
-    float *batch;                /* gathered input rows [cap x input_dim] */
-    float *noisy;                /* corrupted inputs [cap x input_dim], or NULL */
-    float *eps, *z;              /* VAE: N(0,1) draws and the sampled code [cap x k], or NULL */
-    uint32_t *index;             /* [cap]: the batch's rows in the training data */
+    float *block; /* the one allocation */
+    float *act[AE_MAX_LAYERS]; /* A_l [cap x out_l]; the output layer's holds its pre-bias Z */
+    float *mask[AE_MAX_LAYERS]; /* dropout masks of hidden layers (0 or 1/keep), or NULL */
+    float *delta[2]; /* [cap x max_width] gradients, used in turn */
+    float *batch; /* gathered input rows [cap x input_dim] */
+    float *noisy; /* corrupted inputs [cap x input_dim], or NULL */
+    float *eps, *z; /* VAE: N(0,1) draws and the sampled code [cap x k], or NULL */
+    uint32_t *index; /* [cap]: the batch's rows in the training data */
     float *scratch[AE_MAX_LAYERS]; /* the layers' scratch for cap rows (layer.h), or NULL */
-    float *zero_bias;            /* [input_dim] zeros: the loss's bias after an output layer that
+    float *zero_bias; /* [input_dim] zeros: the loss's bias after an output layer that
                                     adds its own (not fused_bias), else NULL */
 } ae_work;
 
@@ -44,9 +44,9 @@ AE_HIDDEN double ae_pass(ae_model *m, ae_work *w, const float *x, const float *t
  * what ae_pass would. With several chunks, only for configurations ae_pass_split_covers
  * accepts (others run as one chunk): all but the KL sparsity penalty of a sigmoid code, which
  * needs the whole batch's mean activation. */
-AE_HIDDEN double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, size_t chunks, int by_cols,
-                               const float *x, const uint32_t *idx, size_t rows, const ae_pass_cfg *cfg,
-                               int backward, ae_pass_parts *parts);
+AE_HIDDEN double ae_pass_split(ae_model *m, ae_work *w, ae_pool *pool, size_t chunks, int by_cols, const float *x,
+                               const uint32_t *idx, size_t rows, const ae_pass_cfg *cfg, int backward,
+                               ae_pass_parts *parts);
 AE_HIDDEN int ae_pass_split_covers(const ae_model *m, const ae_pass_cfg *cfg);
 
 /* The pass configuration of a set of training options. */

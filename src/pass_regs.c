@@ -52,7 +52,7 @@ double ae_vae_sample_rows(const ae_model *m, const float *h, const float *eps, f
  * the KL term's gradient with c = kl_weight / (rows d):
  *   dmu = dz + c mu;   dlogvar = dz eps exp(logvar / 2) / 2 + c (exp(logvar) - 1) / 2. */
 void ae_vae_backward_rows(const ae_model *m, const float *h, const float *eps, float *buf, size_t r0, size_t r1,
-                              float c) {
+                          float c) {
     const size_t k = m->cfg.code_dim;
     for (size_t i = r0; i < r1; i++) {
         const float *mu = h + i * 2 * k, *lv = mu + k;
@@ -80,7 +80,7 @@ static double l1_sum(const float *a, size_t n, float *grad, float g) {
  * batch (r0 = 0, r1 = rows; see ae_pass_split_covers); any other code: weight * mean over the
  * batch's rows of sum_j |a_ij|. */
 double ae_sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, size_t rows, size_t r0, size_t r1,
-                       float *grad) {
+                   float *grad) {
     const size_t k = m->cfg.code_dim;
     const double w = c->sparsity_weight;
     double penalty = 0.0;
@@ -98,8 +98,8 @@ double ae_sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, size
             }
         }
     } else {
-        penalty = l1_sum(a + r0 * k, (r1 - r0) * k, grad ? grad + r0 * k : NULL, (float)(w / (double)rows)) /
-                  (double)rows;
+        penalty =
+            l1_sum(a + r0 * k, (r1 - r0) * k, grad ? grad + r0 * k : NULL, (float)(w / (double)rows)) / (double)rows;
     }
     return w * penalty;
 }

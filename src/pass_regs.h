@@ -7,12 +7,12 @@
 /* What one pass computes beyond the plain reconstruction. */
 typedef struct ae_pass_cfg {
     ae_loss loss;
-    int train;                              /* corruption and dropout apply */
+    int train; /* corruption and dropout apply */
     ae_noise noise;
     float noise_level;
-    float dropout;                          /* on hidden layers */
+    float dropout; /* on hidden layers */
     float sparsity_target, sparsity_weight; /* on the code */
-    float kl_weight;                        /* VAE */
+    float kl_weight; /* VAE */
 } ae_pass_cfg;
 
 /* Denoising: out [n] = x corrupted by the pass's noise, drawn from m's RNG. */
@@ -27,7 +27,7 @@ AE_HIDDEN double ae_vae_sample_rows(const ae_model *m, const float *h, const flo
 AE_HIDDEN void ae_vae_backward_rows(const ae_model *m, const float *h, const float *eps, float *buf, size_t r0,
                                     size_t r1, float c);
 /* The code's sparsity penalty over rows [r0, r1), its gradient added to grad when not NULL. */
-AE_HIDDEN double ae_sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, size_t rows, size_t r0,
-                             size_t r1, float *grad);
+AE_HIDDEN double ae_sparsity(const ae_model *m, const ae_pass_cfg *c, const float *a, size_t rows, size_t r0, size_t r1,
+                             float *grad);
 
 #endif

@@ -32,7 +32,11 @@ int ae_work_init(ae_work *w, const ae_model *m, size_t cap, const ae_pass_cfg *c
     if (!w->block) return AE_ENOMEM;
     float *p = w->block;
     size_t i = 0;
-#define CARVE(dst) do { dst = sizes[i] ? p : NULL; p += sizes[i++]; } while (0)
+#define CARVE(dst) \
+    do { \
+        dst = sizes[i] ? p : NULL; \
+        p += sizes[i++]; \
+    } while (0)
     for (size_t l = 0; l < L; l++) CARVE(w->act[l]);
     for (size_t l = 0; l < L; l++) CARVE(w->mask[l]);
     CARVE(w->delta[0]);

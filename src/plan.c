@@ -92,14 +92,20 @@ static void put(char *buf, size_t n, size_t *len, const char *fmt, ...) {
 
 size_t ae_plan_describe(const ae_plan_info *p, char *buf, size_t n) {
     size_t len = 0;
-    if (buf && n) buf[0] = '\0';
-    else n = 0;
+    if (buf && n)
+        buf[0] = '\0';
+    else
+        n = 0;
     if (!p) return 0;
     put(buf, n, &len, "%s", ae_plan_name(p->kind));
-    if (p->kind == AE_PLAN_ROWS) put(buf, n, &len, " (%d row chunks on %d threads)", p->chunks, p->threads);
-    else if (p->kind == AE_PLAN_COLS) put(buf, n, &len, " (%d column slices on %d threads)", p->chunks, p->threads);
-    else if (p->kind == AE_PLAN_BLAS) put(buf, n, &len, " (OpenBLAS on %d threads)", p->threads);
-    else put(buf, n, &len, " thread");
+    if (p->kind == AE_PLAN_ROWS)
+        put(buf, n, &len, " (%d row chunks on %d threads)", p->chunks, p->threads);
+    else if (p->kind == AE_PLAN_COLS)
+        put(buf, n, &len, " (%d column slices on %d threads)", p->chunks, p->threads);
+    else if (p->kind == AE_PLAN_BLAS)
+        put(buf, n, &len, " (OpenBLAS on %d threads)", p->threads);
+    else
+        put(buf, n, &len, " thread");
     put(buf, n, &len, ", chosen by %s; %.3g MFLOP a step", p->source ? p->source : "?", p->step_flops * 1e-6);
     int timed = 0;
     for (int k = 1; k < AE_PLAN_KINDS; k++)
@@ -261,10 +267,10 @@ static int plan_save(const ae_plan_request *req, const char *path, const ae_run 
 
 /* ---- team or alone, step by step ---- */
 
-#define PROBE 2            /* steps a probe runs */
-#define INTERVAL_FIRST 8   /* steps before the first probe: a busy core is found early */
-#define INTERVAL_MIN 32    /* steps between probes: after a switch */
-#define INTERVAL_MAX 256   /* ... four times longer at each probe that confirms the mode, up to this */
+#define PROBE 2 /* steps a probe runs */
+#define INTERVAL_FIRST 8 /* steps before the first probe: a busy core is found early */
+#define INTERVAL_MIN 32 /* steps between probes: after a switch */
+#define INTERVAL_MAX 256 /* ... four times longer at each probe that confirms the mode, up to this */
 
 static void balance_init(ae_balance *b) {
     memset(b, 0, sizeof *b);
@@ -393,8 +399,10 @@ chosen:;
     if (n == 3 && best[2] > 0.0 && (best[0] == 0.0 || best[2] < 0.95 * best[0])) k = 2;
     if (best[1] > 0.0 && (best[k] == 0.0 || best[1] < 0.9 * best[k])) k = 1;
     for (int i = 0; i < n; i++) info->pass_seconds[cand[i].kind] = best[i];
-    if (k == 1) ae_plan_stop(run); /* ROWS's pool (COLS's too) */
-    else if (blas_started) ae_plan_stop(&cand[1]);
+    if (k == 1)
+        ae_plan_stop(run); /* ROWS's pool (COLS's too) */
+    else if (blas_started)
+        ae_plan_stop(&cand[1]);
     *run = cand[k];
     return rc;
 }
@@ -414,10 +422,12 @@ int ae_plan_start(const ae_plan_request *req, ae_run *run) {
         memset(run, 0, sizeof *run);
         rc = plan_load(req, path, run);
         from_file = rc == AE_OK;
-        if (from_file) info.source = "the plan file";
+        if (from_file)
+            info.source = "the plan file";
         else if (rc == AE_EIO)
             snprintf(info.note, sizeof info.note, "no plan in %.150s yet (%.60s)", path, ae_last_error());
-        else snprintf(info.note, sizeof info.note, "plan file %.80s refused: %.150s", path, ae_last_error());
+        else
+            snprintf(info.note, sizeof info.note, "plan file %.80s refused: %.150s", path, ae_last_error());
         if (!from_file && rc != AE_EIO) (void)ae_fail(rc, "%s", info.note); /* for ae_last_error too */
     }
     if (!info.source) {

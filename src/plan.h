@@ -48,22 +48,22 @@ AE_HIDDEN void ae_plan_test_min_flops(double flops);
  * in the mode chosen; every `interval` steps (8, then 32, 128, 256 while the mode holds) a
  * probe of 2 steps runs the other, and the faster per step is kept. */
 typedef struct ae_balance {
-    int mode;           /* 1: the team, 0: the caller alone */
-    unsigned left;      /* steps before the next probe, or of the probe running */
+    int mode; /* 1: the team, 0: the caller alone */
+    unsigned left; /* steps before the next probe, or of the probe running */
     int probing;
     unsigned interval;
-    double sum[2];      /* the mode's moving mean step seconds; a probe's sum of seconds */
-    unsigned n[2];      /* 1 once the moving mean has a value; a probe's counted steps */
+    double sum[2]; /* the mode's moving mean step seconds; a probe's sum of seconds */
+    unsigned n[2]; /* 1 once the moving mean has a value; a probe's counted steps */
 } ae_balance;
 
 /* A run's plan, and how the training loop carries it out. */
 typedef struct ae_run {
     ae_plan_kind kind;
-    int threads;       /* 1 for ONE */
-    size_t chunks;     /* row chunks a pass (1 but for ROWS) */
-    ae_pool *pool;     /* ROWS: threads - 1 workers */
-    int team;          /* ROWS: the workers take tasks this step (0: the caller runs them alone) */
-    int blas_single;   /* passes run in ae_blas_single windows: ONE and ROWS while OpenBLAS has more */
+    int threads; /* 1 for ONE */
+    size_t chunks; /* row chunks a pass (1 but for ROWS) */
+    ae_pool *pool; /* ROWS: threads - 1 workers */
+    int team; /* ROWS: the workers take tasks this step (0: the caller runs them alone) */
+    int blas_single; /* passes run in ae_blas_single windows: ONE and ROWS while OpenBLAS has more */
     double step_start; /* the running training step's start (ae_plan_balance) */
     ae_balance bal;
 } ae_run;
@@ -79,13 +79,13 @@ typedef double (*ae_plan_timer)(ae_run *candidate, int warm, void *ctx);
 /* What planning needs of a training run. */
 typedef struct ae_plan_request {
     const ae_model *m;
-    size_t batch;        /* rows a step (the workspace's capacity) */
-    size_t steps;        /* steps an epoch */
-    int covers;          /* the chunked pass covers the run's configuration */
-    int cols_covers;     /* ... and its column layout too */
-    ae_plan_timer time;  /* NULL: no timing */
+    size_t batch; /* rows a step (the workspace's capacity) */
+    size_t steps; /* steps an epoch */
+    int covers; /* the chunked pass covers the run's configuration */
+    int cols_covers; /* ... and its column layout too */
+    ae_plan_timer time; /* NULL: no timing */
     void *time_ctx;
-    int save;            /* write a fresh plan to the plan file (one process of several: no) */
+    int save; /* write a fresh plan to the plan file (one process of several: no) */
 } ae_plan_request;
 
 /* Chooses and starts the run's plan (ae_set_plan's forced kind, a matching plan file, the

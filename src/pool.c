@@ -33,17 +33,17 @@ typedef struct worker {
 #define COUNT(w) ((uint32_t)(w))
 
 struct ae_pool {
-    int n;                    /* threads, the caller included */
+    int n; /* threads, the caller included */
     worker w[AE_MAX_THREADS]; /* w[1 ..n) run */
-    const ae_job *job;        /* read by a worker only once it holds a task of the job */
-    _Atomic uint64_t total;   /* job, tasks in it */
-    _Atomic uint64_t claim;   /* job, the next task to hand out */
-    _Atomic uint64_t limit;   /* job, end of the tasks that may start (the open phase's end) */
-    _Atomic uint64_t done;    /* job, tasks finished */
-    atomic_uint gen;          /* the latest job's number (the quit is one too) */
-    atomic_int sleepers;      /* threads asleep on wake */
-    uint32_t seq;             /* the caller's job counter */
-    atomic_int quit;          /* read by a worker that may wake after the caller moved on */
+    const ae_job *job; /* read by a worker only once it holds a task of the job */
+    _Atomic uint64_t total; /* job, tasks in it */
+    _Atomic uint64_t claim; /* job, the next task to hand out */
+    _Atomic uint64_t limit; /* job, end of the tasks that may start (the open phase's end) */
+    _Atomic uint64_t done; /* job, tasks finished */
+    atomic_uint gen; /* the latest job's number (the quit is one too) */
+    atomic_int sleepers; /* threads asleep on wake */
+    uint32_t seq; /* the caller's job counter */
+    atomic_int quit; /* read by a worker that may wake after the caller moved on */
     pthread_mutex_t mu;
     pthread_cond_t wake;
 };
@@ -137,8 +137,7 @@ static void take_tasks(ae_pool *p, uint32_t seq) {
         const uint64_t lim = atomic_load_explicit(&p->limit, memory_order_acquire);
         if (SEQ(lim) != seq) return;
         if (COUNT(c) < COUNT(lim)) {
-            if (atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel,
-                                                      memory_order_relaxed))
+            if (atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel, memory_order_relaxed))
                 run_held(p, seq, COUNT(c));
         } else {
             wait_change64(p, &p->limit, lim); /* the phase's last tasks are running elsewhere */

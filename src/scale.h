@@ -6,7 +6,7 @@
 #include "tensor.h"
 
 typedef struct ae_scaler {
-    int fitted;         /* 0: fitted on the next training rows */
+    int fitted; /* 0: fitted on the next training rows */
     ae_scaling applied; /* NONE (identity), MINMAX or ZSCORE once fitted */
     size_t d;
     float *offset, *scale; /* [d] each, one allocation; NULL for the identity */

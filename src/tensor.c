@@ -57,11 +57,14 @@ AE_VECTOR_CLONES void ae_bias_act(float *y, const float *bias, size_t rows, size
         float *restrict r = y + i * cols;
         const float *restrict bb = bias;
         switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b, lo, hi)                                                                     \
-    case id:                                                                                                \
-        for (size_t j = 0; j < cols; j++) { const float z = r[j] + bb[j]; r[j] = f; }                      \
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi) \
+    case id: \
+        for (size_t j = 0; j < cols; j++) { \
+            const float z = r[j] + bb[j]; \
+            r[j] = f; \
+        } \
         break;
-        AE_ACTIVATION_LIST(AE_ACT_CASE)
+            AE_ACTIVATION_LIST(AE_ACT_CASE)
 #undef AE_ACT_CASE
         default: break;
         }
@@ -70,9 +73,12 @@ AE_VECTOR_CLONES void ae_bias_act(float *y, const float *bias, size_t rows, size
 
 AE_VECTOR_CLONES void ae_act_forward(float *restrict y, size_t n, ae_activation act) {
     switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b, lo, hi)                                                                     \
-    case id:                                                                                                \
-        for (size_t i = 0; i < n; i++) { const float z = y[i]; y[i] = f; }                                 \
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi) \
+    case id: \
+        for (size_t i = 0; i < n; i++) { \
+            const float z = y[i]; \
+            y[i] = f; \
+        } \
         break;
         AE_ACTIVATION_LIST(AE_ACT_CASE)
 #undef AE_ACT_CASE
@@ -82,9 +88,13 @@ AE_VECTOR_CLONES void ae_act_forward(float *restrict y, size_t n, ae_activation 
 
 AE_VECTOR_CLONES void ae_act_backward(float *restrict dd, const float *restrict aa, size_t n, ae_activation act) {
     switch (act) {
-#define AE_ACT_CASE(id, name, f, g, b, lo, hi)                                                                     \
-    case id:                                                                                                \
-        for (size_t i = 0; i < n; i++) { const float d = dd[i], a = aa[i]; (void)a; dd[i] = b; }                \
+#define AE_ACT_CASE(id, name, f, g, b, lo, hi) \
+    case id: \
+        for (size_t i = 0; i < n; i++) { \
+            const float d = dd[i], a = aa[i]; \
+            (void)a; \
+            dd[i] = b; \
+        } \
         break;
         AE_ACTIVATION_LIST(AE_ACT_CASE)
 #undef AE_ACT_CASE
@@ -93,7 +103,7 @@ AE_VECTOR_CLONES void ae_act_backward(float *restrict dd, const float *restrict 
 }
 
 AE_VECTOR_CLONES void ae_dropout_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
-                             size_t n, ae_activation act, float keep) {
+                                              size_t n, ae_activation act, float keep) {
     for (size_t i = 0; i < n; i++) d[i] *= mask[i] * ae_act_grad_from_output(a[i] * keep, act);
 }
 

@@ -17,12 +17,12 @@
  * the CPU supports is picked once at load time (GNU ifunc, by CPU feature: "arch=" clones
  * test the CPU model and pick the baseline on AMD), so one portable libae.a runs its loops
  * at full vector width. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(AE_NO_VECTOR_CLONES)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(AE_NO_VECTOR_CLONES)
 #define AE_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define AE_VECTOR_CLONES
 #endif
-
 
 /* A row-major matrix view: element (i, j) is data[i * ld + j]; it owns nothing. */
 typedef struct ae_mat {
@@ -57,8 +57,8 @@ AE_HIDDEN void ae_act_forward(float *restrict y, size_t n, ae_activation act);
 AE_HIDDEN void ae_act_backward(float *restrict d, const float *restrict a, size_t n, ae_activation act);
 /* Inverted dropout's backward fused with the activation's: d *= mask * act'(a * keep), where
  * mask is 0 or 1/keep and a the dropped-out output (a * keep recovers a kept unit's output). */
-AE_HIDDEN void ae_dropout_act_backward(float *restrict d, const float *restrict a, const float *restrict mask,
-                                       size_t n, ae_activation act, float keep);
+AE_HIDDEN void ae_dropout_act_backward(float *restrict d, const float *restrict a, const float *restrict mask, size_t n,
+                                       ae_activation act, float keep);
 /* out[j] = sum_i x[i * ld + j] over rows x cols (ld >= cols). */
 AE_HIDDEN void ae_col_sum(const float *restrict x, size_t rows, size_t cols, size_t ld, float *restrict out);
 /* x[0..n) *= s. */

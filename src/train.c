@@ -28,7 +28,6 @@ ae_train_opts ae_train_opts_default(void) {
     return o;
 }
 
-
 static int finite_in(float v, float lo, float hi) { return isfinite(v) && v >= lo && v <= hi; }
 
 /* Each refusal names the option (the ae_train_opts field) and what it accepts. */
@@ -36,16 +35,22 @@ static int finite_in(float v, float lo, float hi) { return isfinite(v) && v >= l
 
 int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
     if (o->epochs < 1) BAD("epochs is %d: it must be at least 1", o->epochs);
-    if (o->batch_size < 1 || o->batch_size > AE_MAX_ROWS) BAD("batch_size is %zu: it must be in [1, 2^31]", o->batch_size);
-    if ((unsigned)o->optimizer > (unsigned)AE_OPT_ADAMW) BAD("optimizer %d is not sgd, adam or adamw", (int)o->optimizer);
+    if (o->batch_size < 1 || o->batch_size > AE_MAX_ROWS)
+        BAD("batch_size is %zu: it must be in [1, 2^31]", o->batch_size);
+    if ((unsigned)o->optimizer > (unsigned)AE_OPT_ADAMW)
+        BAD("optimizer %d is not sgd, adam or adamw", (int)o->optimizer);
     if ((unsigned)o->loss > (unsigned)AE_LOSS_BCE) BAD("loss %d is not mse or bce", (int)o->loss);
     if (!(isfinite(o->learning_rate) && o->learning_rate > 0.0f))
         BAD("learning_rate is %g: it must be a finite number > 0", (double)o->learning_rate);
-    if (!finite_in(o->momentum, 0.0f, 1.0f) || o->momentum >= 1.0f) BAD("momentum is %g: it must be in [0, 1)", (double)o->momentum);
-    if (!finite_in(o->beta1, 0.0f, 1.0f) || o->beta1 >= 1.0f) BAD("beta1 is %g: it must be in [0, 1)", (double)o->beta1);
-    if (!finite_in(o->beta2, 0.0f, 1.0f) || o->beta2 >= 1.0f) BAD("beta2 is %g: it must be in [0, 1)", (double)o->beta2);
+    if (!finite_in(o->momentum, 0.0f, 1.0f) || o->momentum >= 1.0f)
+        BAD("momentum is %g: it must be in [0, 1)", (double)o->momentum);
+    if (!finite_in(o->beta1, 0.0f, 1.0f) || o->beta1 >= 1.0f)
+        BAD("beta1 is %g: it must be in [0, 1)", (double)o->beta1);
+    if (!finite_in(o->beta2, 0.0f, 1.0f) || o->beta2 >= 1.0f)
+        BAD("beta2 is %g: it must be in [0, 1)", (double)o->beta2);
     if (!(isfinite(o->eps) && o->eps > 0.0f)) BAD("eps is %g: it must be a finite number > 0", (double)o->eps);
-    if (!finite_in(o->weight_decay, 0.0f, 1e6f)) BAD("weight_decay is %g: it must be in [0, 1e6]", (double)o->weight_decay);
+    if (!finite_in(o->weight_decay, 0.0f, 1e6f))
+        BAD("weight_decay is %g: it must be in [0, 1e6]", (double)o->weight_decay);
     if (o->nesterov && (o->optimizer != AE_OPT_SGD || o->momentum == 0.0f))
         BAD("nesterov needs the sgd optimizer with a momentum > 0");
     /* BCE is computed from logits, which needs the sigmoid output. */
@@ -55,8 +60,10 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
         BAD("noise_level is %g: gaussian noise wants a standard deviation in [0, 1e6]", (double)o->noise_level);
     if (o->noise == AE_NOISE_MASK && (!finite_in(o->noise_level, 0.0f, 1.0f) || o->noise_level >= 1.0f))
         BAD("noise_level is %g: mask noise wants a share in [0, 1)", (double)o->noise_level);
-    if (!finite_in(o->dropout, 0.0f, 1.0f) || o->dropout >= 1.0f) BAD("dropout is %g: it must be in [0, 1)", (double)o->dropout);
-    if (!finite_in(o->sparsity_weight, 0.0f, 1e6f)) BAD("sparsity_weight is %g: it must be in [0, 1e6]", (double)o->sparsity_weight);
+    if (!finite_in(o->dropout, 0.0f, 1.0f) || o->dropout >= 1.0f)
+        BAD("dropout is %g: it must be in [0, 1)", (double)o->dropout);
+    if (!finite_in(o->sparsity_weight, 0.0f, 1e6f))
+        BAD("sparsity_weight is %g: it must be in [0, 1e6]", (double)o->sparsity_weight);
     if (!finite_in(o->kl_weight, 0.0f, 1e6f)) BAD("kl_weight is %g: it must be in [0, 1e6]", (double)o->kl_weight);
     if (o->sparsity_weight > 0.0f) {
         /* KL needs a target strictly inside (0, 1); a VAE's code is a sample, not an activation. */
@@ -78,7 +85,8 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
         int rc = ae_threshold_param_check(o->threshold, o->threshold_param);
         if (rc != AE_OK) return rc;
     }
-    if (o->threshold_folds < 0 || o->threshold_folds > 100) BAD("threshold_folds is %d: it must be in [0, 100]", o->threshold_folds);
+    if (o->threshold_folds < 0 || o->threshold_folds > 100)
+        BAD("threshold_folds is %d: it must be in [0, 100]", o->threshold_folds);
     if (o->threshold_folds > 1 && (o->threshold == AE_THRESHOLD_NONE || o->val_x || o->val_split > 0.0f))
         BAD("threshold_folds needs a threshold method and no validation rows (val_x, val_split)");
     return AE_OK;
@@ -90,8 +98,10 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
 void ae_checkpoint_failed(int rc, int epoch) {
     char detail[400];
     snprintf(detail, sizeof detail, "%s", ae_last_error());
-    if (epoch) ae_fail(rc, "checkpoint after epoch %d: %s", epoch, detail);
-    else ae_fail(rc, "checkpoint: %s", detail);
+    if (epoch)
+        ae_fail(rc, "checkpoint after epoch %d: %s", epoch, detail);
+    else
+        ae_fail(rc, "checkpoint: %s", detail);
 }
 
 int ae_train(ae_model *m, const float *x, size_t n, const ae_train_opts *opts) {
@@ -104,7 +114,7 @@ typedef struct train_ctx {
     ae_work w;
     ae_run run;
     ae_pass_cfg pc;
-    const float *x;                /* this process's rows */
+    const float *x; /* this process's rows */
     const ae_train_opts *o;
 } train_ctx;
 

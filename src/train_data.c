@@ -122,8 +122,7 @@ static int fold_threshold(ae_model *m, const float *x, size_t n, const ae_train_
     fo.resume = 0;
     for (size_t k = 0; k < K && rc == AE_OK; k++) {
         size_t nt = 0, ne = 0;
-        for (size_t i = 0; i < n; i++)
-            memcpy(i % K == k ? te + ne++ * d : tr + nt++ * d, x + i * d, d * sizeof(float));
+        for (size_t i = 0; i < n; i++) memcpy(i % K == k ? te + ne++ * d : tr + nt++ * d, x + i * d, d * sizeof(float));
         ae_model *f = NULL;
         rc = ae_create(&f, &m->cfg);
         if (rc == AE_OK) rc = ae_train(f, tr, nt, &fo);

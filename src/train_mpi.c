@@ -83,10 +83,10 @@ static long long float_bits(float f) {
  * differs. */
 static int same_everywhere(const ae_model *m, const ae_train_opts *o, MPI_Comm comm) {
     enum { N = 11 };
-    long long mine[N] = {(long long)m->n_params, (long long)m->cfg.input_dim, (long long)o->epochs,
-                         (long long)o->batch_size, (long long)o->shuffle, (long long)o->resume,
-                         (long long)o->patience, (long long)o->checkpoint_every, (long long)o->optimizer,
-                         (long long)o->loss, float_bits(o->learning_rate)};
+    long long mine[N] = {(long long)m->n_params,   (long long)m->cfg.input_dim,    (long long)o->epochs,
+                         (long long)o->batch_size, (long long)o->shuffle,          (long long)o->resume,
+                         (long long)o->patience,   (long long)o->checkpoint_every, (long long)o->optimizer,
+                         (long long)o->loss,       float_bits(o->learning_rate)};
     long long lo[N], hi[N];
     if (MPI_Allreduce(mine, lo, N, MPI_LONG_LONG, MPI_MIN, comm) != MPI_SUCCESS ||
         MPI_Allreduce(mine, hi, N, MPI_LONG_LONG, MPI_MAX, comm) != MPI_SUCCESS)
@@ -111,8 +111,7 @@ static int share_start(ae_model *m, const ae_train_opts *o, MPI_Comm comm) {
     return AE_OK;
 }
 
-int ae_train_mpi(ae_model *m, const float *x, size_t n, const ae_train_opts *opts, MPI_Comm comm,
-                 ae_mpi_stats *stats) {
+int ae_train_mpi(ae_model *m, const float *x, size_t n, const ae_train_opts *opts, MPI_Comm comm, ae_mpi_stats *stats) {
     mpi_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     if (stats) memset(stats, 0, sizeof *stats);

@@ -15,7 +15,7 @@ typedef struct partial_ctx {
     ae_run run;
     ae_pass_cfg pc;
     const float *x; /* the new rows, scaled */
-    size_t p, n;    /* rows held before the call, new rows */
+    size_t p, n; /* rows held before the call, new rows */
 } partial_ctx;
 
 static double partial_step(void *ctx, size_t lo, const uint32_t *idx, size_t rows, ae_pass_parts *parts) {
@@ -35,7 +35,8 @@ static int partial_check(ae_model *m, const ae_train_opts *o) {
     if (rc != AE_OK) return rc;
     if (o->val_x || o->val_split > 0.0f || o->patience > 0 || o->checkpoint_every > 0 || o->resume ||
         o->threshold != AE_THRESHOLD_NONE)
-        return ae_fail(AE_EINVAL, "ae_train_partial takes no validation rows, patience, checkpoints, resume or threshold");
+        return ae_fail(AE_EINVAL,
+                       "ae_train_partial takes no validation rows, patience, checkpoints, resume or threshold");
     if (m->n_held && o->batch_size != m->held_cap)
         return ae_fail(AE_EINVAL, "batch_size is %zu but %zu rows are held for a batch of %zu", o->batch_size,
                        m->n_held, m->held_cap);
@@ -128,8 +129,10 @@ int ae_train_partial(ae_model *m, const float *x, size_t n, const ae_train_opts 
     const size_t B = o->batch_size, p = m->n_held, rows = (p + n) / B * B; /* whole batches */
     if (rows) rc = train_rows(m, xs, n, rows, o);
     if (rc == AE_OK) {
-        if (rows) hold(m, xs, rows - p, n, 0);
-        else hold(m, xs, 0, n, p);
+        if (rows)
+            hold(m, xs, rows - p, n, 0);
+        else
+            hold(m, xs, 0, n, p);
     } else {
         m->n_held = p; /* the held rows as they were (a joined batch only wrote after them) */
     }

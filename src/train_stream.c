@@ -21,14 +21,14 @@ typedef struct stream {
     size_t d, total, block_rows, n_blocks;
     float *buf[2];
     size_t rows[2];
-    long have[2];              /* the block each buffer holds, -1 none */
-    int front;                 /* the buffer fit trains on */
+    long have[2]; /* the block each buffer holds, -1 none */
+    int front; /* the buffer fit trains on */
     /* the reader */
     pthread_t thread;
     int started, quit;
-    long want;                 /* the block asked for, -1 none */
-    int busy, rc;              /* reading; the last read's status */
-    char detail[256];          /* its ae_last_error (thread-local there) */
+    long want; /* the block asked for, -1 none */
+    int busy, rc; /* reading; the last read's status */
+    char detail[256]; /* its ae_last_error (thread-local there) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     /* training */
@@ -99,8 +99,10 @@ static int stream_load(void *ctx, size_t block, size_t next, size_t *rows) {
     int rc = s->started ? reader_wait(s) : AE_OK;
     if (rc != AE_OK) return rc;
     if (s->have[s->front] != (long)block) {
-        if (s->have[s->front ^ 1] == (long)block) s->front ^= 1;
-        else if ((rc = read_block(s, (long)block, s->front, NULL, 0)) != AE_OK) return rc;
+        if (s->have[s->front ^ 1] == (long)block)
+            s->front ^= 1;
+        else if ((rc = read_block(s, (long)block, s->front, NULL, 0)) != AE_OK)
+            return rc;
     }
     *rows = s->rows[s->front];
     if (next == AE_FIT_NO_BLOCK || s->have[s->front ^ 1] == (long)next) return AE_OK;

@@ -52,7 +52,8 @@ int main(int argc, char **argv) {
     ae_tensor_ref t[AE_MAX_TENSORS];
     size_t n = ae_model_tensors(m, t, 0);
     int bad = dump(dir, "x", "", x, ROWS * D);
-    for (size_t i = 0; i < n; i++) bad |= dump(dir, t[i].name, ".init", t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
+    for (size_t i = 0; i < n; i++)
+        bad |= dump(dir, t[i].name, ".init", t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
     ae_pass_cfg pc;
     memset(&pc, 0, sizeof pc);
     pc.loss = AE_LOSS_MSE;
@@ -63,8 +64,10 @@ int main(int argc, char **argv) {
     bad |= dump(dir, "loss", "", &loss, 1);
     for (size_t i = 0; i < n; i++) {
         const size_t count = t[i].rows * (t[i].cols ? t[i].cols : 1);
-        if (strstr(t[i].name, "running_")) bad |= dump(dir, t[i].name, ".after", t[i].data, count);
-        else bad |= dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), count);
+        if (strstr(t[i].name, "running_"))
+            bad |= dump(dir, t[i].name, ".after", t[i].data, count);
+        else
+            bad |= dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), count);
     }
     if (ae_reconstruct(m, x, ROWS, rec) != AE_OK) return 1;
     bad |= dump(dir, "reconstruction", "", rec, ROWS * D);

@@ -40,7 +40,8 @@ static const arm_case cases[] = {
 static void fill_rows(float *x, size_t n, size_t d) {
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++)
-            x[i * d + j] = 0.5f + 0.2f * sinf(0.37f * (float)i + 0.11f * (float)j) + 0.2f * cosf(0.05f * (float)(i * j % 97));
+            x[i * d + j] =
+                0.5f + 0.2f * sinf(0.37f * (float)i + 0.11f * (float)j) + 0.2f * cosf(0.05f * (float)(i * j % 97));
 }
 
 static ae_model *model_of(const arm_case *c, const float *x, size_t n) {
@@ -126,8 +127,10 @@ static int sizes(const arm_case *c) {
     snprintf(probe, sizeof probe, "%s/%s_probe.c", work, c->name);
     FILE *f = fopen(probe, "w");
     if (!f) return -1;
-    fprintf(f, "#include \"%s.h\"\nstatic float x[%s_INPUT_DIM];\nvolatile float sink;\n"
-               "int main(void);\nint main(void) { sink = %s_score(x); return 0; }\n", c->name, up, c->name);
+    fprintf(f,
+            "#include \"%s.h\"\nstatic float x[%s_INPUT_DIM];\nvolatile float sink;\n"
+            "int main(void);\nint main(void) { sink = %s_score(x); return 0; }\n",
+            c->name, up, c->name);
     fclose(f);
     printf("%s (arm-none-eabi-size of a program that scores a row; newlib's startup and semihosting included):\n",
            c->name);
@@ -153,7 +156,8 @@ int main(int argc, char **argv) {
     fclose(f);
     printf("baseline (startup, semihosting exit, empty main):\n");
     fflush(stdout);
-    if (export_sh("%s " ARM_FLAGS " --specs=rdimon.specs -nostartfiles -T %s/export_arm/mps2.ld %s/export_arm/startup.c "
+    if (export_sh("%s " ARM_FLAGS
+                  " --specs=rdimon.specs -nostartfiles -T %s/export_arm/mps2.ld %s/export_arm/startup.c "
                   "%s -o %s/baseline.elf && %s %s/baseline.elf",
                   gcc, src, src, base, work, size_tool, work) != 0)
         return 1;

@@ -75,11 +75,13 @@ static inline int export_build_host(const char *cc, const char *src_dir, const c
                                     int head) {
     char upper[128];
     size_t i = 0;
-    for (; name[i] && i + 1 < sizeof upper; i++) upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+    for (; name[i] && i + 1 < sizeof upper; i++)
+        upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
     upper[i] = 0;
-    return export_sh("%s -std=c99 -pedantic -Wall -Wextra -Werror -O2 -ffp-contract=off -I%s "
-                     "-DEXPORT_HEADER='\"%s.h\"' -DEXPORT_NAME=%s -DEXPORT_UPPER=%s %s %s %s/export_driver.c -o %s/%s_driver -lm",
-                     cc, dir, name, name, upper, flag ? "-DEXPORT_FLAG" : "", head ? "-DEXPORT_HEAD" : "", src_dir, dir, name);
+    return export_sh(
+        "%s -std=c99 -pedantic -Wall -Wextra -Werror -O2 -ffp-contract=off -I%s "
+        "-DEXPORT_HEADER='\"%s.h\"' -DEXPORT_NAME=%s -DEXPORT_UPPER=%s %s %s %s/export_driver.c -o %s/%s_driver -lm",
+        cc, dir, name, name, upper, flag ? "-DEXPORT_FLAG" : "", head ? "-DEXPORT_HEAD" : "", src_dir, dir, name);
 }
 
 /* Writes x [n x d] to dir/NAME_in.bin, runs dir/NAME_driver and reads dir/NAME_out.bin. */

@@ -41,7 +41,8 @@ static void test_layer_sequence(void **state) {
         assert_true(m->layer[1].stat[j] == 0.0f && m->layer[1].stat[8 + j] == 1.0f);
     }
     /* parameters as torch counts them: weights, biases, gamma and beta */
-    const size_t want = 10 * 8 + 8 + 2 * 8 + 8 * 6 + 6 + 2 * 6 + 6 * 3 + 3 + 3 * 6 + 6 + 2 * 6 + 6 * 8 + 8 + 2 * 8 + 8 * 10 + 10;
+    const size_t want =
+        10 * 8 + 8 + 2 * 8 + 8 * 6 + 6 + 2 * 6 + 6 * 3 + 3 + 3 * 6 + 6 + 2 * 6 + 6 * 8 + 8 + 2 * 8 + 8 * 10 + 10;
     assert_int_equal(ae_param_count(m), want);
     ae_free(m);
     /* the dense layers draw the weights they draw without batch norm */
@@ -292,12 +293,9 @@ static void test_refusals_and_head(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layer_sequence),
-        cmocka_unit_test(test_gradients),
-        cmocka_unit_test(test_running_statistics),
-        cmocka_unit_test(test_training_vs_inference),
-        cmocka_unit_test(test_save_load),
-        cmocka_unit_test(test_refusals_and_head),
+        cmocka_unit_test(test_layer_sequence),     cmocka_unit_test(test_gradients),
+        cmocka_unit_test(test_running_statistics), cmocka_unit_test(test_training_vs_inference),
+        cmocka_unit_test(test_save_load),          cmocka_unit_test(test_refusals_and_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

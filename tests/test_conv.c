@@ -46,7 +46,8 @@ static void test_layer_sequence(void **state) {
     assert_int_equal(m->layer[1].h_out, 7);
     assert_int_equal(m->layer[4].h_in, 7);
     assert_int_equal(m->layer[4].h_out, 14);
-    const size_t want = 16 * 9 + 16 + 32 * 16 * 9 + 32 + 1568 * 64 + 64 + 64 * 1568 + 1568 + 32 * 16 * 9 + 16 + 16 * 9 + 1;
+    const size_t want =
+        16 * 9 + 16 + 32 * 16 * 9 + 32 + 1568 * 64 + 64 + 64 * 1568 + 1568 + 32 * 16 * 9 + 16 + 16 * 9 + 1;
     assert_int_equal(ae_param_count(m), want);
     ae_free(m);
 }
@@ -57,8 +58,8 @@ typedef struct lone {
     float *w, *b, *dw, *db, *scratch;
 } lone;
 
-static void lone_make(lone *s, const ae_kind *k, size_t cb, size_t cs, size_t h, size_t w, size_t kernel,
-                      size_t stride, size_t rows) {
+static void lone_make(lone *s, const ae_kind *k, size_t cb, size_t cs, size_t h, size_t w, size_t kernel, size_t stride,
+                      size_t rows) {
     memset(s, 0, sizeof *s);
     ae_layer *L = &s->l;
     L->kind = k;

@@ -65,8 +65,8 @@ static ae_model *trained(const ae_config *cfg, const float *x) {
 }
 
 /* Exports m as name (opts int8, calibration rows), builds the driver and runs it on x. */
-static void export_and_run(const ae_model *m, const char *name, const ae_export_opts *base, const float *x, export_out *o,
-                           ae_export_report *rep) {
+static void export_and_run(const ae_model *m, const char *name, const ae_export_opts *base, const float *x,
+                           export_out *o, ae_export_report *rep) {
     ae_export_opts opts = base ? *base : ae_export_opts_default();
     opts.name = name;
     opts.report = rep;
@@ -76,7 +76,8 @@ static void export_and_run(const ae_model *m, const char *name, const ae_export_
     ae_config c;
     ae_get_config(m, &c);
     size_t outputs = 0;
-    const int head = ae_head_get(m, NULL, &outputs) == AE_OK, flag = ae_threshold_get(m, &(float){0}, NULL, NULL) == AE_OK;
+    const int head = ae_head_get(m, NULL, &outputs) == AE_OK,
+              flag = ae_threshold_get(m, &(float){0}, NULL, NULL) == AE_OK;
     assert_int_equal(export_build_host(AE_TEST_CC, AE_TEST_SRC, dir, name, flag, head), 0);
     assert_int_equal(export_run_host(dir, name, x, N, c.input_dim, c.code_dim, head ? outputs : 0, o), 0);
 }
@@ -89,7 +90,8 @@ static void check_float(const ae_model *m, const char *name, const float *x, dou
     export_and_run(m, name, NULL, x, &o, &rep);
     ae_config c;
     ae_get_config(m, &c);
-    float *score = malloc(N * sizeof(float)), *rec = malloc(N * D * sizeof(float)), *code = malloc(N * c.code_dim * sizeof(float));
+    float *score = malloc(N * sizeof(float)), *rec = malloc(N * D * sizeof(float)),
+          *code = malloc(N * c.code_dim * sizeof(float));
     assert_int_equal(ae_score(m, x, N, score), AE_OK);
     assert_int_equal(ae_reconstruct(m, x, N, rec), AE_OK);
     assert_int_equal(ae_encode(m, x, N, code), AE_OK);
@@ -324,8 +326,9 @@ static void test_refusals(void **state) {
     const char *p = path_of("kept.h");
     write_file(p, "existing\n");
     ae_export_opts o = ae_export_opts_default();
-    const char *bad[] = {"", "9lives", "my-model", "int", "static", "__x", "_Model", "caf\xc3\xa9",
-                         "a_name_that_is_far_too_long_for_an_identifier_prefix"};
+    const char *bad[] = {"",       "9lives",      "my-model",
+                         "int",    "static",      "__x",
+                         "_Model", "caf\xc3\xa9", "a_name_that_is_far_too_long_for_an_identifier_prefix"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         o.name = bad[i];
         assert_int_equal(ae_export_c(m, p, &o), AE_EINVAL);

@@ -27,9 +27,7 @@ static void arm(size_t k) {
     ae_set_alloc_hook(failing_hook, NULL);
 }
 
-static void disarm(void) {
-    ae_set_alloc_hook(NULL, NULL);
-}
+static void disarm(void) { ae_set_alloc_hook(NULL, NULL); }
 
 static char dir[64];
 static const char *path_of(const char *name) {

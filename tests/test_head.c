@@ -124,8 +124,7 @@ static float *clusters(size_t n, size_t d, float *y, uint32_t seed) {
     for (size_t i = 0; i < n; i++) {
         size_t c = i % 3;
         y[i] = (float)c;
-        for (size_t j = 0; j < d; j++)
-            x[i * d + j] = (j % 3 == c ? 0.7f : 0.2f) + test_uniform(&s, -0.15f, 0.15f);
+        for (size_t j = 0; j < d; j++) x[i * d + j] = (j % 3 == c ? 0.7f : 0.2f) + test_uniform(&s, -0.15f, 0.15f);
     }
     return x;
 }
@@ -464,7 +463,7 @@ static void test_head_validation_and_early_stopping(void **state) {
     o.user = &v;
     assert_int_equal(ae_head_train(m, x, n, y, 0, &o), AE_OK);
     assert_int_equal(v.finite_val, v.epochs); /* every epoch reported a validation loss */
-    assert_true(v.epochs < 200);              /* early stopping ended the run */
+    assert_true(v.epochs < 200); /* early stopping ended the run */
     /* the best epoch's weights are back: their loss on the held-out rows is the best seen */
     float *vx = malloc(30 * d * sizeof(float)), *vy = malloc(30 * sizeof(float));
     size_t h = 0;

@@ -404,8 +404,8 @@ static void test_binary_refusals_say_what(void **state) {
     (void)state;
     static const struct {
         const char *descr, *what;
-    } dtypes[] = {{"<f2", "float16"},     {">f4", "big-endian float32"}, {"<i8", "int64"},
-                  {"|b1", "bool"},        {"|O", "Python objects"},      {"<U5", "unicode strings"}};
+    } dtypes[] = {{"<f2", "float16"}, {">f4", "big-endian float32"}, {"<i8", "int64"},
+                  {"|b1", "bool"},    {"|O", "Python objects"},      {"<U5", "unicode strings"}};
     unsigned char b[256];
     char dict[128];
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++) {
@@ -569,20 +569,13 @@ static void test_allocation_failures(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bare_cr_ends_lines),
-        cmocka_unit_test(test_decimal_commas_with_semicolons),
-        cmocka_unit_test(test_strtof_extras_refused),
-        cmocka_unit_test(test_float_overflow_refused),
-        cmocka_unit_test(test_delimiters_detected),
-        cmocka_unit_test(test_header_detected_or_told),
-        cmocka_unit_test(test_pandas_index_column),
-        cmocka_unit_test(test_columns_and_drop),
-        cmocka_unit_test(test_column_options_refused),
-        cmocka_unit_test(test_label_column),
-        cmocka_unit_test(test_text_refusals_say_where),
-        cmocka_unit_test(test_binary_refusals_say_what),
-        cmocka_unit_test(test_options_on_binary_files),
-        cmocka_unit_test(test_inflated_text_capped),
+        cmocka_unit_test(test_bare_cr_ends_lines),      cmocka_unit_test(test_decimal_commas_with_semicolons),
+        cmocka_unit_test(test_strtof_extras_refused),   cmocka_unit_test(test_float_overflow_refused),
+        cmocka_unit_test(test_delimiters_detected),     cmocka_unit_test(test_header_detected_or_told),
+        cmocka_unit_test(test_pandas_index_column),     cmocka_unit_test(test_columns_and_drop),
+        cmocka_unit_test(test_column_options_refused),  cmocka_unit_test(test_label_column),
+        cmocka_unit_test(test_text_refusals_say_where), cmocka_unit_test(test_binary_refusals_say_what),
+        cmocka_unit_test(test_options_on_binary_files), cmocka_unit_test(test_inflated_text_capped),
         cmocka_unit_test(test_allocation_failures),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);

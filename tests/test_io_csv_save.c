@@ -40,8 +40,8 @@ static void test_round_trip_is_exact(void **state) {
     enum { R = 50, C = 7 };
     static float x[R * C];
     test_fill(x, R * C, 17, -1000, 1000);
-    x[0] = 1.40129846e-45f;  /* smallest subnormal */
-    x[1] = 3.40282347e+38f;  /* largest float */
+    x[0] = 1.40129846e-45f; /* smallest subnormal */
+    x[1] = 3.40282347e+38f; /* largest float */
     x[2] = -1.17549435e-38f; /* smallest normal, negative */
     x[3] = 0.1f;
     x[4] = 1.0f / 3.0f;

@@ -168,7 +168,10 @@ static unsigned char *npy_make(int major, const char *dict, const void *data, si
     size_t total = (pre + dl + 1 + 63) / 64 * 64;
     unsigned char *b = malloc(total + dlen + 1);
     assert_non_null(b);
-    memcpy(b, "\x93" "NUMPY", 6);
+    memcpy(b,
+           "\x93"
+           "NUMPY",
+           6);
     b[6] = (unsigned char)major;
     b[7] = 0;
     size_t hl = total - pre;
@@ -177,7 +180,9 @@ static unsigned char *npy_make(int major, const char *dict, const void *data, si
     memset(b + pre + dl, ' ', total - pre - dl - 1);
     b[total - 1] = '\n';
     if (dlen) memcpy(b + total, data, dlen);
-    const size_t width = strstr(dict, "f4'") || strstr(dict, "f4\"") ? 4 : strstr(dict, "f8'") || strstr(dict, "f8\"") ? 8 : 1;
+    const size_t width = strstr(dict, "f4'") || strstr(dict, "f4\"")   ? 4
+                         : strstr(dict, "f8'") || strstr(dict, "f8\"") ? 8
+                                                                       : 1;
     ae_le_copy(b + total, b + total, dlen / width, width);
     *len = total + dlen;
     return b;
@@ -309,11 +314,11 @@ static void test_gzip_damage_refused(void **state) {
     ae_data d = parse_ok(gz, len, 10, 20); /* from memory too */
     ae_data_free(&d);
 
-    expect_parse(gz, len - 1, AE_EFORMAT);   /* trailer cut */
-    expect_parse(gz, len - 8, AE_EFORMAT);   /* whole trailer missing */
-    expect_parse(gz, len / 2, AE_EFORMAT);   /* cut in the deflate data */
-    expect_parse(gz, 10, AE_EFORMAT);        /* header only */
-    expect_parse(gz, 2, AE_EFORMAT);         /* magic only */
+    expect_parse(gz, len - 1, AE_EFORMAT); /* trailer cut */
+    expect_parse(gz, len - 8, AE_EFORMAT); /* whole trailer missing */
+    expect_parse(gz, len / 2, AE_EFORMAT); /* cut in the deflate data */
+    expect_parse(gz, 10, AE_EFORMAT); /* header only */
+    expect_parse(gz, 2, AE_EFORMAT); /* magic only */
 
     unsigned char *junk = malloc(len + 3);
     assert_non_null(junk);
@@ -342,7 +347,7 @@ static void test_idx_bad_sizes_refused(void **state) {
     expect_parse(buf, n - 1, AE_EFORMAT); /* truncated by a byte */
     buf[n] = 0;
     expect_parse(buf, n + 1, AE_EFORMAT); /* a trailing byte */
-    expect_parse(buf, 15, AE_EFORMAT);    /* dims cut short */
+    expect_parse(buf, 15, AE_EFORMAT); /* dims cut short */
     expect_parse(buf, 3, AE_EFORMAT);
 
     const uint32_t zero[3] = {2, 0, 3};
@@ -533,7 +538,7 @@ static void test_text_separators_and_blank_lines(void **state) {
         "1;2;3\n4;5;6\n",
         "1, 2 , 3\r\n\r\n4 ,5,\t6\r\n",
         "x y z\n1 2 3\n4 5 6\n",
-        ",x,y\n1,2,3\n4,5,6\n",                                /* pandas' index column header */
+        ",x,y\n1,2,3\n4,5,6\n", /* pandas' index column header */
         "\xEF\xBB\xBFtemp\xC3\xA9rature;x;y\n1;2;3\n4;5;6\n", /* BOM and a UTF-8 header */
         "+1,2.0,0.3e1\n4,5,6\n",
     };
@@ -542,7 +547,8 @@ static void test_text_separators_and_blank_lines(void **state) {
         for (int i = 0; i < 6; i++) assert_close(d.x[i], want[i], 0, 0);
         ae_data_free(&d);
     }
-    const char *bom = "\xEF\xBB\xBF" "1,2,3\n4,5,6\n"; /* the BOM is no header */
+    const char *bom = "\xEF\xBB\xBF"
+                      "1,2,3\n4,5,6\n"; /* the BOM is no header */
     ae_data d = parse_ok(bom, strlen(bom), 2, 3);
     for (int i = 0; i < 6; i++) assert_close(d.x[i], want[i], 0, 0);
     ae_data_free(&d);
@@ -569,26 +575,26 @@ static void test_text_nan_inf_pass_through(void **state) {
 
 static void test_text_malformed_refused(void **state) {
     (void)state;
-    expect_parse_str("1,2,3\n4,5\n", AE_EFORMAT);           /* ragged: short */
-    expect_parse_str("1,2\n3,4,5\n", AE_EFORMAT);           /* ragged: long */
-    expect_parse_str("a,b\n1,2\n3,x\n", AE_EFORMAT);        /* non-numeric cell */
-    expect_parse_str("1,2\na,b\n", AE_EFORMAT);             /* a header after the data */
-    expect_parse_str("a,b\nc,d\n1,2\n", AE_EFORMAT);        /* two header lines */
-    expect_parse_str("1,,2\n3,4,5\n", AE_EFORMAT);          /* empty field, first line */
-    expect_parse_str("1,2,3\n3,,5\n", AE_EFORMAT);          /* empty field */
-    expect_parse_str("1,2,\n3,4,\n", AE_EFORMAT);           /* trailing comma */
-    expect_parse_str("1,2\n,3,4\n", AE_EFORMAT);            /* leading comma */
+    expect_parse_str("1,2,3\n4,5\n", AE_EFORMAT); /* ragged: short */
+    expect_parse_str("1,2\n3,4,5\n", AE_EFORMAT); /* ragged: long */
+    expect_parse_str("a,b\n1,2\n3,x\n", AE_EFORMAT); /* non-numeric cell */
+    expect_parse_str("1,2\na,b\n", AE_EFORMAT); /* a header after the data */
+    expect_parse_str("a,b\nc,d\n1,2\n", AE_EFORMAT); /* two header lines */
+    expect_parse_str("1,,2\n3,4,5\n", AE_EFORMAT); /* empty field, first line */
+    expect_parse_str("1,2,3\n3,,5\n", AE_EFORMAT); /* empty field */
+    expect_parse_str("1,2,\n3,4,\n", AE_EFORMAT); /* trailing comma */
+    expect_parse_str("1,2\n,3,4\n", AE_EFORMAT); /* leading comma */
     expect_parse_str("1;;2\n", AE_EFORMAT);
     expect_parse_str("1,2\n1.5.2,3\n", AE_EFORMAT);
     expect_parse_str("1,2\n0x,3\n", AE_EFORMAT);
-    expect_parse_str("a,b,c\n", AE_EFORMAT);                /* header only */
-    expect_parse_str("  \n\r\n\t\n", AE_EFORMAT);           /* blank only */
-    expect_parse_str("1,2\n3,4\x01\n", AE_EFORMAT);         /* control character */
-    expect_parse_str("a\x01,b\n1,2\n", AE_EFORMAT);          /* even in the header */
+    expect_parse_str("a,b,c\n", AE_EFORMAT); /* header only */
+    expect_parse_str("  \n\r\n\t\n", AE_EFORMAT); /* blank only */
+    expect_parse_str("1,2\n3,4\x01\n", AE_EFORMAT); /* control character */
+    expect_parse_str("a\x01,b\n1,2\n", AE_EFORMAT); /* even in the header */
     expect_parse_str("a\x7f,b\n1,2\n", AE_EFORMAT);
-    expect_parse_str("h\xC3\x28,x\n1,2\n", AE_EFORMAT);     /* invalid UTF-8 */
+    expect_parse_str("h\xC3\x28,x\n1,2\n", AE_EFORMAT); /* invalid UTF-8 */
     expect_parse_str("h\xED\xA0\x80,x\n1,2\n", AE_EFORMAT); /* UTF-8 surrogate */
-    expect_parse_str("h\xC3", AE_EFORMAT);                  /* UTF-8 cut short */
+    expect_parse_str("h\xC3", AE_EFORMAT); /* UTF-8 cut short */
     const unsigned char bin[] = {'1', ',', '2', '\n', 0, 0x13, 0xFF, 0x7F};
     expect_parse(bin, sizeof bin, AE_EFORMAT); /* binary junk */
     const unsigned char bin_header[] = {'P', 'K', 0x03, 0x04, '\n', '1', '\n'};
@@ -646,7 +652,10 @@ static void test_npy_save_round_trip(void **state) {
 
     size_t len;
     unsigned char *b = slurp("a.npy", &len);
-    assert_memory_equal(b, "\x93" "NUMPY\x01\x00", 8);
+    assert_memory_equal(b,
+                        "\x93"
+                        "NUMPY\x01\x00",
+                        8);
     size_t hl = (size_t)b[8] | (size_t)b[9] << 8;
     assert_int_equal((10 + hl) % 64, 0);
     assert_int_equal(len, 10 + hl + sizeof x);
@@ -1039,8 +1048,8 @@ static void test_range_large_files(void **state) {
     double *v = malloc(vals * sizeof *v);
     assert_non_null(v);
     for (size_t i = 0; i < vals; i++) v[i] = (double)i * 0.001 - 7;
-    unsigned char *b = npy_make(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (300, 101), }", v,
-                                vals * sizeof *v, &len);
+    unsigned char *b =
+        npy_make(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (300, 101), }", v, vals * sizeof *v, &len);
     write_bytes("big.npy", b, len);
     write_gz("big.npy.gz", b, len, len / 2);
     path_of(p, "big.npy");
@@ -1227,8 +1236,8 @@ static void test_range_bad_headers(void **state) {
     const uint32_t huge[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
     lens[k] = idx_make(files[k], 0x0A, 3, dims, px, 12), k++; /* unknown type */
     lens[k] = idx_make(files[k], 0x08, 0, dims, px, 12), k++; /* no dims */
-    lens[k] = idx_make(files[k], 0x08, 9, nine, px, 1), k++;  /* more than 8 */
-    lens[k] = idx_make(files[k], 0x08, 3, zero, px, 0), k++;  /* a zero dim */
+    lens[k] = idx_make(files[k], 0x08, 9, nine, px, 1), k++; /* more than 8 */
+    lens[k] = idx_make(files[k], 0x08, 3, zero, px, 0), k++; /* a zero dim */
     lens[k] = idx_make(files[k], 0x08, 3, huge, px, 12), k++; /* overflow */
     lens[k] = idx_make(files[k], 0x08, 3, dims, px, 12) - 14, k++; /* dims cut short */
     const char *dicts[] = {
@@ -1396,7 +1405,6 @@ static void test_range_fashion_mnist(void **state) {
     expect_rows(labels, &all, 7500, 2500);
     ae_data_free(&all);
 }
-
 
 int main(void) {
     const struct CMUnitTest tests[] = {

@@ -197,9 +197,9 @@ static void test_vae_round_trip_and_head_names(void **state) {
     for (int i = 0; i < 8; i++) n |= (uint64_t)b[i] << (8 * i);
     json_t *root = json_loadb((const char *)b + 8, n, 0, NULL);
     assert_non_null(root);
-    const char *names[] = {"encoder.0.weight", "encoder.0.bias", "encoder.mu.weight", "encoder.mu.bias",
-                           "encoder.logvar.weight", "encoder.logvar.bias", "decoder.0.weight",
-                           "decoder.0.bias", "decoder.1.weight", "decoder.1.bias"};
+    const char *names[] = {"encoder.0.weight",      "encoder.0.bias",      "encoder.mu.weight", "encoder.mu.bias",
+                           "encoder.logvar.weight", "encoder.logvar.bias", "decoder.0.weight",  "decoder.0.bias",
+                           "decoder.1.weight",      "decoder.1.bias"};
     for (int i = 0; i < 10; i++) assert_non_null(json_object_get(root, names[i]));
     assert_int_equal(json_object_size(root), 11);
     json_t *shape = json_object_get(json_object_get(root, "encoder.logvar.weight"), "shape");
@@ -229,7 +229,7 @@ static void test_file_is_safetensors_with_contract_names(void **state) {
         const char *names[] = {"encoder.0.weight", "encoder.0.bias", "encoder.1.weight", "encoder.1.bias",
                                "encoder.2.weight", "encoder.2.bias", "decoder.0.weight", "decoder.0.bias",
                                "decoder.1.weight", "decoder.1.bias", "decoder.2.weight", "decoder.2.bias"};
-        const size_t shapes[][2] = {{7, 10}, {7, 0}, {5, 7}, {5, 0}, {3, 5}, {3, 0},
+        const size_t shapes[][2] = {{7, 10}, {7, 0}, {5, 7}, {5, 0}, {3, 5},  {3, 0},
                                     {5, 3},  {5, 0}, {7, 5}, {7, 0}, {10, 7}, {10, 0}};
         size_t total = 0, present = 0;
         for (int i = 0; i < 12; i++) {
@@ -402,8 +402,10 @@ static int load_with_header(const unsigned char *b, size_t len, uint64_t n, json
     spit(p, nb, 8 + tl + data);
     ae_model *m = NULL;
     int rc = ae_load(&m, p);
-    if (out) *out = m;
-    else ae_free(m);
+    if (out)
+        *out = m;
+    else
+        ae_free(m);
     free(nb);
     free(text);
     return rc;

@@ -119,9 +119,9 @@ static void test_train_rejects_bad_options(void **state) {
     test_fill(x, 12, 1, 0, 1);
     const ae_train_opts d = ae_train_opts_default();
     ae_train_opts o;
-#define BAD(field, value)                              \
-    o = d;                                             \
-    o.field = value;                                   \
+#define BAD(field, value) \
+    o = d; \
+    o.field = value; \
     assert_int_equal(ae_train(m, x, 2, &o), AE_EINVAL);
     BAD(epochs, 0);
     BAD(epochs, -3);
@@ -137,10 +137,10 @@ static void test_train_rejects_bad_options(void **state) {
     BAD(optimizer, (ae_optimizer)9);
     BAD(loss, (ae_loss)9);
     BAD(loss, AE_LOSS_BCE); /* linear output: BCE needs sigmoid */
-    BAD(nesterov, 1);       /* Adam with Nesterov */
+    BAD(nesterov, 1); /* Adam with Nesterov */
     BAD(patience, -1);
-    BAD(val_n, 3);          /* val_n without val_x */
-    BAD(val_x, x);          /* val_x without val_n */
+    BAD(val_n, 3); /* val_n without val_x */
+    BAD(val_x, x); /* val_x without val_n */
     BAD(noise, (ae_noise)7);
     BAD(dropout, 1.0f);
     BAD(dropout, -0.1f);
@@ -618,8 +618,8 @@ static void test_gradient_clipping_bounds_the_step(void **state) {
         free(before);
         ae_free(m);
     }
-    assert_true(moved[0] > 2e-3);              /* unclipped, the gradient is longer */
-    assert_close(moved[1], 1e-3, 1e-7, 1e-3);  /* clipped to exactly the norm */
+    assert_true(moved[0] > 2e-3); /* unclipped, the gradient is longer */
+    assert_close(moved[1], 1e-3, 1e-7, 1e-3); /* clipped to exactly the norm */
     ae_config c = small_config(d, 8, 3);
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
@@ -665,7 +665,6 @@ static void test_encode_decode_reconstruct_agree(void **state) {
     free(x);
     ae_free(m);
 }
-
 
 /* ---- variants: denoising, dropout, sparsity, tied, variational ---- */
 
@@ -918,7 +917,8 @@ static void test_variant_configs_checked(void **state) {
     assert_int_equal(ae_create(&m, &c), AE_EINVAL);
     c.variational = 1;
     assert_int_equal(ae_create(&m, &c), AE_OK);
-    assert_int_equal(ae_param_count(m), (6 * 5 + 5) + (5 * 4 + 4) + (4 * 6 + 6) + (3 * 4 + 4) + (4 * 5 + 5) + (5 * 6 + 6));
+    assert_int_equal(ae_param_count(m),
+                     (6 * 5 + 5) + (5 * 4 + 4) + (4 * 6 + 6) + (3 * 4 + 4) + (4 * 5 + 5) + (5 * 6 + 6));
     float x[12];
     test_fill(x, 12, 3, 0, 1);
     ae_train_opts o = ae_train_opts_default();
@@ -936,7 +936,6 @@ static void test_variant_configs_checked(void **state) {
     assert_int_equal(ae_sample(m, 1, out), AE_EINVAL); /* not a VAE */
     ae_free(m);
 }
-
 
 /* ---- no allocation per training step ---- */
 
@@ -996,10 +995,10 @@ static void test_no_allocation_per_step(void **state) {
     for (int vae = 0; vae < 2; vae++) {
         c.variational = vae;
         alloc_log one, many;
-        size_t a1 = allocs_of_training(c, 64, 1, &one);    /* 4 steps */
-        size_t a5 = allocs_of_training(c, 640, 5, &many);  /* 200 steps */
-        assert_true(a1 > 0);             /* the hook does see the workspace being made */
-        assert_int_equal(a1, a5);        /* ...and nothing more for 50 times the steps */
+        size_t a1 = allocs_of_training(c, 64, 1, &one); /* 4 steps */
+        size_t a5 = allocs_of_training(c, 640, 5, &many); /* 200 steps */
+        assert_true(a1 > 0); /* the hook does see the workspace being made */
+        assert_int_equal(a1, a5); /* ...and nothing more for 50 times the steps */
         assert_int_equal(many.epochs, 5);
         for (int e = 0; e < 5; e++) assert_int_equal(many.at_epoch[e], a5); /* all made up front */
     }

@@ -14,12 +14,12 @@
 
 static int rank, size, failures;
 
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
+#define CHECK(cond) \
+    do { \
+        if (!(cond)) { \
             fprintf(stderr, "rank %d: %s:%d: check failed: %s\n", rank, __FILE__, __LINE__, #cond); \
-            failures++;                                                                     \
-        }                                                                                   \
+            failures++; \
+        } \
     } while (0)
 
 enum { N = 203, D = 10 }; /* 203 rows: uneven shards, a partial last batch */

@@ -23,7 +23,7 @@ static void test_sgd_plain_and_weight_decay(void **state) {
     const float g[2] = {0.5f, 0.25f};
     ae_optim o = make(AE_OPT_SGD, 0.1f, 0.0f, 0, 0.0f);
     ae_optim_step(&o, p, g);
-    assert_close(p[0], 0.95, 1e-7, 0);   /* 1 - 0.1 * 0.5 */
+    assert_close(p[0], 0.95, 1e-7, 0); /* 1 - 0.1 * 0.5 */
     assert_close(p[1], -2.025, 1e-7, 0); /* -2 - 0.1 * 0.25 */
     ae_optim_free(&o);
     float q[2] = {1.0f, -2.0f};
@@ -109,8 +109,15 @@ static void test_adam_l2_and_adamw_decoupled(void **state) {
 static void test_step_reports_non_finite_weights(void **state) {
     (void)state;
     enum { N = 37 };
-    const struct { ae_optimizer kind; float mom; int nesterov; } cases[] = {
-        {AE_OPT_SGD, 0.0f, 0}, {AE_OPT_SGD, 0.9f, 0}, {AE_OPT_SGD, 0.9f, 1}, {AE_OPT_ADAM, 0.0f, 0}, {AE_OPT_ADAMW, 0.0f, 0}};
+    const struct {
+        ae_optimizer kind;
+        float mom;
+        int nesterov;
+    } cases[] = {{AE_OPT_SGD, 0.0f, 0},
+                 {AE_OPT_SGD, 0.9f, 0},
+                 {AE_OPT_SGD, 0.9f, 1},
+                 {AE_OPT_ADAM, 0.0f, 0},
+                 {AE_OPT_ADAMW, 0.0f, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
         for (size_t bad = 0; bad <= N; bad++) { /* bad == N: all finite */
             ae_train_opts t = ae_train_opts_default();
@@ -132,12 +139,9 @@ static void test_step_reports_non_finite_weights(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sgd_plain_and_weight_decay),
-        cmocka_unit_test(test_sgd_momentum_two_steps),
-        cmocka_unit_test(test_sgd_nesterov_two_steps),
-        cmocka_unit_test(test_adam_two_steps),
-        cmocka_unit_test(test_adam_l2_and_adamw_decoupled),
-        cmocka_unit_test(test_step_reports_non_finite_weights),
+        cmocka_unit_test(test_sgd_plain_and_weight_decay),  cmocka_unit_test(test_sgd_momentum_two_steps),
+        cmocka_unit_test(test_sgd_nesterov_two_steps),      cmocka_unit_test(test_adam_two_steps),
+        cmocka_unit_test(test_adam_l2_and_adamw_decoupled), cmocka_unit_test(test_step_reports_non_finite_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,10 +85,8 @@ static void test_below_is_in_range(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_seed_same_stream),
-        cmocka_unit_test(test_uniform_range_and_mean),
-        cmocka_unit_test(test_normal_moments),
-        cmocka_unit_test(test_permutation_is_a_permutation),
+        cmocka_unit_test(test_same_seed_same_stream), cmocka_unit_test(test_uniform_range_and_mean),
+        cmocka_unit_test(test_normal_moments),        cmocka_unit_test(test_permutation_is_a_permutation),
         cmocka_unit_test(test_below_is_in_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,7 +28,10 @@ static void check_gemm(size_t m, size_t n, size_t k, int ta, int tb, size_t pad)
     ae_mat B = {br, bc, bc + pad, calloc(br * (bc + pad), sizeof(float))};
     ae_mat C = {m, n, n + pad, calloc(m * (n + pad), sizeof(float))};
     ae_mat R = {m, n, n + pad, calloc(m * (n + pad), sizeof(float))};
-    assert_non_null(A.data); assert_non_null(B.data); assert_non_null(C.data); assert_non_null(R.data);
+    assert_non_null(A.data);
+    assert_non_null(B.data);
+    assert_non_null(C.data);
+    assert_non_null(R.data);
     test_fill(A.data, ar * (ac + pad), 1, -1, 1);
     test_fill(B.data, br * (bc + pad), 2, -1, 1);
     test_fill(C.data, m * (n + pad), 3, -1, 1);
@@ -38,7 +41,10 @@ static void check_gemm(size_t m, size_t n, size_t k, int ta, int tb, size_t pad)
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < n + pad; j++) /* padding columns must be untouched */
             assert_close(C.data[i * C.ld + j], R.data[i * R.ld + j], 1e-5, 1e-5);
-    free(A.data); free(B.data); free(C.data); free(R.data);
+    free(A.data);
+    free(B.data);
+    free(C.data);
+    free(R.data);
 }
 
 static void test_gemm_all_transposes(void **state) {
@@ -47,7 +53,8 @@ static void test_gemm_all_transposes(void **state) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++)
-                for (size_t pad = 0; pad < 3; pad += 2) check_gemm(shapes[s][0], shapes[s][1], shapes[s][2], ta, tb, pad);
+                for (size_t pad = 0; pad < 3; pad += 2)
+                    check_gemm(shapes[s][0], shapes[s][1], shapes[s][2], ta, tb, pad);
 }
 
 /* The forward product at batch 1-4 (row-major NT with few rows) runs libae's own loops,
@@ -78,13 +85,12 @@ static void test_bias_act_each_activation(void **state) {
     (void)state;
     const float z[4] = {-2.0f, -0.5f, 0.0f, 1.5f}, b[2] = {0.5f, -0.25f};
     /* Hand-computed act(z + b), z + b = {-1.5, -0.75, 0.5, 1.25}. */
-    const float want[6][4] = {
-        {-1.5f, -0.75f, 0.5f, 1.25f},
-        {0.0f, 0.0f, 0.5f, 1.25f},
-        {-0.015f, -0.0075f, 0.5f, 1.25f},
-        {0.18242552f, 0.32082130f, 0.62245933f, 0.77729986f},
-        {-0.90514825f, -0.63514895f, 0.46211716f, 0.84828364f},
-        {0.20141328f, 0.38687101f, 0.97407698f, 1.50192908f}};
+    const float want[6][4] = {{-1.5f, -0.75f, 0.5f, 1.25f},
+                              {0.0f, 0.0f, 0.5f, 1.25f},
+                              {-0.015f, -0.0075f, 0.5f, 1.25f},
+                              {0.18242552f, 0.32082130f, 0.62245933f, 0.77729986f},
+                              {-0.90514825f, -0.63514895f, 0.46211716f, 0.84828364f},
+                              {0.20141328f, 0.38687101f, 0.97407698f, 1.50192908f}};
     for (int a = 0; a <= AE_ACT_SOFTPLUS; a++) {
         float y[4];
         memcpy(y, z, sizeof y);
@@ -130,7 +136,8 @@ static void test_act_backward_matches_derivative(void **state) {
         for (int i = 0; i < 5; i++) {
             double h = 1e-3;
             double num = (ae_act_scalar((float)(zs[i] + h), (ae_activation)a) -
-                          ae_act_scalar((float)(zs[i] - h), (ae_activation)a)) / (2 * h);
+                          ae_act_scalar((float)(zs[i] - h), (ae_activation)a)) /
+                         (2 * h);
             assert_close(d[i], 0.5 * num, 2e-4, 1e-3);
         }
     }
@@ -232,7 +239,8 @@ static void test_activation_names(void **state) {
         float d[3] = {1.0f, -2.0f, 3.0f};
         ae_act_backward(d, y, 3, (ae_activation)i);
         const float d0[3] = {1.0f, -2.0f, 3.0f};
-        for (int j = 0; j < 3; j++) assert_true(d[j] == (float)(d0[j] * ae_act_grad_from_output(y[j], (ae_activation)i)));
+        for (int j = 0; j < 3; j++)
+            assert_true(d[j] == (float)(d0[j] * ae_act_grad_from_output(y[j], (ae_activation)i)));
     }
     ae_activation a = AE_ACT_RELU;
     assert_null(ae_activation_name((ae_activation)6));

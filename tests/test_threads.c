@@ -10,7 +10,6 @@
 
 /* ---- the pool ---- */
 
-
 /* A cross build's ctest runs this under an emulator (qemu-user), some 20 to 50 times slower:
  * there CMake defines AE_TEST_EMULATED, and the slowest checks run smaller (central
  * differences for a fifth of the parameters, a shorter training run beside inference). */
@@ -355,7 +354,8 @@ static void test_column_pass_gradients(void **state) {
     check_split_pass_by(wide_config(AE_ACT_RELU, AE_ACT_SIGMOID, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_NONE), 2, 7, 1, 1);
     check_split_pass_by(wide_config(AE_ACT_TANH, AE_ACT_SIGMOID, 1), cfg_of(AE_LOSS_BCE, AE_NOISE_NONE), 2, 8, 1, 1);
     check_split_pass_by(wide_config(AE_ACT_TANH, AE_ACT_LINEAR, 0), cfg_of(AE_LOSS_MSE, AE_NOISE_MASK), 3, 12, 1, 1);
-    check_split_pass_by(wide_config(AE_ACT_SIGMOID, AE_ACT_TANH, 1), cfg_of(AE_LOSS_MSE, AE_NOISE_GAUSSIAN), 4, 9, 0, 1);
+    check_split_pass_by(wide_config(AE_ACT_SIGMOID, AE_ACT_TANH, 1), cfg_of(AE_LOSS_MSE, AE_NOISE_GAUSSIAN), 4, 9, 0,
+                        1);
 }
 
 static void test_split_pass_covers_all_but_kl_sparsity(void **state) {
@@ -664,7 +664,8 @@ static void test_every_plan_matches_the_others_and_itself(void **state) {
         ae_free(twin);
     }
     for (int k = AE_PLAN_ROWS; k <= AE_PLAN_COLS; k++) {
-        for (size_t i = 0; i < m[k]->n_params; i++) assert_close(m[k]->params[i], m[AE_PLAN_ONE]->params[i], 2e-4, 1e-3);
+        for (size_t i = 0; i < m[k]->n_params; i++)
+            assert_close(m[k]->params[i], m[AE_PLAN_ONE]->params[i], 2e-4, 1e-3);
         for (int e = 0; e < 3; e++) assert_close(log[k].loss[e], log[AE_PLAN_ONE].loss[e], 0, 1e-4);
     }
     for (int k = AE_PLAN_ONE; k <= AE_PLAN_COLS; k++) ae_free(m[k]);
@@ -863,7 +864,7 @@ static void test_threaded_training_allocates_nothing_per_step(void **state) {
     (void)state;
     assert_int_equal(ae_set_threads(2), AE_OK);
     for (int k = AE_PLAN_ONE; k <= AE_PLAN_COLS; k++) {
-        size_t few = allocs_of(128, 1, (ae_plan_kind)k);   /* 2 steps */
+        size_t few = allocs_of(128, 1, (ae_plan_kind)k); /* 2 steps */
         size_t many = allocs_of(1280, 6, (ae_plan_kind)k); /* 120 steps */
         assert_true(few > 0);
         assert_int_equal(few, many);

@@ -16,12 +16,12 @@
 #define assert_close(a, b, abs_tol, rel_tol) \
     ae_test_close((double)(a), (double)(b), (abs_tol), (rel_tol), #a, #b, __FILE__, __LINE__)
 
-static inline void ae_test_close(double a, double b, double abs_tol, double rel_tol, const char *sa,
-                                 const char *sb, const char *file, int line) {
+static inline void ae_test_close(double a, double b, double abs_tol, double rel_tol, const char *sa, const char *sb,
+                                 const char *file, int line) {
     double scale = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
     if (!isfinite(a) || !isfinite(b) || fabs(a - b) > abs_tol + rel_tol * scale) {
-        print_error("%s:%d: %s = %.9g and %s = %.9g differ beyond %.3g + %.3g rel\n", file, line, sa, a,
-                    sb, b, abs_tol, rel_tol);
+        print_error("%s:%d: %s = %.9g and %s = %.9g differ beyond %.3g + %.3g rel\n", file, line, sa, a, sb, b, abs_tol,
+                    rel_tol);
         _fail(file, line);
     }
 }

@@ -38,10 +38,10 @@ static const struct command {
     int (*run)(int argc, char **argv);
     int reads_data; /* takes the data flags (--columns ...) */
 } COMMANDS[] = {
-    {"train", cmd_train, 1},       {"encode", cmd_rows, 1},      {"decode", cmd_rows, 1},
-    {"reconstruct", cmd_rows, 1},  {"score", cmd_rows, 1},       {"sample", cmd_sample, 0},
-    {"threshold", cmd_threshold, 1}, {"flag", cmd_flag, 1},      {"head", cmd_head, 1},
-    {"predict", cmd_predict, 1},   {"info", cmd_info, 0},        {"export-c", cmd_export_c, 1},
+    {"train", cmd_train, 1},         {"encode", cmd_rows, 1}, {"decode", cmd_rows, 1},
+    {"reconstruct", cmd_rows, 1},    {"score", cmd_rows, 1},  {"sample", cmd_sample, 0},
+    {"threshold", cmd_threshold, 1}, {"flag", cmd_flag, 1},   {"head", cmd_head, 1},
+    {"predict", cmd_predict, 1},     {"info", cmd_info, 0},   {"export-c", cmd_export_c, 1},
 };
 
 /* "-o -": data on standard output, so reports go to stderr from the start. */

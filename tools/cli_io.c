@@ -62,12 +62,18 @@ int data_flags_given;
 static void read_delimiter(const char *opt, const char *v, void *to) {
     (void)opt;
     char *d = to;
-    if (!strcmp(v, "tab") || !strcmp(v, "\\t")) *d = '\t';
-    else if (!strcmp(v, "space") || !strcmp(v, " ")) *d = ' ';
-    else if (!strcmp(v, "comma")) *d = ',';
-    else if (!strcmp(v, "semicolon")) *d = ';';
-    else if (!strcmp(v, ",") || !strcmp(v, ";") || !strcmp(v, "|") || !strcmp(v, ":")) *d = v[0];
-    else die("--delimiter wants one of , ; tab space | : (or comma, semicolon), not '%s'", v);
+    if (!strcmp(v, "tab") || !strcmp(v, "\\t"))
+        *d = '\t';
+    else if (!strcmp(v, "space") || !strcmp(v, " "))
+        *d = ' ';
+    else if (!strcmp(v, "comma"))
+        *d = ',';
+    else if (!strcmp(v, "semicolon"))
+        *d = ';';
+    else if (!strcmp(v, ",") || !strcmp(v, ";") || !strcmp(v, "|") || !strcmp(v, ":"))
+        *d = v[0];
+    else
+        die("--delimiter wants one of , ; tab space | : (or comma, semicolon), not '%s'", v);
 }
 
 /* --max-inflate MB, kept in bytes. */
@@ -126,11 +132,14 @@ ae_data load_data_labels(const char *path, ae_data *labels) {
     if (rc != AE_OK) {
         const char *said = ae_last_error(), *sep = *said ? ": " : "";
         if (rc == AE_EIO) die("cannot read %s: %s%s%s", path, ae_strerror(rc), sep, said);
-        if (rc == AE_EFORMAT) die("%s is not an IDX, .npy or CSV file of numbers: %s%s%s", path, ae_strerror(rc), sep, said);
+        if (rc == AE_EFORMAT)
+            die("%s is not an IDX, .npy or CSV file of numbers: %s%s%s", path, ae_strerror(rc), sep, said);
         die("cannot load %s: %s%s%s", path, ae_strerror(rc), sep, said);
     }
-    if (labels) *labels = y;
-    else if (data_flags_given) ae_data_free(&y);
+    if (labels)
+        *labels = y;
+    else if (data_flags_given)
+        ae_data_free(&y);
     return d;
 }
 

@@ -11,7 +11,7 @@
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 extern const char *command_name; /* argv[1], for "ae <command>: ..."; NULL: no command yet */
-extern int mpi_rank;             /* ae train --mpi: this process's rank; -1 without MPI */
+extern int mpi_rank; /* ae train --mpi: this process's rank; -1 without MPI */
 /* Set when an output goes to standard output: the command's own report lines go to stderr
  * then, so that nothing but data reaches the stream. */
 extern int stdout_is_data;

@@ -7,27 +7,27 @@
 #define AE_TOOLS_CLI_OPTS_H
 
 typedef enum {
-    CLI_SET,    /* no value: *(int *)to = 1 */
-    CLI_CLEAR,  /* no value: *(int *)to = 0 (--no-shuffle, --no-header) */
-    CLI_TEXT,   /* the value as given: *(const char **)to */
-    CLI_INT,    /* an integer in [lo, hi]: *(int *)to */
-    CLI_SIZE,   /* an integer in [lo, hi]: *(size_t *)to */
+    CLI_SET, /* no value: *(int *)to = 1 */
+    CLI_CLEAR, /* no value: *(int *)to = 0 (--no-shuffle, --no-header) */
+    CLI_TEXT, /* the value as given: *(const char **)to */
+    CLI_INT, /* an integer in [lo, hi]: *(int *)to */
+    CLI_SIZE, /* an integer in [lo, hi]: *(size_t *)to */
     CLI_NUMBER, /* a number in [lo, hi] (ends left out as `open` says): *(float *)to */
     CLI_CHOICE, /* one of names: its index, *(int *)to */
-    CLI_CALL    /* call(opt, value, to): a value with a reading of its own */
+    CLI_CALL /* call(opt, value, to): a value with a reading of its own */
 } cli_kind;
 
 /* Which ends of a CLI_NUMBER's interval are left out; hi INFINITY: no upper bound. */
 enum { CLI_CLOSED = 0, CLI_LO_OPEN = 1, CLI_HI_OPEN = 2 };
 
 typedef struct cli_opt {
-    const char *name;  /* "--epochs"; NULL ends a table */
+    const char *name; /* "--epochs"; NULL ends a table */
     const char *alias; /* a second spelling ("--output" for "-o"), or NULL */
     cli_kind kind;
     void *to; /* where the value goes, of the type the kind says */
     double lo, hi;
-    int open;                  /* CLI_NUMBER: CLI_LO_OPEN | CLI_HI_OPEN */
-    const char *const *names;  /* CLI_CHOICE: NULL-terminated */
+    int open; /* CLI_NUMBER: CLI_LO_OPEN | CLI_HI_OPEN */
+    const char *const *names; /* CLI_CHOICE: NULL-terminated */
     void (*call)(const char *opt, const char *value, void *to); /* CLI_CALL */
     int *given; /* when not NULL, set to 1 when the option is met */
 } cli_opt;

@@ -19,7 +19,8 @@ int cmd_threshold(int argc, char **argv) {
         "  --value T      a threshold of your choice\n"
         "  --contamination C  the share C (0..0.5] of new normal rows to flag: the (1 - C)-quantile\n";
     const char *v[5] = {NULL, NULL, NULL, NULL, NULL}, *pos[2] = {NULL, NULL};
-    const cli_opt opts[] = { /* the values are read below, after the one method is known */
+    const cli_opt opts[] = {
+        /* the values are read below, after the one method is known */
         {.name = "-o", .alias = "--output", .kind = CLI_TEXT, .to = &v[0]},
         {.name = "--quantile", .kind = CLI_TEXT, .to = &v[1]},
         {.name = "--mean-std", .kind = CLI_TEXT, .to = &v[2]},
@@ -61,8 +62,10 @@ int cmd_threshold(int argc, char **argv) {
         ae_data_free(&d);
     }
     save_model(m, out);
-    if (rows) report("threshold %.9g (from the errors of %zu rows of %s)\n", (double)t, rows, pos[1]);
-    else report("threshold %.9g\n", (double)t);
+    if (rows)
+        report("threshold %.9g (from the errors of %zu rows of %s)\n", (double)t, rows, pos[1]);
+    else
+        report("threshold %.9g\n", (double)t);
     fprintf(stderr, "wrote %s\n", out);
     ae_free(m);
     return 0;
@@ -114,4 +117,3 @@ int cmd_flag(int argc, char **argv) {
     ae_free(m);
     return 0;
 }
-

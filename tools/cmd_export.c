@@ -24,7 +24,8 @@ int cmd_export_c(int argc, char **argv) {
         {.name = "--calibrate", .kind = CLI_TEXT, .to = &calib},
         {.name = NULL},
     };
-    if (cli_parse(argc, argv, opts, HELP, pos, 1) != 1 || !out) die("needs MODEL and -o FILE.h (see ae export-c --help)");
+    if (cli_parse(argc, argv, opts, HELP, pos, 1) != 1 || !out)
+        die("needs MODEL and -o FILE.h (see ae export-c --help)");
     if (int8 && !calib) die("--int8 needs --calibrate DATA: the rows its activations' ranges are taken from");
     if (calib && !int8) die("--calibrate is for --int8");
     const named outs[] = {{"-o", out}}, ins[] = {{"MODEL", pos[0]}, {"--calibrate", calib}};

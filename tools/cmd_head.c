@@ -49,7 +49,8 @@ int cmd_head(int argc, char **argv) {
         "  --freeze      train the head alone, the encoder unchanged (default: fine-tune it too)\n";
     const char *v[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *pos[3] = {NULL, NULL, NULL};
     int linear = 0, freeze = 0;
-    const cli_opt opts[] = { /* the values are read after parsing, in the order below */
+    const cli_opt opts[] = {
+        /* the values are read after parsing, in the order below */
         {.name = "-o", .alias = "--output", .kind = CLI_TEXT, .to = &v[0]},
         {.name = "--classes", .kind = CLI_TEXT, .to = &v[1]},
         {.name = "--epochs", .kind = CLI_TEXT, .to = &v[2]},
@@ -81,8 +82,10 @@ int cmd_head(int argc, char **argv) {
     data_opts.label_names = names;
     data_opts.label_names_cap = sizeof names;
     ae_data y, d = load_data_labels(pos[1], label_col ? &y : NULL);
-    if (label_col) pos[2] = data_opts.label;
-    else y = load_data(pos[2]);
+    if (label_col)
+        pos[2] = data_opts.label;
+    else
+        y = load_data(pos[2]);
     if (label_col && names[0]) say_class_names(names);
     need_width(pos[1], d.cols, ae_input_dim(m));
     if (y.rows != d.rows) die("%s has %zu rows but %s has %zu", pos[2], y.rows, pos[1], d.rows);
@@ -98,8 +101,10 @@ int cmd_head(int argc, char **argv) {
     double loss, acc;
     check(ae_head_evaluate(m, d.x, d.rows, y.x, &loss, &acc), "evaluate");
     save_model(m, out);
-    if (linear) report("head: %zu outputs, training MSE %.6g\n", outputs, loss);
-    else report("head: %zu classes, training loss %.6g, training accuracy %.4f\n", outputs, loss, acc);
+    if (linear)
+        report("head: %zu outputs, training MSE %.6g\n", outputs, loss);
+    else
+        report("head: %zu classes, training loss %.6g, training accuracy %.4f\n", outputs, loss, acc);
     fprintf(stderr, "wrote %s\n", out);
     ae_data_free(&y);
     ae_data_free(&d);
@@ -151,4 +156,3 @@ int cmd_predict(int argc, char **argv) {
     ae_free(m);
     return 0;
 }
-

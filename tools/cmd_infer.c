@@ -116,4 +116,3 @@ int cmd_sample(int argc, char **argv) {
     ae_free(m);
     return 0;
 }
-

@@ -31,18 +31,23 @@ int cmd_info(int argc, char **argv) {
     int fitted;
     check(ae_scaling_get(m, &sm, &fitted, NULL, NULL), "scaling");
     printf("scaling      %s%s\n", fitted ? SCALING_NAMES[sm] : SCALING_NAMES[c.scaling],
-           !fitted ? " (fitted by the first training)" : sm == AE_SCALE_NONE ? " (rows used as they are)"
-                                                                            : " (statistics of the training rows)");
+           !fitted               ? " (fitted by the first training)"
+           : sm == AE_SCALE_NONE ? " (rows used as they are)"
+                                 : " (statistics of the training rows)");
     if (ae_epochs_done(m) > 0) printf("checkpoint   %d epochs done\n", ae_epochs_done(m));
     float t;
     ae_threshold_method tm;
     double tp;
     if (ae_threshold_get(m, &t, &tm, &tp) == AE_OK) {
         printf("anomaly      threshold %.9g (", (double)t);
-        if (tm == AE_THRESHOLD_QUANTILE) printf("quantile %g of the calibration scores)\n", tp);
-        else if (tm == AE_THRESHOLD_CONTAMINATION) printf("contamination %g: flags that share of normal rows)\n", tp);
-        else if (tm == AE_THRESHOLD_MEAN_STD) printf("mean + %g std of the calibration scores)\n", tp);
-        else printf("set by hand)\n");
+        if (tm == AE_THRESHOLD_QUANTILE)
+            printf("quantile %g of the calibration scores)\n", tp);
+        else if (tm == AE_THRESHOLD_CONTAMINATION)
+            printf("contamination %g: flags that share of normal rows)\n", tp);
+        else if (tm == AE_THRESHOLD_MEAN_STD)
+            printf("mean + %g std of the calibration scores)\n", tp);
+        else
+            printf("set by hand)\n");
     }
     ae_head_kind hk;
     size_t ho;

@@ -86,8 +86,8 @@ static void read_input_shape(const char *opt, const char *v, void *to) {
     ae_config *c = to;
     unsigned long s[3];
     char tail;
-    if (sscanf(v, "%lux%lux%lu%c", &s[0], &s[1], &s[2], &tail) != 3 || !s[0] || !s[1] || !s[2] ||
-        s[0] > 4096 || s[1] > 65536 || s[2] > 65536)
+    if (sscanf(v, "%lux%lux%lu%c", &s[0], &s[1], &s[2], &tail) != 3 || !s[0] || !s[1] || !s[2] || s[0] > 4096 ||
+        s[1] > 65536 || s[2] > 65536)
         die("%s wants CxHxW, e.g. 1x28x28, not '%s'", opt, v);
     for (int i = 0; i < 3; i++) c->input_shape[i] = s[i];
 }
@@ -104,8 +104,10 @@ static void read_conv(const char *opt, const char *v, void *to) {
                 AE_MAX_CONV, v);
         c->conv[c->n_conv++] = (ae_conv_spec){ch, k, st};
         p += used;
-        if (*p == ',' && p[1]) p++;
-        else if (*p) die("%s: '%s' is not a list of C:K:S", opt, v);
+        if (*p == ',' && p[1])
+            p++;
+        else if (*p)
+            die("%s: '%s' is not a list of C:K:S", opt, v);
     }
     if (!c->n_conv) die("%s: an empty list", opt);
 }
@@ -171,12 +173,13 @@ static void resume_matches(const char *path, const ae_config *have, const ae_con
         snprintf(w + strlen(w), sizeof w - strlen(w), "%s%zu", i ? "," : "", want->hidden[i]);
     if (hidden_given && strcmp(h, w) != 0)
         die("--hidden %s differs from the checkpoint %s (hidden %s): a resumed run keeps its architecture; leave "
-            "--hidden out, or train afresh without --resume", w, path, *h ? h : "none");
+            "--hidden out, or train afresh without --resume",
+            w, path, *h ? h : "none");
     if (code_given && want->code_dim != have->code_dim)
         die("--code %zu differs from the checkpoint %s (code %zu): a resumed run keeps its architecture; leave "
-            "--code out, or train afresh without --resume", want->code_dim, path, have->code_dim);
+            "--code out, or train afresh without --resume",
+            want->code_dim, path, have->code_dim);
 }
-
 
 /* The options into t; --scale, --optimizer, --loss and --noise go through ints (an enum's
  * size is the compiler's) and are copied into t->c and t->o afterwards. */
@@ -190,7 +193,11 @@ static void parse_train(train_job *t, int argc, char **argv) {
         {.name = "--hidden", .kind = CLI_CALL, .to = c, .call = read_widths, .given = &t->hidden_given},
         {.name = "--code", .kind = CLI_SIZE, .to = &c->code_dim, .lo = 1, .hi = 1 << 24, .given = &t->code_given},
         {.name = "--scale", .kind = CLI_CHOICE, .to = &scaling, .names = SCALING_NAMES},
-        {.name = "--val-split", .kind = CLI_CALL, .to = &o->val_split, .call = read_val_split, .given = &t->split_given},
+        {.name = "--val-split",
+         .kind = CLI_CALL,
+         .to = &o->val_split,
+         .call = read_val_split,
+         .given = &t->split_given},
         {.name = "--contamination", .kind = CLI_CALL, .to = &t->contamination, .call = read_contamination},
         {.name = "--hidden-act", .kind = CLI_CALL, .to = &c->hidden_act, .call = read_activation},
         {.name = "--code-act", .kind = CLI_CALL, .to = &c->code_act, .call = read_activation},
@@ -216,7 +223,11 @@ static void parse_train(train_job *t, int argc, char **argv) {
         {.name = "--noise", .kind = CLI_CHOICE, .to = &noise, .names = NOISE_NAMES},
         {.name = "--noise-level", .kind = CLI_NUMBER, .to = &o->noise_level, .lo = 0, .hi = 1e6},
         {.name = "--dropout", .kind = CLI_NUMBER, .to = &o->dropout, .lo = 0, .hi = 1, .open = CLI_HI_OPEN},
-        {.name = "--sparsity-target", .kind = CLI_NUMBER, .to = &o->sparsity_target, .lo = 0, .hi = 1,
+        {.name = "--sparsity-target",
+         .kind = CLI_NUMBER,
+         .to = &o->sparsity_target,
+         .lo = 0,
+         .hi = 1,
          .open = CLI_LO_OPEN | CLI_HI_OPEN},
         {.name = "--sparsity-weight", .kind = CLI_NUMBER, .to = &o->sparsity_weight, .lo = 0, .hi = 1e6},
         {.name = "--kl-weight", .kind = CLI_NUMBER, .to = &o->kl_weight, .lo = 0, .hi = 1e6},
@@ -330,13 +341,17 @@ static void plan_threshold(train_job *t, size_t rows) {
     if (t->mpi) die("--contamination is not for --mpi: set the threshold afterwards with ae threshold");
     o->threshold = AE_THRESHOLD_CONTAMINATION;
     o->threshold_param = t->contamination;
-    if (!t->val && !t->split_given && rows > 20000) o->val_split = 0.2f;
-    else if (!t->val && !t->split_given) o->threshold_folds = KFOLDS;
+    if (!t->val && !t->split_given && rows > 20000)
+        o->val_split = 0.2f;
+    else if (!t->val && !t->split_given)
+        o->threshold_folds = KFOLDS;
     if (o->threshold_folds && rows < 2 * KFOLDS)
         die("--contamination needs at least %d rows to calibrate on, %s has %zu", 2 * KFOLDS, t->data, rows);
     if (o->threshold_folds)
-        fprintf(stderr, "threshold: after training, %d models on %d folds of the rows score the rows they did "
-                        "not learn\n", KFOLDS, KFOLDS);
+        fprintf(stderr,
+                "threshold: after training, %d models on %d folds of the rows score the rows they did "
+                "not learn\n",
+                KFOLDS, KFOLDS);
 }
 
 /* The rows trained on and held out, and the schedule from them. */
@@ -363,7 +378,8 @@ int cmd_train(int argc, char **argv) {
     if (t.o.noise == AE_NOISE_MASK && t.o.noise_level >= 1.0f)
         die("--noise-level wants a share in [0, 1) with --noise mask, not %g", (double)t.o.noise_level);
     check_train_outputs(&t);
-    if (t.memory_gib >= 0.0f) check(ae_set_memory_limit((size_t)((double)t.memory_gib * 1073741824.0)), "--memory-limit");
+    if (t.memory_gib >= 0.0f)
+        check(ae_set_memory_limit((size_t)((double)t.memory_gib * 1073741824.0)), "--memory-limit");
     if (t.mpi) {
 #ifdef AE_HAVE_MPI
         MPI_Init(NULL, NULL);
@@ -379,7 +395,8 @@ int cmd_train(int argc, char **argv) {
     plan_schedule(&t, d.rows);
     describe_training(&t, m);
     char tmp_history[64] = "";
-    progress p = {NULL, t.o.epochs, isatty(2), now(), now(), 0.0, t.o.batch_size < d.rows ? t.o.batch_size : d.rows, 0, 0};
+    progress p = {NULL, t.o.epochs, isatty(2), now(), now(), 0.0, t.o.batch_size < d.rows ? t.o.batch_size : d.rows,
+                  0,    0};
     open_history(&t, &p, tmp_history);
     const int epochs_before = ae_epochs_done(m);
     const int rc = run_training(&t, m, &d, &p);

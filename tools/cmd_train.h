@@ -12,11 +12,11 @@ typedef struct train_job {
     ae_train_opts o;
     int hidden_given, code_given, epochs_given, batch_given, split_given;
     double contamination; /* --contamination; 0: none */
-    float memory_gib;     /* --memory-limit, in GiB; -1: libae's default */
+    float memory_gib; /* --memory-limit, in GiB; -1: libae's default */
     const char *data, *out, *val, *history, *resume, *plot;
     int mpi;
-    int stream;           /* --stream: train from the file in blocks (ae_train_stream) */
-    size_t buffer_rows;   /* --buffer-rows; 0: libae's default */
+    int stream; /* --stream: train from the file in blocks (ae_train_stream) */
+    size_t buffer_rows; /* --buffer-rows; 0: libae's default */
     size_t train_rows, held; /* over all ranks: the rows trained on, the rows held out */
 } train_job;
 

@@ -5,15 +5,15 @@
 
 #include <stddef.h>
 
-int cmd_train(int argc, char **argv);       /* cmd_train.c */
-int cmd_rows(int argc, char **argv);        /* encode, decode, reconstruct, score: cmd_infer.c */
-int cmd_sample(int argc, char **argv);      /* cmd_infer.c */
-int cmd_threshold(int argc, char **argv);   /* cmd_anomaly.c */
-int cmd_flag(int argc, char **argv);        /* cmd_anomaly.c */
-int cmd_head(int argc, char **argv);        /* cmd_head.c */
-int cmd_predict(int argc, char **argv);     /* cmd_head.c */
-int cmd_info(int argc, char **argv);        /* cmd_info.c */
-int cmd_export_c(int argc, char **argv);    /* cmd_export.c */
+int cmd_train(int argc, char **argv); /* cmd_train.c */
+int cmd_rows(int argc, char **argv); /* encode, decode, reconstruct, score: cmd_infer.c */
+int cmd_sample(int argc, char **argv); /* cmd_infer.c */
+int cmd_threshold(int argc, char **argv); /* cmd_anomaly.c */
+int cmd_flag(int argc, char **argv); /* cmd_anomaly.c */
+int cmd_head(int argc, char **argv); /* cmd_head.c */
+int cmd_predict(int argc, char **argv); /* cmd_head.c */
+int cmd_info(int argc, char **argv); /* cmd_info.c */
+int cmd_export_c(int argc, char **argv); /* cmd_export.c */
 
 /* The words of the commands on a MODEL and rows (encode ... score, sample, info): each of
  * them takes every one of these options, whether it uses it or not. */

@@ -23,12 +23,15 @@ void plot_history(const char *history, const char *png, int have_val) {
         fprintf(stderr, "ae train: cannot start gnuplot: no %s\n", png);
         return;
     }
-    fprintf(g, "set terminal png size 800,500\nset output '%s'\nset datafile separator ','\n"
-               "set key autotitle columnhead\nset xlabel 'epoch'\nset ylabel 'loss'\nset grid\n"
-               "plot '%s' using 1:2 with linespoints title 'train'%s\n",
+    fprintf(g,
+            "set terminal png size 800,500\nset output '%s'\nset datafile separator ','\n"
+            "set key autotitle columnhead\nset xlabel 'epoch'\nset ylabel 'loss'\nset grid\n"
+            "plot '%s' using 1:2 with linespoints title 'train'%s\n",
             png, history, have_val ? ", '' using 1:6 with linespoints title 'validation'" : "");
-    if (pclose(g) != 0) fprintf(stderr, "ae train: gnuplot failed: no %s\n", png);
-    else fprintf(stderr, "wrote %s\n", png);
+    if (pclose(g) != 0)
+        fprintf(stderr, "ae train: gnuplot failed: no %s\n", png);
+    else
+        fprintf(stderr, "wrote %s\n", png);
 }
 
 /* The histogram of anomaly scores drawn by gnuplot: rows below the threshold and rows above
@@ -59,23 +62,26 @@ void plot_scores(const char *png, const float *scores, size_t n, float threshold
         fprintf(stderr, "ae %s: cannot start gnuplot: no %s\n", command_name, png);
         return;
     }
-    fprintf(g, "set terminal png size 800,500\nset output '%s'\nset style fill solid 0.6 border -1\n"
-               "set xlabel 'reconstruction error (score)%s'\nset ylabel 'rows'\nset grid\nw = %.9g\n%s\n",
+    fprintf(g,
+            "set terminal png size 800,500\nset output '%s'\nset style fill solid 0.6 border -1\n"
+            "set xlabel 'reconstruction error (score)%s'\nset ylabel 'rows'\nset grid\nw = %.9g\n%s\n",
             png, logx ? ", log scale" : "", width,
             logx ? "set logscale x\nset boxwidth 0.9 relative\nbin(x) = 10 ** (w * floor(log10(x) / w) + w / 2)"
                  : "bin(x) = w * floor(x / w) + w / 2");
     if (have_threshold)
-        fprintf(g, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lw 2 lc rgb 'black'\n"
-                   "set label 'threshold %.4g' at %.9g, graph 0.95 offset 1,0\n"
-                   "plot '%s' using (bin($1)):($2 == 0 ? 1 : 0) smooth frequency with boxes lc rgb '#4477aa' "
-                   "title 'normal', '' using (bin($1)):($2 == 1 ? 1 : 0) smooth frequency with boxes lc rgb "
-                   "'#cc3311' title 'flagged'\n",
+        fprintf(g,
+                "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lw 2 lc rgb 'black'\n"
+                "set label 'threshold %.4g' at %.9g, graph 0.95 offset 1,0\n"
+                "plot '%s' using (bin($1)):($2 == 0 ? 1 : 0) smooth frequency with boxes lc rgb '#4477aa' "
+                "title 'normal', '' using (bin($1)):($2 == 1 ? 1 : 0) smooth frequency with boxes lc rgb "
+                "'#cc3311' title 'flagged'\n",
                 (double)threshold, (double)threshold, (double)threshold, (double)threshold, data);
     else
         fprintf(g, "plot '%s' using (bin($1)):(1) smooth frequency with boxes lc rgb '#4477aa' title 'rows'\n", data);
     const int failed = pclose(g) != 0;
     unlink(data);
-    if (failed) fprintf(stderr, "ae %s: gnuplot failed: no %s\n", command_name, png);
-    else fprintf(stderr, "wrote %s\n", png);
+    if (failed)
+        fprintf(stderr, "ae %s: gnuplot failed: no %s\n", command_name, png);
+    else
+        fprintf(stderr, "wrote %s\n", png);
 }
-

@@ -6,8 +6,7 @@
 
 #define GAP 2 /* pixels of black between images */
 
-int png_grid_write(const char *path, const float *images, size_t grid_rows, size_t grid_cols, size_t h,
-                   size_t w) {
+int png_grid_write(const char *path, const float *images, size_t grid_rows, size_t grid_cols, size_t h, size_t w) {
     const size_t width = grid_cols * (w + GAP) + GAP, height = grid_rows * (h + GAP) + GAP;
     unsigned char *pix = calloc(width * height, 1);
     if (!pix) {

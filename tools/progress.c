@@ -67,8 +67,10 @@ static void show_plan(progress *p) {
     if (p->plan_shown || ae_plan_last(&info) != AE_OK) return;
     p->plan_shown = 1;
     ae_plan_describe(&info, line, sizeof line);
-    if (p->tty) tty_line("plan: %s", line), fputc('\n', stderr); /* cut to the terminal's width */
-    else fprintf(stderr, "plan: %s\n", line);
+    if (p->tty)
+        tty_line("plan: %s", line), fputc('\n', stderr); /* cut to the terminal's width */
+    else
+        fprintf(stderr, "plan: %s\n", line);
 }
 
 int on_epoch(const ae_epoch_stats *s, void *user) {
@@ -90,11 +92,11 @@ int on_epoch(const ae_epoch_stats *s, void *user) {
     if (!isnan(s->val_loss)) snprintf(val, sizeof val, "  val %.5f", s->val_loss);
     /* On a terminal this line replaces the progress bar. */
     if (p->tty)
-        tty_line("epoch %d/%d  loss %.5f%s  %.0f samples/s  %.1f s  %.0f s left", s->epoch, p->epochs, s->train_loss, val,
-                 (double)s->samples / s->seconds, s->seconds, left), fputc('\n', stderr);
+        tty_line("epoch %d/%d  loss %.5f%s  %.0f samples/s  %.1f s  %.0f s left", s->epoch, p->epochs, s->train_loss,
+                 val, (double)s->samples / s->seconds, s->seconds, left),
+            fputc('\n', stderr);
     else
         fprintf(stderr, "epoch %d/%d  loss %.5f%s  %.0f samples/s  %.1f s  %.0f s left\n", s->epoch, p->epochs,
                 s->train_loss, val, (double)s->samples / s->seconds, s->seconds, left);
     return 0;
 }
-

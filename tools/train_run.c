@@ -61,7 +61,8 @@ static int run_over_mpi(train_job *t, ae_model *m, const ae_data *d, progress *p
     p->batch_rows = t->o.batch_size < total ? t->o.batch_size : (size_t)total;
     if (leads())
         fprintf(stderr, "training on %llu rows of %zu over %d MPI ranks (OpenBLAS %s, %d threads per rank%s)\n", total,
-                d->cols, ranks, b->core, b->threads, b->fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
+                d->cols, ranks, b->core, b->threads,
+                b->fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
     ae_mpi_stats st;
     int rc = ae_train_mpi(m, d->x, d->rows, &t->o, MPI_COMM_WORLD, &st);
     if (leads() && st.allreduce_calls)
@@ -96,7 +97,8 @@ static void die_failed(const train_job *t, ae_model *m, int rc, int epochs_befor
     if (leads() && ae_epochs_done(m) > epochs_before) {
         int saved = ae_save(m, t->out);
         die("training stopped after epoch %d of %d: %s; %s %s", ae_epochs_done(m), t->o.epochs, why,
-            saved == AE_OK ? "the model of the epochs done is saved in" : "and the model could not be saved in", t->out);
+            saved == AE_OK ? "the model of the epochs done is saved in" : "and the model could not be saved in",
+            t->out);
     }
     die("training failed: %s", why);
 }
@@ -117,8 +119,12 @@ void finish_training(train_job *t, ae_model *m, int rc, int epochs_before, size_
         float th;
         if (t->contamination > 0.0 && ae_threshold_get(m, &th, NULL, NULL) == AE_OK)
             fprintf(stderr, "threshold %.9g: flags %g of the %zu %s rows\n", (double)th, t->contamination,
-                    t->val ? val_rows : t->held ? t->held : data_rows,
-                    t->val ? "validation" : t->held ? "held-out" : "out-of-fold");
+                    t->val    ? val_rows
+                    : t->held ? t->held
+                              : data_rows,
+                    t->val    ? "validation"
+                    : t->held ? "held-out"
+                              : "out-of-fold");
         save_model(m, t->out);
         fprintf(stderr, "saved %s%s\n", t->out,
                 rc == AE_EDIVERGED ? " (training diverged: the weights the diverged epoch began with)" : "");

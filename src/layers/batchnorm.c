@@ -30,7 +30,7 @@ static void bn_init(ae_layer *l, ae_rng *rng) {
     for (size_t j = 0; j < l->out; j++) {
         l->w[j] = 1.0f;
         l->b[j] = 0.0f;
-        l->stat[j] = 0.0f;          /* running mean */
+        l->stat[j] = 0.0f; /* running mean */
         l->stat[l->out + j] = 1.0f; /* running variance */
     }
 }

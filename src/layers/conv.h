@@ -19,11 +19,9 @@ AE_HIDDEN void ae_im2col(const ae_conv_geom *g, const float *img, float *cols);
 /* The adjoint: img [c x h x w] = 0, then every entry of cols added back where im2col took it. */
 AE_HIDDEN void ae_col2im(const ae_conv_geom *g, const float *cols, float *img);
 /* y[i, ch, :] += b[ch] over rows images of channels x pixels, then (with_act) act. */
-AE_HIDDEN void ae_conv_bias_act(const ae_layer *l, float *y, size_t rows, size_t channels, size_t pixels,
-                                int with_act);
+AE_HIDDEN void ae_conv_bias_act(const ae_layer *l, float *y, size_t rows, size_t channels, size_t pixels, int with_act);
 /* db[c0, c1) = the sums of dZ over rows images' pixels of each channel. */
-AE_HIDDEN void ae_conv_grad_bias(const ae_layer *l, const float *dz, size_t rows, size_t pixels, size_t c0,
-                                 size_t c1);
+AE_HIDDEN void ae_conv_grad_bias(const ae_layer *l, const float *dz, size_t rows, size_t pixels, size_t c0, size_t c1);
 /* Weights uniform in +-bound: He (sqrt(6 / fan_in), ReLU family) or Glorot (sqrt(6 / (fan_in
  * + fan_out))), as the layer's block ends, with PyTorch's fans for the weight's layout;
  * biases 0. */

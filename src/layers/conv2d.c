@@ -46,8 +46,8 @@ static void conv_forward(const ae_layer *l, const float *x, size_t rows, float *
 }
 
 /* Slice s: output channels [o0, o1) of dW and db, from the cols the forward pass left. */
-static void conv_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s,
-                             size_t slices, float *scratch) {
+static void conv_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
+                             float *scratch) {
     (void)x;
     const size_t K = kdim(l), P = pixels(l);
     size_t o0, o1;
@@ -65,8 +65,8 @@ static void conv_grad_params(const ae_layer *l, const float *x, const float *dz,
 
 static size_t conv_param_rows(const ae_layer *l) { return l->c_out; }
 
-static void conv_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx,
-                            size_t ld_dx, float *scratch) {
+static void conv_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx,
+                            float *scratch) {
     (void)x;
     const size_t K = kdim(l), P = pixels(l);
     const ae_conv_geom g = geom(l);

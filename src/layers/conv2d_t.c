@@ -51,8 +51,8 @@ static void convt_forward(const ae_layer *l, const float *x, size_t rows, float 
 }
 
 /* Slice s: input channels [i0, i1) of dW, output channels [o0, o1) of db. */
-static void convt_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s,
-                              size_t slices, float *scratch) {
+static void convt_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
+                              float *scratch) {
     const size_t K = kdim(l), P = pixels(l);
     const ae_conv_geom g = geom(l);
     size_t i0, i1, o0, o1;
@@ -71,8 +71,8 @@ static void convt_grad_params(const ae_layer *l, const float *x, const float *dz
 
 static size_t convt_param_rows(const ae_layer *l) { return l->c_in; }
 
-static void convt_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx,
-                             size_t ld_dx, float *scratch) {
+static void convt_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx,
+                             float *scratch) {
     (void)x;
     const size_t K = kdim(l), P = pixels(l);
     const ae_conv_geom g = geom(l);

@@ -95,8 +95,8 @@ static void dense_forward(const ae_layer *l, const float *x, size_t rows, float 
 }
 
 /* Slice s: rows of the stored dW and columns of db, no fewer than 16 each. */
-static void dense_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s,
-                              size_t slices, float *scratch) {
+static void dense_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
+                              float *scratch) {
     (void)scratch;
     size_t r0, r1, c0, c1;
     ae_split(ae_layer_dw_rows(l), (int)s, (int)slices, 16, &r0, &r1);
@@ -105,8 +105,8 @@ static void dense_grad_params(const ae_layer *l, const float *x, const float *dz
     ae_layer_grad_b(l, dz, rows, c0, c1);
 }
 
-static void dense_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx,
-                             size_t ld_dx, float *scratch) {
+static void dense_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx,
+                             float *scratch) {
     (void)x;
     (void)scratch;
     ae_layer_grad_x(l, dz, rows, dx, ld_dx);
