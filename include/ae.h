@@ -114,6 +114,12 @@ typedef enum {
 typedef struct ae_conv_spec {
     size_t channels, kernel, stride;
 } ae_conv_spec;
+/* The recurrent cell of a sequence autoencoder (ae_config.rnn). */
+typedef enum {
+    AE_RNN_NONE, /* not a sequence model */
+    AE_RNN_GRU, /* torch.nn.GRU's cell: gates r, z, n */
+    AE_RNN_LSTM /* torch.nn.LSTM's cell: gates i, f, g, o */
+} ae_rnn_cell;
 typedef struct ae_config {
     size_t input_dim; /* d */
     size_t n_hidden; /* encoder layers between input and code; decoder mirrors */
@@ -149,9 +155,27 @@ typedef struct ae_config {
     size_t input_shape[3];
     size_t n_conv; /* 0 .. AE_MAX_CONV */
     ae_conv_spec conv[AE_MAX_CONV];
+    /* A recurrent sequence autoencoder (rnn not AE_RNN_NONE): each input row is seq_len steps
+     * of seq_features values, step-major (value f of step t at t * seq_features + f, so
+     * input_dim must be seq_len x seq_features). The encoder is one recurrent layer of width
+     * hidden[0] (n_hidden must be 1) run over the steps from a zero state; its last hidden
+     * state goes through the dense code layer (code_act). The decoder feeds the code, repeated
+     * at every step, through a recurrent layer of the same width, then one dense layer shared
+     * by all steps (torch.nn.Linear on each step's hidden state) back to seq_features values
+     * with output_act. The cells are PyTorch's (torch.nn.GRU, torch.nn.LSTM: same gate order
+     * and equations); hidden_act is not used by them. Model file tensors of a recurrent layer:
+     * weight [G, in + width] = [weight_ih | weight_hh] (PyTorch's two matrices side by side,
+     * G = 3 width for a GRU, 4 width for an LSTM) and bias [2, G] = [bias_ih ; bias_hh].
+     * Dropout applies to the encoder's last state and to the decoder's states; a VAE's
+     * mu/logvar head is the dense code layer. Refused (AE_EINVAL, with the reason): n_hidden
+     * other than 1, input_dim not seq_len x seq_features, with conv layers, tied_weights or
+     * batch_norm; ae_pretrain_layerwise refuses a recurrent model. Default: AE_RNN_NONE,
+     * seq_len and seq_features 0. */
+    ae_rnn_cell rnn;
+    size_t seq_len, seq_features;
 } ae_config;
 /* input_dim 0 (must be set), no hidden layer, code_dim 0 (must be set), ReLU hidden, linear
- * code, sigmoid output, seed 42, automatic input scaling, no convolution. */
+ * code, sigmoid output, seed 42, automatic input scaling, no convolution, no recurrent cell. */
 AE_API ae_config ae_config_default(void);
 
 /* How an anomaly threshold is chosen from the scores of rows known to be normal. */
