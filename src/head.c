@@ -122,8 +122,10 @@ double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y
             ae_act_backward(d, w->act[l], rows * L.out, L.act); /* dZ_l = dA_l * act'(A_l) */
         }
         const float *in = l ? w->act[l - 1] : x;
+        float *dx = l ? w->delta[cur ^ 1] : NULL;
+        if (L.kind->input_first) L.kind->grad_input(&L, in, d, rows, dx, L.in, w->scratch[l]);
         L.kind->grad_params(&L, in, d, rows, 0, 1, w->scratch[l]);
-        if (l) L.kind->grad_input(&L, in, d, rows, w->delta[cur ^ 1], L.in, w->scratch[l]);
+        if (!L.kind->input_first && l) L.kind->grad_input(&L, in, d, rows, dx, L.in, w->scratch[l]);
         cur ^= 1;
     }
     return sum;

@@ -1,4 +1,6 @@
-/* io_conv: the conv keys of the model file's config (io_conv.h). */
+/* io_conv: the conv and recurrent keys of the model file's config (io_conv.h). */
+#include <string.h>
+
 #include "io_conv.h"
 
 int ae_conv_config_to_json(const ae_config *c, json_t *j) {
@@ -40,4 +42,27 @@ int ae_conv_config_from_json(json_t *shape, json_t *conv, ae_config *c) {
             return 0;
     }
     return 1;
+}
+
+int ae_rnn_config_to_json(const ae_config *c, json_t *j) {
+    if (c->rnn == AE_RNN_NONE) return 0;
+    json_t *seq = json_pack("[I, I]", (json_int_t)c->seq_len, (json_int_t)c->seq_features);
+    const int ok = seq && json_object_set_new(j, "rnn", json_string(c->rnn == AE_RNN_LSTM ? "lstm" : "gru")) == 0 &&
+                   json_object_set(j, "seq", seq) == 0;
+    json_decref(seq);
+    return ok ? 0 : -1;
+}
+
+int ae_rnn_config_from_json(json_t *rnn, json_t *seq, ae_config *c) {
+    if (!rnn && !seq) return 1;
+    if (!json_is_string(rnn) || !json_is_array(seq) || json_array_size(seq) != 2) return 0;
+    const char *cell = json_string_value(rnn);
+    if (strcmp(cell, "gru") == 0)
+        c->rnn = AE_RNN_GRU;
+    else if (strcmp(cell, "lstm") == 0)
+        c->rnn = AE_RNN_LSTM;
+    else
+        return 0;
+    return positive(json_array_get(seq, 0), (json_int_t)1 << 24, &c->seq_len) &&
+           positive(json_array_get(seq, 1), (json_int_t)1 << 24, &c->seq_features);
 }

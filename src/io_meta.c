@@ -93,7 +93,7 @@ static json_t *config_json(const ae_config *c) {
                           "variational", c->variational, "seed", seed);
     /* Written only when set, so that a model without it is the file it always was. */
     if (j && ((c->batch_norm && json_object_set_new(j, "batch_norm", json_integer(c->batch_norm)) != 0) ||
-              ae_conv_config_to_json(c, j) != 0)) {
+              ae_conv_config_to_json(c, j) != 0 || ae_rnn_config_to_json(c, j) != 0)) {
         json_decref(j);
         return NULL;
     }
@@ -250,16 +250,18 @@ static int config_from_json(const char *text, ae_config *c) {
         json_decref(j);
         return parse_failure();
     }
-    json_t *hidden = NULL, *shape = NULL, *conv = NULL;
+    json_t *hidden = NULL, *shape = NULL, *conv = NULL, *rnn = NULL, *seq = NULL;
     const char *ha, *ca, *oa, *seed;
     json_int_t din, nh, k;
     int tied, vae, bn = 0;
-    int ok = j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s?i, s?o, s?o !}", "input_dim",
-                              &din, "n_hidden", &nh, "hidden", &hidden, "code_dim", &k, "hidden_act", &ha, "code_act",
-                              &ca, "output_act", &oa, "tied_weights", &tied, "variational", &vae, "seed", &seed,
-                              "batch_norm", &bn, "input_shape", &shape, "conv", &conv) == 0;
+    int ok =
+        j && json_unpack(j, "{s:I, s:I, s:o, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s?i, s?o, s?o, s?o, s?o !}",
+                         "input_dim", &din, "n_hidden", &nh, "hidden", &hidden, "code_dim", &k, "hidden_act", &ha,
+                         "code_act", &ca, "output_act", &oa, "tied_weights", &tied, "variational", &vae, "seed", &seed,
+                         "batch_norm", &bn, "input_shape", &shape, "conv", &conv, "rnn", &rnn, "seq", &seq) == 0;
     *c = ae_config_default();
     ok = ok && ae_conv_config_from_json(shape, conv, c); /* conv layers, when the file has them */
+    ok = ok && ae_rnn_config_from_json(rnn, seq, c); /* a recurrent cell, likewise */
     ok = ok && din > 0 && k > 0 && nh >= 0 && nh <= AE_MAX_HIDDEN && json_is_array(hidden) &&
          json_array_size(hidden) == (size_t)nh;
     if (ok) {

@@ -32,6 +32,13 @@ typedef struct ae_layer {
      * c_in h_in w_in), coming out c_out x h_out x w_out; square kernel of odd size, stride,
      * padding kernel / 2. 0 for other kinds. */
     size_t c_in, h_in, w_in, c_out, h_out, w_out, kernel, stride;
+    /* gru, lstm (layers/rnn.h): `steps` steps of `step_in` floats each going in (a row is
+     * steps x step_in, step-major), a state of `width` floats; repeat 0 (the encoder): the
+     * last state comes out (out = width); repeat 1 (the decoder): the row is one step's input
+     * fed at every step (in = step_in) and every state comes out (out = steps x width).
+     * dense_step: the same dense layer [width x step_in] on each of `steps` steps. */
+    size_t steps, step_in, width;
+    int repeat;
 } ae_layer;
 
 struct ae_kind {
@@ -73,10 +80,15 @@ struct ae_kind {
     int fused_bias; /* 1: forward with_act 0 leaves the bias (per column) to the loss */
     /* Multiply-adds of its products for `rows` rows (the planner's cost model). */
     double (*gemm_mnk)(const ae_layer *l, size_t rows);
+    /* 1: grad_input runs first, for every row even where no dX is wanted (dx NULL), and leaves
+     * in the scratch what grad_params reads (a recurrent layer's backpropagation through time
+     * gives the gates' gradients of every step); grad_params runs once it has for all rows. */
+    int input_first;
 };
 
 /* The registry (layers/kinds.c). */
-AE_HIDDEN extern const ae_kind ae_kind_dense, ae_kind_batchnorm, ae_kind_conv2d, ae_kind_conv2d_t;
+AE_HIDDEN extern const ae_kind ae_kind_dense, ae_kind_batchnorm, ae_kind_conv2d, ae_kind_conv2d_t, ae_kind_gru,
+    ae_kind_lstm, ae_kind_dense_step;
 /* The kind named name, or NULL. */
 AE_HIDDEN const ae_kind *ae_kind_named(const char *name);
 /* The scratch floats of a call of layer l over rows rows (0 for a kind without scratch). */

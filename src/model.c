@@ -32,7 +32,8 @@ int ae_config_check(const ae_config *c) {
     if (c->variational && (c->code_act != AE_ACT_LINEAR || c->tied_weights)) return AE_EINVAL;
     if ((unsigned)c->scaling > (unsigned)AE_SCALE_ZSCORE)
         return ae_fail(AE_EINVAL, "scaling %d is not a mode (auto, none, minmax, zscore)", (int)c->scaling);
-    return ae_conv_config_check(c);
+    const int rc = ae_conv_config_check(c);
+    return rc != AE_OK ? rc : ae_rnn_config_check(c);
 }
 
 int ae_check_rows(const float *x, size_t n, size_t cols) {
@@ -86,6 +87,10 @@ static void build_layers(ae_model *m) {
     const size_t nh = c->n_hidden;
     m->n_layers = 0;
     m->max_width = 0;
+    if (c->rnn != AE_RNN_NONE) {
+        ae_rnn_build(m);
+        return;
+    }
     width[0] = c->n_conv ? ae_conv_add_encoder(m) : c->input_dim;
     for (size_t i = 0; i < nh; i++) width[i + 1] = c->hidden[i];
     width[nh + 1] = c->code_dim;

@@ -76,6 +76,10 @@ AE_HIDDEN void ae_model_widen(ae_model *m, const ae_layer *L);
 AE_HIDDEN int ae_conv_config_check(const ae_config *c);
 AE_HIDDEN size_t ae_conv_add_encoder(ae_model *m);
 AE_HIDDEN void ae_conv_add_decoder(ae_model *m);
+/* model_rnn.c: the config's recurrent layers checked (AE_OK, or AE_EINVAL with the reason);
+ * the whole sequence of a recurrent model built (rnn.h has its layers). */
+AE_HIDDEN int ae_rnn_config_check(const ae_config *c);
+AE_HIDDEN void ae_rnn_build(ae_model *m);
 /* The floats a model of this config stores (its tensors, no padding); 0 for a bad config. */
 AE_HIDDEN size_t ae_config_param_count(const ae_config *cfg);
 /* The floats of saved statistics (batch norm's running mean and variance) of this config. */

@@ -137,8 +137,9 @@ static void grad_x_chunk(pass_job *j, size_t l, size_t ch) {
     if (!mine) return;
     const float *dz = w->delta[cur] + a * lay->out;
     const float *in = (l == 0 ? pass_input(j) : l - 1 == head ? w->z : w->act[l - 1]) + a * lay->in;
-    if (l == 0) {
-        lay->kind->grad_input(lay, in, dz, mine, j->dx + a * m->cfg.input_dim, m->cfg.input_dim, scratch_at(j, l, a));
+    if (l == 0) { /* dx NULL: only a kind that runs its input gradient first (input_first) gets here */
+        float *dx = j->dx ? j->dx + a * m->cfg.input_dim : NULL;
+        lay->kind->grad_input(lay, in, dz, mine, dx, m->cfg.input_dim, scratch_at(j, l, a));
         return;
     }
     const size_t q = l - 1, width = m->layer[q].out;
@@ -175,7 +176,7 @@ static int pass_cols_covers(const ae_model *m, const ae_pass_cfg *c) {
     return !m->cfg.variational && !(c->train && c->dropout > 0.0f) && !(c->sparsity_weight > 0.0f);
 }
 
-enum { PH_ROWS_FORWARD, PH_GATHER, PH_COLS_FORWARD, PH_LOSS, PH_BACKWARD };
+enum { PH_ROWS_FORWARD, PH_GATHER, PH_COLS_FORWARD, PH_LOSS, PH_BACKWARD, PH_INPUT_FIRST };
 
 /* Batch rows of chunk ch gathered into w->batch. */
 static void gather_chunk(pass_job *j, size_t ch) {
@@ -239,6 +240,7 @@ static void pass_task(void *ctx, uint32_t task) {
     case PH_GATHER: gather_chunk(j, i); break;
     case PH_COLS_FORWARD: forward_cols(j, l, i); break;
     case PH_LOSS: loss_chunk(j, i); break;
+    case PH_INPUT_FIRST: grad_x_chunk(j, l, i); break;
     default: /* PH_BACKWARD */
         if (i < j->slices[l])
             grad_w_slice(j, l, i);
@@ -284,7 +286,12 @@ static void pass_layout(pass_job *j) {
     if (j->backward)
         for (size_t l = m->n_layers; l-- > 0;) {
             j->slices[l] = slices_of(m->layer[l].kind->param_rows(&m->layer[l]), j->chunks);
-            j->dx_tasks[l] = l == 0 && !j->dx ? 0 : j->by_cols ? slices_of(m->layer[l].in, j->chunks) : C;
+            if (m->layer[l].kind->input_first) { /* the row chunks' dX tasks, then the slices */
+                phase(j, &n, C, PH_INPUT_FIRST, l);
+                j->dx_tasks[l] = 0;
+            } else {
+                j->dx_tasks[l] = l == 0 && !j->dx ? 0 : j->by_cols ? slices_of(m->layer[l].in, j->chunks) : C;
+            }
             phase(j, &n, j->slices[l] + j->dx_tasks[l], PH_BACKWARD, l);
         }
 }
@@ -296,6 +303,11 @@ static void pass_alone(pass_job *j) {
     if (!j->backward) return;
     for (size_t l = j->m->n_layers; l-- > 0;) {
         j->slices[l] = 1;
+        if (j->m->layer[l].kind->input_first) {
+            grad_x_chunk(j, l, 0);
+            grad_w_slice(j, l, 0);
+            continue;
+        }
         grad_w_slice(j, l, 0);
         if (l > 0 || j->dx) grad_x_chunk(j, l, 0);
     }

@@ -75,6 +75,8 @@ int ae_pretrain_layerwise(ae_model *m, const float *x, size_t n, const ae_train_
     /* A stage is one dense layer pair; batch norm's blocks have no one-layer autoencoder. */
     if (m->cfg.batch_norm) return ae_fail(AE_EINVAL, "layer-wise pretraining is for models without batch_norm");
     if (m->cfg.n_conv) return ae_fail(AE_EINVAL, "layer-wise pretraining is for dense models: not with conv layers");
+    if (m->cfg.rnn != AE_RNN_NONE)
+        return ae_fail(AE_EINVAL, "layer-wise pretraining is for dense models: not with a recurrent cell");
     ae_train_opts defaults = ae_train_opts_default();
     const ae_train_opts *o = opts ? opts : &defaults;
     int rc = ae_train_opts_check(m, o);

@@ -25,6 +25,9 @@ int cmd_info(int argc, char **argv) {
             printf(" %zu:%zu:%zu", c.conv[i].channels, c.conv[i].kernel, c.conv[i].stride);
         printf(" (channels:kernel:stride), mirrored by transposed ones\n");
     }
+    if (c.rnn != AE_RNN_NONE)
+        printf("sequence     %zu steps x %zu values, %s cell of width %zu (encoder and decoder)\n", c.seq_len,
+               c.seq_features, c.rnn == AE_RNN_LSTM ? "lstm" : "gru", c.hidden[0]);
     if (c.batch_norm) printf("batch norm   after every hidden layer (running statistics saved)\n");
     printf("parameters   %zu\n", ae_param_count(m));
     ae_scaling sm;

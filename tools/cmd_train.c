@@ -24,6 +24,8 @@ static const char TRAIN_HELP[] =
     "conv:    --input-shape CxHxW (each row an image)  --conv C:K:S[,C:K:S...] (convolution layers:\n"
     "         channels, odd kernel, stride; mirrored by transposed ones), e.g. --input-shape 1x28x28\n"
     "         --conv 16:3:2,32:3:2 --code 64\n"
+    "seq:     --seq TxF (each row T steps of F values, step-major)  --rnn gru|lstm (the cell; --hidden W\n"
+    "         is its state's width, default 64), e.g. --seq 28x28 --rnn gru --hidden 128 --code 64\n"
     "scaling: --scale auto|none|minmax|zscore (auto: data already in the output's range is left\n"
     "         alone, else min-max for a sigmoid output, z-score for a linear one)\n"
     "train:   --epochs N, --batch N (default: batch min(128, rows / 8, at least 16), and epochs for\n"
@@ -92,6 +94,19 @@ static void read_input_shape(const char *opt, const char *v, void *to) {
     for (int i = 0; i < 3; i++) c->input_shape[i] = s[i];
 }
 
+/* --seq TxF: the steps and the values a step of each row holds (step-major). */
+static void read_seq(const char *opt, const char *v, void *to) {
+    ae_config *c = to;
+    unsigned long s[2];
+    char tail;
+    if (sscanf(v, "%lux%lu%c", &s[0], &s[1], &tail) != 2 || !s[0] || !s[1] || s[0] > 65536 || s[1] > (1UL << 24))
+        die("%s wants TxF (steps x values a step), e.g. 28x28, not '%s'", opt, v);
+    c->seq_len = s[0];
+    c->seq_features = s[1];
+}
+
+static const char *const RNN_NAMES[] = {"none", "gru", "lstm", NULL};
+
 /* --conv C:K:S[,C:K:S...]: convolution layers (output channels, odd kernel, stride), in order. */
 static void read_conv(const char *opt, const char *v, void *to) {
     ae_config *c = to;
@@ -138,6 +153,9 @@ static void default_widths(ae_config *c, size_t d, int hidden_given, int code_gi
     if (!code_given) c->code_dim = d / 4 < 1 ? 1 : d / 4 > 32 ? 32 : d / 4;
     if (!hidden_given && c->n_conv) { /* conv layers, then the code: no dense hidden layer */
         c->n_hidden = 0;
+    } else if (!hidden_given && c->rnn != AE_RNN_NONE) { /* the cell's state */
+        c->n_hidden = 1;
+        c->hidden[0] = 64;
     } else if (!hidden_given) {
         size_t h = d / 2 > 256 ? 256 : d / 2;
         c->n_hidden = 1;
@@ -186,7 +204,7 @@ static void resume_matches(const char *path, const ae_config *have, const ae_con
 static void parse_train(train_job *t, int argc, char **argv) {
     ae_config *c = &t->c;
     ae_train_opts *o = &t->o;
-    int scaling = c->scaling, optimizer = o->optimizer, loss = o->loss, noise = o->noise;
+    int scaling = c->scaling, optimizer = o->optimizer, loss = o->loss, noise = o->noise, rnn = c->rnn;
     /* the ranges ae_train accepts, refused here before any work, with the option's name */
     const cli_opt opts[] = {
         {.name = "-o", .alias = "--output", .kind = CLI_TEXT, .to = &t->out},
@@ -207,6 +225,8 @@ static void parse_train(train_job *t, int argc, char **argv) {
         {.name = "--batch-norm", .kind = CLI_SET, .to = &c->batch_norm},
         {.name = "--input-shape", .kind = CLI_CALL, .to = c, .call = read_input_shape},
         {.name = "--conv", .kind = CLI_CALL, .to = c, .call = read_conv},
+        {.name = "--seq", .kind = CLI_CALL, .to = c, .call = read_seq},
+        {.name = "--rnn", .kind = CLI_CHOICE, .to = &rnn, .names = RNN_NAMES},
         {.name = "--seed", .kind = CLI_CALL, .to = &c->seed, .call = read_seed},
         {.name = "--epochs", .kind = CLI_INT, .to = &o->epochs, .lo = 1, .hi = 1000000, .given = &t->epochs_given},
         {.name = "--batch", .kind = CLI_SIZE, .to = &o->batch_size, .lo = 1, .hi = 1 << 24, .given = &t->batch_given},
@@ -249,6 +269,7 @@ static void parse_train(train_job *t, int argc, char **argv) {
     };
     cli_parse(argc, argv, opts, TRAIN_HELP, &t->data, 1);
     c->scaling = (ae_scaling)scaling;
+    c->rnn = (ae_rnn_cell)rnn;
     o->optimizer = (ae_optimizer)optimizer;
     o->loss = (ae_loss)loss;
     o->noise = (ae_noise)noise;

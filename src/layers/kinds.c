@@ -4,10 +4,8 @@
 #include <string.h>
 
 static const ae_kind *const registry[] = {
-    &ae_kind_dense,
-    &ae_kind_batchnorm,
-    &ae_kind_conv2d,
-    &ae_kind_conv2d_t,
+    &ae_kind_dense, &ae_kind_batchnorm, &ae_kind_conv2d,     &ae_kind_conv2d_t,
+    &ae_kind_gru,   &ae_kind_lstm,      &ae_kind_dense_step,
 };
 
 const ae_kind *ae_kind_named(const char *name) {
