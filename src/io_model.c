@@ -251,13 +251,13 @@ static int load_from(source *src, ae_model **out) {
     if (rc == AE_OK) rc = ae_meta_read(L.root, &meta);
     if (rc == AE_OK) rc = build_model(&meta, &L);
     if (rc == AE_OK) rc = read_tensors(src, &meta, &L);
+    /* Any verdict reached after an allocation of jansson's failed (json_unpack's strict mode
+     * allocates too) is not to be trusted: report the allocation. */
+    if ((rc == AE_OK || rc == AE_EFORMAT) && ae_json_alloc_failed()) rc = ae_fail(AE_ENOMEM, "out of memory");
     if (rc == AE_OK) {
         *out = L.m;
         L.m = NULL;
     }
-    /* A verdict of "malformed" reached after jansson lost an allocation (json_unpack's strict
-     * mode allocates too) is not to be trusted: report the allocation. */
-    if (rc == AE_EFORMAT && ae_json_alloc_failed()) rc = AE_ENOMEM;
     if (rc == AE_EFORMAT && !*ae_last_error()) ae_fail(rc, "the header is not a libae model's");
     ae_free(L.m);
     ae_dealloc(L.data);

@@ -34,6 +34,8 @@ void *ae_calloc(size_t count, size_t size) {
 
 void ae_dealloc(void *p) { free(p); }
 
+int ae_alloc_injected(size_t bytes) { return g_hook && g_hook(bytes, g_hook_user); }
+
 void *ae_malloc(size_t bytes) {
     if (bytes == 0 || (g_hook && g_hook(bytes, g_hook_user))) return NULL;
     return malloc(bytes);

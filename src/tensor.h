@@ -45,6 +45,8 @@ AE_HIDDEN void *ae_realloc(void *p, size_t bytes);
 /* Test hook: called before every allocation; returning non-zero makes it fail. NULL: none. */
 typedef int (*ae_alloc_hook_fn)(size_t bytes, void *user);
 AE_HIDDEN void ae_set_alloc_hook(ae_alloc_hook_fn hook, void *user);
+/* 1 when the test hook makes this allocation fail (the allocators above then return NULL). */
+AE_HIDDEN int ae_alloc_injected(size_t bytes);
 
 /* a * b with overflow check; returns 0 on overflow. */
 AE_HIDDEN int ae_mul_ok(size_t a, size_t b, size_t *out);

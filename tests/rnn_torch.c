@@ -47,7 +47,8 @@ static int write_cell(const char *dir, ae_rnn_cell cell) {
     bad |= dump(dir, "loss", "", &loss, 1);
     bad |= dump(dir, "x", ".grad", dx, ROWS * D);
     for (size_t i = 0; i < n; i++)
-        bad |= dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), t[i].rows * (t[i].cols ? t[i].cols : 1));
+        bad |=
+            dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), t[i].rows * (t[i].cols ? t[i].cols : 1));
     bad |= ae_reconstruct(m, x, ROWS, rec) != AE_OK;
     bad |= dump(dir, "reconstruction", "", rec, ROWS * D);
     ae_work_free(&w);

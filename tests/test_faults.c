@@ -325,6 +325,54 @@ static void test_every_allocation_fails_cleanly(void **state) {
     assert_true(total > 40);
 }
 
+/* The layer kinds beyond dense: a conv model (1 x 3 x 4 images) and GRU and LSTM sequence
+ * models (4 steps of 3 values) through create, train, inference, save, load and checkpoints. */
+static void test_structured_models_fail_cleanly(void **state) {
+    (void)state;
+    test_fill(x, N * D, 9, 0, 1);
+    size_t total = 0;
+    for (int kind = 0; kind < 3; kind++) {
+        static const char *const names[3] = {"conv", "gru", "lstm"};
+        char what[48];
+        ae_config c = config(0);
+        if (kind == 0) {
+            c.input_shape[0] = 1;
+            c.input_shape[1] = 3;
+            c.input_shape[2] = 4;
+            c.n_conv = 1;
+            c.conv[0] = (ae_conv_spec){2, 3, 2};
+        } else {
+            c.rnn = kind == 1 ? AE_RNN_GRU : AE_RNN_LSTM;
+            c.seq_len = 4;
+            c.seq_features = 3;
+        }
+        snprintf(what, sizeof what, "create %s", names[kind]);
+        total += walk(what, NULL, op_create, &c, 0);
+        ae_model *m;
+        assert_int_equal(ae_create(&m, &c), AE_OK);
+        snprintf(what, sizeof what, "train %s", names[kind]);
+        total += walk(what, m, op_train, NULL, 1);
+        snprintf(what, sizeof what, "infer %s", names[kind]);
+        total += walk(what, m, op_infer, NULL, 1);
+        const char *p = path_of("s.safetensors"), *ck = path_of("sc.safetensors");
+        assert_int_equal(ae_save(m, p), AE_OK);
+        snprintf(what, sizeof what, "save %s", names[kind]);
+        total += walk(what, m, op_save, (void *)p, 1);
+        snprintf(what, sizeof what, "load %s", names[kind]);
+        total += walk(what, NULL, op_load, (void *)p, 0);
+        snprintf(what, sizeof what, "ckpt save %s", names[kind]);
+        total += walk(what, m, op_checkpoint_save, (void *)ck, 1);
+        snprintf(what, sizeof what, "ckpt load %s", names[kind]);
+        total += walk(what, NULL, op_load, (void *)ck, 0);
+        assert_int_equal(ae_head_create(m, AE_HEAD_SOFTMAX, 3), AE_OK);
+        snprintf(what, sizeof what, "fine-tune %s", names[kind]);
+        total += walk(what, m, op_head_finetune, NULL, 1);
+        ae_free(m);
+    }
+    printf("[ faults ] %zu allocation sites walked over conv and recurrent models\n", total);
+    assert_true(total > 60);
+}
+
 /* A disk that fills up after `limit` bytes of the file. */
 static size_t full_disk(size_t written, size_t n, void *user) {
     size_t limit = *(size_t *)user;
@@ -459,6 +507,7 @@ static void test_checkpoint_on_full_disk_keeps_the_run(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_fails_cleanly),
+        cmocka_unit_test(test_structured_models_fail_cleanly),
         cmocka_unit_test(test_interrupted_save_keeps_old_file),
         cmocka_unit_test(test_interrupted_csv_keeps_old_file),
         cmocka_unit_test(test_checkpoint_on_full_disk_keeps_the_run),
