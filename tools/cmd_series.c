@@ -101,17 +101,16 @@ void score_series(const model_args *a, const ae_model *m, const ae_data *d) {
     const ae_window_spec spec = {window_len(m, a->pos[0], a->pos[1], d->cols), a->stride, (ae_window_tail)a->tail};
     size_t count = 0;
     float *w = cut_series(d, a->pos[1], &spec, &count);
-    const size_t per = a->per_step ? spec.len : 1;
-    float *win_scores = malloc(count * sizeof(float)), *vals = a->per_step ? malloc(count * per * sizeof(float)) : NULL;
-    float *points = malloc(d->rows * 2 * sizeof(float)), *worst = malloc(d->rows * sizeof(float));
-    float *mean = malloc(d->rows * sizeof(float));
-    if (!win_scores || (a->per_step && !vals) || !points || !worst || !mean) die("out of memory");
+    /* one block: window scores [count], and for --per-step the errors per value and per step */
+    const size_t values = a->per_step ? count * spec.len * d->cols : 0, steps = a->per_step ? count * spec.len : 0;
+    if (values > SIZE_MAX / sizeof(float) / 2 - count - steps - 4 * d->rows) die("out of memory");
+    float *block = malloc((count + values + steps + 4 * d->rows) * sizeof(float));
+    if (!block) die("out of memory");
+    float *win_scores = block, *err = block + count, *vals = err + values, *points = vals + steps;
+    float *worst = points + 2 * d->rows, *mean = worst + d->rows;
     if (a->per_step) { /* errors per value, then per step (the mean over the step's features) */
-        float *err = malloc(count * spec.len * d->cols * sizeof(float));
-        if (!err) die("out of memory");
         check(ae_score_features(m, w, count, err), "score");
         check(ae_window_step_errors(err, count, spec.len, d->cols, vals), "score");
-        free(err);
         for (size_t i = 0; i < count; i++) {
             double s = 0.0;
             for (size_t t = 0; t < spec.len; t++) s += vals[i * spec.len + t];
@@ -139,9 +138,5 @@ void score_series(const model_args *a, const ae_model *m, const ae_data *d) {
             d->rows, count, spec.len, spec.stride, tail_words(spec.tail), a->per_step ? ", per-step errors" : "");
     if (uncovered) fprintf(stderr, "%zu points lie in no window: their scores are NaN\n", uncovered);
     free(w);
-    free(win_scores);
-    free(vals);
-    free(points);
-    free(worst);
-    free(mean);
+    free(block);
 }
