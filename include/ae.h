@@ -16,6 +16,8 @@
  * 13. ae_free(m); ae_data_free(&d);            release
  * Anomalies: ae_score_features (which inputs are off), ae_threshold_calibrate on normal rows,
  * then ae_flag (0/1 per row); the threshold is saved with the model.
+ * Time series: ae_windows_cut (a long series into overlapping windows, one a row), then
+ * ae_windows_to_points / ae_window_steps_to_points (window scores back to each time point).
  * Pretraining: ae_pretrain_layerwise (greedy, one layer at a time, then end to end).
  * Classifier on the code: ae_head_create, ae_head_train (encoder frozen or fine-tuned),
  * ae_head_predict / ae_head_classify / ae_head_evaluate; the head is saved with the model.
@@ -407,6 +409,52 @@ AE_API int ae_threshold_get(const ae_model *m, float *threshold, ae_threshold_me
 /* flags[i] = 1 when row i's score is above the model's threshold, else 0; AE_EINVAL without a
  * threshold. scores, when not NULL, receives ae_score's values [n]. */
 AE_API int ae_flag(const ae_model *m, const float *x, size_t n, unsigned char *flags, float *scores);
+
+/* ---- Time series: windows of a long series, and scores back per time point ----
+ * A series x [n x f] holds one time point a row (f channels). A window of len steps starting
+ * at point s is the row x[s .. s + len) flattened step-major: value j of step t at t * f + j,
+ * the row layout of a sequence model (ae_config.seq_len = len, seq_features = f) and of a
+ * dense model of input_dim len * f alike. Windows start at 0, stride, 2 stride, ... while they
+ * fit: k = (n - len) / stride + 1 of them. The tail, the points after the last of these
+ * windows' ends (when (n - len) is not a multiple of stride), is handled as spec.tail says:
+ *  - AE_TAIL_END (0, the default): one more window, [n - len, n), aligned to the series' end,
+ *    so that the last point is covered (it overlaps the window before it more than stride
+ *    says);
+ *  - AE_TAIL_DROP: no more window; the tail's points are covered by no window.
+ * A series shorter than one window (n < len) is refused (AE_EINVAL). With stride > len the
+ * points between windows are covered by none either. Every size and product is checked
+ * (AE_EINVAL with the reason in ae_last_error); nothing is allocated. */
+typedef enum { AE_TAIL_END = 0, AE_TAIL_DROP = 1 } ae_window_tail;
+typedef struct ae_window_spec {
+    size_t len; /* steps per window, >= 1 */
+    size_t stride; /* steps from one window's start to the next one's, >= 1 */
+    ae_window_tail tail;
+} ae_window_spec;
+/* *count = the windows a series of n points gives. */
+AE_API int ae_window_count(size_t n, const ae_window_spec *spec, size_t *count);
+/* starts[i] = the first point of window i, for the count windows of a series of n points
+ * (count must be ae_window_count's), strictly increasing. */
+AE_API int ae_window_starts(size_t n, const ae_window_spec *spec, size_t *starts, size_t count);
+/* Cuts x [n x f] into out [count x (len * f)], window i = x[starts[i] .. + len) step-major;
+ * count must be ae_window_count's. */
+AE_API int ae_windows_cut(const float *x, size_t n, size_t f, const ae_window_spec *spec, float *out, size_t count);
+/* Window scores back to time points: scores [count] (one per window, e.g. ae_score of the
+ * windows) -> worst [n], the maximum, and mean [n], the mean of the scores of the windows
+ * covering each point. A point no window covers (a dropped tail, a gap when stride > len)
+ * gets NaN in both: it was not scored. Either output may be NULL, not both. Scores must be
+ * finite (AE_ENONFINITE with the window's index). */
+AE_API int ae_windows_to_points(const float *scores, size_t count, size_t n, const ae_window_spec *spec, float *worst,
+                                float *mean);
+/* Per-step errors of windows: err [count x (len * f)] (ae_score_features of the windows) ->
+ * step_err [count x len], the MEAN over the step's f values, so that the mean of a window's
+ * len step errors is its ae_score (up to float rounding). */
+AE_API int ae_window_step_errors(const float *err, size_t count, size_t len, size_t f, float *step_err);
+/* Per-step errors back to time points: step_err [count x len] -> worst [n] and mean [n] over
+ * the windows covering each point, each window giving the error of the step that lies on the
+ * point (window i's step t lies on point starts[i] + t). Uncovered points, NULL outputs and
+ * non-finite values as ae_windows_to_points. */
+AE_API int ae_window_steps_to_points(const float *step_err, size_t count, size_t n, const ae_window_spec *spec,
+                                     float *worst, float *mean);
 
 /* ---- Greedy layer-wise pretraining ----
  * Trains a one-layer autoencoder per encoder layer: the first on x, each next one on the codes

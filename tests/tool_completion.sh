@@ -26,5 +26,9 @@ expect "a flag of train" --contamination ae train --cont
 expect "a flag of score" -o ae score -
 expect "a choice of --scale" minmax ae train --scale m
 expect "a choice of --optimizer" adamw ae train --optimizer ada
+expect "a subcommand" windows ae win
+expect "a flag of windows" --stride ae windows --str
+expect "a flag of score" --per-step ae score --per
+expect "a choice of --tail" drop ae windows --tail d
 [ "$(complete_words ae train --scale '' | wc -l)" -eq 4 ] || { echo "--scale has 4 choices"; fail=1; }
 exit $fail

@@ -1,7 +1,7 @@
 /* ae: the libae command line, git-style subcommands over the public API.
  *   ae train DATA -o MODEL [options]    ae encode MODEL DATA -o OUT    ae decode MODEL CODES -o OUT
  *   ae reconstruct MODEL DATA -o OUT    ae score MODEL DATA -o OUT     ae sample MODEL -n N -o OUT
- *   ae info MODEL
+ *   ae info MODEL    ae windows SERIES --len L -o OUT
  * DATA: IDX (.gz), .npy or CSV, told apart by content. OUT: .npy, else CSV.
  * This file: the usage and the dispatch to the commands (commands.h); cli_opts.c parses
  * their options, cli_io.c reads and writes for them. */
@@ -26,6 +26,7 @@ static const char HELP[] =
     "  sample       draws from a VAE:          ae sample MODEL -n N -o OUT [--png FILE]\n"
     "  info         what a model file holds:   ae info MODEL\n"
     "  export-c     the model as a C header:   ae export-c MODEL -o FILE.h --name NAME [--int8 --calibrate DATA]\n"
+    "  windows      a series cut into windows: ae windows SERIES --len L [--stride S] -o OUT\n"
     "DATA: IDX (.gz), .npy or CSV. OUT: .npy by extension, else CSV.\n"
     "CSV DATA, for every command that reads it:\n"
     "  --columns LIST  keep these columns (names or 1-based numbers and ranges: a,b,4-7), in order\n"
@@ -42,6 +43,7 @@ static const struct command {
     {"reconstruct", cmd_rows, 1},    {"score", cmd_rows, 1},  {"sample", cmd_sample, 0},
     {"threshold", cmd_threshold, 1}, {"flag", cmd_flag, 1},   {"head", cmd_head, 1},
     {"predict", cmd_predict, 1},     {"info", cmd_info, 0},   {"export-c", cmd_export_c, 1},
+    {"windows", cmd_windows, 1},
 };
 
 /* "-o -": data on standard output, so reports go to stderr from the start. */

@@ -14,16 +14,23 @@
 #endif
 
 model_args parse_model_args(int argc, char **argv, int want, const char *help) {
-    model_args a = {{NULL, NULL}, 0, NULL, NULL, NULL, NULL, 0};
+    model_args a = {.pos = {NULL, NULL}, .stride = 1, .tail = AE_TAIL_END};
+    int series_opt = 0; /* one of the series options was given: series mode */
     const cli_opt opts[] = {
         {.name = "-o", .alias = "--output", .kind = CLI_TEXT, .to = &a.out},
         {.name = "--png", .kind = CLI_TEXT, .to = &a.png},
         {.name = "--image-shape", .kind = CLI_TEXT, .to = &a.shape},
         {.name = "-n", .kind = CLI_SIZE, .to = &a.n, .lo = 1, .hi = 1000000},
         {.name = "--plot", .kind = CLI_TEXT, .to = &a.plot},
+        {.name = "--series", .kind = CLI_SET, .to = &a.series},
+        {.name = "--stride", .kind = CLI_SIZE, .to = &a.stride, .lo = 1, .hi = 1 << 30, .given = &series_opt},
+        {.name = "--tail", .kind = CLI_CHOICE, .to = &a.tail, .names = TAIL_NAMES, .given = &series_opt},
+        {.name = "--per-step", .kind = CLI_SET, .to = &a.per_step},
+        {.name = "--window-scores", .kind = CLI_TEXT, .to = &a.window_scores},
         {.name = NULL},
     };
     a.npos = cli_parse(argc, argv, opts, help, a.pos, 2);
+    a.series |= series_opt || a.per_step || a.window_scores;
     if (a.npos != want) die("wrong number of arguments (see ae %s --help)", command_name);
     return a;
 }
@@ -60,18 +67,36 @@ int cmd_rows(int argc, char **argv) {
                                "       reconstruct also: --png FILE [--image-shape HxW] (16 inputs over outputs)\n"
                                "       score also: --plot FILE.png (a histogram of the scores and the model's\n"
                                "       threshold, drawn by gnuplot when it is installed)\n"
+                               "       score also, DATA a series (one time point a row):\n"
+                               "         --series        cut DATA into windows of the model's length (its input\n"
+                               "                         width / DATA's columns; a sequence model's steps) and\n"
+                               "                         write per point the worst and the mean score of the\n"
+                               "                         windows covering it (2 columns; NaN where none does)\n"
+                               "         --stride S      steps between windows (default 1)\n"
+                               "         --tail end|drop a last window aligned to the series' end (default) or none\n"
+                               "         --per-step      each window gives a point its step's error (the mean over\n"
+                               "                         the step's columns) instead of the window's score\n"
+                               "         --window-scores FILE  also write each window's score\n"
+                               "       (--stride, --tail, --per-step and --window-scores imply --series)\n"
                                "  DATA - reads standard input; without -o (or with -o -) CSV goes to standard output\n";
     model_args a = parse_model_args(argc, argv, 2, HELP);
     /* the four differ only in the library call and the width of a row in and out */
     const int encode = !strcmp(command_name, "encode"), decode = !strcmp(command_name, "decode"),
               score = !strcmp(command_name, "score");
     if (a.plot && !score) die("--plot is for ae score and ae flag");
+    if (a.series && !score) die("--series, --stride, --tail, --per-step and --window-scores are for ae score");
     if (!a.out || !strcmp(a.out, "-")) a.out = "-", stdout_is_data = 1; /* no -o: standard output */
-    const named outs[] = {{"-o", a.out}, {"--png", a.png}, {"--plot", a.plot}};
+    const named outs[] = {{"-o", a.out}, {"--png", a.png}, {"--plot", a.plot}, {"--window-scores", a.window_scores}};
     const named ins[] = {{"MODEL", a.pos[0]}, {"DATA", a.pos[1]}};
-    check_outputs(outs, 3, ins, 2);
+    check_outputs(outs, 4, ins, 2);
     ae_model *m = load_model(a.pos[0]);
     ae_data d = load_data(a.pos[1]);
+    if (a.series) {
+        score_series(&a, m, &d);
+        ae_data_free(&d);
+        ae_free(m);
+        return 0;
+    }
     need_width(a.pos[1], d.cols, decode ? ae_code_dim(m) : ae_input_dim(m));
     size_t cols = encode ? ae_code_dim(m) : score ? 1 : ae_input_dim(m);
     float *y = malloc(d.rows * cols * sizeof(float));
