@@ -204,14 +204,12 @@ static int fit(ae_model **m, const run_opts *o, const float *train) {
     const ae_config cfg = o->dense ? dense_config(o->len, SERIES_CHANNELS) : series_config(o->len, SERIES_CHANNELS);
     int rc = ae_create(m, &cfg);
     if (rc != AE_OK) {
-        fprintf(stderr, "ae_create refused the %s config: %s (%s)%s\n", o->dense ? "dense" : "GRU", ae_strerror(rc),
-                ae_last_error(), o->dense ? "" : "\n  (this libae may have no recurrent layers yet: try --dense)");
+        fprintf(stderr, "ae_create refused the %s config: %s (%s)\n", o->dense ? "dense" : "GRU", ae_strerror(rc),
+                ae_last_error());
         return rc;
     }
-    if (!o->dense && ae_param_count(*m) != gru_params(&cfg)) { /* a libae that ignores cfg.rnn */
-        fprintf(stderr,
-                "ae_create built no GRU model from series_config(): %zu parameters, a GRU's would be %zu;\n"
-                "  this libae has no recurrent layers yet: try --dense\n",
+    if (!o->dense && ae_param_count(*m) != gru_params(&cfg)) { /* a libae older than its recurrent layers */
+        fprintf(stderr, "ae_create built no GRU model from series_config(): %zu parameters, a GRU's would be %zu\n",
                 ae_param_count(*m), gru_params(&cfg));
         return AE_EINVAL;
     }
