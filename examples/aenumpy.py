@@ -17,6 +17,11 @@ decoder.{i}.* from the code side; a VAE's code layer is encoder.mu.* and encoder
 tied model has no decoder weights (decoder i uses encoder (n_hidden - i)'s, transposed).
 With batch_norm, each hidden block is two layers (dense, then batch norm, whose weight and bias
 [out] are gamma and beta, with running_mean and running_var [out]), counted in the indices.
+A recurrent model (config "rnn": "gru" or "lstm", "seq": [steps, features]) is four layers:
+encoder.0 the cell over the steps (its last state), encoder.1 the dense code layer, decoder.0
+the cell fed the code at every step (every state), decoder.1 one dense layer on each step. A
+cell's weight is [G, in + H] = [weight_ih | weight_hh] and its bias [2, G] = [bias_ih ;
+bias_hh], torch.nn.GRU's (G = 3H: r, z, n) and torch.nn.LSTM's (G = 4H: i, f, g, o) layouts.
 Input scaling: scaling.offset and scaling.scale [input_dim] (with a "scaling" metadata key),
 when the model scales its rows: x' = (x - offset) / scale goes in, rows come out as
 y * scale + offset; codes are those of the scaled rows.
@@ -61,9 +66,45 @@ class Model:
         return ([("encoder", j, k, a) for j, (k, a) in enumerate(enc)] +
                 [("decoder", j, k, a) for j, (k, a) in enumerate(dec)])
 
+    def _cell(self, prefix, xs):
+        """A recurrent layer over xs [n, T, in] from a zero state: every state [n, T, H]."""
+        cell, sig = self.config["rnn"], ACTIVATIONS["sigmoid"]
+        w, b = self.tensors[prefix + ".weight"].astype(np.float64), self.tensors[prefix + ".bias"].astype(np.float64)
+        hw = w.shape[0] // (4 if cell == "lstm" else 3)
+        wi, wh = w[:, : w.shape[1] - hw], w[:, w.shape[1] - hw:]
+        h, c, out = np.zeros((xs.shape[0], hw)), np.zeros((xs.shape[0], hw)), []
+        for step in range(xs.shape[1]):
+            gi, gh = xs[:, step] @ wi.T + b[0], h @ wh.T + b[1]
+            if cell == "lstm":
+                a = gi + gh
+                c = sig(a[:, hw:2 * hw]) * c + sig(a[:, :hw]) * np.tanh(a[:, 2 * hw:3 * hw])
+                h = sig(a[:, 3 * hw:]) * np.tanh(c)
+            else:
+                r, z = sig(gi[:, :hw] + gh[:, :hw]), sig(gi[:, hw:2 * hw] + gh[:, hw:2 * hw])
+                n = np.tanh(gi[:, 2 * hw:] + r * gh[:, 2 * hw:])
+                h = (1.0 - z) * n + z * h
+            out.append(h)
+        return np.stack(out, 1)
+
+    def _rnn_layers(self):
+        """A recurrent model's four layers as functions of rows (see the module's comment)."""
+        c, t = self.config, self.tensors
+        steps, feats = c["seq"]
+        yield lambda a: self._cell("encoder.0", a.reshape(a.shape[0], steps, feats))[:, -1]
+        w, b = (t["encoder.mu.weight"], t["encoder.mu.bias"]) if c["variational"] else \
+            (t["encoder.1.weight"], t["encoder.1.bias"])
+        yield lambda a, f=ACTIVATIONS[c["code_act"]]: f(a @ w.astype(np.float64).T + b)
+        yield lambda a: self._cell("decoder.0", np.repeat(a[:, None, :], steps, 1)).reshape(a.shape[0], -1)
+        w, b = t["decoder.1.weight"].astype(np.float64), t["decoder.1.bias"]
+        hw = w.shape[1]
+        yield lambda a, f=ACTIVATIONS[c["output_act"]]: f(a.reshape(-1, hw) @ w.T + b).reshape(a.shape[0], -1)
+
     def _layers(self):
         """Each layer as a function of its input rows (float64), in order."""
         c, t = self.config, self.tensors
+        if c.get("rnn"):
+            yield from self._rnn_layers()
+            return
         seq = self._sequence()
         n_enc = sum(1 for s in seq if s[0] == "encoder")
         enc_dense = [j for s, j, k, _ in seq if s == "encoder" and k == "dense"]
@@ -87,6 +128,8 @@ class Model:
             yield lambda a, f=f, w=w.astype(np.float64), b=b: f(a @ w.T + b)
 
     def _n_enc(self):
+        if self.config.get("rnn"):
+            return 2
         return sum(1 for s in self._sequence() if s[0] == "encoder")
 
     def _run(self, x, layers):
