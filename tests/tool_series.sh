@@ -55,4 +55,13 @@ awk -F, 'NR == 1 { exit !($1 == $2 && $1 > 0) }' g.csv || no "point 0's per-step
 awk 'BEGIN { for (t = 0; t < 11; t++) print "0.1,0.2,0.3" }' >three.csv
 "$ae" score m.safetensors three.csv --series -o x.csv 2>err.txt; [ $? -eq 1 ] || no "3 columns into 8 does not exit 1"
 grep -q "do not divide" err.txt || no "3 columns into 8: $(cat err.txt)"
+# a GRU sequence model on the same windows (4 steps x 2): the window length is its seq_len, and
+# its window scores are ae score's of the same rows
+"$ae" train zw.csv --seq 4x2 --rnn gru --hidden 5 --code 2 --epochs 2 -o g.safetensors >/dev/null 2>&1 ||
+    no "train a GRU on windows failed"
+"$ae" score g.safetensors z.csv --stride 3 --window-scores gws.csv -o gp.csv 2>err.txt || no "GRU score --stride: $(cat err.txt)"
+"$ae" score g.safetensors zw.csv -o gdirect.csv 2>/dev/null || no "GRU score of the windows failed"
+cmp -s gws.csv gdirect.csv || no "the GRU's --window-scores differ from ae score of ae windows' rows"
+[ "$(wc -l <gp.csv)" -eq 11 ] || no "GRU score --stride wrote $(wc -l <gp.csv) points, want 11"
+"$ae" score g.safetensors three.csv --series -o x.csv 2>err.txt; [ $? -eq 1 ] || no "3 columns into a 4x2 GRU does not exit 1"
 exit $fail
