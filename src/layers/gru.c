@@ -92,6 +92,7 @@ static void gru_grad_input(const ae_layer *l, const float *x, const float *dz, s
                 for (size_t j = 0; j < g.H; j++) d[j] += dz[i * l->out + t * g.H + j];
             cell_back(g.H, row + g.gates + t * g.G, row + g.aux + t * g.H, row + g.hprev + t * g.H, d,
                       row + g.dgi + t * g.G, row + g.dgh + t * g.G, row + ae_rnn_dh_at(&g, t ? t - 1 : 1));
+            ae_rnn_sum_step(&g, row, t);
         }
         if (t) ae_rnn_back_state(&g, l, t, rows, scratch);
     }

@@ -98,6 +98,7 @@ static void lstm_grad_input(const ae_layer *l, const float *x, const float *dz, 
             const float *cp = t ? row + g.aux + (t - 1) * g.H : row + g.hprev; /* c_{-1} = 0 */
             cell_back(g.H, row + g.gates + t * g.G, cp, row + g.aux2 + t * g.H, d, d + 2 * g.H, row + g.dgi + t * g.G,
                       row + prev, row + prev + 2 * g.H);
+            ae_rnn_sum_step(&g, row, t);
         }
         if (t) ae_rnn_back_state(&g, l, t, rows, scratch);
     }

@@ -12,8 +12,9 @@
  *   aux   [T x H]  GRU: W_hn h_{t-1} + b_hn (read by n's gradient); LSTM: the cell c_t
  *   aux2  [T x H]  LSTM: tanh(c_t)
  *   hprev [T x H]  the state each step starts from (0 at step 0)
- *   gi    [G]      repeat: X . W_ih^T, the same every step; after backward, the gates'
- *                  input gradients summed over the steps (for dW_ih and dX)
+ *   gi    [G]      repeat: X . W_ih^T, the same every step
+ *   sums  [2G]     backward: dgi and dgh summed over the steps (for the biases' gradients,
+ *                  and a repeated layer's dW_ih and dX: its input is every step's)
  *   dgi   [T x G]  backward: dLoss / d(input part of the gates) each step; the forward pass
  *                  keeps the recurrent product W_hh h_{t-1} there until the cell has used it
  *   dgh   [T x G]  GRU: dLoss / d(recurrent part) (n's differs by the factor r); LSTM: dgi
@@ -28,7 +29,7 @@ typedef struct rnn_geom {
     size_t T, F, H, G, ldw; /* steps, floats a step takes in, state, gate rows, F + H */
     int repeat;
     size_t S; /* scratch floats of a row */
-    size_t xp, gates, aux, aux2, hprev, gi, dgi, dgh, dh; /* offsets in a row's block */
+    size_t xp, gates, aux, aux2, hprev, gi, sums, dgi, dgh, dh; /* offsets in a row's block */
 } rnn_geom;
 
 /* The geometry of l for a cell of `gates` gate blocks (3: GRU, 4: LSTM). */
@@ -77,6 +78,9 @@ static inline float *ae_rnn_h_dst(const rnn_geom *g, float *row, float *y_row, s
 AE_HIDDEN void ae_rnn_back_state(const rnn_geom *g, const ae_layer *l, size_t t, size_t rows, float *scratch);
 AE_HIDDEN void ae_rnn_back_input(const rnn_geom *g, const ae_layer *l, size_t rows, float *dx, size_t ld_dx,
                                  float *scratch);
+/* Backward, after step t's cell for one row block: adds dgi_t and dgh_t into the sums (the
+ * first step backward, T - 1, sets them). */
+AE_HIDDEN void ae_rnn_sum_step(const rnn_geom *g, float *row, size_t t);
 /* dW_ih, dW_hh, db_ih, db_hh for gate rows slice s of `slices`, from every row's dgi and dgh. */
 AE_HIDDEN void ae_rnn_grad_params(const rnn_geom *g, const ae_layer *l, const float *x, size_t rows, size_t s,
                                   size_t slices, const float *scratch);

@@ -30,6 +30,8 @@ rnn_geom ae_rnn_geom(const ae_layer *l, size_t gates) {
     o += TH;
     g.gi = o;
     o += g.G;
+    g.sums = o;
+    o += 2 * g.G;
     g.dgi = o;
     o += TG;
     g.dgh = gates == 4 ? g.dgi : o; /* an LSTM's gates take h_{t-1} and x_t alike */
@@ -104,17 +106,9 @@ void ae_rnn_back_state(const rnn_geom *g, const ae_layer *l, size_t t, size_t ro
 void ae_rnn_back_input(const rnn_geom *g, const ae_layer *l, size_t rows, float *dx, size_t ld_dx, float *scratch) {
     ae_mat Wih = {g->G, g->F, g->ldw, l->w};
     if (g->repeat) {
-        for (size_t i = 0; i < rows; i++) { /* gi = sum over t of dgi_t: the input is every step's */
-            float *row = scratch + i * g->S, *sum = row + g->gi;
-            memcpy(sum, row + g->dgi, g->G * sizeof(float));
-            for (size_t t = 1; t < g->T; t++) {
-                const float *d = row + g->dgi + t * g->G;
-                for (size_t j = 0; j < g->G; j++) sum[j] += d[j];
-            }
-        }
         if (!dx) return;
-        /* dX [rows x F] = gi [rows x G] . W_ih [G x F] */
-        ae_mat Gi = ae_rnn_view(g, scratch, g->gi, rows, g->G), dX = {rows, g->F, ld_dx, dx};
+        /* dX [rows x F] = (sum over t of dgi_t) [rows x G] . W_ih [G x F] */
+        ae_mat Gi = ae_rnn_view(g, scratch, g->sums, rows, g->G), dX = {rows, g->F, ld_dx, dx};
         ae_gemm(0, 0, 1.0f, &Gi, &Wih, 0.0f, &dX);
         return;
     }
@@ -126,20 +120,29 @@ void ae_rnn_back_input(const rnn_geom *g, const ae_layer *l, size_t rows, float 
     }
 }
 
-/* db[g0, g1) of both biases: sums over every row and step, rows in order, then steps. */
+AE_VECTOR_CLONES void ae_rnn_sum_step(const rnn_geom *g, float *row, size_t t) {
+    float *restrict si = row + g->sums, *restrict sh = si + g->G;
+    const float *restrict di = row + g->dgi + t * g->G, *restrict dh = row + g->dgh + t * g->G;
+    if (t + 1 == g->T) {
+        memcpy(si, di, g->G * sizeof(float));
+        memcpy(sh, dh, g->G * sizeof(float));
+        return;
+    }
+    for (size_t j = 0; j < g->G; j++) si[j] += di[j];
+    for (size_t j = 0; j < g->G; j++) sh[j] += dh[j];
+}
+
+/* db[g0, g1) of both biases: the rows' step sums, added in row order. */
 AE_VECTOR_CLONES static void grad_biases(const rnn_geom *g, const ae_layer *l, size_t rows, size_t g0, size_t g1,
                                          const float *scratch) {
-    float *dbi = l->db + g0, *dbh = l->db + g->G + g0;
+    float *restrict dbi = l->db + g0, *restrict dbh = l->db + g->G + g0;
     const size_t n = g1 - g0;
     memset(dbi, 0, n * sizeof(float));
     memset(dbh, 0, n * sizeof(float));
     for (size_t i = 0; i < rows; i++) {
-        const float *row = scratch + i * g->S;
-        for (size_t t = 0; t < g->T; t++) {
-            const float *di = row + g->dgi + t * g->G + g0, *dh = row + g->dgh + t * g->G + g0;
-            for (size_t j = 0; j < n; j++) dbi[j] += di[j];
-            for (size_t j = 0; j < n; j++) dbh[j] += dh[j];
-        }
+        const float *restrict si = scratch + i * g->S + g->sums + g0, *restrict sh = si + g->G;
+        for (size_t j = 0; j < n; j++) dbi[j] += si[j];
+        for (size_t j = 0; j < n; j++) dbh[j] += sh[j];
     }
 }
 
@@ -152,8 +155,8 @@ void ae_rnn_grad_params(const rnn_geom *g, const ae_layer *l, const float *x, si
     float *sc = (float *)scratch;
     ae_mat dWih = {n, g->F, g->ldw, l->dw + g0 * g->ldw}, dWhh = {n, g->H, g->ldw, l->dw + g0 * g->ldw + g->F};
     if (g->repeat) {
-        /* dW_ih[g0:g1] [n x F] = gi[:, g0:g1]^T [n x rows] . X [rows x F] (gi: dgi summed over t) */
-        ae_mat Gi = ae_rnn_view(g, sc, g->gi + g0, rows, n), X = ae_mat_view((float *)x, rows, g->F);
+        /* dW_ih[g0:g1] [n x F] = (sum over t of dgi_t)[:, g0:g1]^T [n x rows] . X [rows x F] */
+        ae_mat Gi = ae_rnn_view(g, sc, g->sums + g0, rows, n), X = ae_mat_view((float *)x, rows, g->F);
         ae_gemm(1, 0, 1.0f, &Gi, &X, 0.0f, &dWih);
     } else {
         for (size_t t = 0; t < g->T; t++) {
