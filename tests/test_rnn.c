@@ -379,6 +379,65 @@ static void test_head_through_rnn_encoder(void **state) {
     ae_free(m);
 }
 
+/* What else a user expects works on a recurrent model: denoising with dropout between the
+ * layers, a VAE, a checkpoint resumed bit for bit, an anomaly threshold that flags rows the
+ * model never saw. */
+static void test_everything_else(void **state) {
+    (void)state;
+    enum { N = 128, T = 8, F = 2 };
+    float *x = malloc(N * T * F * sizeof(float)), odd[4 * T * F];
+    assert_non_null(x);
+    for (size_t i = 0; i < N; i++)
+        for (size_t t = 0; t < T; t++)
+            for (size_t f = 0; f < F; f++)
+                x[(i * T + t) * F + f] = 0.5f + 0.4f * sinf(0.6f * (float)t + (float)i * 0.21f + 1.3f * (float)f);
+    test_fill(odd, 4 * T * F, 77, 0.0f, 1.0f); /* noise: not a smooth sequence */
+    for (int variant = 0; variant < 2; variant++) {
+        ae_config c = rnn_config(variant ? AE_RNN_LSTM : AE_RNN_GRU, T, F, 12, 3);
+        c.variational = !variant; /* a GRU VAE, a plain LSTM */
+        ae_model *a, *b;
+        assert_int_equal(ae_create(&a, &c), AE_OK);
+        assert_int_equal(ae_create(&b, &c), AE_OK);
+        ae_train_opts o = ae_train_opts_default();
+        o.batch_size = 32;
+        o.learning_rate = 1e-2f;
+        o.noise = AE_NOISE_GAUSSIAN;
+        o.noise_level = 0.05f;
+        o.dropout = 0.1f;
+        o.kl_weight = 0.01f; /* a VAE's: the KL term would otherwise win at this size */
+        o.epochs = 20;
+        const double before = mean_score(a, x, N);
+        assert_int_equal(ae_train(a, x, N, &o), AE_OK);
+        const double after = mean_score(a, x, N);
+        assert_true(after < 0.5 * before);
+        /* the same 20 epochs as 10, a checkpoint, and 10 more resumed: the same bits */
+        const char *p = "test_rnn_resume.safetensors";
+        o.epochs = 10;
+        assert_int_equal(ae_train(b, x, N, &o), AE_OK);
+        assert_int_equal(ae_checkpoint_save(b, p), AE_OK);
+        ae_free(b);
+        assert_int_equal(ae_checkpoint_load(&b, p), AE_OK);
+        o.epochs = 20;
+        o.resume = 1;
+        assert_int_equal(ae_train(b, x, N, &o), AE_OK);
+        assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+        remove(p);
+        /* the plain model: a threshold on the training rows flags all four noise rows, few
+         * training rows */
+        assert_int_equal(ae_threshold_calibrate(a, x, N, AE_THRESHOLD_QUANTILE, 0.99, NULL), AE_OK);
+        unsigned char flags[N];
+        assert_int_equal(ae_flag(a, odd, 4, flags, NULL), AE_OK);
+        for (size_t i = 0; !c.variational && i < 4; i++) assert_int_equal(flags[i], 1);
+        assert_int_equal(ae_flag(a, x, N, flags, NULL), AE_OK);
+        size_t flagged = 0;
+        for (size_t i = 0; i < N; i++) flagged += flags[i];
+        assert_true(flagged <= 3);
+        ae_free(a);
+        ae_free(b);
+    }
+    free(x);
+}
+
 /* ae_create refuses c, and ae_last_error holds why. */
 static void refused(ae_config c, const char *why) {
     ae_model *m = NULL;
@@ -441,6 +500,7 @@ int main(void) {
         cmocka_unit_test(test_threaded_training),
         cmocka_unit_test(test_training_learns),
         cmocka_unit_test(test_head_through_rnn_encoder),
+        cmocka_unit_test(test_everything_else),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
