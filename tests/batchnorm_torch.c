@@ -7,18 +7,10 @@
 
 #include "io_file.h"
 #include "test_util.h"
+#include "torch_dump.h"
 #include "train.h"
 
 enum { ROWS = 16, D = 10 };
-
-static int dump(const char *dir, const char *name, const char *suffix, const float *p, size_t n) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s%s.bin", dir, name, suffix);
-    FILE *f = fopen(path, "wb");
-    if (!f) return 1;
-    const size_t w = fwrite(p, sizeof(float), n, f);
-    return fclose(f) != 0 || w != n;
-}
 
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
@@ -51,9 +43,9 @@ int main(int argc, char **argv) {
     if (fclose(f) != 0) return 1;
     ae_tensor_ref t[AE_MAX_TENSORS];
     size_t n = ae_model_tensors(m, t, 0);
-    int bad = dump(dir, "x", "", x, ROWS * D);
+    int bad = torch_dump(dir, "x", "", x, ROWS * D);
     for (size_t i = 0; i < n; i++)
-        bad |= dump(dir, t[i].name, ".init", t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
+        bad |= torch_dump(dir, t[i].name, ".init", t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
     ae_pass_cfg pc;
     memset(&pc, 0, sizeof pc);
     pc.loss = AE_LOSS_MSE;
@@ -61,16 +53,16 @@ int main(int argc, char **argv) {
     ae_work w;
     if (ae_work_init(&w, m, ROWS, &pc) != AE_OK) return 1;
     const float loss = (float)ae_pass(m, &w, x, x, ROWS, &pc, 1, NULL, NULL);
-    bad |= dump(dir, "loss", "", &loss, 1);
+    bad |= torch_dump(dir, "loss", "", &loss, 1);
     for (size_t i = 0; i < n; i++) {
         const size_t count = t[i].rows * (t[i].cols ? t[i].cols : 1);
         if (strstr(t[i].name, "running_"))
-            bad |= dump(dir, t[i].name, ".after", t[i].data, count);
+            bad |= torch_dump(dir, t[i].name, ".after", t[i].data, count);
         else
-            bad |= dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), count);
+            bad |= torch_dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), count);
     }
     if (ae_reconstruct(m, x, ROWS, rec) != AE_OK) return 1;
-    bad |= dump(dir, "reconstruction", "", rec, ROWS * D);
+    bad |= torch_dump(dir, "reconstruction", "", rec, ROWS * D);
     ae_work_free(&w);
     ae_free(m);
     return bad;

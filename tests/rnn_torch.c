@@ -6,18 +6,10 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "torch_dump.h"
 #include "train.h"
 
 enum { ROWS = 7, T = 6, F = 3, H = 5, K = 4, D = T * F };
-
-static int dump(const char *dir, const char *name, const char *suffix, const float *p, size_t n) {
-    char path[1024];
-    if (snprintf(path, sizeof path, "%s/%s%s.bin", dir, name, suffix) >= (int)sizeof path) return 1;
-    FILE *f = fopen(path, "wb");
-    if (!f) return 1;
-    const size_t w = fwrite(p, sizeof(float), n, f);
-    return (fclose(f) != 0) | (w != n);
-}
 
 static int write_cell(const char *dir, ae_rnn_cell cell) {
     ae_config c = ae_config_default();
@@ -35,8 +27,9 @@ static int write_cell(const char *dir, ae_rnn_cell cell) {
     test_fill(x, ROWS * D, 32, 0.0f, 1.0f);
     ae_tensor_ref t[AE_MAX_TENSORS];
     const size_t n = ae_model_tensors(m, t, 0);
-    int bad = dump(dir, "x", "", x, ROWS * D);
-    for (size_t i = 0; i < n; i++) bad |= dump(dir, t[i].name, "", t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
+    int bad = torch_dump(dir, "x", "", x, ROWS * D);
+    for (size_t i = 0; i < n; i++)
+        bad |= torch_dump(dir, t[i].name, "", t[i].data, t[i].rows * (t[i].cols ? t[i].cols : 1));
     ae_pass_cfg pc;
     memset(&pc, 0, sizeof pc);
     pc.loss = AE_LOSS_MSE;
@@ -44,13 +37,13 @@ static int write_cell(const char *dir, ae_rnn_cell cell) {
     ae_work w;
     if (ae_work_init(&w, m, ROWS, &pc) != AE_OK) return 1;
     const float loss = (float)ae_pass(m, &w, x, x, ROWS, &pc, 1, dx, NULL);
-    bad |= dump(dir, "loss", "", &loss, 1);
-    bad |= dump(dir, "x", ".grad", dx, ROWS * D);
+    bad |= torch_dump(dir, "loss", "", &loss, 1);
+    bad |= torch_dump(dir, "x", ".grad", dx, ROWS * D);
     for (size_t i = 0; i < n; i++)
-        bad |=
-            dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), t[i].rows * (t[i].cols ? t[i].cols : 1));
+        bad |= torch_dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params),
+                          t[i].rows * (t[i].cols ? t[i].cols : 1));
     bad |= ae_reconstruct(m, x, ROWS, rec) != AE_OK;
-    bad |= dump(dir, "reconstruction", "", rec, ROWS * D);
+    bad |= torch_dump(dir, "reconstruction", "", rec, ROWS * D);
     ae_work_free(&w);
     ae_free(m);
     return bad;

@@ -168,67 +168,17 @@ static void test_forward_against_naive_loops(void **state) {
             }
 }
 
-/* Every trained tensor and the input against central differences of the training pass's loss. */
-static void check_gradients(ae_config c, ae_pass_cfg pc) {
-    enum { ROWS = 3 };
-    ae_model *m;
-    assert_int_equal(ae_create(&m, &c), AE_OK);
-    test_fill(m->params, m->n_params, 41, -0.4f, 0.4f);
-    const size_t d = c.input_dim;
-    float *x = malloc(ROWS * d * sizeof(float)), *dx = calloc(ROWS * d, sizeof(float));
-    float *target = malloc(ROWS * d * sizeof(float)), *grads = malloc(m->n_params * sizeof(float));
-    assert_true(x && dx && target && grads);
-    test_fill(x, ROWS * d, 42, 0.05f, 0.95f);
-    memcpy(target, x, ROWS * d * sizeof(float));
-    ae_work w;
-    assert_int_equal(ae_work_init(&w, m, ROWS, &pc), AE_OK);
-    ae_pass(m, &w, x, target, ROWS, &pc, 1, dx, NULL);
-    memcpy(grads, m->grads, m->n_params * sizeof(float));
-    const float h = 1e-3f;
-    size_t checked = 0;
-    for (size_t l = 0; l < m->n_layers; l++) {
-        const ae_layer *L = &m->layer[l];
-        float *ps[2] = {L->w, L->b};
-        for (int t = 0; t < 2; t++)
-            for (size_t i = 0; i < ae_layer_tensor_floats(L, t); i++, checked++) {
-                float *p = ps[t] + i, keep = *p;
-                *p = keep + h;
-                double up = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
-                *p = keep - h;
-                double down = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
-                *p = keep;
-                assert_close(grads[p - m->params], (up - down) / (2.0 * h), 3e-4, 3e-2);
-            }
-    }
-    assert_int_equal(checked, ae_param_count(m));
-    for (size_t i = 0; i < ROWS * d; i++) { /* the input path (the target held fixed) */
-        float keep = x[i];
-        x[i] = keep + h;
-        double up = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
-        x[i] = keep - h;
-        double down = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
-        x[i] = keep;
-        assert_close(dx[i], (up - down) / (2.0 * h), 3e-4, 3e-2);
-    }
-    free(x);
-    free(dx);
-    free(target);
-    free(grads);
-    ae_work_free(&w);
-    ae_free(m);
-}
-
 static void test_gradients(void **state) {
     (void)state;
     const size_t a[2][3] = {{3, 3, 2}, {4, 1, 1}}, b[2][3] = {{2, 5, 1}, {3, 3, 2}};
     ae_config c = conv_config(2, 5, 7, 2, a, 6, 3); /* odd sides, stride 2 then kernel 1 */
     c.hidden_act = AE_ACT_TANH;
-    check_gradients(c, train_cfg(AE_LOSS_MSE));
-    check_gradients(c, train_cfg(AE_LOSS_BCE));
+    test_model_gradients(c, train_cfg(AE_LOSS_MSE), 0.4f);
+    test_model_gradients(c, train_cfg(AE_LOSS_BCE), 0.4f);
     ae_config d = conv_config(3, 6, 5, 2, b, 0, 4); /* kernel 5, no dense hidden layer */
     d.hidden_act = AE_ACT_SIGMOID;
     d.output_act = AE_ACT_TANH;
-    check_gradients(d, train_cfg(AE_LOSS_MSE));
+    test_model_gradients(d, train_cfg(AE_LOSS_MSE), 0.4f);
 }
 
 /* Saved and loaded: the same bits, the same reconstructions, 4-D weights in the header, and
@@ -305,35 +255,11 @@ static void test_chunked_pass_bits(void **state) {
     ae_free(m);
 }
 
-static ae_model *train_threads(int threads) {
-    const size_t spec[2][3] = {{6, 3, 2}, {8, 3, 2}};
-    ae_config c = conv_config(1, 12, 12, 2, spec, 0, 8);
-    ae_model *m;
-    assert_int_equal(ae_create(&m, &c), AE_OK);
-    float *x = malloc(256 * 144 * sizeof(float));
-    assert_non_null(x);
-    test_fill(x, 256 * 144, 11, 0.0f, 1.0f);
-    ae_train_opts o = ae_train_opts_default();
-    o.epochs = 2;
-    o.batch_size = 64;
-    assert_int_equal(ae_set_threads(threads), AE_OK);
-    assert_int_equal(ae_set_plan(threads > 1 ? AE_PLAN_ROWS : AE_PLAN_AUTO), AE_OK);
-    assert_int_equal(ae_train(m, x, 256, &o), AE_OK);
-    assert_int_equal(ae_set_plan(AE_PLAN_AUTO), AE_OK);
-    assert_int_equal(ae_set_threads(1), AE_OK);
-    free(x);
-    return m;
-}
-
 /* Threaded training: the same bits for the same thread count, close to one thread's. */
 static void test_threaded_training(void **state) {
     (void)state;
-    ae_model *a = train_threads(1), *b = train_threads(2), *b2 = train_threads(2);
-    assert_memory_equal(b->params, b2->params, b->n_params * sizeof(float));
-    for (size_t i = 0; i < a->n_params; i++) assert_close(b->params[i], a->params[i], 2e-4, 1e-3);
-    ae_free(a);
-    ae_free(b);
-    ae_free(b2);
+    const size_t spec[2][3] = {{6, 3, 2}, {8, 3, 2}};
+    test_threads_reproducible(conv_config(1, 12, 12, 2, spec, 0, 8));
 }
 
 /* A classifier head fine-tunes a conv encoder (through its scratch) and learns. */

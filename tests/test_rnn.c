@@ -152,65 +152,15 @@ static void test_model_against_naive_loop(void **state) {
     }
 }
 
-/* Every trained tensor and the input against central differences of the training pass's loss. */
-static void check_gradients(ae_config c, ae_pass_cfg pc) {
-    enum { ROWS = 3 };
-    ae_model *m;
-    assert_int_equal(ae_create(&m, &c), AE_OK);
-    test_fill(m->params, m->n_params, 41, -0.5f, 0.5f);
-    const size_t d = c.input_dim;
-    float *x = malloc(ROWS * d * sizeof(float)), *dx = calloc(ROWS * d, sizeof(float));
-    float *target = malloc(ROWS * d * sizeof(float)), *grads = malloc(m->n_params * sizeof(float));
-    assert_true(x && dx && target && grads);
-    test_fill(x, ROWS * d, 42, 0.05f, 0.95f);
-    memcpy(target, x, ROWS * d * sizeof(float));
-    ae_work w;
-    assert_int_equal(ae_work_init(&w, m, ROWS, &pc), AE_OK);
-    ae_pass(m, &w, x, target, ROWS, &pc, 1, dx, NULL);
-    memcpy(grads, m->grads, m->n_params * sizeof(float));
-    const float h = 1e-3f;
-    size_t checked = 0;
-    for (size_t l = 0; l < m->n_layers; l++) {
-        const ae_layer *L = &m->layer[l];
-        float *ps[2] = {L->w, L->b};
-        for (int t = 0; t < 2; t++)
-            for (size_t i = 0; i < ae_layer_tensor_floats(L, t); i++, checked++) {
-                float *p = ps[t] + i, keep = *p;
-                *p = keep + h;
-                double up = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
-                *p = keep - h;
-                double down = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
-                *p = keep;
-                assert_close(grads[p - m->params], (up - down) / (2.0 * h), 3e-4, 3e-2);
-            }
-    }
-    assert_int_equal(checked, ae_param_count(m));
-    for (size_t i = 0; i < ROWS * d; i++) { /* the input path (the target held fixed) */
-        float keep = x[i];
-        x[i] = keep + h;
-        double up = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
-        x[i] = keep - h;
-        double down = ae_pass(m, &w, x, target, ROWS, &pc, 0, NULL, NULL);
-        x[i] = keep;
-        assert_close(dx[i], (up - down) / (2.0 * h), 3e-4, 3e-2);
-    }
-    free(x);
-    free(dx);
-    free(target);
-    free(grads);
-    ae_work_free(&w);
-    ae_free(m);
-}
-
 static void test_gradients(void **state) {
     (void)state;
     for (int lstm = 0; lstm < 2; lstm++) {
         const ae_rnn_cell cell = lstm ? AE_RNN_LSTM : AE_RNN_GRU;
-        check_gradients(rnn_config(cell, 5, 3, 4, 2), test_train_cfg(AE_LOSS_MSE, AE_NOISE_NONE));
-        check_gradients(rnn_config(cell, 3, 2, 5, 3), test_train_cfg(AE_LOSS_BCE, AE_NOISE_NONE));
+        test_model_gradients(rnn_config(cell, 5, 3, 4, 2), test_train_cfg(AE_LOSS_MSE, AE_NOISE_NONE), 0.5f);
+        test_model_gradients(rnn_config(cell, 3, 2, 5, 3), test_train_cfg(AE_LOSS_BCE, AE_NOISE_NONE), 0.5f);
         ae_config one = rnn_config(cell, 1, 4, 3, 2); /* a single step: no recurrent product */
         one.output_act = AE_ACT_TANH;
-        check_gradients(one, test_train_cfg(AE_LOSS_MSE, AE_NOISE_NONE));
+        test_model_gradients(one, test_train_cfg(AE_LOSS_MSE, AE_NOISE_NONE), 0.5f);
     }
 }
 
@@ -285,37 +235,11 @@ static void test_chunked_pass_bits(void **state) {
     }
 }
 
-static ae_model *train_threads(ae_rnn_cell cell, int threads) {
-    ae_config c = rnn_config(cell, 8, 4, 24, 6);
-    ae_model *m;
-    assert_int_equal(ae_create(&m, &c), AE_OK);
-    float *x = malloc(256 * 32 * sizeof(float));
-    assert_non_null(x);
-    test_fill(x, 256 * 32, 11, 0.0f, 1.0f);
-    ae_train_opts o = ae_train_opts_default();
-    o.epochs = 2;
-    o.batch_size = 64;
-    assert_int_equal(ae_set_threads(threads), AE_OK);
-    assert_int_equal(ae_set_plan(threads > 1 ? AE_PLAN_ROWS : AE_PLAN_AUTO), AE_OK);
-    assert_int_equal(ae_train(m, x, 256, &o), AE_OK);
-    assert_int_equal(ae_set_plan(AE_PLAN_AUTO), AE_OK);
-    assert_int_equal(ae_set_threads(1), AE_OK);
-    free(x);
-    return m;
-}
-
 /* Threaded training: the same bits for the same thread count, close to one thread's. */
 static void test_threaded_training(void **state) {
     (void)state;
-    for (int lstm = 0; lstm < 2; lstm++) {
-        const ae_rnn_cell cell = lstm ? AE_RNN_LSTM : AE_RNN_GRU;
-        ae_model *a = train_threads(cell, 1), *b = train_threads(cell, 2), *b2 = train_threads(cell, 2);
-        assert_memory_equal(b->params, b2->params, b->n_params * sizeof(float));
-        for (size_t i = 0; i < a->n_params; i++) assert_close(b->params[i], a->params[i], 2e-4, 1e-3);
-        ae_free(a);
-        ae_free(b);
-        ae_free(b2);
-    }
+    test_threads_reproducible(rnn_config(AE_RNN_GRU, 8, 4, 24, 6));
+    test_threads_reproducible(rnn_config(AE_RNN_LSTM, 8, 4, 24, 6));
 }
 
 /* The mean of ae_score over x's n rows. */

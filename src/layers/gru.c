@@ -99,13 +99,6 @@ static void gru_grad_input(const ae_layer *l, const float *x, const float *dz, s
     ae_rnn_back_input(&g, l, rows, dx, ld_dx, scratch);
 }
 
-static void gru_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
-                            float *scratch) {
-    (void)dz;
-    const rnn_geom g = ae_rnn_geom(l, 3);
-    ae_rnn_grad_params(&g, l, x, rows, s, slices, scratch);
-}
-
 const ae_kind ae_kind_gru = {
     .name = "gru",
     .shape = ae_rnn_shape,
@@ -114,7 +107,7 @@ const ae_kind ae_kind_gru = {
     .scratch_floats = ae_gru_scratch,
     .init = ae_rnn_init,
     .forward = gru_forward,
-    .grad_params = gru_grad_params,
+    .grad_params = ae_rnn_grad_params,
     .param_rows = ae_rnn_gate_rows,
     .grad_input = gru_grad_input,
     .forward_cols = NULL,

@@ -105,13 +105,6 @@ static void lstm_grad_input(const ae_layer *l, const float *x, const float *dz, 
     ae_rnn_back_input(&g, l, rows, dx, ld_dx, scratch);
 }
 
-static void lstm_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
-                             float *scratch) {
-    (void)dz;
-    const rnn_geom g = ae_rnn_geom(l, 4);
-    ae_rnn_grad_params(&g, l, x, rows, s, slices, scratch);
-}
-
 const ae_kind ae_kind_lstm = {
     .name = "lstm",
     .shape = ae_rnn_shape,
@@ -120,7 +113,7 @@ const ae_kind ae_kind_lstm = {
     .scratch_floats = ae_lstm_scratch,
     .init = ae_rnn_init,
     .forward = lstm_forward,
-    .grad_params = lstm_grad_params,
+    .grad_params = ae_rnn_grad_params,
     .param_rows = ae_rnn_gate_rows,
     .grad_input = lstm_grad_input,
     .forward_cols = NULL,

@@ -81,8 +81,9 @@ AE_HIDDEN void ae_rnn_back_input(const rnn_geom *g, const ae_layer *l, size_t ro
 /* Backward, after step t's cell for one row block: adds dgi_t and dgh_t into the sums (the
  * first step backward, T - 1, sets them). */
 AE_HIDDEN void ae_rnn_sum_step(const rnn_geom *g, float *row, size_t t);
-/* dW_ih, dW_hh, db_ih, db_hh for gate rows slice s of `slices`, from every row's dgi and dgh. */
-AE_HIDDEN void ae_rnn_grad_params(const rnn_geom *g, const ae_layer *l, const float *x, size_t rows, size_t s,
-                                  size_t slices, const float *scratch);
+/* The kinds' grad_params: dW_ih, dW_hh, db_ih, db_hh for gate rows slice s of `slices`, from
+ * every row's dgi, dgh and their step sums (grad_input leaves them). */
+AE_HIDDEN void ae_rnn_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s,
+                                  size_t slices, float *scratch);
 
 #endif

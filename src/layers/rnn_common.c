@@ -146,13 +146,15 @@ AE_VECTOR_CLONES static void grad_biases(const rnn_geom *g, const ae_layer *l, s
     }
 }
 
-void ae_rnn_grad_params(const rnn_geom *g, const ae_layer *l, const float *x, size_t rows, size_t s, size_t slices,
-                        const float *scratch) {
+void ae_rnn_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
+                        float *scratch) {
+    (void)dz;
+    const rnn_geom geom = ae_rnn_geom(l, l->kind == &ae_kind_lstm ? 4 : 3), *g = &geom;
     size_t g0, g1;
     ae_split(g->G, (int)s, (int)slices, 16, &g0, &g1);
     if (g1 <= g0) return;
     const size_t n = g1 - g0;
-    float *sc = (float *)scratch;
+    float *sc = scratch;
     ae_mat dWih = {n, g->F, g->ldw, l->dw + g0 * g->ldw}, dWhh = {n, g->H, g->ldw, l->dw + g0 * g->ldw + g->F};
     if (g->repeat) {
         /* dW_ih[g0:g1] [n x F] = (sum over t of dgi_t)[:, g0:g1]^T [n x rows] . X [rows x F] */
