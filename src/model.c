@@ -325,6 +325,7 @@ size_t ae_encoder_span(const ae_model *m) {
 /* ---- inference: thread-safe, each call owns its workspace ---- */
 
 #define AE_CHUNK 256 /* rows per pass: bounds the workspace, keeps GEMMs large */
+#define AE_CHUNK_SCRATCH ((size_t)1 << 24) /* floats of layer scratch a pass may take (64 MiB) */
 
 /* Keeps the first k of each row's 2k values (a VAE head's mu) in place: [rows x 2k] -> [rows x k]. */
 static void keep_mu(float *h, size_t rows, size_t k) {
@@ -333,6 +334,11 @@ static void keep_mu(float *h, size_t rows, size_t k) {
 
 int ae_forward_layers(const ae_model *m, size_t first, size_t last, const float *x, size_t n, float *out) {
     size_t chunk = n < AE_CHUNK ? n : AE_CHUNK, scratch_n = 0;
+    for (size_t l = first; l < last; l++) { /* fewer rows a pass where a row's scratch is large (long sequences) */
+        const size_t per_row = ae_layer_scratch(&m->layer[l], 1);
+        if (per_row && chunk > 1 && chunk * per_row > AE_CHUNK_SCRATCH)
+            chunk = AE_CHUNK_SCRATCH / per_row > 1 ? AE_CHUNK_SCRATCH / per_row : 1;
+    }
     for (size_t l = first; l < last; l++) {
         const size_t s = ae_layer_scratch(&m->layer[l], chunk);
         if (s > scratch_n) scratch_n = s;

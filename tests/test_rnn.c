@@ -362,6 +362,34 @@ static void test_everything_else(void **state) {
     free(x);
 }
 
+static int refuse_above_80mib(size_t bytes, void *user) {
+    (void)user;
+    return bytes > ((size_t)80 << 20);
+}
+
+/* Inference over long sequences takes fewer rows a pass, so that its scratch stays within
+ * 64 MiB: 20000 steps need 7 MB of scratch a row, and 256 rows a pass would be 1.8 GB. */
+static void test_long_sequences_bounded(void **state) {
+    (void)state;
+    enum { N = 20, T = 20000 };
+    ae_config c = rnn_config(AE_RNN_GRU, T, 1, 8, 2);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    float *x = malloc(N * T * sizeof(float)), *all = malloc(N * T * sizeof(float)), *one = malloc(T * sizeof(float));
+    assert_true(x && all && one);
+    test_fill(x, N * T, 4, 0.0f, 1.0f);
+    ae_set_alloc_hook(refuse_above_80mib, NULL);
+    const int rc = ae_reconstruct(m, x, N, all);
+    ae_set_alloc_hook(NULL, NULL);
+    assert_int_equal(rc, AE_OK);
+    assert_int_equal(ae_reconstruct(m, x + 13 * T, 1, one), AE_OK); /* row 13 alone: the same bits */
+    assert_memory_equal(one, all + 13 * T, T * sizeof(float));
+    free(x);
+    free(all);
+    free(one);
+    ae_free(m);
+}
+
 /* ae_create refuses c, and ae_last_error holds why. */
 static void refused(ae_config c, const char *why) {
     ae_model *m = NULL;
@@ -425,6 +453,7 @@ int main(void) {
         cmocka_unit_test(test_training_learns),
         cmocka_unit_test(test_head_through_rnn_encoder),
         cmocka_unit_test(test_everything_else),
+        cmocka_unit_test(test_long_sequences_bounded),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
