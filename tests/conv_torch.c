@@ -35,8 +35,8 @@ static int manifest(const char *dir, const ae_model *m) {
     for (size_t l = 0; l < m->n_layers; l++) {
         const ae_layer *L = &m->layer[l];
         fprintf(f, "%s %s %zu %zu %s %zu %zu %zu %zu %zu %zu %zu %zu\n", l < m->n_enc ? "encoder" : "decoder",
-                L->kind->name, L->in, L->out, ae_activation_name(L->act), L->c_in, L->h_in, L->w_in, L->c_out,
-                L->h_out, L->w_out, L->kernel, L->stride);
+                L->kind->name, L->in, L->out, ae_activation_name(L->act), L->c_in, L->h_in, L->w_in, L->c_out, L->h_out,
+                L->w_out, L->kernel, L->stride);
     }
     return fclose(f) != 0;
 }
@@ -70,7 +70,8 @@ static int dump_pass(const char *dir, ae_model *m, const float *x, const ae_tens
     const float loss = (float)ae_pass(m, &w, x, x, ROWS, &pc, 1, NULL, NULL);
     ae_work_free(&w);
     int bad = dump(dir, "loss", "", &loss, 1);
-    for (size_t i = 0; i < n; i++) bad |= dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), floats(&t[i]));
+    for (size_t i = 0; i < n; i++)
+        bad |= dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), floats(&t[i]));
     return bad;
 }
 
