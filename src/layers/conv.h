@@ -1,6 +1,6 @@
 /* conv: what the two convolution kinds share (conv_common.c): im2col and col2im over one
- * NCHW image, the per-channel bias and activation, the bias gradient. Both kinds initialise as PyTorch
- * does (ae_layer_init_torch).
+ * NCHW image, the per-channel bias and activation, the bias gradient. Both kinds initialise
+ * as PyTorch does (ae_layer_init_torch, layers/kinds.c).
  * Geometry: a square kernel k (odd), stride s, padding p = k / 2, so that the small side of a
  * convolution is ceil(big / s) pixels per dimension. */
 #ifndef AE_LAYERS_CONV_H
