@@ -1,6 +1,6 @@
 /* Convolutions (ae_config.conv, layers/conv2d.c, layers/conv2d_t.c): the layer sequence, both
  * kinds' forward pass against naive loops, every gradient against central differences, the
- * model file, thread-count reproducibility, and what is refused. */
+ * model file, PyTorch's initialisation, thread-count reproducibility, and what is refused. */
 #include "test_pass_util.h"
 
 #include <math.h>
