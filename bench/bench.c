@@ -13,7 +13,7 @@
  * activations, loss, Adam, the batch gather), encode rows/s, peak RSS against a memory
  * model, and the OpenBLAS core, threads and config every figure depends on.
  *
- *   ae_bench [--workload W|W-big|tiny] [--epochs N] [--batch N] [--threads N] [--data DIR]
+ *   ae_bench [--workload W|W-big|conv|tiny] [--epochs N] [--batch N] [--threads N] [--data DIR]
  *            [--plan auto|one|rows|blas] [--markdown]
  *
  * Progress goes to stderr. With --markdown, stdout holds only one Markdown table row (columns
@@ -33,29 +33,32 @@
 #include <unistd.h>
 
 #include "fast_blas.h" /* examples/: re-execution on the "Prescott" fallback */
+#include "gemm_floor.h"
 #include "synth.h"
 #include "timing.h"
 
-#define MAX_LAYERS (2 * (AE_MAX_HIDDEN + 1))
 #define GEMM_REPS 3
 #define ENCODE_REPS 3
 
 typedef struct workload {
     const char *name;
     size_t input_dim, n_hidden, hidden[2], code_dim;
+    size_t n_conv, conv[2][3]; /* conv layers (channels, kernel, stride) on 1x28x28 images */
     int epochs; /* default timed epochs */
     size_t batch; /* default batch size */
     int synthetic; /* 1: synth.h rows instead of Fashion-MNIST */
     int sgd; /* 1: plain SGD (lr 0.05), the rule of FANN's incremental training */
 } workload;
 
-/* The reference workloads of DESIGN.md section 5, and a tiny one for per-sample overhead.
- * tiny defaults to batch 1 because that is what FANN's incremental training does, so the two
- * can be compared (bench/fann_bench.c). */
+/* The reference workloads of DESIGN.md section 5, issue 16's conv autoencoder (ae train
+ * --input-shape 1x28x28 --conv 16:3:2,32:3:2 --code 64), and a tiny one for per-sample
+ * overhead. tiny defaults to batch 1 because that is what FANN's incremental training does,
+ * so the two can be compared (bench/fann_bench.c). */
 static const workload WORKLOADS[] = {
-    {"W", 784, 1, {256, 0}, 64, 3, 128, 0, 0},
-    {"W-big", 784, 2, {1024, 256}, 64, 2, 128, 0, 0},
-    {"tiny", SYNTH_DIM, 1, {16, 0}, 4, 5, 1, 1, 1},
+    {"W", 784, 1, {256, 0}, 64, 0, {{0}}, 3, 128, 0, 0},
+    {"W-big", 784, 2, {1024, 256}, 64, 0, {{0}}, 2, 128, 0, 0},
+    {"conv", 784, 0, {0, 0}, 64, 2, {{16, 3, 2}, {32, 3, 2}}, 2, 128, 0, 0},
+    {"tiny", SYNTH_DIM, 1, {16, 0}, 4, 0, {{0}}, 5, 1, 1, 1},
 };
 
 /* Median of n values (sorts them in place). */
@@ -80,121 +83,23 @@ static void progress(const char *fmt, ...) {
     fflush(stderr);
 }
 
-/* The network as a list of dense layers: widths[0] = input, widths[L] = output. */
-typedef struct net_shape {
-    size_t n_layers;
-    size_t widths[MAX_LAYERS + 1];
-} net_shape;
-
-static net_shape shape_of(const ae_config *c) {
-    net_shape s;
-    size_t n = 0;
-    s.widths[n++] = c->input_dim;
-    for (size_t i = 0; i < c->n_hidden; i++) s.widths[n++] = c->hidden[i];
-    s.widths[n++] = c->code_dim;
-    for (size_t i = c->n_hidden; i-- > 0;) s.widths[n++] = c->hidden[i];
-    s.widths[n++] = c->input_dim;
-    s.n_layers = n - 1;
-    return s;
-}
-
-/* Flops of the GEMMs of one training step on `rows` rows, 2*M*N*K each: forward and dW for
- * every layer, dX for every layer but the first (nothing needs the gradient of the input). */
-static double step_flops(const net_shape *s, size_t rows) {
-    double f = 0.0;
-    for (size_t l = 0; l < s->n_layers; l++) {
-        double mnk = 2.0 * (double)rows * (double)s->widths[l] * (double)s->widths[l + 1];
-        f += l ? 3.0 * mnk : 2.0 * mnk;
-    }
-    return f;
-}
-
-static double epoch_flops(const net_shape *s, size_t n, size_t batch) {
-    size_t full = n / batch, rest = n % batch;
-    return (double)full * step_flops(s, batch) + (rest ? step_flops(s, rest) : 0.0);
-}
-
-/* Buffers for the GEMM-only epoch, laid out as libae's training workspace is: one activation
- * buffer per layer output, weights and gradients [out x in], two ping-pong delta buffers. */
-typedef struct gemm_bufs {
-    float *act[MAX_LAYERS + 1]; /* act[0] is the input batch [cap x widths[0]] */
-    float *w[MAX_LAYERS], *dw[MAX_LAYERS];
-    float *dz_out; /* the loss gradient at the output, [cap x widths[L]] */
-    float *delta[2]; /* [cap x max width] */
-} gemm_bufs;
-
-static void gemm_bufs_free(gemm_bufs *b, size_t n_layers) {
-    for (size_t l = 0; l <= n_layers; l++) free(b->act[l]);
-    for (size_t l = 0; l < n_layers; l++) {
-        free(b->w[l]);
-        free(b->dw[l]);
-    }
-    free(b->dz_out);
-    free(b->delta[0]);
-    free(b->delta[1]);
-    memset(b, 0, sizeof *b);
-}
-
-static float *filled(size_t count, float scale, uint64_t *rng) {
-    float *p = malloc(count * sizeof *p);
-    if (p)
-        for (size_t i = 0; i < count; i++) p[i] = (float)(scale * (2.0 * synth_uniform(rng) - 1.0));
-    return p;
-}
-
-static int gemm_bufs_init(gemm_bufs *b, const net_shape *s, size_t cap) {
-    memset(b, 0, sizeof *b);
-    uint64_t rng = 12345;
-    size_t maxw = 0, L = s->n_layers;
-    for (size_t l = 0; l <= L; l++) maxw = s->widths[l] > maxw ? s->widths[l] : maxw;
-    int ok = 1;
-    /* Values in the ranges training sees, so that no NaN, Inf or denormal can slow a kernel:
-     * inputs in [-1,1], weights +-1/sqrt(in) (the init's scale), a small loss gradient. */
-    for (size_t l = 0; l <= L; l++) ok &= (b->act[l] = filled(cap * s->widths[l], 1.0f, &rng)) != NULL;
-    for (size_t l = 0; l < L; l++) {
-        size_t in = s->widths[l], out = s->widths[l + 1];
-        ok &= (b->w[l] = filled(out * in, (float)(1.0 / sqrt((double)in)), &rng)) != NULL;
-        ok &= (b->dw[l] = filled(out * in, 0.0f, &rng)) != NULL;
-    }
-    ok &= (b->dz_out = filled(cap * s->widths[L], 1e-3f, &rng)) != NULL;
-    ok &= (b->delta[0] = filled(cap * maxw, 0.0f, &rng)) != NULL;
-    ok &= (b->delta[1] = filled(cap * maxw, 0.0f, &rng)) != NULL;
-    if (!ok) gemm_bufs_free(b, L);
-    return ok ? AE_OK : AE_ENOMEM;
-}
-
-/* The GEMMs of one training step on B rows, as src/train.c and src/layer.c issue them.
- * The dZ chain restarts from the fixed dz_out every step, so values cannot drift over an
- * epoch (which a real step prevents through the loss). */
-static void gemm_step(gemm_bufs *b, const net_shape *s, size_t B) {
-    const int L = (int)s->n_layers;
-    for (int l = 0; l < L; l++) {
-        const int in = (int)s->widths[l], out = (int)s->widths[l + 1];
-        /* forward: Y [B x out] = X [B x in] . W^T, W [out x in]   (NoTrans, Trans) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, out, in, 1.0f, b->act[l], in, b->w[l], in, 0.0f,
-                    b->act[l + 1], out);
-    }
-    const float *dz = b->dz_out;
-    int cur = 0;
-    for (int l = L - 1; l >= 0; l--) {
-        const int in = (int)s->widths[l], out = (int)s->widths[l + 1];
-        /* dW [out x in] = dZ^T [out x B] . X [B x in]   (Trans, NoTrans) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, (int)B, 1.0f, dz, out, b->act[l], in, 0.0f,
-                    b->dw[l], in);
-        if (l > 0) {
-            /* dX [B x in] = dZ [B x out] . W [out x in]   (NoTrans, NoTrans) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, in, out, 1.0f, dz, out, b->w[l], in, 0.0f,
-                        b->delta[cur], in);
-            dz = b->delta[cur];
-            cur ^= 1;
-        }
-    }
-}
-
-static double gemm_epoch_seconds(gemm_bufs *b, const net_shape *s, size_t n, size_t batch) {
-    double t0 = now_seconds();
-    for (size_t r0 = 0; r0 < n; r0 += batch) gemm_step(b, s, n - r0 < batch ? n - r0 : batch);
-    return now_seconds() - t0;
+/* The network in a few words: its row widths (784-256-64-256-784), after the conv layers
+ * (1x28x28 conv 16:3:2,32:3:2, 1568-64-1568, mirrored). */
+static void describe(const gemm_floor *g, const workload *wl, char *arch, size_t size) {
+    size_t off = 0;
+#define PUT(...) \
+    do { \
+        const int k = snprintf(arch + off, size - off, __VA_ARGS__); \
+        if (k > 0) off = off + (size_t)k < size ? off + (size_t)k : size - 1; \
+    } while (0)
+    arch[0] = '\0';
+    if (wl->n_conv) PUT("1x28x28 conv");
+    for (size_t i = 0; i < wl->n_conv; i++)
+        PUT("%s%zu:%zu:%zu", i ? "," : " ", wl->conv[i][0], wl->conv[i][1], wl->conv[i][2]);
+    PUT("%s%zu", wl->n_conv ? ", " : "", g->layer[wl->n_conv].in);
+    for (size_t l = wl->n_conv; l < g->n_layers && g->layer[l].kind == FLOOR_DENSE; l++) PUT("-%zu", g->layer[l].out);
+    if (wl->n_conv) PUT(", mirrored");
+#undef PUT
 }
 
 /* on_epoch: record each epoch's time and loss, report progress. */
@@ -217,10 +122,12 @@ static int on_epoch(const ae_epoch_stats *s, void *user) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ae_bench [--workload W|W-big|tiny] [--epochs N] [--batch N] [--threads N]\n"
+            "usage: ae_bench [--workload W|W-big|conv|tiny] [--epochs N] [--batch N] [--threads N]\n"
             "                [--data DIR] [--plan auto|one|rows|blas] [--markdown]\n"
             "  W      784-256-64-256-784 on Fashion-MNIST, batch 128, 3 timed epochs\n"
             "  W-big  784-1024-256-64-256-1024-784 on Fashion-MNIST, batch 128, 2 timed epochs\n"
+            "  conv   1x28x28 conv 16:3:2,32:3:2, 1568-64-1568, mirrored, on Fashion-MNIST, batch 128, 2 timed\n"
+            "         epochs\n"
             "  tiny   32-16-4-16-32 on %d synthetic rows, batch 1, 5 timed epochs\n"
             "  --threads N  ae_set_threads(N): libae's and OpenBLAS's threads, before anything else\n"
             "  --plan K     ae_set_plan(K): train on this parallel plan (default auto: libae chooses)\n"
@@ -338,7 +245,7 @@ int main(int argc, char **argv) {
 
     ae_data train = {0}, test = {0};
     ae_model *m = NULL;
-    gemm_bufs gb;
+    gemm_floor gb;
     memset(&gb, 0, sizeof gb);
     double *epoch_s = NULL;
     float *code = NULL;
@@ -367,28 +274,37 @@ int main(int argc, char **argv) {
     cfg.n_hidden = wl->n_hidden;
     for (size_t i = 0; i < wl->n_hidden; i++) cfg.hidden[i] = wl->hidden[i];
     cfg.code_dim = wl->code_dim;
+    if (wl->n_conv) {
+        cfg.input_shape[0] = 1;
+        cfg.input_shape[1] = cfg.input_shape[2] = 28;
+        cfg.n_conv = wl->n_conv;
+        for (size_t i = 0; i < wl->n_conv; i++)
+            cfg.conv[i] = (ae_conv_spec){wl->conv[i][0], wl->conv[i][1], wl->conv[i][2]};
+    }
     if ((rc = ae_create(&m, &cfg)) != AE_OK) {
         fprintf(stderr, "ae_bench: ae_create: %s\n", ae_strerror(rc));
         goto done;
     }
-    const net_shape shape = shape_of(&cfg);
-    const double flops = epoch_flops(&shape, n, batch);
 
     /* 1. GEMM-only epoch. */
-    progress("GEMM-only epoch: %zu steps of batch %zu, %.1f GFLOP; 1 warm-up + %d timed", steps, batch, flops * 1e-9,
-             GEMM_REPS);
-    if ((rc = gemm_bufs_init(&gb, &shape, batch)) != AE_OK) {
+    if ((rc = gemm_floor_init(&gb, &cfg, batch)) != AE_OK) {
         fprintf(stderr, "ae_bench: GEMM buffers: %s\n", ae_strerror(rc));
         goto done;
     }
+    const double flops = gemm_floor_flops(&gb, n, batch);
+    const size_t widths_sum = gemm_floor_units(&gb);
+    char arch[160];
+    describe(&gb, wl, arch, sizeof arch);
+    progress("GEMM-only epoch: %zu steps of batch %zu, %.1f GFLOP; 1 warm-up + %d timed", steps, batch, flops * 1e-9,
+             GEMM_REPS);
     double gemm_s[GEMM_REPS];
     for (int r = -1; r < GEMM_REPS; r++) {
-        double t = gemm_epoch_seconds(&gb, &shape, n, batch);
+        double t = gemm_floor_epoch(&gb, n, batch);
         progress("GEMM-only epoch%s: %.3f s, %.1f GFLOP/s", r < 0 ? " (warm-up)" : "", t, flops / t * 1e-9);
         if (r >= 0) gemm_s[r] = t;
     }
     const double gemm_med = median(gemm_s, GEMM_REPS);
-    gemm_bufs_free(&gb, shape.n_layers);
+    gemm_floor_free(&gb);
 
     /* 2. Training: epoch 1 is the warm-up; no validation data, so seconds is training only. */
     epoch_log elog = {timed_epochs + 1, 0, NULL, NAN};
@@ -443,8 +359,6 @@ int main(int argc, char **argv) {
 
     /* Memory model: the float data, params + grads + Adam m and v, and one batch's
      * activations (outputs, deltas and the gathered batch: about 3 floats per unit). */
-    size_t widths_sum = 0;
-    for (size_t l = 0; l <= shape.n_layers; l++) widths_sum += shape.widths[l];
     const double mib = 1024.0 * 1024.0;
     const double mem_data = (double)(train.rows + test.rows) * (double)train.cols * 4.0 / mib;
     const double mem_params = 4.0 * (double)ae_param_count(m) * 4.0 / mib;
@@ -452,10 +366,6 @@ int main(int argc, char **argv) {
     const double mem_model = mem_data + mem_params + mem_act;
     const double rss = peak_rss_mib();
 
-    char arch[128];
-    int off = snprintf(arch, sizeof arch, "%zu", shape.widths[0]);
-    for (size_t l = 1; l <= shape.n_layers && off > 0 && (size_t)off < sizeof arch; l++)
-        off += snprintf(arch + off, sizeof arch - (size_t)off, "-%zu", shape.widths[l]);
     const double sps = (double)n / ep_med;
     const double gflops = flops / ep_med * 1e-9;
     const double enc_rps = (double)test.rows / enc_med;
@@ -485,12 +395,12 @@ int main(int argc, char **argv) {
             "peak RSS / model %.2f\n",
             mem_model, mem_data, mem_params, mem_act, rss / mem_model);
     if (markdown)
-        printf("| libae %s | %s | %zu | %zu | %.3f | %.0f | %.2f | %.2f | %.0f | %.1f | %.4g |\n", ae_version(),
-               wl->name, n, batch, ep_med, sps, gflops, ep_med / gemm_med, enc_rps, rss, elog.last_loss);
+        printf("| libae %s | %s | %zu | %zu | %.3f | %.0f | %.2f | %.3f | %.2f | %.0f | %.1f | %.4g |\n", ae_version(),
+               wl->name, n, batch, ep_med, sps, gflops, gemm_med, ep_med / gemm_med, enc_rps, rss, elog.last_loss);
     fflush(stdout);
     status = 0;
 done:
-    gemm_bufs_free(&gb, MAX_LAYERS);
+    gemm_floor_free(&gb);
     free(code);
     free(epoch_s);
     ae_free(m);

@@ -1,7 +1,7 @@
 """PyTorch's epoch time and test MSE for examples/conv_denoise's network (sigma 0): Conv(1->16,
 3, s2) ReLU, Conv(16->32, 3, s2) ReLU, flatten 1568 -> 64; 64 -> 1568 ReLU, ConvT(32->16)
 ReLU, ConvT(16->1) sigmoid; Adam 1e-3, batch 128, shuffled, MSE.
-    python3 bench/conv_torch.py [EPOCHS] [THREADS] [DATA_DIR]"""
+    python3 bench/conv_torch.py [EPOCHS] [THREADS] [DATA_DIR] [SEED]   (seed default 0)"""
 import gzip
 import sys
 import time
@@ -32,7 +32,7 @@ def main():
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     root = sys.argv[3] if len(sys.argv) > 3 else "/usr/share/datasets/fashion-mnist"
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
+    torch.manual_seed(int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     train = torch.from_numpy(images(root + "/train-images-idx3-ubyte.gz"))
     test = torch.from_numpy(images(root + "/t10k-images-idx3-ubyte.gz"))
     net = network()

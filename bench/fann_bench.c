@@ -153,7 +153,8 @@ int main(int argc, char **argv) {
     fprintf(rep, "train MSE        %.6f (full pass after training)\n", mse);
     fprintf(rep, "peak RSS         %.1f MiB\n", rss);
     if (markdown)
-        printf("| FANN %s (incremental, %s hidden) | tiny | %zu | 1 | %.3f | %.0f | %.2f | n/a | n/a | %.1f | %.4g |\n",
+        printf("| FANN %s (incremental, %s hidden) | tiny | %zu | 1 | %.3f | %.0f | %.2f | n/a | n/a | n/a | %.1f | "
+               "%.4g |\n",
                AE_FANN_VERSION, hidden_act, n, med, (double)n / med, flops / med * 1e-9, rss, mse);
     fflush(stdout);
     status = 0;

@@ -13,10 +13,10 @@
 #   AE_BENCH, FANN_BENCH   explicit paths to the two programs
 #   PYTHON             interpreter with torch and numpy (default /usr/bin/python3, Debian's)
 #   DATA               Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
-#   WORKLOADS          subset of "W W-big tiny" (default all three)
+#   WORKLOADS          subset of "W W-big conv tiny" (default all four)
 #   EPOCHS             timed epochs for every program (default: each workload's own)
 #
-# libae rows come from ae_bench, PyTorch rows (W, W-big) from bench/torch_bench.py when
+# libae rows come from ae_bench, PyTorch rows (W, W-big, conv) from bench/torch_bench.py when
 # $PYTHON can import torch, the FANN row (tiny) from fann_bench when it was built.
 #
 # tiny runs libae and FANN on one thread each, pinned to the same CPU (taskset, when there is
@@ -33,7 +33,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 AE_BENCH=${AE_BENCH:-$BUILD_DIR/bench/ae_bench}
 FANN_BENCH=${FANN_BENCH:-$BUILD_DIR/bench/fann_bench}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
-WORKLOADS=${WORKLOADS:-W W-big tiny}
+WORKLOADS=${WORKLOADS:-W W-big conv tiny}
 EPOCHS=${EPOCHS:-}
 if [[ -z ${PYTHON:-} ]]; then
   if [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
@@ -134,11 +134,13 @@ field() {
   echo
   echo "Epoch s: median of the timed epochs after one warm-up epoch. GFLOP/s: the GEMM flops of"
   echo "one epoch's training steps (2·M·N·K each: forward, dW, and dX below the first layer) over"
-  echo "the epoch time. Epoch / GEMM-only: the epoch time over that of cblas_sgemm alone at the"
-  echo "same shapes. Peak RSS of the whole process (Python and torch included for PyTorch)."
+  echo "the epoch time. GEMM-only s: an epoch of cblas_sgemm alone at the same shapes and"
+  echo "transposes (conv: libae's per-image products over im2col columns; no im2col / col2im), on"
+  echo "OpenBLAS's threads, median of 3; epoch / GEMM-only: the epoch time over it. Peak RSS of the"
+  echo "whole process (Python and torch included for PyTorch)."
   echo
-  echo "| program | workload | rows | batch | epoch s | samples/s | GFLOP/s | epoch / GEMM-only | encode rows/s | peak RSS MiB | final train loss |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| program | workload | rows | batch | epoch s | samples/s | GFLOP/s | GEMM-only s | epoch / GEMM-only | encode rows/s | peak RSS MiB | final train loss |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}" | grep '^|'
   echo
   echo "Comparisons:"

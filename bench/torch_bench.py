@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""PyTorch reference for ae_bench's W and W-big workloads.
+"""PyTorch reference for ae_bench's W, W-big and conv workloads.
 
 The same network (ReLU hidden, linear code, sigmoid output), loss (MSE, element mean), optimiser
 (Adam 1e-3) and batch (128, shuffled, last partial batch used) on the same Fashion-MNIST rows,
 so the epoch times can be set against libae's. Batches are gathered with torch.randperm +
 index_select rather than a DataLoader, which would add Python overhead per batch.
 
-  torch_bench.py [--workload W|W-big] [--epochs N] [--batch N] [--torch-threads 1,2]
+conv is bench/conv_torch.py's network (Conv2d(1->16, 3, s2) ReLU, Conv2d(16->32, 3, s2) ReLU,
+flatten 1568 -> 64; 64 -> 1568 ReLU, ConvTranspose2d(32->16) ReLU, ConvTranspose2d(16->1)
+sigmoid) on the rows viewed as 1x28x28 images.
+
+  torch_bench.py [--workload W|W-big|conv] [--epochs N] [--batch N] [--torch-threads 1,2]
                  [--data DIR] [--markdown]
 
 Each torch thread count in --torch-threads is tried in turn (one warm-up epoch, then the timed
@@ -29,9 +33,13 @@ import numpy as np
 import torch
 from torch import nn
 
-WORKLOADS = {  # name: (hidden widths, code width, default timed epochs)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import conv_torch  # noqa: E402
+
+WORKLOADS = {  # name: (hidden widths, code width, default timed epochs); conv: hidden None
     "W": ((256,), 64, 3),
     "W-big": ((1024, 256), 64, 2),
+    "conv": (None, 64, 2),
 }
 
 
@@ -57,7 +65,12 @@ def read_idx_images(path):
 
 
 def build(d, hidden, code):
-    """Encoder d-h1-..-code (ReLU hidden, linear code), mirrored decoder with sigmoid output."""
+    """Encoder d-h1-..-code (ReLU hidden, linear code), mirrored decoder with sigmoid output;
+    with hidden None, conv_torch's network on rows of d = 784. Returns the model, its encoder,
+    and its description."""
+    if hidden is None:
+        model = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), *conv_torch.network(), nn.Flatten())
+        return model, model[:7], "1x28x28 conv 16:3:2,32:3:2, 1568-64-1568, mirrored"
     widths = [d, *hidden, code, *reversed(hidden), d]
     layers = []
     n = len(widths) - 1
@@ -69,18 +82,34 @@ def build(d, hidden, code):
             layers.append(nn.ReLU())
     model = nn.Sequential(*layers)
     encoder = model[: 2 * len(hidden) + 1]  # Linear+ReLU per hidden layer, then the code Linear
-    return model, encoder, widths
+    return model, encoder, "-".join(str(w) for w in widths)
 
 
-def epoch_flops(widths, n, batch):
+def layer_mnk(model, d):
+    """Multiply-adds of each layer's product for one row, in order, as ae_bench's
+    gemm_floor counts them (a conv layer: weight rows x K x P over the im2col columns)."""
+    mnk = []
+
+    def hook(mod, inp, out):
+        if isinstance(mod, nn.Linear):
+            mnk.append(mod.in_features * mod.out_features)
+        elif isinstance(mod, nn.Conv2d):
+            mnk.append(mod.weight.numel() * out.shape[2] * out.shape[3])
+        elif isinstance(mod, nn.ConvTranspose2d):
+            mnk.append(mod.weight.numel() * inp[0].shape[2] * inp[0].shape[3])
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    with torch.no_grad():
+        model(torch.zeros(1, d))
+    for h in handles:
+        h.remove()
+    return mnk
+
+
+def epoch_flops(mnk, n, batch):
     """GEMM flops of one epoch, counted exactly as ae_bench counts them: 2*M*N*K for the
     forward product and dW of every layer, and dX of every layer but the first."""
     def step(rows):
-        f = 0.0
-        for l in range(len(widths) - 1):
-            mnk = 2.0 * rows * widths[l] * widths[l + 1]
-            f += 3 * mnk if l else 2 * mnk
-        return f
+        return sum(2.0 * rows * m * (3 if l else 2) for l, m in enumerate(mnk))
     full, rest = divmod(n, batch)
     return full * step(batch) + (step(rest) if rest else 0.0)
 
@@ -91,7 +120,7 @@ def run_setting(threads, x, xt, hidden, code, batch, epochs, give_up_after):
     threads and 2 OpenBLAS threads on 2 cores it can be 5-10x slower, minutes per epoch)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model, encoder, widths = build(x.shape[1], hidden, code)
+    model, encoder, arch = build(x.shape[1], hidden, code)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     crit = nn.MSELoss()
     n = x.shape[0]
@@ -132,14 +161,15 @@ def run_setting(threads, x, xt, hidden, code, batch, epochs, give_up_after):
         "max": max(times),
         "encode": statistics.median(enc),
         "loss": loss_value,
-        "widths": widths,
+        "arch": arch,
+        "mnk": layer_mnk(model, x.shape[1]),
     }
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workload", choices=sorted(WORKLOADS), default="W")
-    ap.add_argument("--epochs", type=int, default=0, help="timed epochs (default 3 for W, 2 for W-big)")
+    ap.add_argument("--epochs", type=int, default=0, help="timed epochs (default 3 for W, 2 for W-big and conv)")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--torch-threads", default="1,2",
                     help="comma-separated torch.set_num_threads values to try (default 1,2)")
@@ -172,12 +202,12 @@ def main():
         else:
             results.append(r)
     best = min(results, key=lambda r: r["median"])
-    flops = epoch_flops(best["widths"], n, batch)
+    flops = epoch_flops(best["mnk"], n, batch)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     sps = n / best["median"]
     gflops = flops / best["median"] * 1e-9
     enc_rps = xt.shape[0] / best["encode"]
-    arch = "-".join(str(w) for w in best["widths"])
+    arch = best["arch"]
 
     rep = sys.stderr if a.markdown else sys.stdout
     print(f"workload         {a.workload} ({arch}), Fashion-MNIST train, {n} rows, batch {batch}, "
@@ -197,7 +227,7 @@ def main():
     print(f"peak RSS         {rss:.1f} MiB (the whole Python process, torch included)", file=rep)
     if a.markdown:
         print(f"| PyTorch {torch.__version__} (torch threads {best['threads']}) | {a.workload} | {n} | {batch} | "
-              f"{best['median']:.3f} | {sps:.0f} | {gflops:.2f} | n/a | {enc_rps:.0f} | {rss:.1f} | "
+              f"{best['median']:.3f} | {sps:.0f} | {gflops:.2f} | n/a | n/a | {enc_rps:.0f} | {rss:.1f} | "
               f"{best['loss']:.4g} |")
     sys.stdout.flush()
 

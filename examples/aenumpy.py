@@ -15,6 +15,11 @@ ae_config as JSON) and crc32 (of the data section, 8 hex digits).
 Tensor names: encoder.{i}.weight [out, in] and encoder.{i}.bias [out] from the input side,
 decoder.{i}.* from the code side; a VAE's code layer is encoder.mu.* and encoder.logvar.*; a
 tied model has no decoder weights (decoder i uses encoder (n_hidden - i)'s, transposed).
+With conv layers (config input_shape [c, h, w] and conv, a list of {channels, kernel, stride}):
+rows are NCHW images; encoder.{i} for i < len(conv) are torch.nn.Conv2d weights [out, in, k, k]
+(padding k // 2, each side ceil(side / stride)), then the dense layers, the code, a dense layer
+back to the last convolution's flattened size, and the mirrored torch.nn.ConvTranspose2d layers
+(weights [in, out, k, k], output padding restoring each shape), the last ending in output_act.
 With batch_norm, each hidden block is two layers (dense, then batch norm, whose weight and bias
 [out] are gamma and beta, with running_mean and running_var [out]), counted in the indices.
 A recurrent model (config "rnn": "gru" or "lstm", "seq": [steps, features]) is four layers:
@@ -45,6 +50,45 @@ CONFIG_DEFAULTS = {"hidden_act": "relu", "code_act": "linear", "output_act": "si
                    "tied_weights": 0, "variational": 0, "seed": "42"}
 
 
+def conv_shapes(config):
+    """[c, h, w] of the input and after each conv layer of config (empty for a dense model)."""
+    if not config.get("conv"):
+        return []
+    shapes = [list(config["input_shape"])]
+    for v in config["conv"]:
+        s, (_, h, w) = v["stride"], shapes[-1]
+        shapes.append([v["channels"], -(-h // s), -(-w // s)])
+    return shapes
+
+
+def conv2d(a, w, b, shape_in, shape_out, stride):
+    """torch.nn.Conv2d (padding k // 2) of rows a [n, c_in h w] -> [n, c_out oh ow]; w [out, in, k, k]."""
+    k, p = w.shape[2], w.shape[2] // 2
+    (ci, h, wd), (co, oh, ow) = shape_in, shape_out
+    x = np.pad(a.reshape(-1, ci, h, wd), ((0, 0), (0, 0), (p, p), (p, p)))
+    y = np.zeros((len(a), co, oh, ow)) + b.reshape(1, co, 1, 1)
+    for i in range(k):
+        for j in range(k):
+            patch = x[:, :, i:i + stride * (oh - 1) + 1:stride, j:j + stride * (ow - 1) + 1:stride]
+            y += np.einsum("ncyx,oc->noyx", patch, w[:, :, i, j])
+    return y.reshape(len(a), -1)
+
+
+def conv2d_t(a, w, b, shape_in, shape_out, stride):
+    """torch.nn.ConvTranspose2d (padding k // 2, output padding to shape_out) of rows a
+    [n, c_in h w] -> [n, c_out oh ow]; w [in, out, k, k]: input pixel (y, x) adds w to output
+    pixels (y stride - p + i, x stride - p + j)."""
+    k, p = w.shape[2], w.shape[2] // 2
+    (ci, h, wd), (co, oh, ow) = shape_in, shape_out
+    x = a.reshape(-1, ci, h, wd)
+    full = np.zeros((len(a), co, (h - 1) * stride + k + stride, (wd - 1) * stride + k + stride))
+    for i in range(k):
+        for j in range(k):
+            full[:, :, i:i + stride * (h - 1) + 1:stride, j:j + stride * (wd - 1) + 1:stride] += \
+                np.einsum("ncyx,co->noyx", x, w[:, :, i, j])
+    return (full[:, :, p:p + oh, p:p + ow] + b.reshape(1, co, 1, 1)).reshape(len(a), -1)
+
+
 class Model:
     """A loaded model: config (dict) and tensors (name -> float32 array), and its forward pass
     in float64."""
@@ -59,10 +103,12 @@ class Model:
         them: a hidden block is a dense layer, then with batch_norm a batch norm layer that
         takes over the activation."""
         c = self.config
-        nh, bn = c["n_hidden"], c.get("batch_norm", 0)
+        nh, bn, nc = c["n_hidden"], c.get("batch_norm", 0), len(c.get("conv", []))
         hidden = [("dense", "linear"), ("batchnorm", c["hidden_act"])] if bn else [("dense", c["hidden_act"])]
-        enc = hidden * nh + [("dense", c["code_act"])]
+        enc = [("conv2d", c["hidden_act"])] * nc + hidden * nh + [("dense", c["code_act"])]
         dec = hidden * nh + [("dense", c["output_act"])]
+        if nc:  # a hidden block back to the flattened conv output, then the transposed convolutions
+            dec = hidden * (nh + 1) + [("conv2d_t", c["hidden_act"])] * (nc - 1) + [("conv2d_t", c["output_act"])]
         return ([("encoder", j, k, a) for j, (k, a) in enumerate(enc)] +
                 [("decoder", j, k, a) for j, (k, a) in enumerate(dec)])
 
@@ -109,8 +155,18 @@ class Model:
         n_enc = sum(1 for s in seq if s[0] == "encoder")
         enc_dense = [j for s, j, k, _ in seq if s == "encoder" and k == "dense"]
         dec_seen = 0
+        shapes, n_dec = conv_shapes(c), len(seq) - n_enc
         for i, (stack, j, kind, act) in enumerate(seq):
             f = ACTIVATIONS[act]
+            if kind.startswith("conv"):  # encoder conv j, or the decoder's mirror of conv n_dec - 1 - j
+                w, b = t[f"{stack}.{j}.weight"].astype(np.float64), t[f"{stack}.{j}.bias"]
+                v = j if kind == "conv2d" else n_dec - 1 - j
+                big, small, s = shapes[v], shapes[v + 1], c["conv"][v]["stride"]
+                if kind == "conv2d":
+                    yield lambda a, f=f, w=w, b=b, i=big, o=small, s=s: f(conv2d(a, w, b, i, o, s))
+                else:
+                    yield lambda a, f=f, w=w, b=b, i=small, o=big, s=s: f(conv2d_t(a, w, b, i, o, s))
+                continue
             if kind == "batchnorm":  # inference: the running statistics
                 g, b = t[f"{stack}.{j}.weight"], t[f"{stack}.{j}.bias"]
                 rm, rv = t[f"{stack}.{j}.running_mean"], t[f"{stack}.{j}.running_var"]

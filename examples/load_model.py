@@ -2,8 +2,9 @@
 """Reads a libae model file with nothing but json and numpy (see aenumpy.py), and runs it.
 
     python3 load_model.py MODEL.safetensors DATA.npy     # prints reconstruction MSE
-    python3 load_model.py --check DIR                    # test: compare with ae_reconstruct,
-                                                         # and write each model back for C
+    python3 load_model.py --check DIR                    # test: compare with ae_reconstruct
+                                                         # and ae_encode, and write each
+                                                         # model back for C
 """
 import os
 import sys
@@ -17,18 +18,21 @@ import aenumpy  # noqa: E402
 def check(folder):
     x = np.load(f"{folder}/input.npy")
     worst = 0.0
-    for variant in (0, 1, 2, 3):
+    for variant in (0, 1, 2, 3, 4):
         m = aenumpy.load(f"{folder}/model{variant}.safetensors")
         want = np.load(f"{folder}/reconstruction{variant}.npy")
         err = float(np.max(np.abs(m.reconstruct(x) - want)))
-        print(f"model{variant}: {len(m.tensors)} tensors, max |numpy - ae_reconstruct| = {err:.2e}")
+        code_err = float(np.max(np.abs(m.encode(x) - np.load(f"{folder}/code{variant}.npy"))))
+        print(f"model{variant}: {len(m.tensors)} tensors, max |numpy - ae_reconstruct| = {err:.2e}, "
+              f"|numpy - ae_encode| = {code_err:.2e}")
+        err = max(err, code_err)
         worst = max(worst, err)
         # the NumPy writer: C reads these back (export_for_python --verify)
         aenumpy.save(f"{folder}/roundtrip{variant}.safetensors", m.config, m.tensors, m.extra)
     if worst > 1e-5:
         print("FAIL: difference above 1e-5")
         return 1
-    print("OK: NumPy matches ae_reconstruct to 1e-5")
+    print("OK: NumPy matches ae_reconstruct and ae_encode to 1e-5")
     return 0
 
 

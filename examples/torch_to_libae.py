@@ -3,11 +3,17 @@
 output, MSE, Adam 1e-3, batch 128) with PyTorch and writes it as a libae model file, which
 ae_load, `ae encode` and `ae reconstruct` then use. Needs Debian's python3-torch.
 
-    python3 torch_to_libae.py OUT.safetensors [--epochs N] [--data DIR] [--synthetic]
+    python3 torch_to_libae.py OUT.safetensors [--conv] [--epochs N] [--data DIR] [--synthetic]
                               [--check AE_BINARY]
 
+--conv: the convolutional autoencoder instead (libae's `--input-shape 1x28x28 --conv
+16:3:2,32:3:2 --code 64`): Conv2d(1->16, 3, s2) ReLU, Conv2d(16->32, 3, s2) ReLU, flatten
+1568 -> 64; 64 -> 1568 ReLU, ConvTranspose2d(32->16) ReLU, ConvTranspose2d(16->1) sigmoid,
+padding 1 and output padding 1. Conv2d and ConvTranspose2d store their weights as libae does
+([out, in, k, k] and [in, out, k, k]), so they carry over as they are too.
 --synthetic trains on random data instead of Fashion-MNIST (quick); --check runs
-`AE_BINARY reconstruct` on rows of the data and compares it with PyTorch's output (1e-5).
+`AE_BINARY reconstruct` and `AE_BINARY encode` on rows of the data and compares them with
+PyTorch's output and code (1e-5).
 """
 import argparse
 import gzip
@@ -30,6 +36,32 @@ def fashion_mnist(folder):
     return np.frombuffer(raw[16:], dtype=np.uint8).reshape(-1, 784).astype(np.float32) / 255.0
 
 
+def dense_network():
+    """W's shape: (encoder layers, decoder layers, the whole network, libae's config)."""
+    enc = [nn.Linear(784, 256), nn.Linear(256, 64)]
+    dec = [nn.Linear(64, 256), nn.Linear(256, 784)]
+    model = nn.Sequential(enc[0], nn.ReLU(), enc[1], dec[0], nn.ReLU(), dec[1], nn.Sigmoid())
+    config = {"input_dim": 784, "n_hidden": 1, "hidden": [256], "code_dim": 64,
+              "hidden_act": "relu", "code_act": "linear", "output_act": "sigmoid"}
+    return enc, dec, model, config
+
+
+def conv_network():
+    """The conv autoencoder, on rows of 784 (NCHW images 1x28x28, as libae's rows are)."""
+    enc = [nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.Conv2d(16, 32, 3, stride=2, padding=1),
+           nn.Linear(1568, 64)]
+    dec = [nn.Linear(64, 1568), nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),
+           nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1)]
+    model = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), enc[0], nn.ReLU(), enc[1], nn.ReLU(), nn.Flatten(),
+                          enc[2], dec[0], nn.ReLU(), nn.Unflatten(1, (32, 7, 7)), dec[1], nn.ReLU(), dec[2],
+                          nn.Sigmoid(), nn.Flatten())
+    config = {"input_dim": 784, "n_hidden": 0, "hidden": [], "code_dim": 64,
+              "hidden_act": "relu", "code_act": "linear", "output_act": "sigmoid",
+              "input_shape": [1, 28, 28],
+              "conv": [{"channels": 16, "kernel": 3, "stride": 2}, {"channels": 32, "kernel": 3, "stride": 2}]}
+    return enc, dec, model, config
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out")
@@ -37,12 +69,11 @@ def main():
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--check")
+    p.add_argument("--conv", action="store_true")
     a = p.parse_args()
     torch.manual_seed(0)
     x = np.random.default_rng(0).random((2048, 784), dtype=np.float32) if a.synthetic else fashion_mnist(a.data)
-    enc = [nn.Linear(784, 256), nn.Linear(256, 64)]
-    dec = [nn.Linear(64, 256), nn.Linear(256, 784)]
-    model = nn.Sequential(enc[0], nn.ReLU(), enc[1], dec[0], nn.ReLU(), dec[1], nn.Sigmoid())
+    enc, dec, model, config = conv_network() if a.conv else dense_network()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = torch.from_numpy(x)
     for epoch in range(a.epochs):
@@ -56,28 +87,30 @@ def main():
             opt.step()
             total += loss.item() * len(b)
         print(f"epoch {epoch + 1}: train loss {total / len(data):.5f}")
-    # nn.Linear stores weight [out, in], as libae does: the tensors carry over as they are.
+    # nn.Linear stores weight [out, in], as libae does (Conv2d [out, in, k, k] and
+    # ConvTranspose2d [in, out, k, k] too): the tensors carry over as they are.
     tensors = {}
     for stack, layers in (("encoder", enc), ("decoder", dec)):
-        for i, lin in enumerate(layers):
-            tensors[f"{stack}.{i}.weight"] = lin.weight.detach().numpy()
-            tensors[f"{stack}.{i}.bias"] = lin.bias.detach().numpy()
-    config = {"input_dim": 784, "n_hidden": 1, "hidden": [256], "code_dim": 64,
-              "hidden_act": "relu", "code_act": "linear", "output_act": "sigmoid"}
+        for i, layer in enumerate(layers):
+            tensors[f"{stack}.{i}.weight"] = layer.weight.detach().numpy()
+            tensors[f"{stack}.{i}.bias"] = layer.bias.detach().numpy()
     aenumpy.save(a.out, config, tensors)
     print(f"wrote {a.out}")
     if a.check:
         rows = x[:256]
+        codes = []  # the encoder's last layer's output: the code
+        enc[-1].register_forward_hook(lambda mod, inp, out: codes.append(out))
         with torch.no_grad():
             want = model(torch.from_numpy(rows)).numpy()
         with tempfile.TemporaryDirectory() as tmp:
             np.save(os.path.join(tmp, "in.npy"), rows)
-            subprocess.run([a.check, "reconstruct", a.out, os.path.join(tmp, "in.npy"), "-o",
-                            os.path.join(tmp, "rec.npy")], check=True)
-            got = np.load(os.path.join(tmp, "rec.npy"))
-        err = float(np.max(np.abs(got - want)))
-        print(f"max |ae reconstruct - PyTorch| = {err:.2e}")
-        return 0 if err <= 1e-5 else 1
+            for cmd in ("reconstruct", "encode"):
+                subprocess.run([a.check, cmd, a.out, os.path.join(tmp, "in.npy"), "-o",
+                                os.path.join(tmp, cmd + ".npy")], check=True)
+            err = float(np.max(np.abs(np.load(os.path.join(tmp, "reconstruct.npy")) - want)))
+            code_err = float(np.max(np.abs(np.load(os.path.join(tmp, "encode.npy")) - codes[0].numpy())))
+        print(f"max |ae reconstruct - PyTorch| = {err:.2e}, |ae encode - PyTorch| = {code_err:.2e}")
+        return 0 if err <= 1e-5 and code_err <= 1e-5 else 1
     return 0
 
 

@@ -150,7 +150,9 @@ typedef struct ae_config {
      * output padding that restores each exact shape), hidden_act after each but the last,
      * which ends in output_act. Model file tensors: encoder.<i>.weight [out, in, k, k] for a
      * convolution, decoder.<j>.weight [in, out, k, k] for a transposed one (PyTorch's
-     * layouts), biases [out]. Refused (AE_EINVAL, with the reason in ae_last_error): with
+     * layouts), biases [out]. A conv model's layers, dense ones included, start as PyTorch's
+     * modules do: weights and biases uniform in +-1 / sqrt(fan_in) (kaiming_uniform with
+     * a = sqrt(5)); a dense model keeps He / Glorot weights and zero biases. Refused (AE_EINVAL, with the reason in ae_last_error): with
      * tied_weights or batch_norm, an even kernel, input_dim not the shape's product;
      * ae_pretrain_layerwise refuses a conv model. Default: n_conv 0 and input_shape all 0, a
      * dense model. */

@@ -34,8 +34,9 @@ typedef struct ae_mpi_stats {
     double train_seconds; /* wall time of the whole training call, all epochs */
 } ae_mpi_stats;
 
-/* Collective over comm: every rank calls it with its shard x [n x input_dim] (n >= 1) and the
- * same options. Rank 0's weights, RNG state (and, with resume, its optimizer state) are
+/* Collective over comm: every rank calls it with its shard x [n x input_dim] (n >= 1), a model
+ * of the same layers (kinds, sizes, activations, conv geometry) and the same options, else
+ * every rank returns AE_EINVAL. Rank 0's weights, RNG state (and, with resume, its optimizer state) are
  * broadcast first, so the ranks start identical. Only rank 0 calls on_epoch and on_batch
  * (with the figures of the whole batch and epoch: train_loss is the global mean) and writes
  * checkpoints; its on_epoch's stop, early stopping, divergence and every failure are decided

@@ -16,6 +16,9 @@ typedef struct ae_layer {
     size_t in, out; /* floats of a row going in and coming out */
     ae_activation act; /* applied last in the forward pass */
     ae_activation init_act; /* the activation the layer's block ends in (weight init's gain) */
+    /* Initialise as PyTorch initialises the module (ae_layer_init_torch): set for every layer
+     * of a model with conv layers; dense-only models keep He / Glorot and zero biases. */
+    int torch_init;
     int dropout_after; /* the output of a hidden block: training's dropout applies to it */
     /* dense */
     int w_transposed; /* w is stored [in x out]: a tied decoder borrowing the encoder's weight */
@@ -93,6 +96,12 @@ AE_HIDDEN extern const ae_kind ae_kind_dense, ae_kind_batchnorm, ae_kind_conv2d,
 AE_HIDDEN const ae_kind *ae_kind_named(const char *name);
 /* The scratch floats of a call of layer l over rows rows (0 for a kind without scratch). */
 AE_HIDDEN size_t ae_layer_scratch(const ae_layer *l, size_t rows);
+
+/* PyTorch's default initialisation of Linear, Conv2d and ConvTranspose2d (kaiming_uniform
+ * with a = sqrt(5)): weight and then bias uniform in +-1 / sqrt(fan_in), fan_in the weight's
+ * elements per row of its first dimension (Linear: in; Conv2d [out,in,k,k]: in k k;
+ * ConvTranspose2d [in,out,k,k]: out k k). */
+AE_HIDDEN void ae_layer_init_torch(ae_layer *l, ae_rng *rng, double fan_in);
 
 /* Floats of trained tensor t of l (0 when it has none of its own). */
 AE_HIDDEN size_t ae_layer_tensor_floats(const ae_layer *l, int t);

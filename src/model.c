@@ -61,6 +61,9 @@ ae_layer *ae_model_add_layer(ae_model *m, const ae_kind *k, size_t in, size_t ou
     L->out = out;
     L->act = act;
     L->init_act = act;
+    /* A conv model starts where PyTorch's would (its quality bar is PyTorch's); dense-only
+     * models keep their initialisation bit for bit. */
+    L->torch_init = m->cfg.n_conv > 0;
     ae_model_widen(m, L);
     return L;
 }

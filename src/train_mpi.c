@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "error.h"
 #include "train.h"
 
 typedef struct mpi_ctx {
@@ -77,21 +78,41 @@ static long long float_bits(float f) {
     return (long long)u;
 }
 
-/* The ranks must agree on what is trained and how: the model's size and the options that
+static uint64_t fold(uint64_t h, uint64_t v) { return (h ^ v) * 1099511628211u; } /* FNV-1a, a word a step */
+
+/* The model's layers, their kinds, sizes, activations and conv geometry, as one number: two
+ * models of one parameter count can still differ (conv models of 1x6x5 and 1x5x6 images). */
+static long long layout(const ae_model *m) {
+    uint64_t h = 14695981039346656037u;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        const ae_layer *L = &m->layer[l];
+        for (const char *c = L->kind->name; *c; c++) h = fold(h, (unsigned char)*c);
+        const size_t v[] = {L->in,    L->out,   (size_t)L->act, (size_t)L->w_transposed,
+                            L->c_in,  L->h_in,  L->w_in,        L->c_out,
+                            L->h_out, L->w_out, L->kernel,      L->stride};
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) h = fold(h, v[i]);
+    }
+    return (long long)(h >> 1);
+}
+
+/* The ranks must agree on what is trained and how: the model's size and layout and the options that
  * shape the steps or decide when the ranks meet (epochs, patience, checkpoints: a rank that
  * stopped early would leave the others waiting). Returns AE_EINVAL everywhere when any
  * differs. */
 static int same_everywhere(const ae_model *m, const ae_train_opts *o, MPI_Comm comm) {
-    enum { N = 11 };
+    enum { N = 12 };
     long long mine[N] = {(long long)m->n_params,   (long long)m->cfg.input_dim,    (long long)o->epochs,
                          (long long)o->batch_size, (long long)o->shuffle,          (long long)o->resume,
                          (long long)o->patience,   (long long)o->checkpoint_every, (long long)o->optimizer,
-                         (long long)o->loss,       float_bits(o->learning_rate)};
+                         (long long)o->loss,       float_bits(o->learning_rate),   layout(m)};
     long long lo[N], hi[N];
     if (MPI_Allreduce(mine, lo, N, MPI_LONG_LONG, MPI_MIN, comm) != MPI_SUCCESS ||
         MPI_Allreduce(mine, hi, N, MPI_LONG_LONG, MPI_MAX, comm) != MPI_SUCCESS)
         return AE_EIO;
-    return memcmp(lo, hi, sizeof lo) == 0 ? AE_OK : AE_EINVAL;
+    if (memcmp(lo, hi, sizeof lo) == 0) return AE_OK;
+    return ae_fail(AE_EINVAL, "the ranks' models (parameter count, input width, layers and their shapes) or "
+                              "training options (epochs, batch size, shuffle, resume, patience, checkpoints, "
+                              "optimizer, loss, learning rate) differ");
 }
 
 /* Rank 0's weights, RNG and (resuming) optimizer state, so that every rank starts alike. */

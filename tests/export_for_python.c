@@ -1,4 +1,4 @@
-/* Writes a small trained model, its input and ae_reconstruct's output into a folder, for
+/* Writes small trained models, their input and ae_reconstruct's and ae_encode's outputs into a folder, for
  * examples/load_model.py --check to compare against NumPy. */
 #include <ae.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@ static int verify(const char *dir) {
     snprintf(path, sizeof path, "%s/input.npy", dir);
     int rc = ae_data_load(path, &x);
     if (rc) return fail("input", rc);
-    for (int variant = 0; variant < 4; variant++) {
+    for (int variant = 0; variant < 5; variant++) {
         ae_model *m;
         snprintf(path, sizeof path, "%s/roundtrip%d.safetensors", dir, variant);
         if ((rc = ae_load(&m, path))) return fail(path, rc);
@@ -59,11 +59,13 @@ int main(int argc, char **argv) {
     mkdir(argv[1], 0755);
     char path[4096];
     enum { N = 64, D = 12 };
-    static float x[N * D], rec[N * D];
+    static float x[N * D], rec[N * D], code[N * 3];
     for (int i = 0; i < N * D; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
-    /* Four models: every activation appears, a tied one, a variational one, one that scales
-     * its inputs (z-score), and a tied one with batch norm (its running statistics). */
-    for (int variant = 0; variant < 4; variant++) {
+    /* Five models: every activation appears, a tied one, a variational one, one that scales
+     * its inputs (z-score), a tied one with batch norm (its running statistics), and a
+     * variational one with a conv encoder (rows 1x3x4 images: kernels 5, 1, 3, strides 2, 1,
+     * 1, odd sides and several channels). */
+    for (int variant = 0; variant < 5; variant++) {
         ae_config c = ae_config_default();
         c.input_dim = D;
         c.n_hidden = 2;
@@ -76,6 +78,18 @@ int main(int argc, char **argv) {
         c.variational = variant == 2;
         c.batch_norm = variant == 3;
         c.scaling = variant == 0 ? AE_SCALE_ZSCORE : AE_SCALE_AUTO; /* scaling tensors for NumPy too */
+        if (variant == 4) {
+            c.variational = 1;
+            c.input_shape[0] = 1;
+            c.input_shape[1] = 3;
+            c.input_shape[2] = 4;
+            c.n_conv = 3;
+            c.conv[0] = (ae_conv_spec){4, 5, 2}; /* -> 4x2x2 */
+            c.conv[1] = (ae_conv_spec){3, 1, 1}; /* -> 3x2x2 */
+            c.conv[2] = (ae_conv_spec){2, 3, 1}; /* -> 2x2x2, flattened 8 */
+            c.n_hidden = 1;
+            c.hidden[0] = 6;
+        }
         ae_model *m;
         int rc = ae_create(&m, &c);
         if (rc) return fail("create", rc);
@@ -84,6 +98,7 @@ int main(int argc, char **argv) {
         o.batch_size = 16;
         if ((rc = ae_train(m, x, N, &o))) return fail("train", rc);
         if ((rc = ae_reconstruct(m, x, N, rec))) return fail("reconstruct", rc);
+        if ((rc = ae_encode(m, x, N, code))) return fail("encode", rc);
         if (variant == 1) { /* a supervised head and an anomaly threshold, for the round trip */
             if ((rc = ae_head_create(m, AE_HEAD_SOFTMAX, 4))) return fail("head", rc);
             if ((rc = ae_threshold_calibrate(m, x, N, AE_THRESHOLD_QUANTILE, 0.9, NULL))) return fail("threshold", rc);
@@ -92,6 +107,8 @@ int main(int argc, char **argv) {
         if ((rc = ae_save(m, path))) return fail("save", rc);
         snprintf(path, sizeof path, "%s/reconstruction%d.npy", argv[1], variant);
         if ((rc = ae_npy_save(path, rec, N, D))) return fail("npy", rc);
+        snprintf(path, sizeof path, "%s/code%d.npy", argv[1], variant);
+        if ((rc = ae_npy_save(path, code, N, 3))) return fail("npy", rc);
         ae_free(m);
     }
     snprintf(path, sizeof path, "%s/input.npy", argv[1]);

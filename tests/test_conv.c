@@ -1,8 +1,9 @@
 /* Convolutions (ae_config.conv, layers/conv2d.c, layers/conv2d_t.c): the layer sequence, both
  * kinds' forward pass against naive loops, every gradient against central differences, the
- * model file, thread-count reproducibility, and what is refused. */
+ * model file, PyTorch's initialisation, thread-count reproducibility, and what is refused. */
 #include "test_pass_util.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "io_file.h"
@@ -235,6 +236,43 @@ static void test_save_load(void **state) {
     free(x);
 }
 
+/* The largest |v| of n floats. */
+static float max_abs(const float *v, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
+    return m;
+}
+
+/* A conv model starts as PyTorch's modules do: weights and biases uniform in +-1/sqrt(fan_in)
+ * (Conv2d: c_in k^2; ConvTranspose2d [in, out, k, k]: c_out k^2; Linear: in). The same widths
+ * without conv layers keep their Glorot-uniform weights and zero biases. */
+static void test_init_as_pytorch(void **state) {
+    (void)state;
+    const size_t spec[2][3] = {{16, 3, 2}, {32, 3, 2}};
+    ae_config c = conv_config(1, 28, 28, 2, spec, 0, 64);
+    ae_model *m;
+    assert_int_equal(ae_create(&m, &c), AE_OK);
+    const double fan_in[6] = {1 * 9, 16 * 9, 1568, 64, 16 * 9, 1 * 9};
+    for (size_t l = 0; l < 6; l++) {
+        const ae_layer *L = &m->layer[l];
+        const double bound = 1.0 / sqrt(fan_in[l]);
+        const float w = max_abs(L->w, ae_layer_tensor_floats(L, 0)), b = max_abs(L->b, ae_layer_tensor_floats(L, 1));
+        assert_true(w <= bound && w > 0.8 * bound);
+        assert_true(b <= bound && (L->out == 784 ? b > 0.0f : b > 0.5 * bound)); /* the last has one bias */
+    }
+    ae_free(m);
+    ae_config d = ae_config_default();
+    d.input_dim = 1568;
+    d.code_dim = 64;
+    assert_int_equal(ae_create(&m, &d), AE_OK);
+    const ae_layer *E = &m->layer[0], *D = &m->layer[1];
+    assert_true(max_abs(E->b, 64) == 0.0f && max_abs(D->b, 1568) == 0.0f);
+    const double glorot = sqrt(6.0 / (1568 + 64)); /* linear code, sigmoid output: Glorot-uniform */
+    assert_true(max_abs(E->w, 64 * 1568) <= glorot && max_abs(E->w, 64 * 1568) > 0.99 * glorot);
+    assert_true(max_abs(D->w, 64 * 1568) <= glorot && max_abs(D->w, 64 * 1568) > 0.99 * glorot);
+    ae_free(m);
+}
+
 /* The chunked pass: the same bits with any thread count and task order for a chunk count. */
 static void test_chunked_pass_bits(void **state) {
     (void)state;
@@ -324,13 +362,10 @@ static void test_refusals(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layer_sequence),
-        cmocka_unit_test(test_forward_against_naive_loops),
-        cmocka_unit_test(test_gradients),
-        cmocka_unit_test(test_save_load),
-        cmocka_unit_test(test_chunked_pass_bits),
-        cmocka_unit_test(test_threaded_training),
-        cmocka_unit_test(test_head_through_conv_encoder),
+        cmocka_unit_test(test_layer_sequence),    cmocka_unit_test(test_forward_against_naive_loops),
+        cmocka_unit_test(test_gradients),         cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_init_as_pytorch),   cmocka_unit_test(test_chunked_pass_bits),
+        cmocka_unit_test(test_threaded_training), cmocka_unit_test(test_head_through_conv_encoder),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -346,6 +346,54 @@ static void test_recurrent_models(void) {
     CHECK(ae_set_threads(1) == AE_OK);
 }
 
+/* A conv model (2x5x3 images; kernel 3 stride 2, then kernel 1 stride 1), its images split
+ * across 2 threads on each rank (the rows plan): the shards train what one process trains on
+ * all the rows (bitwise on 1 rank), with identical weights everywhere. A rank whose images
+ * are 2x3x5 (a model of the same parameter count) is refused on every rank. */
+enum { CN = 97, CD = 30 };
+
+static ae_config conv_config(size_t h, size_t w) {
+    ae_config c = config();
+    c.input_dim = CD;
+    c.n_hidden = 0;
+    c.input_shape[0] = 2;
+    c.input_shape[1] = h;
+    c.input_shape[2] = w;
+    c.n_conv = 2;
+    c.conv[0] = (ae_conv_spec){3, 3, 2};
+    c.conv[1] = (ae_conv_spec){4, 1, 1};
+    return c;
+}
+
+static void test_conv_model(void) {
+    static float img[CN * CD];
+    for (int i = 0; i < CN * CD; i++) img[i] = data[i % (N * D)];
+    size_t first, count;
+    shard(CN, &first, &count);
+    CHECK(ae_set_threads(2) == AE_OK && ae_set_plan(AE_PLAN_ROWS) == AE_OK);
+    const ae_config c = conv_config(5, 3);
+    ae_model *ref, *m;
+    CHECK(ae_create(&ref, &c) == AE_OK && ae_create(&m, &c) == AE_OK);
+    ae_train_opts o = opts();
+    o.epochs = 3;
+    CHECK(ae_train(ref, img, CN, &o) == AE_OK);
+    CHECK(ae_train_mpi(m, img + first * CD, count, &o, MPI_COMM_WORLD, NULL) == AE_OK);
+    const double diff = max_abs_diff(ref->params, m->params, m->n_params);
+    CHECK(size == 1 ? diff == 0.0 : diff <= 2e-5);
+    if (rank == 0) printf("np %d conv model: max |w_mpi - w_single| = %.3g\n", size, diff);
+    CHECK(identical_everywhere(m));
+    const ae_config other = rank == size - 1 ? conv_config(3, 5) : c;
+    ae_model *odd;
+    CHECK(ae_create(&odd, &other) == AE_OK);
+    CHECK(odd->n_params == m->n_params);
+    CHECK(ae_train_mpi(odd, img + first * CD, count, &o, MPI_COMM_WORLD, NULL) == (size > 1 ? AE_EINVAL : AE_OK));
+    if (size > 1) CHECK(strstr(ae_last_error(), "differ") != NULL);
+    ae_free(odd);
+    ae_free(ref);
+    ae_free(m);
+    CHECK(ae_set_threads(1) == AE_OK && ae_set_plan(AE_PLAN_AUTO) == AE_OK);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -358,6 +406,7 @@ int main(int argc, char **argv) {
     test_shard_loading();
     test_scaling_statistics_from_all_ranks();
     test_recurrent_models();
+    test_conv_model();
     int all = 0;
     MPI_Allreduce(&failures, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (rank == 0) printf("%s: %d ranks, %d failed checks\n", all ? "FAIL" : "OK", size, all);

@@ -1,5 +1,6 @@
 /* conv: what the two convolution kinds share (conv_common.c): im2col and col2im over one
- * NCHW image, the per-channel bias and activation, the bias gradient, the initialisation.
+ * NCHW image, the per-channel bias and activation, the bias gradient. Both kinds initialise
+ * as PyTorch does (ae_layer_init_torch, layers/kinds.c).
  * Geometry: a square kernel k (odd), stride s, padding p = k / 2, so that the small side of a
  * convolution is ceil(big / s) pixels per dimension. */
 #ifndef AE_LAYERS_CONV_H
@@ -22,9 +23,4 @@ AE_HIDDEN void ae_col2im(const ae_conv_geom *g, const float *cols, float *img);
 AE_HIDDEN void ae_conv_bias_act(const ae_layer *l, float *y, size_t rows, size_t channels, size_t pixels, int with_act);
 /* db[c0, c1) = the sums of dZ over rows images' pixels of each channel. */
 AE_HIDDEN void ae_conv_grad_bias(const ae_layer *l, const float *dz, size_t rows, size_t pixels, size_t c0, size_t c1);
-/* Weights uniform in +-bound: He (sqrt(6 / fan_in), ReLU family) or Glorot (sqrt(6 / (fan_in
- * + fan_out))), as the layer's block ends, with PyTorch's fans for the weight's layout;
- * biases 0. */
-AE_HIDDEN void ae_conv_init(ae_layer *l, ae_rng *rng, double fan_in, double fan_out);
-
 #endif

@@ -24,10 +24,8 @@ static void conv_shape(const ae_layer *l, int t, size_t *rows, size_t *cols) {
     *cols = t == 0 ? kdim(l) : 0;
 }
 
-static void conv_init(ae_layer *l, ae_rng *rng) {
-    const double kk = (double)(l->kernel * l->kernel);
-    ae_conv_init(l, rng, (double)l->c_in * kk, (double)l->c_out * kk);
-}
+/* PyTorch's Conv2d init: the weight [c_out, c_in, k, k]'s fan in is c_in k^2. */
+static void conv_init(ae_layer *l, ae_rng *rng) { ae_layer_init_torch(l, rng, (double)kdim(l)); }
 
 static void conv_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train,
                          float *scratch) {

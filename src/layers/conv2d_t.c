@@ -27,12 +27,9 @@ static void convt_shape(const ae_layer *l, int t, size_t *rows, size_t *cols) {
     *cols = t == 0 ? kdim(l) : 0;
 }
 
-/* PyTorch's fans for a ConvTranspose2d weight [c_in, c_out, k, k]: fan in c_out k^2, fan out
- * c_in k^2. */
-static void convt_init(ae_layer *l, ae_rng *rng) {
-    const double kk = (double)(l->kernel * l->kernel);
-    ae_conv_init(l, rng, (double)l->c_out * kk, (double)l->c_in * kk);
-}
+/* PyTorch's ConvTranspose2d init: its fan in is computed from the weight [c_in, c_out, k, k]
+ * as for any weight, dimension 1 times the kernel, c_out k^2. */
+static void convt_init(ae_layer *l, ae_rng *rng) { ae_layer_init_torch(l, rng, (double)kdim(l)); }
 
 static void convt_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train,
                           float *scratch) {

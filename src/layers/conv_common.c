@@ -1,7 +1,6 @@
 /* conv_common: im2col, col2im and the per-channel parts of the convolution kinds (conv.h). */
 #include "conv.h"
 
-#include <math.h>
 #include <string.h>
 
 /* The kernel offset ki's valid output range along one dimension: y in [*lo, *hi) keeps
@@ -72,11 +71,4 @@ void ae_conv_grad_bias(const ae_layer *l, const float *dz, size_t rows, size_t p
         }
         l->db[c] = sum;
     }
-}
-
-void ae_conv_init(ae_layer *l, ae_rng *rng, double fan_in, double fan_out) {
-    const int relu = l->init_act == AE_ACT_RELU || l->init_act == AE_ACT_LEAKY_RELU;
-    const double bound = relu ? sqrt(6.0 / fan_in) : sqrt(6.0 / (fan_in + fan_out));
-    const size_t count = ae_layer_tensor_floats(l, 0);
-    for (size_t i = 0; i < count; i++) l->w[i] = (float)((2.0 * ae_rng_uniform(rng) - 1.0) * bound);
 }

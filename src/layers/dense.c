@@ -79,9 +79,13 @@ static void dense_shape(const ae_layer *l, int t, size_t *rows, size_t *cols) {
 static int is_relu_family(ae_activation a) { return a == AE_ACT_RELU || a == AE_ACT_LEAKY_RELU; }
 
 /* He-uniform (ReLU family) or Glorot-uniform weights, as the block's activation asks; biases
- * stay 0. */
+ * stay 0. In a conv model (torch_init), torch.nn.Linear's init instead. */
 static void dense_init(ae_layer *l, ae_rng *rng) {
     if (l->w_transposed) return;
+    if (l->torch_init) {
+        ae_layer_init_torch(l, rng, (double)l->in);
+        return;
+    }
     const double bound = is_relu_family(l->init_act) ? sqrt(6.0 / (double)l->in) : sqrt(6.0 / (double)(l->in + l->out));
     const size_t count = l->in * l->out;
     for (size_t i = 0; i < count; i++) l->w[i] = (float)((2.0 * ae_rng_uniform(rng) - 1.0) * bound);
