@@ -11,19 +11,10 @@
 
 #include "io_file.h"
 #include "test_util.h"
+#include "torch_dump.h"
 #include "train.h"
 
 enum { ROWS = 5, D = 2 * 9 * 7 };
-
-static int dump(const char *dir, const char *name, const char *suffix, const float *p, size_t n) {
-    char path[512];
-    const int len = snprintf(path, sizeof path, "%s/%s%s.bin", dir, name, suffix);
-    if (len < 0 || (size_t)len >= sizeof path) return 1;
-    FILE *f = fopen(path, "wb");
-    if (!f) return 1;
-    const size_t w = fwrite(p, sizeof(float), n, f);
-    return fclose(f) != 0 || w != n;
-}
 
 static size_t floats(const ae_tensor_ref *t) { return t->rows * (t->cols ? t->cols : 1); }
 
@@ -69,9 +60,9 @@ static int dump_pass(const char *dir, ae_model *m, const float *x, const ae_tens
     if (ae_work_init(&w, m, ROWS, &pc) != AE_OK) return 1;
     const float loss = (float)ae_pass(m, &w, x, x, ROWS, &pc, 1, NULL, NULL);
     ae_work_free(&w);
-    int bad = dump(dir, "loss", "", &loss, 1);
+    int bad = torch_dump(dir, "loss", "", &loss, 1);
     for (size_t i = 0; i < n; i++)
-        bad |= dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), floats(&t[i]));
+        bad |= torch_dump(dir, t[i].name, ".grad", m->grads + (t[i].data - m->params), floats(&t[i]));
     return bad;
 }
 
@@ -85,17 +76,17 @@ int main(int argc, char **argv) {
     test_fill(x, ROWS * D, 31, 0.0f, 1.0f);
     ae_tensor_ref t[AE_MAX_TENSORS];
     const size_t n = ae_model_tensors(m, t, 0);
-    int bad = manifest(dir, m) | dump(dir, "x", "", x, ROWS * D);
-    for (size_t i = 0; i < n; i++) bad |= dump(dir, t[i].name, ".init", t[i].data, floats(&t[i]));
+    int bad = manifest(dir, m) | torch_dump(dir, "x", "", x, ROWS * D);
+    for (size_t i = 0; i < n; i++) bad |= torch_dump(dir, t[i].name, ".init", t[i].data, floats(&t[i]));
     if (ae_encode(m, x, ROWS, code) != AE_OK || ae_reconstruct(m, x, ROWS, rec) != AE_OK) return 1;
-    bad |= dump(dir, "code", "", code, ROWS * 6) | dump(dir, "reconstruction", "", rec, ROWS * D);
+    bad |= torch_dump(dir, "code", "", code, ROWS * 6) | torch_dump(dir, "reconstruction", "", rec, ROWS * D);
     bad |= dump_pass(dir, m, x, t, n);
     ae_train_opts o = ae_train_opts_default(); /* Adam 1e-3 (0.9, 0.999, 1e-8), MSE */
     o.epochs = 1;
     o.batch_size = ROWS;
     o.shuffle = 0;
     if (ae_train(m, x, ROWS, &o) != AE_OK) return 1;
-    for (size_t i = 0; i < n; i++) bad |= dump(dir, t[i].name, ".after", t[i].data, floats(&t[i]));
+    for (size_t i = 0; i < n; i++) bad |= torch_dump(dir, t[i].name, ".after", t[i].data, floats(&t[i]));
     ae_free(m);
     return bad;
 }
