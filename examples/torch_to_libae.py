@@ -3,7 +3,7 @@
 output, MSE, Adam 1e-3, batch 128) with PyTorch and writes it as a libae model file, which
 ae_load, `ae encode` and `ae reconstruct` then use. Needs Debian's python3-torch.
 
-    python3 torch_to_libae.py OUT.safetensors [--conv] [--epochs N] [--data DIR] [--synthetic]
+    python3 torch_to_libae.py OUT.safetensors [--conv | --seq gru|lstm] [--epochs N] [--data DIR] [--synthetic]
                               [--check AE_BINARY]
 
 --conv: the convolutional autoencoder instead (libae's `--input-shape 1x28x28 --conv
@@ -11,6 +11,11 @@ ae_load, `ae encode` and `ae reconstruct` then use. Needs Debian's python3-torch
 1568 -> 64; 64 -> 1568 ReLU, ConvTranspose2d(32->16) ReLU, ConvTranspose2d(16->1) sigmoid,
 padding 1 and output padding 1. Conv2d and ConvTranspose2d store their weights as libae does
 ([out, in, k, k] and [in, out, k, k]), so they carry over as they are too.
+--seq gru|lstm: the recurrent autoencoder instead (libae's `--seq 28x28 --rnn CELL --hidden 128
+--code 64`): a row's 28 steps of 28 values through nn.GRU / nn.LSTM(28 -> 128), Linear(128 ->
+64) of the last state; the code repeated at every step through the same cell (64 -> 128), and
+Linear(128 -> 28) sigmoid on each step. A cell's weight_ih and weight_hh go side by side into
+libae's [G, in + 128] weight, bias_ih and bias_hh stacked into its [2, G] bias.
 --synthetic trains on random data instead of Fashion-MNIST (quick); --check runs
 `AE_BINARY reconstruct` and `AE_BINARY encode` on rows of the data and compares them with
 PyTorch's output and code (1e-5).
@@ -62,6 +67,41 @@ def conv_network():
     return enc, dec, model, config
 
 
+class SeqAE(nn.Module):
+    """The recurrent autoencoder on rows of 784: 28 steps of 28 values."""
+
+    def __init__(self, cell):
+        super().__init__()
+        rnn = nn.LSTM if cell == "lstm" else nn.GRU
+        self.cell = cell
+        self.enc, self.code = rnn(28, 128, batch_first=True), nn.Linear(128, 64)
+        self.dec, self.out = rnn(64, 128, batch_first=True), nn.Linear(128, 28)
+
+    def forward(self, x):
+        _, state = self.enc(x.view(-1, 28, 28))
+        z = self.code(state[0][-1] if self.cell == "lstm" else state[-1])
+        states, _ = self.dec(z.unsqueeze(1).repeat(1, 28, 1))
+        return torch.sigmoid(self.out(states)).reshape(-1, 784)
+
+
+def seq_network(cell):
+    """(the tensor map, the network, libae's config, the code layer) of the recurrent AE."""
+    model = SeqAE(cell)
+
+    def tensors():
+        t = {}
+        for name, mod in (("encoder.0", model.enc), ("decoder.0", model.dec)):
+            t[name + ".weight"] = torch.cat([mod.weight_ih_l0, mod.weight_hh_l0], 1).detach().numpy()
+            t[name + ".bias"] = torch.stack([mod.bias_ih_l0, mod.bias_hh_l0]).detach().numpy()
+        for name, mod in (("encoder.1", model.code), ("decoder.1", model.out)):
+            t[name + ".weight"], t[name + ".bias"] = mod.weight.detach().numpy(), mod.bias.detach().numpy()
+        return t
+
+    config = {"input_dim": 784, "n_hidden": 1, "hidden": [128], "code_dim": 64, "hidden_act": "relu",
+              "code_act": "linear", "output_act": "sigmoid", "rnn": cell, "seq": [28, 28]}
+    return tensors, model, config, model.code
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out")
@@ -70,10 +110,15 @@ def main():
     p.add_argument("--synthetic", action="store_true")
     p.add_argument("--check")
     p.add_argument("--conv", action="store_true")
+    p.add_argument("--seq", choices=("gru", "lstm"))
     a = p.parse_args()
     torch.manual_seed(0)
     x = np.random.default_rng(0).random((2048, 784), dtype=np.float32) if a.synthetic else fashion_mnist(a.data)
-    enc, dec, model, config = conv_network() if a.conv else dense_network()
+    if a.seq:
+        seq_tensors, model, config, code_layer = seq_network(a.seq)
+    else:
+        enc, dec, model, config = conv_network() if a.conv else dense_network()
+        code_layer = enc[-1]
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = torch.from_numpy(x)
     for epoch in range(a.epochs):
@@ -90,16 +135,18 @@ def main():
     # nn.Linear stores weight [out, in], as libae does (Conv2d [out, in, k, k] and
     # ConvTranspose2d [in, out, k, k] too): the tensors carry over as they are.
     tensors = {}
-    for stack, layers in (("encoder", enc), ("decoder", dec)):
+    for stack, layers in () if a.seq else (("encoder", enc), ("decoder", dec)):
         for i, layer in enumerate(layers):
             tensors[f"{stack}.{i}.weight"] = layer.weight.detach().numpy()
             tensors[f"{stack}.{i}.bias"] = layer.bias.detach().numpy()
+    if a.seq:
+        tensors = seq_tensors()
     aenumpy.save(a.out, config, tensors)
     print(f"wrote {a.out}")
     if a.check:
         rows = x[:256]
         codes = []  # the encoder's last layer's output: the code
-        enc[-1].register_forward_hook(lambda mod, inp, out: codes.append(out))
+        code_layer.register_forward_hook(lambda mod, inp, out: codes.append(out))
         with torch.no_grad():
             want = model(torch.from_numpy(rows)).numpy()
         with tempfile.TemporaryDirectory() as tmp:
