@@ -1,5 +1,6 @@
-# Cross build for s390x (IBM Z: big-endian, float evaluated in double under ISO C) Linux on a
-# Debian x86-64 host: crossbuild-essential-s390x and libgfortran5-s390x-cross, and a sysroot of
+# Cross build for s390x (IBM Z: big-endian; float evaluated in double under ISO C, which
+# CMakeLists.txt turns off with -fexcess-precision=fast) Linux on a Debian x86-64 host:
+# crossbuild-essential-s390x and libgfortran5-s390x-cross, and a sysroot of
 # the libraries' s390x .debs (.ci/install-deps --cross unpacks it into
 # /var/cache/libae-cross/s390x/root, or $AE_S390X_SYSROOT). ctest runs every test binary
 # under qemu-user: qemu-s390x with the cross libc's folder as its root, the sysroot's

@@ -26,9 +26,11 @@
  * without -ffast-math). Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, then Cephes'
  * polynomial for e^r (about 1 ulp); x is clamped to [-87.3, 88], where the result is a
  * normal float. The +1.5 * 2^23 trick rounds to the nearest integer without roundps; it
- * needs the sum rounded to float, which the casts demand where float arithmetic is evaluated
- * in double (FLT_EVAL_METHOD 1 on s390x, 2 on x87; CMake adds -fexcess-precision=standard so
- * that gcc honours them in every mode). Where FLT_EVAL_METHOD is 0 they change nothing. */
+ * needs the sum rounded to float. CMake has float arithmetic evaluated as float wherever the
+ * compiler can (FLT_EVAL_METHOD 0; on s390x -fexcess-precision=fast), so that every line
+ * rounds as on x86-64; where it cannot (x87), the casts demand the rounding, and
+ * -fexcess-precision=standard makes gcc honour them. With FLT_EVAL_METHOD 0 they change
+ * nothing. */
 AE_INLINE float ae_expf(float x) {
     x = x < -87.3f ? -87.3f : x > 88.0f ? 88.0f : x;
     float n = (float)((float)(x * 1.44269504f) + 12582912.0f) - 12582912.0f;

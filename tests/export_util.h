@@ -30,12 +30,47 @@ static inline int export_sh(const char *fmt, ...) {
     return st == -1 ? -1 : (st & 0x7f) ? 128 + (st & 0x7f) : (st >> 8) & 0xff;
 }
 
-/* The driver's input: a uint32 count, then n rows of d floats. 0 on success. */
+/* The files between the library's side and the driver are little-endian whatever the two
+ * hosts (a big-endian target's library beside drivers the host's cc built, or the reverse):
+ * values go through their bytes, as export_driver.c's do. */
+static inline void export_le32_put(unsigned char *b, uint32_t u) {
+    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(u >> (8 * i));
+}
+
+static inline uint32_t export_le32_get(const unsigned char *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* n floats to f, little-endian. 1 on success. */
+static inline int export_put_floats(FILE *f, const float *x, size_t n) {
+    unsigned char b[4];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        export_le32_put(b, u);
+        if (fwrite(b, 1, 4, f) != 4) return 0;
+    }
+    return 1;
+}
+
+/* n little-endian floats from f. 1 on success. */
+static inline int export_get_floats(FILE *f, float *x, size_t n) {
+    unsigned char b[4];
+    for (size_t i = 0; i < n; i++) {
+        if (fread(b, 1, 4, f) != 4) return 0;
+        uint32_t u = export_le32_get(b);
+        memcpy(&x[i], &u, sizeof u);
+    }
+    return 1;
+}
+
+/* The driver's input: a uint32 count, then n rows of d floats, little-endian. 0 on success. */
 static inline int export_write_rows(const char *path, const float *x, size_t n, size_t d) {
     FILE *f = fopen(path, "wb");
-    uint32_t n32 = (uint32_t)n;
+    unsigned char n32[4];
     if (!f) return -1;
-    int ok = fwrite(&n32, sizeof n32, 1, f) == 1 && fwrite(x, sizeof(float), n * d, f) == n * d;
+    export_le32_put(n32, (uint32_t)n);
+    int ok = fwrite(n32, 1, 4, f) == 4 && export_put_floats(f, x, n * d);
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
@@ -48,7 +83,8 @@ static inline void export_out_free(export_out *o) {
     memset(o, 0, sizeof *o);
 }
 
-/* Reads the driver's output for n rows of widths d, k and c (0: no head). 0 on success. */
+/* Reads the driver's output (little-endian) for n rows of widths d, k and c (0: no head). 0 on
+ * success. */
 static inline int export_read_out(const char *path, size_t n, size_t d, size_t k, size_t c, export_out *o) {
     memset(o, 0, sizeof *o);
     o->n = n, o->d = d, o->k = k, o->c = c;
@@ -60,9 +96,9 @@ static inline int export_read_out(const char *path, size_t n, size_t d, size_t k
     FILE *f = fopen(path, "rb");
     int ok = f && o->score && o->flag && o->code && o->rec && o->head;
     for (size_t i = 0; i < n && ok; i++)
-        ok = fread(o->score + i, sizeof(float), 1, f) == 1 && fread(o->flag + i, sizeof(float), 1, f) == 1 &&
-             fread(o->code + i * k, sizeof(float), k, f) == k && fread(o->rec + i * d, sizeof(float), d, f) == d &&
-             fread(o->head + i * c, sizeof(float), c, f) == c;
+        ok = export_get_floats(f, o->score + i, 1) && export_get_floats(f, o->flag + i, 1) &&
+             export_get_floats(f, o->code + i * k, k) && export_get_floats(f, o->rec + i * d, d) &&
+             export_get_floats(f, o->head + i * c, c);
     if (f) ok = fgetc(f) == EOF && ok; /* nothing more */
     if (f) fclose(f);
     if (!ok) export_out_free(o);

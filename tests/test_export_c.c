@@ -290,6 +290,38 @@ static void test_int8(void **state) {
     free(x);
 }
 
+/* ---- the files between the library and the drivers ---- */
+
+/* Little-endian on every host, so that a driver the host's cc built reads what a library of
+ * the other byte order wrote (export_util.h, export_driver.c): known bytes both ways. */
+static void test_driver_files_little_endian(void **state) {
+    (void)state;
+    const float rows2[2] = {1.0f, -2.5f};
+    const char *p = path_of("le_in.bin");
+    assert_int_equal(export_write_rows(p, rows2, 1, 2), 0);
+    static const unsigned char want[12] = {1, 0, 0, 0, 0, 0, 0x80, 0x3f, 0, 0, 0x20, 0xc0};
+    unsigned char got[16];
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(got, 1, sizeof got, f), sizeof want);
+    fclose(f);
+    assert_memory_equal(got, want, sizeof want);
+    /* one row of d = 1, k = 1, no head: score 0.5, flag 1, code -1, reconstruction 2 */
+    static const unsigned char out[16] = {0, 0, 0, 0x3f, 0, 0, 0x80, 0x3f, 0, 0, 0x80, 0xbf, 0, 0, 0, 0x40};
+    p = path_of("le_out.bin");
+    f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(out, 1, sizeof out, f), sizeof out);
+    assert_int_equal(fclose(f), 0);
+    export_out o;
+    assert_int_equal(export_read_out(p, 1, 1, 1, 0, &o), 0);
+    assert_close(o.score[0], 0.5, 0, 0);
+    assert_close(o.flag[0], 1.0, 0, 0);
+    assert_close(o.code[0], -1.0, 0, 0);
+    assert_close(o.rec[0], 2.0, 0, 0);
+    export_out_free(&o);
+}
+
 /* ---- refusals ---- */
 
 static void write_file(const char *p, const char *text) {
@@ -450,6 +482,7 @@ int main(void) {
         cmocka_unit_test(test_tied_vae_scaling),
         cmocka_unit_test(test_batchnorm_head_flag),
         cmocka_unit_test(test_int8),
+        cmocka_unit_test(test_driver_files_little_endian),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_failed_writes_and_allocations),
         cmocka_unit_test(test_header_alone),

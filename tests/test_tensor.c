@@ -1,5 +1,6 @@
 #include "test_util.h"
 
+#include <float.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -121,6 +122,61 @@ static void test_fast_exp_accuracy(void **state) {
     assert_close(worst, 0.0, 3.6e-7, 0);
     assert_true(ae_expf(-1000.0f) > 0.0f && ae_expf(1000.0f) < INFINITY); /* clamped */
     assert_true(isfinite(ae_sigmoidf(-1e30f)) && isfinite(ae_sigmoidf(1e30f)));
+}
+
+/* FNV-1a over the bits of n floats. */
+static uint32_t float_bits_hash(const float *x, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        for (int b = 0; b < 32; b += 8) h = (h ^ ((u >> b) & 0xffu)) * 16777619u;
+    }
+    return h;
+}
+
+/* Float arithmetic is evaluated as float, one rounding per operation (FLT_EVAL_METHOD 0), in
+ * the library and here, on every platform: the activation kernels give x86-64's bits. Where
+ * floats were evaluated in double (s390x's gcc under -std=c11 without CMake's
+ * -fexcess-precision=fast), constants such as leaky ReLU's 0.01f took their double values and
+ * ae_expf's polynomial rounded once per line, so leaky ReLU, sigmoid and softplus gave other
+ * bits, and models exchanged with x86-64 reconstructed up to 4.8e-7 apart. These kernels have
+ * no reductions: their bits do not depend on the vector width. */
+static void test_float_evaluation(void **state) {
+    (void)state;
+    enum { N = 512 };
+    /* FNV-1a hashes of x86-64's bits; tanh's forward (libm's) is not checked */
+    static const uint32_t want_fwd[] = {0x93bb5537u, 0xfa2573ddu, 0x83c834e1u, 0x3b994614u, 0u, 0xd4bda997u};
+    static const uint32_t want_bwd[] = {0x2f18f919u, 0xfb859a7eu, 0x19e55608u, 0xfaccaca4u, 0x5074d057u, 0xa6f73bd0u};
+    float z[N], bias[N], out[N], y[N], d[N];
+    uint32_t s = 7;
+    for (int i = 0; i < N; i++) { /* exact: integers times powers of 2 */
+        s = s * 1664525u + 1013904223u;
+        z[i] = (float)((int32_t)(s >> 8) - (1 << 23)) * 0x1p-19f; /* [-16, 16) */
+        s = s * 1664525u + 1013904223u;
+        bias[i] = (float)((int32_t)(s >> 8) - (1 << 23)) * 0x1p-21f; /* [-4, 4) */
+        out[i] = bias[i] * 0.25f; /* [-1, 1): outputs for the backward kernels */
+    }
+    for (int a = 0; a <= AE_ACT_SOFTPLUS; a++) {
+        const char *name = ae_activation_name((ae_activation)a);
+        memcpy(y, z, sizeof y);
+        ae_bias_act(y, bias, 1, N, (ae_activation)a);
+        uint32_t fwd = float_bits_hash(y, N);
+        for (int i = 0; i < N; i++) d[i] = z[i] * 0.0625f;
+        ae_act_backward(d, out, N, (ae_activation)a);
+        uint32_t bwd = float_bits_hash(d, N);
+        if (a != AE_ACT_TANH && fwd != want_fwd[a]) {
+            print_error("%s forward: bits hash 0x%08xu, x86-64's 0x%08xu\n", name, (unsigned)fwd,
+                        (unsigned)want_fwd[a]);
+            fail();
+        }
+        if (bwd != want_bwd[a]) {
+            print_error("%s backward: bits hash 0x%08xu, x86-64's 0x%08xu\n", name, (unsigned)bwd,
+                        (unsigned)want_bwd[a]);
+            fail();
+        }
+    }
+    assert_int_equal(FLT_EVAL_METHOD, 0); /* here too: the tests' own float arithmetic */
 }
 
 static void test_act_backward_matches_derivative(void **state) {
@@ -258,6 +314,7 @@ int main(void) {
         cmocka_unit_test(test_sigmoid_extremes_are_stable),
         cmocka_unit_test(test_act_backward_matches_derivative),
         cmocka_unit_test(test_fast_exp_accuracy),
+        cmocka_unit_test(test_float_evaluation),
         cmocka_unit_test(test_col_sum_and_finite),
         cmocka_unit_test(test_alloc_aligned_and_overflow),
         cmocka_unit_test(test_alloc_hook_fails_allocation),
