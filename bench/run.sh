@@ -13,7 +13,8 @@
 #   AE_BENCH, FANN_BENCH   explicit paths to the two programs
 #   PYTHON             interpreter with torch and numpy (default /usr/bin/python3, Debian's)
 #   DATA               Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
-#   WORKLOADS          subset of "W W-big conv tiny" (default all four)
+#   WORKLOADS          subset of "W W-big conv tiny seq" (default all five; seq: the recurrent
+#                      autoencoders, GRU and LSTM, by bench/seq.sh, in a table of their own)
 #   EPOCHS             timed epochs for every program (default: each workload's own)
 #
 # libae rows come from ae_bench, PyTorch rows (W, W-big, conv) from bench/torch_bench.py when
@@ -33,7 +34,7 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 AE_BENCH=${AE_BENCH:-$BUILD_DIR/bench/ae_bench}
 FANN_BENCH=${FANN_BENCH:-$BUILD_DIR/bench/fann_bench}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
-WORKLOADS=${WORKLOADS:-W W-big conv tiny}
+WORKLOADS=${WORKLOADS:-W W-big conv tiny seq}
 EPOCHS=${EPOCHS:-}
 if [[ -z ${PYTHON:-} ]]; then
   if [[ -x /usr/bin/python3 ]]; then PYTHON=/usr/bin/python3; else PYTHON=python3; fi
@@ -98,7 +99,19 @@ if command -v taskset >/dev/null 2>&1; then
   [[ $pin_cpu =~ ^[0-9]+$ ]] && pin=(taskset -c "$pin_cpu")
 fi
 
+seq_table=""
 for w in $WORKLOADS; do
+  if [[ $w == seq ]]; then # libae and PyTorch's GRU and LSTM autoencoders, one after the other
+    echo "== seq: bench/seq.sh" | tee -a "$LOG" >&2
+    if seq_table=$(AE="$BUILD_DIR/tools/ae" PYTHON="$PYTHON" DATA="$DATA" THREADS="$THREADS" \
+      bash "$ROOT/bench/seq.sh" ${EPOCHS:+"$EPOCHS"} 2> >(tee -a "$LOG" >&2)); then
+      echo "$seq_table" >>"$LOG"
+    else
+      echo "run.sh: seq failed" | tee -a "$LOG" >&2
+      failed=1
+    fi
+    continue
+  fi
   if [[ $w == tiny ]]; then
     run "libae tiny" "${pin[@]}" "$AE_BENCH" --workload tiny --threads 1 --data "$DATA" --markdown "${epochs_arg[@]}"
     ((have_fann)) && run "FANN tiny" "${pin[@]}" "$FANN_BENCH" --markdown "${epochs_arg[@]}"
@@ -146,6 +159,7 @@ field() {
   echo "Comparisons:"
   echo
   for w in $WORKLOADS; do
+    [[ $w == seq ]] && continue
     if [[ $w == tiny ]]; then
       if ((have_fann)); then
         a=$(field libae tiny 7) f=$(field FANN tiny 7)
@@ -162,6 +176,14 @@ field() {
       echo "- $w: PyTorch not installed"
     fi
   done
+  if [[ -n $seq_table ]]; then
+    echo
+    echo "Sequences (bench/seq.sh): rows of 28 steps x 28 values, a cell 128 wide, code 64, batch 128;"
+    echo "s/epoch the median of the timed epochs after the first; PyTorch the best of torch threads 1"
+    echo "and 2; test MSE after those epochs."
+    echo
+    echo "$seq_table"
+  fi
   echo
   echo "Plans (ae_train's parallel plan for each libae row, and the passes it timed to choose it):"
   echo
