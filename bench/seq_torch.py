@@ -7,18 +7,14 @@ shuffled, MSE. The same network as `ae train DATA --seq 28x28 --rnn gru --hidden
 Prints one line per epoch (time, train loss), then the test MSE. Debian's PyTorch does its
 products in OpenBLAS: set OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS as for libae."""
 import argparse
-import gzip
-import time
+import os
+import sys
 
-import numpy as np
 import torch
 from torch import nn
 
-
-def images(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    return np.frombuffer(raw, np.uint8, offset=16).astype(np.float32).reshape(-1, 28, 28) / 255.0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conv_torch import fit, images  # noqa: E402
 
 
 class SeqAE(nn.Module):
@@ -48,27 +44,9 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    train = torch.from_numpy(images(a.data + "/train-images-idx3-ubyte.gz"))
-    test = torch.from_numpy(images(a.data + "/t10k-images-idx3-ubyte.gz"))
-    net = SeqAE(a.cell)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for epoch in range(1, a.epochs + 1):
-        t0 = time.perf_counter()
-        perm = torch.randperm(len(train))
-        total = 0.0
-        for i in range(0, len(train), 128):
-            x = train[perm[i:i + 128]]
-            loss = nn.functional.mse_loss(net(x), x)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(x)
-        print(f"{a.cell} threads {a.threads} epoch {epoch} train loss {total / len(train):.5f} "
-              f"({time.perf_counter() - t0:.2f} s)", flush=True)
-    with torch.no_grad():
-        mse = sum(float(((net(test[i:i + 1000]) - test[i:i + 1000]) ** 2).sum()) for i in range(0, len(test), 1000))
-    print(f"{a.cell} threads {a.threads} test MSE {mse / test.numel():.5f}")
-
+    train = torch.from_numpy(images(a.data + "/train-images-idx3-ubyte.gz").reshape(-1, 28, 28))
+    test = torch.from_numpy(images(a.data + "/t10k-images-idx3-ubyte.gz").reshape(-1, 28, 28))
+    fit(SeqAE(a.cell), train, test, a.epochs, f"{a.cell} threads {a.threads}")
 
 if __name__ == "__main__":
     main()
