@@ -203,14 +203,15 @@ static void shuffle(epoch_run *e, size_t n) {
     ae_rng_permute(e->t->rng, e->perm, n);
 }
 
-/* A streamed epoch: the blocks in an order shuffled by the RNG, each block's rows shuffled
- * within it (so a row's neighbours in a batch come from its own block: a shuffle buffer the
- * size of a block, not a full shuffle), steps over each block as it is loaded. */
+/* A streamed epoch: the blocks in an order shuffled by the RNG (in file order when the file
+ * cannot seek: in_order), each block's rows shuffled within it (so a row's neighbours in a
+ * batch come from its own block: a shuffle buffer the size of a block, not a full shuffle),
+ * steps over each block as it is loaded. */
 static int run_blocks(epoch_run *e, int epoch, ae_pass_parts *sum, size_t *steps) {
     const ae_fit_task *t = e->t;
     const size_t nb = t->n_blocks;
     for (size_t b = 0; b < nb; b++) e->order[b] = (uint32_t)b;
-    if (e->perm) ae_rng_permute(t->rng, e->order, nb);
+    if (e->perm && !t->in_order) ae_rng_permute(t->rng, e->order, nb);
     step_rng_epoch(&e->srng, t->rng, t->dist);
     int rc = AE_OK;
     for (size_t i = 0; i < nb && rc == AE_OK; i++) {

@@ -65,6 +65,8 @@ typedef struct ae_fit_task {
      * start reading block `next` ahead (AE_FIT_NO_BLOCK: none). 0 or 1: every row at hand. */
     size_t n_blocks, block_rows;
     int (*load)(void *ctx, size_t block, size_t next, size_t *rows);
+    int in_order; /* 1: the blocks in file order every epoch (a file that cannot seek); the
+                     rows within each block are still shuffled */
     void *ctx;
     const ae_train_opts *opts; /* epochs, clip_norm, patience, checkpoint_every, callbacks */
     const ae_dist *dist; /* NULL: one process */

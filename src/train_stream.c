@@ -10,6 +10,7 @@
 #include "error.h"
 #include "io_data.h"
 #include "io_file.h"
+#include "io_seq.h"
 #include "train.h"
 
 #define STREAM_DEFAULT_BYTES ((size_t)32 << 20) /* a block of about 32 MiB when not told */
@@ -18,6 +19,8 @@
 typedef struct stream {
     ae_model *m;
     const char *path;
+    ae_seq seq; /* in_order: the file read front to back with one open stream */
+    int in_order; /* gzip or text: no seeking, the blocks come in file order */
     size_t d, total, block_rows, n_blocks;
     float *buf[2];
     size_t rows[2];
@@ -40,12 +43,16 @@ typedef struct stream {
 
 /* Reads block b into buffer slot, in the model's units: straight into the buffer, so that
  * reading allocates nothing per block. */
+static int read_rows(stream *s, size_t first, size_t count, float *x) {
+    return s->in_order ? ae_seq_read(&s->seq, first, count, x) : ae_data_read_range(s->path, first, count, x, s->d);
+}
+
 static int read_block(stream *s, long b, int slot, char *detail, size_t cap) {
     const size_t first = (size_t)b * s->block_rows;
     const size_t count = first + s->block_rows <= s->total ? s->block_rows : s->total - first;
     float *x = s->buf[slot];
     s->have[slot] = -1;
-    int rc = ae_data_read_range(s->path, first, count, x, s->d);
+    int rc = read_rows(s, first, count, x);
     if (rc == AE_OK && (rc = ae_check_rows(x, count, s->d)) != AE_OK) {
         char why[200];
         snprintf(why, sizeof why, "%s", ae_last_error());
@@ -137,9 +144,13 @@ static int stream_checkpoint(void *ctx, int epoch) {
 /* Sizes the blocks and checks the file's shape; fits the model's scaling on the first block
  * when it has none (and checks the range when scaling is off). */
 static int stream_open(stream *s, size_t buffer_rows) {
-    size_t cols = 0;
-    int rc = ae_data_info(s->path, &s->total, &cols);
+    /* A file that can seek (plain IDX, .npy) is opened again for each block, at the block;
+     * one that cannot (gzip, text) stays open and is read in order. */
+    int rc = ae_seq_open(&s->seq, s->path);
     if (rc != AE_OK) return rc;
+    const size_t cols = s->seq.cols;
+    s->total = s->seq.rows;
+    if (!(s->in_order = ae_seq_in_order(&s->seq))) ae_seq_close(&s->seq);
     if (cols != s->d) return ae_fail(AE_EINVAL, "%s has %zu columns; the model takes %zu", s->path, cols, s->d);
     const size_t B = s->o->batch_size;
     size_t rows = buffer_rows ? buffer_rows : STREAM_DEFAULT_BYTES / (s->d * sizeof(float));
@@ -152,7 +163,7 @@ static int stream_open(stream *s, size_t buffer_rows) {
     }
     /* The first block in the user's units fits the scaling (a copy of it is made meanwhile);
      * then read again, scaled. */
-    if ((rc = ae_data_read_range(s->path, 0, s->block_rows, s->buf[0], s->d)) != AE_OK) return rc;
+    if ((rc = read_rows(s, 0, s->block_rows, s->buf[0])) != AE_OK) return rc;
     const float *scaled = NULL;
     float *owned = NULL;
     rc = ae_check_rows(s->buf[0], s->block_rows, s->d);
@@ -186,6 +197,7 @@ static void stream_close(stream *s) {
     ae_work_free(&s->w);
     ae_dealloc(s->buf[0]);
     ae_dealloc(s->buf[1]);
+    ae_seq_close(&s->seq);
 }
 
 /* Starts the reader; without one (no thread to be had), blocks are read when asked. */
@@ -223,6 +235,7 @@ static int stream_fit(stream *s, int first_epoch) {
     t.n_blocks = s->n_blocks;
     t.block_rows = s->block_rows;
     t.load = stream_load;
+    t.in_order = s->in_order;
     t.ctx = s;
     t.opts = s->o;
     if (s->n_blocks == 1) { /* one block: every row at hand, trained as ae_train would */

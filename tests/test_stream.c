@@ -45,13 +45,22 @@ static int teardown(void **state) {
     return 0;
 }
 
-static ae_model *stream_model(const char *path, size_t buffer_rows, int expect) {
+static ae_model *stream_model_shuffle(const char *path, size_t buffer_rows, int shuffle, int expect) {
     ae_config c = config();
     ae_model *m;
     assert_int_equal(ae_create(&m, &c), AE_OK);
     ae_train_opts o = opts();
+    o.shuffle = shuffle;
     assert_int_equal(ae_train_stream(m, path, &o, buffer_rows), expect);
     return m;
+}
+
+static ae_model *stream_model(const char *path, size_t buffer_rows, int expect) {
+    return stream_model_shuffle(path, buffer_rows, 1, expect);
+}
+
+static int same_params(const ae_model *a, const ae_model *b) {
+    return memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0;
 }
 
 static void test_one_block_is_ae_train(void **state) {
@@ -68,11 +77,12 @@ static void test_one_block_is_ae_train(void **state) {
     ae_free(b);
 }
 
-/* Determinism per seed, and a gzip copy of the file trains to the same bits. */
-static void test_blocks_deterministic_and_gzip(void **state) {
-    (void)state;
-    const char *gz = "test_stream.npy.gz";
-    FILE *f = fopen(npy, "rb");
+/* Determinism per seed. A gzip copy of the file is read in order (its blocks in file order,
+ * rows shuffled within each): without shuffling it gives the plain file's bits; with
+ * shuffling its own, the same each run, and not the plain file's (whose block order is
+ * shuffled too). */
+static void write_gzip(const char *from, const char *gz) {
+    FILE *f = fopen(from, "rb");
     gzFile g = gzopen(gz, "wb");
     assert_non_null(f);
     assert_non_null(g);
@@ -81,15 +91,28 @@ static void test_blocks_deterministic_and_gzip(void **state) {
     while ((got = fread(buf, 1, sizeof buf, f)) > 0) assert_int_equal(gzwrite(g, buf, (unsigned)got), (int)got);
     fclose(f);
     assert_int_equal(gzclose(g), Z_OK);
+}
+
+static void test_blocks_deterministic_and_gzip(void **state) {
+    (void)state;
+    const char *gz = "test_stream.npy.gz";
+    write_gzip(npy, gz);
     const size_t sizes[3] = {B, 56, 100}; /* a batch, 3.5 batches (rounded down), 6.25 */
     for (int i = 0; i < 3; i++) {
         ae_model *a = stream_model(npy, sizes[i], AE_OK), *b = stream_model(npy, sizes[i], AE_OK);
-        ae_model *z = stream_model(gz, sizes[i], AE_OK);
-        assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
-        assert_memory_equal(a->params, z->params, a->n_params * sizeof(float));
+        ae_model *z = stream_model(gz, sizes[i], AE_OK), *z2 = stream_model(gz, sizes[i], AE_OK);
+        ae_model *p0 = stream_model_shuffle(npy, sizes[i], 0, AE_OK),
+                 *z0 = stream_model_shuffle(gz, sizes[i], 0, AE_OK);
+        assert_true(same_params(a, b));
+        assert_true(same_params(z, z2));
+        assert_true(same_params(p0, z0));
+        assert_false(same_params(a, z)); /* the plain file's block order is shuffled */
         ae_free(a);
         ae_free(b);
         ae_free(z);
+        ae_free(z2);
+        ae_free(p0);
+        ae_free(z0);
     }
     remove(gz);
 }
@@ -98,11 +121,15 @@ static void test_blocks_deterministic_and_gzip(void **state) {
 typedef struct seen {
     size_t block_rows, total, current;
     int count[N];
+    int in_order, out_of_order; /* in_order: a load of a block before the last one loaded */
+    long last;
 } seen;
 
 static int seen_load(void *ctx, size_t block, size_t next, size_t *rows) {
     seen *s = ctx;
     (void)next;
+    if (s->in_order && (long)block != s->last + 1 && block != 0) s->out_of_order = 1;
+    s->last = (long)block;
     s->current = block;
     const size_t first = block * s->block_rows;
     *rows = first + s->block_rows <= s->total ? s->block_rows : s->total - first;
@@ -120,14 +147,16 @@ static void test_every_row_once(void **state) {
     (void)state;
     float p[4] = {0}, g[4] = {0};
     const size_t blocks[4] = {16, 48, 64, 288};
-    for (int shuffle = 0; shuffle < 2; shuffle++)
+    for (int shuffle = 0; shuffle < 4; shuffle++) /* 2, 3: in file order */
         for (int i = 0; i < 4; i++) {
             seen s;
             memset(&s, 0, sizeof s);
+            s.in_order = shuffle >= 2;
+            s.last = -1;
             s.block_rows = blocks[i];
             s.total = N;
             ae_train_opts o = opts();
-            o.shuffle = shuffle;
+            o.shuffle = shuffle & 1;
             ae_optim opt;
             assert_int_equal(ae_optim_init(&opt, &o, 4), AE_OK);
             ae_rng rng;
@@ -145,10 +174,12 @@ static void test_every_row_once(void **state) {
             t.n_blocks = (N + blocks[i] - 1) / blocks[i];
             t.block_rows = blocks[i];
             t.load = seen_load;
+            t.in_order = s.in_order;
             t.ctx = &s;
             t.opts = &o;
             assert_int_equal(ae_fit(&t, NULL), AE_OK);
             for (size_t r = 0; r < N; r++) assert_int_equal(s.count[r], o.epochs);
+            assert_false(s.out_of_order);
             ae_optim_free(&opt);
         }
 }

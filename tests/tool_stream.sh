@@ -1,5 +1,6 @@
 #!/bin/bash
-# ae train --stream (a .npy read in blocks) and --batch-norm, and what --stream refuses.
+# ae train --stream (a .npy, a CSV and a gzip'd CSV read in blocks) and --batch-norm, and what
+# --stream refuses.
 # usage: tool_stream.sh AE WORKDIR
 set -u
 ae=$1 work=$2
@@ -18,6 +19,11 @@ grep -q "streamed from the file" err.txt || no "train --stream does not say it s
 # the same seed and blocks: the same model, byte for byte
 "$ae" train x.npy --stream --buffer-rows 64 --epochs 3 --batch 16 --batch-norm -o s2.ae 2>/dev/null
 cmp -s s.ae s2.ae || no "two --stream runs of one seed differ"
+# a CSV streams too (read in file order), plain and gzip alike: the same model
+"$ae" train d.csv --stream --buffer-rows 64 --epochs 2 --batch 16 -o c1.ae 2>err.txt || no "train d.csv --stream failed: $(cat err.txt)"
+gzip -c d.csv >d.csv.gz
+"$ae" train d.csv.gz --stream --buffer-rows 64 --epochs 2 --batch 16 -o c2.ae 2>/dev/null || no "train d.csv.gz --stream failed"
+cmp -s c1.ae c2.ae || no "a CSV and its gzip copy streamed to different models"
 "$ae" train x.npy --stream --val-split 0.2 -o v.ae 2>/dev/null; [ $? -eq 2 ] || no "--stream --val-split is not a usage error"
 "$ae" train d.csv --stream --columns 1-4 -o c.ae 2>/dev/null; [ $? -eq 2 ] || no "--stream with CSV column flags is not a usage error"
 "$ae" train missing.npy --stream -o c.ae 2>/dev/null; [ $? -eq 1 ] || no "--stream on a missing file does not fail with 1"
