@@ -60,7 +60,10 @@ typedef struct ae_fit_task {
      * why). Called on the lead process only. */
     int (*checkpoint)(void *ctx, int epoch);
     /* Streaming (n_blocks > 1): the rows come in blocks of block_rows (the last may be
-     * shorter; n is then the rows of every block together). load makes block `block` the
+     * shorter; n is then the rows of every block together). Across processes (dist) each
+     * holds its own blocks (the same n_blocks everywhere; a block may have no rows), and block
+     * b of the epoch is every process's block b together, in process order: its global batches
+     * are drawn from one permutation of those rows, as ae_train_mpi draws from all rows. load makes block `block` the
      * current one (its rows in *rows; the step's row numbers are then the block's) and may
      * start reading block `next` ahead (AE_FIT_NO_BLOCK: none). 0 or 1: every row at hand. */
     size_t n_blocks, block_rows;

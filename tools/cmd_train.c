@@ -45,7 +45,8 @@ static const char TRAIN_HELP[] =
     "         block before trains: memory for two blocks, not the file (gzip and CSV: blocks in file\n"
     "         order, rows shuffled within each)  --buffer-rows N (rows a block; default about 32 MiB)\n"
     "mpi:     --mpi: data-parallel over the ranks of mpirun -np N ae train ... --mpi; each rank\n"
-    "         reads its share of DATA (and of --val); rank 0 reports and writes MODEL\n"
+    "         reads its share of DATA (and of --val; with --stream, streams it); rank 0 reports and\n"
+    "         writes MODEL\n"
     "output:  -o MODEL  --history FILE.csv (one line per epoch)  --plot FILE.png (loss curves,\n"
     "         drawn by gnuplot when it is installed)\n";
 
@@ -287,9 +288,9 @@ static ae_data load_shard(const char *path) {
     return d;
 }
 
-/* ae train --stream: the file's shape from its header; its rows are read while training. */
+/* ae train --stream: the file's shape from its header (text: one pass over it); its rows are
+ * read while training (with --mpi each rank streams its own share). */
 static ae_data stream_shape(train_job *t) {
-    if (t->mpi) die("--stream and --mpi: give each rank its own file share instead, or train on one process");
     if (data_flags_given) die("--columns, --drop, --label, --delimiter and --header do not apply with --stream");
     if (t->split_given || t->contamination > 0.0)
         die("--stream takes validation rows as --val FILE; set a threshold afterwards with ae threshold");
@@ -358,7 +359,7 @@ static void plan_threshold(train_job *t, size_t rows) {
 static void plan_schedule(train_job *t, size_t rows) {
     size_t all_rows = rows;
 #ifdef AE_HAVE_MPI
-    if (t->mpi) { /* every rank picks the same schedule: from the rows of all ranks */
+    if (t->mpi && !t->stream) { /* every rank picks the same schedule: from the rows of all ranks */
         unsigned long long mine = rows, sum = 0;
         MPI_Allreduce(&mine, &sum, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
         all_rows = (size_t)sum;
