@@ -249,6 +249,12 @@ typedef struct ae_train_opts {
                                                small tables, where a held-out share is too
                                                few rows for a steady quantile (costs that
                                                many trainings more) */
+    int checkpoint_every_blocks; /* ae_train_stream, one process: with
+                                               checkpoint_path, also a checkpoint after every
+                                               that many blocks of an epoch (not its last),
+                                               which records the place: resume = 1 from it
+                                               goes on at the next block, bit for bit (see
+                                               ae_train_stream); 0: none. ae_train ignores it */
 } ae_train_opts;
 /* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, no noise, dropout or
  * sparsity penalty (sparsity_target 0.05 once a weight is set), kl_weight 1. */

@@ -116,6 +116,7 @@ typedef struct epoch_run {
     const ae_fit_task *t;
     uint32_t *perm, *idx;
     uint32_t *order; /* streaming: the epoch's block order */
+    const ae_stream_pos *resume; /* streaming: the first epoch goes on from there (NULL: none) */
     double *place; /* streaming across processes: each one's rows of the block */
     step_rng srng;
     int lead;
@@ -225,15 +226,28 @@ static int block_place(epoch_run *e, size_t rows, size_t *global) {
 /* A streamed epoch: the blocks in an order shuffled by the RNG (in file order when the file
  * cannot seek: in_order), each block's rows shuffled within it (so a row's neighbours in a
  * batch come from its own block: a shuffle buffer the size of a block, not a full shuffle),
- * steps over each block as it is loaded. */
+ * steps over each block as it is loaded. A resumed epoch (e->resume) draws its block order
+ * from the RNG state its start had, and goes on from the block after the checkpoint's with
+ * the sums and steps it had: the RNG itself is the checkpoint's, as it stood after that block. */
 static int run_blocks(epoch_run *e, int epoch, ae_pass_parts *sum, size_t *steps) {
     const ae_fit_task *t = e->t;
     const size_t nb = t->n_blocks;
+    const ae_stream_pos *rp = e->resume;
+    e->resume = NULL;
+    ae_rng start = *t->rng;
+    if (rp) start = (ae_rng){rp->order_state, rp->order_inc};
+    ae_rng drawn = start;
     for (size_t b = 0; b < nb; b++) e->order[b] = (uint32_t)b;
-    if (e->perm && !t->in_order) ae_rng_permute(t->rng, e->order, nb);
+    if (e->perm && !t->in_order) ae_rng_permute(rp ? &drawn : t->rng, e->order, nb);
+    size_t from = 0;
+    if (rp) {
+        from = rp->blocks_done;
+        *sum = (ae_pass_parts){rp->sums[0], rp->sums[1], rp->sums[2]};
+        *steps = rp->steps;
+    }
     step_rng_epoch(&e->srng, t->rng, t->dist);
     int rc = AE_OK;
-    for (size_t i = 0; i < nb && rc == AE_OK; i++) {
+    for (size_t i = from; i < nb && rc == AE_OK; i++) {
         size_t rows = 0;
         rc = t->load(t->ctx, e->order[i], i + 1 < nb ? e->order[i + 1] : AE_FIT_NO_BLOCK, &rows);
         if ((rc = dist_agree(t->dist, rc)) != AE_OK) break;
@@ -242,6 +256,12 @@ static int run_blocks(epoch_run *e, int epoch, ae_pass_parts *sum, size_t *steps
         e->local = rows;
         shuffle(e, global);
         rc = run_steps(e, epoch, global, sum, steps);
+        if (rc == AE_OK && t->checkpoint_block && (i + 1) % t->checkpoint_blocks == 0 && i + 1 < nb) {
+            const ae_stream_pos p = {
+                i + 1, nb, t->block_rows, e->total, start.state, start.inc, {sum->recon, sum->kl, sum->sparsity},
+                *steps};
+            rc = dist_agree(t->dist, e->lead ? t->checkpoint_block(t->ctx, epoch, &p) : AE_OK);
+        }
     }
     return rc;
 }
@@ -348,6 +368,7 @@ int ae_fit(const ae_fit_task *t, int *epochs_done) {
     memset(&e, 0, sizeof e);
     e.t = t;
     e.lead = !t->dist || t->dist->rank == 0; /* calls back and writes files */
+    e.resume = t->n_blocks > 1 ? t->resume_pos : NULL;
     e.total = t->dist ? t->dist->total : t->n;
     e.first = t->dist ? t->dist->first : 0;
     e.local = t->n_blocks > 1 ? 0 : t->n;

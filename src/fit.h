@@ -70,6 +70,12 @@ typedef struct ae_fit_task {
     int (*load)(void *ctx, size_t block, size_t next, size_t *rows);
     int in_order; /* 1: the blocks in file order every epoch (a file that cannot seek); the
                      rows within each block are still shuffled */
+    /* Streaming: NULL, or saves a checkpoint after every checkpoint_blocks blocks of an epoch
+     * (not after its last: the epoch's own checkpoint comes then) with the place reached;
+     * lead process only. */
+    int (*checkpoint_block)(void *ctx, int epoch, const ae_stream_pos *pos);
+    size_t checkpoint_blocks;
+    const ae_stream_pos *resume_pos; /* streaming: NULL, or where the first epoch goes on from */
     void *ctx;
     const ae_train_opts *opts; /* epochs, clip_norm, patience, checkpoint_every, callbacks */
     const ae_dist *dist; /* NULL: one process */

@@ -24,6 +24,8 @@ typedef struct stream {
     size_t d, total, block_rows, n_blocks;
     size_t row0; /* the file's row where this process's rows begin (its share: total rows) */
     const ae_dist *D; /* NULL: one process; else each streams its own share */
+    ae_stream_pos resume; /* resuming a checkpoint taken mid-epoch: its place */
+    int resuming;
     ae_dist dist; /* *D with this share's place in the file */
     float *buf[2];
     size_t rows[2];
@@ -138,6 +140,35 @@ static double stream_validate(void *ctx, size_t *rows) {
     return ae_pass_eval_sum(s->m, &s->w, &s->run, s->o->val_x, s->o->val_n, &s->pc);
 }
 
+/* A checkpoint in the middle of an epoch: the model's state now, and the place. */
+static int stream_checkpoint_block(void *ctx, int epoch, const ae_stream_pos *pos) {
+    stream *s = ctx;
+    s->m->pos = *pos;
+    const int rc = ae_checkpoint_save(s->m, s->o->checkpoint_path);
+    memset(&s->m->pos, 0, sizeof s->m->pos);
+    if (rc != AE_OK) {
+        char detail[400];
+        snprintf(detail, sizeof detail, "%s", ae_last_error());
+        ae_fail(rc, "checkpoint %zu blocks into epoch %d: %s", pos->blocks_done, epoch, detail);
+    }
+    return rc;
+}
+
+/* Resuming: a checkpoint taken mid-epoch goes on from its place, which must be one of this
+ * run's (the same rows in the same blocks). */
+static int resume_place(stream *s) {
+    const ae_stream_pos *p = &s->m->pos;
+    if (p->blocks_done == 0) return AE_OK;
+    if (p->n_blocks != s->n_blocks || p->block_rows != s->block_rows || p->rows != s->total)
+        return ae_fail(AE_EINVAL,
+                       "the checkpoint was taken in a stream of %zu rows in %zu blocks of %zu; this one has %zu rows "
+                       "in %zu blocks of %zu: give the same file and buffer_rows",
+                       p->rows, p->n_blocks, p->block_rows, s->total, s->n_blocks, s->block_rows);
+    s->resume = *p;
+    s->resuming = 1;
+    return AE_OK;
+}
+
 static int stream_checkpoint(void *ctx, int epoch) {
     stream *s = ctx;
     const int rc = ae_checkpoint_save(s->m, s->o->checkpoint_path);
@@ -195,13 +226,19 @@ static int stream_open(stream *s, size_t buffer_rows) {
     return rc == AE_OK ? read_block(s, 0, 0, NULL, 0) : rc;
 }
 
-static int stream_check(ae_model *m, const char *path, const ae_train_opts *o) {
+static int stream_check(ae_model *m, const char *path, const ae_train_opts *o, const ae_dist *D) {
     int rc = ae_train_opts_check(m, o);
     if (rc != AE_OK) return rc;
     if (!path || !*path) return ae_fail(AE_EINVAL, "ae_train_stream: no path given");
     if (o->val_split > 0.0f || o->threshold != AE_THRESHOLD_NONE)
         return ae_fail(AE_EINVAL, "ae_train_stream: give validation rows as val_x; calibrate a threshold after");
     if (o->val_x) rc = ae_check_rows(o->val_x, o->val_n, m->cfg.input_dim);
+    /* Each process's draws (noise, dropout) go on from its own stream, which a checkpoint
+     * does not hold: a place mid-epoch is for one process. */
+    if (rc == AE_OK && D && D->size > 1 && o->checkpoint_every_blocks > 0)
+        rc = ae_fail(AE_EINVAL, "checkpoint_every_blocks: one process only");
+    if (rc == AE_OK && D && D->size > 1 && o->resume && m->pos.blocks_done > 0)
+        rc = ae_fail(AE_EINVAL, "a checkpoint taken mid-epoch resumes on one process only");
     if (rc == AE_OK && o->resume && !ae_optim_matches(&m->opt, o, m->n_params)) rc = AE_EINVAL;
     return rc;
 }
@@ -262,6 +299,9 @@ static int stream_fit(stream *s, int first_epoch) {
     t.ctx = s;
     t.opts = s->o;
     t.dist = s->D ? &s->dist : NULL;
+    t.checkpoint_block = s->o->checkpoint_every_blocks > 0 ? stream_checkpoint_block : NULL;
+    t.checkpoint_blocks = (size_t)s->o->checkpoint_every_blocks;
+    t.resume_pos = s->resuming ? &s->resume : NULL;
     if (s->n_blocks == 1) { /* one block: every row at hand, trained as ae_train would */
         t.n = s->rows[0];
         t.n_blocks = 0;
@@ -282,7 +322,7 @@ int ae_stream_dist(ae_model *m, const char *path, const ae_train_opts *opts, siz
     s.o = o;
     s.D = D;
     s.pc = ae_pass_cfg_from(o);
-    int rc = agree(&s, stream_check(m, path, o));
+    int rc = agree(&s, stream_check(m, path, o, D));
     if (rc != AE_OK) return rc;
     rc = stream_open(&s, buffer_rows);
     const size_t cap = o->batch_size < s.total ? o->batch_size : s.total;
@@ -291,11 +331,13 @@ int ae_stream_dist(ae_model *m, const char *path, const ae_train_opts *opts, siz
     if (rc == AE_OK && o->resume) {
         ae_optim_configure(&m->opt, o);
         first_epoch = m->epochs_done + 1;
+        rc = resume_place(&s);
     } else if (rc == AE_OK) {
         ae_optim_free(&m->opt);
         m->epochs_done = 0;
         rc = ae_optim_init(&m->opt, o, m->n_params);
     }
+    if (rc == AE_OK) memset(&m->pos, 0, sizeof m->pos); /* taken: a place goes into checkpoints only */
     if (rc == AE_OK) rc = ae_pass_plan(m, &s.w, &s.pc, s.buf[0], s.rows[0], s.total, 1, &s.run);
     const int lead = !D || D->rank == 0;
     if (rc == AE_OK && lead && o->checkpoint_every > 0 && (rc = ae_path_writable(o->checkpoint_path)) != AE_OK)

@@ -129,6 +129,17 @@ static int op_stream(ae_model *m, void *ctx) {
     return ae_train_stream(m, (const char *)ctx, &o, 32);
 }
 
+/* A stream with a checkpoint after every block: the place goes into the checkpoint's state. */
+static char stream_ckpt[256];
+static int op_stream_ckpt(ae_model *m, void *ctx) {
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 1;
+    o.batch_size = 16;
+    o.checkpoint_path = stream_ckpt;
+    o.checkpoint_every_blocks = 1;
+    return ae_train_stream(m, (const char *)ctx, &o, 16);
+}
+
 static int op_partial(ae_model *m, void *ctx) {
     (void)ctx;
     ae_train_opts o = ae_train_opts_default();
@@ -304,6 +315,10 @@ static void test_every_allocation_fails_cleanly(void **state) {
             assert_int_equal(ae_csv_save(sc, x, N, D), AE_OK);
             total += walk("stream gzip", m, op_stream, (void *)sz, 0);
             total += walk("stream csv", m, op_stream, (void *)sc, 0);
+            snprintf(stream_ckpt, sizeof stream_ckpt, "%s", path_of("stream.ckpt"));
+            sp = path_of("stream.npy"); /* path_of's buffers go round */
+            total += walk("stream ckpt", m, op_stream_ckpt, (void *)sp, 0);
+            remove(stream_ckpt);
             total += walk("partial", m, op_partial, NULL, 0);
             remove(sp);
             remove(sz);

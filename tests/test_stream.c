@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "model.h"
 #include "train.h"
 
 enum { N = 300, D = 12, B = 16 };
@@ -214,6 +215,76 @@ static void test_cut_short(void **state) {
     assert_int_equal(ae_npy_save(npy, X, N, D), AE_OK); /* whole again for the other tests */
 }
 
+/* Resume mid-file: a run with checkpoints every 2 blocks (of 5 an epoch) is stopped in its
+ * second epoch, its next checkpoint (4 blocks in) failing; the checkpoint taken 2 blocks into
+ * epoch 2, resumed, gives the uninterrupted run's weights bit for bit. For a plain file (block
+ * order shuffled) and a gzip one (read in order: the resumed reader first reads past the
+ * blocks done). */
+typedef struct stopper {
+    ae_train_opts *o;
+    int steps, at; /* after `at` steps in all, checkpoints go where they cannot be written */
+} stopper;
+
+static void stop_at(int epoch, size_t step, size_t batches, double loss, void *user) {
+    (void)epoch, (void)step, (void)batches, (void)loss;
+    stopper *c = user;
+    if (++c->steps == c->at) c->o->checkpoint_path = "no-such-folder/test_stream_resume.ckpt";
+}
+
+static void test_resume_mid_file(void **state) {
+    (void)state;
+    ae_set_threads(1);
+    const char *gz = "test_stream_resume.npy.gz", *ckpt = "test_stream_resume.ckpt";
+    const char *paths[2] = {npy, gz};
+    write_gzip(npy, gz);
+    for (int p = 0; p < 2; p++) {
+        ae_train_opts o = opts();
+        o.checkpoint_path = ckpt;
+        o.checkpoint_every = 1;
+        o.checkpoint_every_blocks = 2;
+        ae_config c = config();
+        ae_model *whole, *cut;
+        assert_int_equal(ae_create(&whole, &c), AE_OK);
+        assert_int_equal(ae_train_stream(whole, paths[p], &o, 64), AE_OK);
+        assert_int_equal(ae_create(&cut, &c), AE_OK);
+        /* 19 steps an epoch (4 blocks of 64 rows, 4 steps each, then 44 rows in 3): step 30 is
+         * in epoch 2's third block, after its checkpoint 2 blocks in */
+        ae_train_opts oc = o;
+        stopper st = {&oc, 0, 30};
+        oc.on_batch = stop_at;
+        oc.user = &st;
+        assert_int_equal(ae_train_stream(cut, paths[p], &oc, 64), AE_EIO);
+        assert_non_null(strstr(ae_last_error(), "checkpoint 4 blocks into epoch 2"));
+        ae_free(cut);
+        ae_model *k;
+        assert_int_equal(ae_checkpoint_load(&k, ckpt), AE_OK);
+        assert_int_equal(ae_epochs_done(k), 1);
+        assert_int_equal(k->pos.blocks_done, 2);
+        assert_int_equal(k->pos.n_blocks, 5);
+        ae_train_opts again = o;
+        again.resume = 1;
+        again.checkpoint_every = again.checkpoint_every_blocks = 0; /* the checkpoint stays as it is */
+        /* ae_train cannot go on from a place in a stream, nor a stream in other blocks */
+        assert_int_equal(ae_train(k, X, N, &again), AE_EINVAL);
+        assert_non_null(strstr(ae_last_error(), "ae_train_stream"));
+        assert_int_equal(ae_train_stream(k, paths[p], &again, 32), AE_EINVAL);
+        assert_non_null(strstr(ae_last_error(), "buffer_rows"));
+        assert_int_equal(ae_train_stream(k, paths[p], &again, 64), AE_OK);
+        assert_int_equal(ae_epochs_done(k), o.epochs);
+        assert_true(same_params(k, whole));
+        /* and without the place (an epoch-end resume of the same checkpoint) it would differ */
+        ae_free(k);
+        assert_int_equal(ae_checkpoint_load(&k, ckpt), AE_OK);
+        memset(&k->pos, 0, sizeof k->pos);
+        assert_int_equal(ae_train_stream(k, paths[p], &again, 64), AE_OK);
+        assert_false(same_params(k, whole));
+        ae_free(k);
+        ae_free(whole);
+    }
+    remove(ckpt);
+    remove(gz);
+}
+
 static void test_refusals(void **state) {
     (void)state;
     ae_config c = config();
@@ -236,11 +307,9 @@ static void test_refusals(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_block_is_ae_train),
-        cmocka_unit_test(test_blocks_deterministic_and_gzip),
-        cmocka_unit_test(test_every_row_once),
-        cmocka_unit_test(test_cut_short),
-        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_one_block_is_ae_train), cmocka_unit_test(test_blocks_deterministic_and_gzip),
+        cmocka_unit_test(test_every_row_once),        cmocka_unit_test(test_cut_short),
+        cmocka_unit_test(test_resume_mid_file),       cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -44,6 +44,8 @@ static const char TRAIN_HELP[] =
     "stream:  --stream: train from DATA (IDX, .npy or CSV, plain or gzip) in blocks read while the\n"
     "         block before trains: memory for two blocks, not the file (gzip and CSV: blocks in file\n"
     "         order, rows shuffled within each)  --buffer-rows N (rows a block; default about 32 MiB)\n"
+    "         --checkpoint-blocks N (also a checkpoint every N blocks of an epoch, which --resume\n"
+    "         goes on from at the next block: give the same DATA and --buffer-rows)\n"
     "mpi:     --mpi: data-parallel over the ranks of mpirun -np N ae train ... --mpi; each rank\n"
     "         reads its share of DATA (and of --val; with --stream, streams it); rank 0 reports and\n"
     "         writes MODEL\n"
@@ -245,6 +247,7 @@ static void parse_train(train_job *t, int argc, char **argv) {
         {.name = "--plot", .kind = CLI_TEXT, .to = &t->plot},
         {.name = "--mpi", .kind = CLI_SET, .to = &t->mpi},
         {.name = "--stream", .kind = CLI_SET, .to = &t->stream},
+        {.name = "--checkpoint-blocks", .kind = CLI_INT, .to = &t->o.checkpoint_every_blocks, .lo = 1, .hi = 1000000},
         {.name = "--buffer-rows", .kind = CLI_SIZE, .to = &t->buffer_rows, .lo = 1, .hi = (size_t)1 << 31},
         {.name = NULL},
     };
@@ -260,7 +263,8 @@ static void parse_train(train_job *t, int argc, char **argv) {
  * nothing else may be an input or another output. */
 static void check_train_outputs(train_job *t) {
     ae_train_opts *o = &t->o;
-    if (o->checkpoint_every && !o->checkpoint_path) o->checkpoint_path = t->out;
+    if (o->checkpoint_every_blocks && !t->stream) die("--checkpoint-blocks applies with --stream");
+    if ((o->checkpoint_every || o->checkpoint_every_blocks) && !o->checkpoint_path) o->checkpoint_path = t->out;
     const char *ckpt = o->checkpoint_path;
     if (ckpt && (same_file(ckpt, t->out) || (t->resume && same_file(ckpt, t->resume)))) ckpt = NULL;
     const named outs[] = {{"-o", t->out}, {"--checkpoint", ckpt}, {"--history", t->history}, {"--plot", t->plot}};
