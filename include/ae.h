@@ -316,10 +316,16 @@ AE_API size_t ae_train_partial_held(const ae_model *m);
  * then once an epoch, with a buffer of whole lines; a gzip'd text is not held to
  * ae_data_max_inflate (nothing is held whole).
  * Input scaling is fitted on the first block when the model has none. Validation rows come as
- * val_x (in memory); val_split and a threshold are refused (calibrate after, on rows at hand);
- * checkpoints and resume work per epoch. A file that changes or is cut short mid-epoch (a line
- * that becomes malformed included) stops training with the reason (AE_EIO or AE_EFORMAT), the
- * model holding the last whole epoch's weights and the last checkpoint left as it was. */
+ * val_x (in memory); val_split and a threshold are refused (calibrate after, on rows at hand).
+ * Checkpoints work per epoch and, with checkpoint_every_blocks, also within one: such a
+ * checkpoint records the place (blocks done, the RNG state at the epoch's start that gave its
+ * block order, the epoch's loss sums and steps), and resume = 1 from it with the same file and
+ * buffer_rows goes on at the next block, ending with the uninterrupted run's weights bit for
+ * bit (a checkpoint of other blocks is refused, as is ae_train on it; the resumed epoch's
+ * seconds count from the resume, and a divergence in it restores the weights of the resume).
+ * A file that changes or is cut short mid-epoch (a line that becomes malformed included)
+ * stops training with the reason (AE_EIO or AE_EFORMAT), the model holding the last whole
+ * epoch's weights and the last checkpoint left as it was. */
 AE_API int ae_train_stream(ae_model *m, const char *path, const ae_train_opts *opts, size_t buffer_rows);
 /* x [n x input_dim] -> code [n x code_dim] (a VAE returns mu). */
 AE_API int ae_encode(const ae_model *m, const float *x, size_t n, float *code);
@@ -595,7 +601,8 @@ AE_API size_t ae_data_max_inflate(void);
 AE_API void ae_data_free(ae_data *d);
 /* The shape of the rows a data file holds (what ae_data_load would give) from its header only,
  * without reading the data: IDX and .npy, plain or gzip (inflating only the header); a text
- * file is parsed whole. */
+ * file is read through once, a buffer of lines at a time, every line checked as ae_data_load
+ * checks it (not held whole; a gzip'd text is not held to ae_data_max_inflate). */
 AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols);
 /* Rows [first, first + count) of a data file, converted as ae_data_load does, reading only
  * those rows' bytes from an IDX or .npy file (a gzip file is inflated as a stream up to the
