@@ -218,8 +218,8 @@ static void test_cut_short(void **state) {
 /* Resume mid-file: a run with checkpoints every 2 blocks (of 5 an epoch) is stopped in its
  * second epoch, its next checkpoint (4 blocks in) failing; the checkpoint taken 2 blocks into
  * epoch 2, resumed, gives the uninterrupted run's weights bit for bit. For a plain file (block
- * order shuffled) and a gzip one (read in order: the resumed reader first reads past the
- * blocks done). */
+ * order shuffled), a gzip one and a CSV (read in order: the resumed reader first reads past
+ * the blocks done). */
 typedef struct stopper {
     ae_train_opts *o;
     int steps, at; /* after `at` steps in all, checkpoints go where they cannot be written */
@@ -234,10 +234,11 @@ static void stop_at(int epoch, size_t step, size_t batches, double loss, void *u
 static void test_resume_mid_file(void **state) {
     (void)state;
     ae_set_threads(1);
-    const char *gz = "test_stream_resume.npy.gz", *ckpt = "test_stream_resume.ckpt";
-    const char *paths[2] = {npy, gz};
+    const char *gz = "test_stream_resume.npy.gz", *csv = "test_stream_resume.csv", *ckpt = "test_stream_resume.ckpt";
+    const char *paths[3] = {npy, gz, csv};
     write_gzip(npy, gz);
-    for (int p = 0; p < 2; p++) {
+    assert_int_equal(ae_csv_save(csv, X, N, D), AE_OK);
+    for (int p = 0; p < 3; p++) {
         ae_train_opts o = opts();
         o.checkpoint_path = ckpt;
         o.checkpoint_every = 1;
@@ -283,6 +284,7 @@ static void test_resume_mid_file(void **state) {
     }
     remove(ckpt);
     remove(gz);
+    remove(csv);
 }
 
 static void test_refusals(void **state) {
