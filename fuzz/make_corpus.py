@@ -303,6 +303,18 @@ def range_cases():
     put("range", "idx_seven_rows_cut_1", b"\1" + rows[:-5])
 
 
+def stream_cases():
+    """range's cases for the in-order reader: a second byte for the rows a block (1, 2, 5)."""
+    d = os.path.join(HERE, "corpus", "range")
+    for i, name in enumerate(sorted(os.listdir(d))):
+        with open(os.path.join(d, name), "rb") as f:
+            data = f.read()
+        put("stream", name, data[:1] + bytes([(0, 1, 4)[i % 3]]) + data[1:])
+    # a CSV longer than the reader's first buffer (256 KiB), CRLF, a BOM and pandas' index
+    lines = [b"\xef\xbb\xbf,a,b,c"] + [b"%d,%d.5,-%d,%d" % (r, r % 97, r % 13, r) for r in range(20000)]
+    put("stream", "csv_long_pandas", b"\0\x1f" + b"\r\n".join(lines) + b"\r\n")
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -312,5 +324,6 @@ if __name__ == "__main__":
     csv_cases()
     csvopts_cases()
     range_cases()
-    for t in ("model", "idx", "npy", "csv", "csvopts", "range"):
+    stream_cases()
+    for t in ("model", "idx", "npy", "csv", "csvopts", "range", "stream"):
         print(t, len(os.listdir(os.path.join(HERE, "corpus", t))), "files")

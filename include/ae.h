@@ -277,6 +277,12 @@ typedef struct ae_train_opts {
                                                small tables, where a held-out share is too
                                                few rows for a steady quantile (costs that
                                                many trainings more) */
+    int checkpoint_every_blocks; /* ae_train_stream, one process: with
+                                               checkpoint_path, also a checkpoint after every
+                                               that many blocks of an epoch (not its last),
+                                               which records the place: resume = 1 from it
+                                               goes on at the next block, bit for bit (see
+                                               ae_train_stream); 0: none. ae_train ignores it */
 } ae_train_opts;
 /* 10 epochs, batch 128, shuffled, Adam 1e-3 (0.9, 0.999, 1e-8), MSE, no noise, dropout or
  * sparsity penalty (sparsity_target 0.05 once a weight is set), kl_weight 1. */
@@ -317,19 +323,37 @@ AE_API int ae_train_partial(ae_model *m, const float *x, size_t n, const ae_trai
 AE_API int ae_train_partial_flush(ae_model *m, const ae_train_opts *opts);
 /* Rows held for the next batch (0 when none). */
 AE_API size_t ae_train_partial_held(const ae_model *m);
-/* Training from a data file larger than memory: ae_train's epochs over the rows of an IDX or
- * .npy file (plain or gzip), read in blocks of buffer_rows rows (rounded down to whole
- * batches; 0: about 32 MiB) while the block before trains, on a reader thread. Memory: the
- * model, its optimizer state and two blocks, not the file. Shuffling: the blocks' order is
- * shuffled each epoch and the rows within each block (a shuffle buffer of one block), not
- * the whole file: with one block this is ae_train's full shuffle and its bits. Input scaling
- * is fitted on the first block when the model has none. Validation rows come as val_x (in
- * memory); val_split and a threshold are refused (calibrate after, on rows at hand);
- * checkpoints and resume work per epoch. A file that changes or is cut short mid-epoch stops
- * training with the reason (AE_EIO or AE_EFORMAT), the model holding the last whole epoch's
- * weights. A gzip file is inflated from its start for each block it gives, so its cost grows
- * with the square of the blocks; a text file is parsed whole for each block (no memory
- * bound): convert it to .npy first. */
+/* Training from a data file larger than memory: ae_train's epochs over the rows of an IDX,
+ * .npy or CSV text file (plain or gzip), read in blocks of buffer_rows rows (rounded down to
+ * whole batches; 0: about 32 MiB) while the block before trains, on a reader thread. Memory:
+ * the model, its optimizer state and two blocks, not the file. Shuffling depends on whether
+ * the file can seek:
+ *  - a plain IDX or .npy file: the blocks' order is shuffled each epoch and the rows within
+ *    each block (a shuffle buffer of one block), not the whole file; with one block this is
+ *    ae_train's full shuffle and its bits;
+ *  - a gzip or text file cannot seek: it is read front to back with one open stream (one
+ *    inflate state; an epoch costs one pass over the file) and its blocks come in file order
+ *    every epoch, the rows shuffled within each block. A batch is then a random draw from its
+ *    own block's rows (as above), but the blocks' order is the same every epoch, where a full
+ *    shuffle would mix every row with every other: a file sorted by time or class stays sorted
+ *    at the scale of a block. Shuffle such a file once beforehand, or give bigger blocks.
+ *    Without shuffling both kinds give the same bits for the same rows.
+ * A text file is read by ae_data_load's CSV rules with the default ae_csv_opts (delimiter and
+ * header detected, pandas' index column dropped): the same rows as ae_data_load. It is read
+ * through once at the start (its rows counted, every line checked: a refusal names the line),
+ * then once an epoch, with a buffer of whole lines; a gzip'd text is not held to
+ * ae_data_max_inflate (nothing is held whole).
+ * Input scaling is fitted on the first block when the model has none. Validation rows come as
+ * val_x (in memory); val_split and a threshold are refused (calibrate after, on rows at hand).
+ * Checkpoints work per epoch and, with checkpoint_every_blocks, also within one: such a
+ * checkpoint records the place (blocks done, the RNG state at the epoch's start that gave its
+ * block order, the epoch's loss sums and steps), and resume = 1 from it with the same file and
+ * buffer_rows goes on at the next block, ending with the uninterrupted run's weights bit for
+ * bit (a checkpoint of other blocks is refused, as is ae_train on it; the resumed epoch's
+ * seconds count from the resume, and a divergence in it restores the weights of the resume).
+ * A file that changes or is cut short mid-epoch (a line that becomes malformed included)
+ * stops training with the reason (AE_EIO or AE_EFORMAT), the model holding the last whole
+ * epoch's weights and the last checkpoint left as it was. */
 AE_API int ae_train_stream(ae_model *m, const char *path, const ae_train_opts *opts, size_t buffer_rows);
 /* x [n x input_dim] -> code [n x code_dim] (a VAE returns mu). */
 AE_API int ae_encode(const ae_model *m, const float *x, size_t n, float *code);
@@ -651,7 +675,8 @@ AE_API size_t ae_data_max_inflate(void);
 AE_API void ae_data_free(ae_data *d);
 /* The shape of the rows a data file holds (what ae_data_load would give) from its header only,
  * without reading the data: IDX and .npy, plain or gzip (inflating only the header); a text
- * file is parsed whole. */
+ * file is read through once, a buffer of lines at a time, every line checked as ae_data_load
+ * checks it (not held whole; a gzip'd text is not held to ae_data_max_inflate). */
 AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols);
 /* Rows [first, first + count) of a data file, converted as ae_data_load does, reading only
  * those rows' bytes from an IDX or .npy file (a gzip file is inflated as a stream up to the

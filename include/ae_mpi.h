@@ -48,6 +48,21 @@ typedef struct ae_mpi_stats {
 AE_API int ae_train_mpi(ae_model *m, const float *x, size_t n, const ae_train_opts *opts, MPI_Comm comm,
                         ae_mpi_stats *stats);
 
+/* Collective: ae_train_stream with each rank streaming its own contiguous share of path's rows
+ * (split as ae_mpi_data_load_shard splits them), in blocks of buffer_rows (the same on every
+ * rank, like the options): no rank reads another's rows (a gzip or text file is read from its
+ * start up to the end of the rank's share each epoch: it cannot seek). Block b of an epoch is
+ * every rank's block b together, in rank order (a shorter share's last block may be empty);
+ * each step takes the global batch from one permutation of that block's rows, the same on
+ * every rank, and runs as in ae_train_mpi (each rank its rows of the batch, one
+ * MPI_Allreduce). The blocks come in an order shuffled from the shared RNG (in file order for
+ * gzip and text). Scaling is fitted on every rank's first block together. With one rank this
+ * is ae_train_stream, bit for bit; with more, ae_train_stream over the rows in the order the
+ * ranks' blocks interleave, up to the order of float sums. Only rank 0 reports and writes
+ * checkpoints; every rank returns the same status (a read that fails on one rank stops all). */
+AE_API int ae_train_mpi_stream(ae_model *m, const char *path, const ae_train_opts *opts, size_t buffer_rows,
+                               MPI_Comm comm, ae_mpi_stats *stats);
+
 /* Collective: loads this rank's share of a data file's rows (ae_data_info, then
  * ae_data_load_range: an IDX or .npy file is never read whole). Rows are split as evenly as
  * possible in rank order; first and total (either may be NULL) get this shard's first global

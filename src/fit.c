@@ -116,6 +116,8 @@ typedef struct epoch_run {
     const ae_fit_task *t;
     uint32_t *perm, *idx;
     uint32_t *order; /* streaming: the epoch's block order */
+    const ae_stream_pos *resume; /* streaming: the first epoch goes on from there (NULL: none) */
+    double *place; /* streaming across processes: each one's rows of the block */
     step_rng srng;
     int lead;
     size_t total; /* rows an epoch (over every process) */
@@ -203,23 +205,63 @@ static void shuffle(epoch_run *e, size_t n) {
     ae_rng_permute(e->t->rng, e->perm, n);
 }
 
-/* A streamed epoch: the blocks in an order shuffled by the RNG, each block's rows shuffled
- * within it (so a row's neighbours in a batch come from its own block: a shuffle buffer the
- * size of a block, not a full shuffle), steps over each block as it is loaded. */
+/* Across processes, block b is every process's block b in process order: this process's
+ * rows begin at e->first within it, of *global rows in all. e->place holds a slot per
+ * process. */
+static int block_place(epoch_run *e, size_t rows, size_t *global) {
+    const ae_dist *D = e->t->dist;
+    const size_t P = (size_t)D->size;
+    memset(e->place, 0, P * sizeof *e->place);
+    e->place[D->rank] = (double)rows; /* exact: rows < 2^53 */
+    const int rc = D->sum_doubles(e->place, P, D->ctx);
+    e->first = 0;
+    *global = 0;
+    for (size_t r = 0; r < P; r++) {
+        if (r == (size_t)D->rank) e->first = *global;
+        *global += (size_t)e->place[r];
+    }
+    return rc;
+}
+
+/* A streamed epoch: the blocks in an order shuffled by the RNG (in file order when the file
+ * cannot seek: in_order), each block's rows shuffled within it (so a row's neighbours in a
+ * batch come from its own block: a shuffle buffer the size of a block, not a full shuffle),
+ * steps over each block as it is loaded. A resumed epoch (e->resume) draws its block order
+ * from the RNG state its start had, and goes on from the block after the checkpoint's with
+ * the sums and steps it had: the RNG itself is the checkpoint's, as it stood after that block. */
 static int run_blocks(epoch_run *e, int epoch, ae_pass_parts *sum, size_t *steps) {
     const ae_fit_task *t = e->t;
     const size_t nb = t->n_blocks;
+    const ae_stream_pos *rp = e->resume;
+    e->resume = NULL;
+    ae_rng start = *t->rng;
+    if (rp) start = (ae_rng){rp->order_state, rp->order_inc};
+    ae_rng drawn = start;
     for (size_t b = 0; b < nb; b++) e->order[b] = (uint32_t)b;
-    if (e->perm) ae_rng_permute(t->rng, e->order, nb);
+    if (e->perm && !t->in_order) ae_rng_permute(rp ? &drawn : t->rng, e->order, nb);
+    size_t from = 0;
+    if (rp) {
+        from = rp->blocks_done;
+        *sum = (ae_pass_parts){rp->sums[0], rp->sums[1], rp->sums[2]};
+        *steps = rp->steps;
+    }
     step_rng_epoch(&e->srng, t->rng, t->dist);
     int rc = AE_OK;
-    for (size_t i = 0; i < nb && rc == AE_OK; i++) {
+    for (size_t i = from; i < nb && rc == AE_OK; i++) {
         size_t rows = 0;
         rc = t->load(t->ctx, e->order[i], i + 1 < nb ? e->order[i + 1] : AE_FIT_NO_BLOCK, &rows);
-        if (rc != AE_OK) break;
+        if ((rc = dist_agree(t->dist, rc)) != AE_OK) break;
+        size_t global = rows;
+        if (t->dist && (rc = block_place(e, rows, &global)) != AE_OK) break;
         e->local = rows;
-        shuffle(e, rows);
-        rc = run_steps(e, epoch, rows, sum, steps);
+        shuffle(e, global);
+        rc = run_steps(e, epoch, global, sum, steps);
+        if (rc == AE_OK && t->checkpoint_block && (i + 1) % t->checkpoint_blocks == 0 && i + 1 < nb) {
+            const ae_stream_pos p = {
+                i + 1, nb, t->block_rows, e->total, start.state, start.inc, {sum->recon, sum->kl, sum->sparsity},
+                *steps};
+            rc = dist_agree(t->dist, e->lead ? t->checkpoint_block(t->ctx, epoch, &p) : AE_OK);
+        }
     }
     return rc;
 }
@@ -326,24 +368,29 @@ int ae_fit(const ae_fit_task *t, int *epochs_done) {
     memset(&e, 0, sizeof e);
     e.t = t;
     e.lead = !t->dist || t->dist->rank == 0; /* calls back and writes files */
+    e.resume = t->n_blocks > 1 ? t->resume_pos : NULL;
     e.total = t->dist ? t->dist->total : t->n;
     e.first = t->dist ? t->dist->first : 0;
     e.local = t->n_blocks > 1 ? 0 : t->n;
     e.cap = t->batch < e.total ? t->batch : e.total;
     e.batches = (e.total + e.cap - 1) / e.cap;
-    if (t->n_blocks > 1) /* whole batches a block, but the last */
+    if (t->n_blocks > 1 && !t->dist) /* whole batches a block, but the last */
         e.batches = (t->n_blocks - 1) * ((t->block_rows + e.cap - 1) / e.cap) +
                     (e.total - (t->n_blocks - 1) * t->block_rows + e.cap - 1) / e.cap;
+    else if (t->n_blocks > 1) /* across processes a block's rows are known when it comes: at most */
+        e.batches = e.total / e.cap + t->n_blocks;
     best_run best = {NULL, INFINITY, 0, 0};
     const size_t floats = span_floats(t);
     /* The weights each epoch starts from, restored if the epoch diverges. */
     float *good = ae_calloc(floats, sizeof(float));
     int rc = good ? AE_OK : AE_ENOMEM;
-    const size_t perm_rows = t->n_blocks > 1 ? t->block_rows : e.total;
+    const size_t procs = t->dist ? (size_t)t->dist->size : 1;
+    const size_t perm_rows = t->n_blocks > 1 ? t->block_rows * procs : e.total;
     if (rc == AE_OK && o->shuffle &&
         (!(e.perm = ae_calloc(perm_rows, sizeof *e.perm)) || !(e.idx = ae_calloc(e.cap, sizeof *e.idx))))
         rc = AE_ENOMEM;
     if (rc == AE_OK && t->n_blocks > 1 && !(e.order = ae_calloc(t->n_blocks, sizeof *e.order))) rc = AE_ENOMEM;
+    if (rc == AE_OK && t->n_blocks > 1 && t->dist && !(e.place = ae_calloc(procs, sizeof *e.place))) rc = AE_ENOMEM;
     if (rc == AE_OK && o->patience > 0 && !(best.weights = ae_calloc(floats, sizeof(float)))) rc = AE_ENOMEM;
     if ((rc = dist_agree(t->dist, rc)) == AE_OK) {
         int stop = 0;
@@ -352,6 +399,7 @@ int ae_fit(const ae_fit_task *t, int *epochs_done) {
         if (best.have) snapshot(t, best.weights, 1);
     }
     ae_dealloc(best.weights);
+    ae_dealloc(e.place);
     ae_dealloc(e.order);
     ae_dealloc(e.idx);
     ae_dealloc(e.perm);

@@ -60,11 +60,22 @@ typedef struct ae_fit_task {
      * why). Called on the lead process only. */
     int (*checkpoint)(void *ctx, int epoch);
     /* Streaming (n_blocks > 1): the rows come in blocks of block_rows (the last may be
-     * shorter; n is then the rows of every block together). load makes block `block` the
+     * shorter; n is then the rows of every block together). Across processes (dist) each
+     * holds its own blocks (the same n_blocks everywhere; a block may have no rows), and block
+     * b of the epoch is every process's block b together, in process order: its global batches
+     * are drawn from one permutation of those rows, as ae_train_mpi draws from all rows. load makes block `block` the
      * current one (its rows in *rows; the step's row numbers are then the block's) and may
      * start reading block `next` ahead (AE_FIT_NO_BLOCK: none). 0 or 1: every row at hand. */
     size_t n_blocks, block_rows;
     int (*load)(void *ctx, size_t block, size_t next, size_t *rows);
+    int in_order; /* 1: the blocks in file order every epoch (a file that cannot seek); the
+                     rows within each block are still shuffled */
+    /* Streaming: NULL, or saves a checkpoint after every checkpoint_blocks blocks of an epoch
+     * (not after its last: the epoch's own checkpoint comes then) with the place reached;
+     * lead process only. */
+    int (*checkpoint_block)(void *ctx, int epoch, const ae_stream_pos *pos);
+    size_t checkpoint_blocks;
+    const ae_stream_pos *resume_pos; /* streaming: NULL, or where the first epoch goes on from */
     void *ctx;
     const ae_train_opts *opts; /* epochs, clip_norm, patience, checkpoint_every, callbacks */
     const ae_dist *dist; /* NULL: one process */

@@ -13,7 +13,6 @@
 #include "io_csv_text.h"
 
 #define MAX_NUMBER 255 /* longest field taken as a number */
-#define SNIFF_LINES 64 /* lines looked at to detect the delimiter */
 
 /* ---------------------------------------------------------------- lines and fields */
 
@@ -188,12 +187,22 @@ char ae_csv_detect_delimiter(const unsigned char *p, size_t len) {
 /* Valid UTF-8 without control characters other than tab, CR and LF; a UTF-8 BOM is skipped. */
 int ae_csv_check_text(const unsigned char **pp, size_t *plen) {
     const unsigned char *p = *pp;
-    size_t len = *plen;
+    size_t len = *plen, line = 1;
     if (len >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
         p += 3;
         len -= 3;
     }
-    size_t i = 0, line = 1;
+    int rc = ae_csv_check_lines(p, len, &line);
+    if (rc != AE_OK) return rc;
+    *pp = p;
+    *plen = len;
+    return AE_OK;
+}
+
+/* The check of ae_csv_check_text over whole lines, *line the number of the first and then of
+ * the line after them. */
+int ae_csv_check_lines(const unsigned char *p, size_t len, size_t *pline) {
+    size_t i = 0, line = *pline;
     while (i < len) {
         unsigned char c = p[i];
         if (c < 0x80) {
@@ -228,7 +237,6 @@ int ae_csv_check_text(const unsigned char **pp, size_t *plen) {
         if (!ok) return ae_fail(AE_EFORMAT, "not text: invalid UTF-8 (byte 0x%02x) on line %zu", c, line);
         i += more_bytes + 1;
     }
-    *pp = p;
-    *plen = len;
+    *pline = line;
     return AE_OK;
 }

@@ -12,12 +12,17 @@ static inline int csv_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 /* Skips a UTF-8 BOM and checks that the bytes are valid UTF-8 without control characters
  * other than tab, CR and LF; the detail names the first bad byte's line. */
 AE_HIDDEN int ae_csv_check_text(const unsigned char **p, size_t *len);
+/* The same check over p[0..len), which holds whole lines (no BOM): *line is the number of its
+ * first line, and after it the number of the line that follows. */
+AE_HIDDEN int ae_csv_check_lines(const unsigned char *p, size_t len, size_t *line);
 
 /* The next line of p[*pos..len) in [*s, *e): it ends at LF, CRLF or a bare CR. 0 at the end. */
 AE_HIDDEN int ae_csv_next_line(const unsigned char *p, size_t len, size_t *pos, const unsigned char **s,
                                const unsigned char **e);
 /* Blank: only spaces and tabs. */
 AE_HIDDEN int ae_csv_blank_line(const unsigned char *s, const unsigned char *e);
+
+#define SNIFF_LINES 64 /* non-blank lines looked at to detect the delimiter */
 
 /* The delimiter of a text whose options leave it to be found: the first of ';', tab, ',' on
  * every one of the first lines (outside quotes), else the first of them on the first line,

@@ -8,7 +8,8 @@
  * Every declared size is checked for overflow and against the bytes actually present before
  * the float buffer is allocated, so a hostile header cannot trigger a huge allocation.
  * ae_data_info and ae_data_load_range read IDX and .npy files as a stream (io_range.c) and
- * keep only the header and the rows asked for.
+ * keep only the header and the rows asked for; ae_data_info reads a text file through once
+ * without holding it (io_seq.c).
  * A gzip stream is inflated no further than an IDX or .npy header declares, and a text one no
  * further than ae_data_max_inflate(). Every refusal records what it found (ae_fail); the public
  * functions put the file's name in front. */
@@ -23,6 +24,7 @@
 #include "io_file.h"
 #include "io_gzip.h"
 #include "io_range.h"
+#include "io_seq.h"
 
 static _Atomic size_t max_inflate = AE_DATA_MAX_INFLATE;
 
@@ -132,8 +134,9 @@ AE_API void ae_data_free(ae_data *d) {
 }
 
 /* IDX and .npy: the header, and for a plain file its size; a gzip file is inflated only up to
- * the end of its header, so its data is not checked. Text: parsed whole. rows and cols are
- * zeroed on failure. */
+ * the end of its header, so its data is not checked. Text: read through once, a buffer of
+ * lines at a time (io_csv_stream.c), every line checked as ae_data_load checks it. rows and
+ * cols are zeroed on failure. */
 AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols) {
     ae_error_clear();
     if (rows) *rows = 0;
@@ -144,12 +147,13 @@ AE_API int ae_data_info(const char *path, size_t *rows, size_t *cols) {
     int text = 0, rc = ae_range_header(&s, path, &L, &text), rc_close = ae_stream_close(&s);
     if (rc == AE_OK) rc = rc_close;
     if (rc != AE_OK) return ae_with_path(rc, path);
-    if (text) {
-        ae_data d;
-        if ((rc = ae_data_load(path, &d)) != AE_OK) return rc; /* its detail names the file */
-        L.rows = d.rows;
-        L.cols = d.cols;
-        ae_data_free(&d);
+    if (text) { /* one pass over the lines, as ae_data_load would count them: not held whole */
+        ae_seq q;
+        rc = ae_seq_open(&q, path); /* its detail names the file */
+        L.rows = q.rows;
+        L.cols = q.cols;
+        ae_seq_close(&q);
+        if (rc != AE_OK) return rc;
     }
     *rows = L.rows;
     *cols = L.cols;

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "io_conv.h"
 #include "io_meta.h"
+#include "io_meta_pos.h"
 
 #define AE_FORMAT_VERSION "1"
 #define META_CRC_KEY "metadata_crc32"
@@ -112,8 +113,13 @@ static json_t *state_json(const ae_model *m) {
     snprintf(step, sizeof step, "%ld", m->opt.step);
     snprintf(rs, sizeof rs, "%llu", (unsigned long long)m->rng.state);
     snprintf(ri, sizeof ri, "%llu", (unsigned long long)m->rng.inc);
-    return json_pack("{s:s, s:s, s:i, s:s, s:s}", "optimizer", opt_names[m->opt.kind], "step", step, "epochs_done",
-                     m->epochs_done, "rng_state", rs, "rng_inc", ri);
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "optimizer", opt_names[m->opt.kind], "step", step, "epochs_done",
+                          m->epochs_done, "rng_state", rs, "rng_inc", ri);
+    if (j && m->pos.blocks_done > 0 && json_object_set_new(j, "stream_position", ae_pos_json(&m->pos)) != 0) {
+        json_decref(j); /* a mid-epoch checkpoint of a stream: its place */
+        return NULL;
+    }
+    return j;
 }
 
 /* Metadata "scaling": the mode asked for (the config's), whether it was fitted, and the mode
@@ -303,10 +309,17 @@ static int state_from_json(const char *text, json_t *root, ae_model *m) {
         return parse_failure();
     }
     const char *opt, *step, *rs, *ri;
+    json_t *pos = NULL;
     int epochs;
-    int ok = json_unpack(j, "{s:s, s:s, s:i, s:s, s:s !}", "optimizer", &opt, "step", &step, "epochs_done", &epochs,
-                         "rng_state", &rs, "rng_inc", &ri) == 0 &&
+    int ok = json_unpack(j, "{s:s, s:s, s:i, s:s, s:s, s?o !}", "optimizer", &opt, "step", &step, "epochs_done",
+                         &epochs, "rng_state", &rs, "rng_inc", &ri, "stream_position", &pos) == 0 &&
              epochs >= 0;
+    if (json_alloc_failed) { /* the strict check's key set can lose an allocation and not say */
+        json_decref(j);
+        return AE_ENOMEM;
+    }
+    memset(&m->pos, 0, sizeof m->pos);
+    if (ok && pos) ok = ae_pos_from_json(pos, &m->pos) == AE_OK;
     int kind = -1;
     for (int i = 0; ok && i < 3; i++)
         if (strcmp(opt, opt_names[i]) == 0) kind = i;

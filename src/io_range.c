@@ -91,12 +91,7 @@ int ae_range_rows(ae_stream *s, const ae_layout *L, size_t first, size_t count, 
     if (!s->gz && s->regular) {
         if (!out->x) rc = ae_data_alloc(out, count, L->cols);
         if (rc == AE_OK) rc = ae_stream_skip(s, first * row_bytes, buf);
-        size_t per = AE_CHUNK / L->esize;
-        while (rc == AE_OK && done < n) {
-            size_t k = n - done < per ? n - done : per;
-            if ((rc = ae_stream_need(s, buf, k * L->esize)) == AE_OK) ae_layout_convert(L, buf, k, out->x + done);
-            done += k;
-        }
+        if (rc == AE_OK) rc = ae_range_next(s, L, count, out->x, buf);
         ae_dealloc(buf);
     } else {
         rc = ae_stream_skip(s, first * row_bytes, buf);
@@ -121,6 +116,20 @@ int ae_range_rows(ae_stream *s, const ae_layout *L, size_t first, size_t count, 
         if (rc == AE_OK && got > 0) rc = ae_fail(AE_EFORMAT, "more bytes after the data its header declares");
     }
     return rc;
+}
+
+/* The next count rows of s into x, AE_CHUNK bytes at a time through buf (AE_CHUNK bytes):
+ * nothing allocated. Data that ends first is AE_EFORMAT. */
+int ae_range_next(ae_stream *s, const ae_layout *L, size_t count, float *x, unsigned char *buf) {
+    const size_t n = count * L->cols, per = AE_CHUNK / L->esize;
+    for (size_t done = 0; done < n;) {
+        const size_t k = n - done < per ? n - done : per;
+        const int rc = ae_stream_need(s, buf, k * L->esize);
+        if (rc != AE_OK) return rc;
+        ae_layout_convert(L, buf, k, x + done);
+        done += k;
+    }
+    return AE_OK;
 }
 
 /* A text file: parsed whole, then cut (the whole file and its floats are held meanwhile). */

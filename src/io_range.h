@@ -18,6 +18,11 @@ AE_HIDDEN int ae_range_header(ae_stream *s, const char *path, ae_layout *L, int 
  * last row also reads on to the end of the file, which must come right there. */
 AE_HIDDEN int ae_range_rows(ae_stream *s, const ae_layout *L, size_t first, size_t count, ae_data *out);
 
+/* The next count rows of s (L's values, from where s stands) into x [count x L->cols],
+ * AE_CHUNK bytes at a time through buf (AE_CHUNK bytes): nothing is allocated. Data that ends
+ * first is AE_EFORMAT. */
+AE_HIDDEN int ae_range_next(ae_stream *s, const ae_layout *L, size_t count, float *x, unsigned char *buf);
+
 /* "rows first..first+count lie outside the file's rows rows": AE_EINVAL. */
 AE_HIDDEN int ae_range_error(size_t first, size_t count, size_t rows);
 

@@ -28,6 +28,18 @@ typedef struct ae_threshold_state {
     float value;
 } ae_threshold_state;
 
+/* Where a streamed epoch stood when a checkpoint was taken in it (ae_train_stream with
+ * checkpoint_every_blocks): blocks_done blocks of epoch epochs_done + 1 trained; 0 at an
+ * epoch's end (every other checkpoint). Saved in the checkpoint's state (io_meta_pos.c), so
+ * that a resumed stream goes on from the next block as if never stopped. */
+typedef struct ae_stream_pos {
+    size_t blocks_done;
+    size_t n_blocks, block_rows, rows; /* the run's blocks and rows: a resume must match them */
+    uint64_t order_state, order_inc; /* the RNG at the epoch's start: its block order */
+    double sums[3]; /* the epoch's reconstruction, KL and sparsity losses summed so far */
+    size_t steps; /* the epoch's steps so far */
+} ae_stream_pos;
+
 struct ae_model {
     ae_config cfg;
     size_t n_layers; /* encoder layers first, then the mirrored decoder */
@@ -43,6 +55,7 @@ struct ae_model {
     ae_rng rng; /* advanced by training (shuffle) and sampling */
     ae_optim opt; /* training state kept between ae_train calls (for resume, checkpoints) */
     int epochs_done;
+    ae_stream_pos pos; /* a mid-epoch checkpoint's place (blocks_done 0: none) */
     ae_head head;
     ae_threshold_state threshold;
     ae_scaler scaler; /* input scaling (cfg.scaling), fitted by the first training */

@@ -77,6 +77,10 @@ int ae_train_opts_check(const ae_model *m, const ae_train_opts *o) {
     if (o->checkpoint_every < 0) BAD("checkpoint_every is %d: it must be >= 0", o->checkpoint_every);
     if (o->checkpoint_every > 0 && (!o->checkpoint_path || !*o->checkpoint_path))
         BAD("checkpoint_every > 0 needs a checkpoint_path");
+    if (o->checkpoint_every_blocks < 0)
+        BAD("checkpoint_every_blocks is %d: it must be >= 0", o->checkpoint_every_blocks);
+    if (o->checkpoint_every_blocks > 0 && (!o->checkpoint_path || !*o->checkpoint_path))
+        BAD("checkpoint_every_blocks > 0 needs a checkpoint_path");
     if ((o->val_x == NULL) != (o->val_n == 0)) BAD("val_x and val_n must be given together");
     if (!finite_in(o->val_split, 0.0f, 0.9f)) BAD("val_split is %g: it must be in [0, 0.9]", (double)o->val_split);
     if (o->val_split > 0.0f && o->val_x) BAD("val_split holds out validation rows: not with val_x as well");
@@ -152,6 +156,11 @@ static int train_check(ae_model *m, const float *x, size_t n, const ae_train_opt
     if (rc == AE_OK && D && D->size > 1 && m->cfg.batch_norm)
         rc = ae_fail(AE_EINVAL, "batch_norm is not supported in data-parallel training");
     if (rc == AE_OK && o->resume && !ae_optim_matches(&m->opt, o, m->n_params)) rc = AE_EINVAL; /* nothing to resume */
+    if (rc == AE_OK && o->resume && m->pos.blocks_done > 0)
+        rc = ae_fail(AE_EINVAL,
+                     "the checkpoint was taken %zu blocks into epoch %d of a stream: resume it with "
+                     "ae_train_stream on the same file",
+                     m->pos.blocks_done, m->epochs_done + 1);
     return rc;
 }
 
@@ -164,6 +173,7 @@ static int optim_prepare(ae_model *m, const ae_train_opts *o, int *rc) {
     }
     ae_optim_free(&m->opt);
     m->epochs_done = 0;
+    memset(&m->pos, 0, sizeof m->pos);
     *rc = ae_optim_init(&m->opt, o, m->n_params);
     return 1;
 }

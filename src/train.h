@@ -20,6 +20,16 @@ AE_HIDDEN int ae_train_dist(ae_model *m, const float *x, size_t n, const ae_trai
  * outside the output's range when scaling is off, trains ae_train_dist on scaled copies, then
  * calibrates o->threshold on the held-out (or validation, or training) rows. */
 AE_HIDDEN int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *o, const ae_dist *dist);
+/* Fits m's input scaling on x [n x input_dim] when it has none yet (statistics combined
+ * across processes with dist), or with scaling off checks the rows' range: collective. */
+AE_HIDDEN int ae_fit_scaling(ae_model *m, const float *x, size_t n, const ae_dist *dist);
+
+/* ae_train_stream, one process (dist NULL) or each process streaming its own contiguous share
+ * of the file's rows (even shares in process order; dist's first and total are filled in
+ * here): collective, every process returns the same status. */
+AE_HIDDEN int ae_stream_dist(ae_model *m, const char *path, const ae_train_opts *o, size_t buffer_rows,
+                             const ae_dist *dist);
+
 /* For head training and pretraining (one process): fits the scaling if the model has none
  * yet (checking the range when it is off), then gives x in scaled units as ae_scaled_rows. */
 AE_HIDDEN int ae_prepare_rows(ae_model *m, const float *x, size_t n, const float **scaled, float **owned);

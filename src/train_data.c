@@ -75,7 +75,7 @@ static int combine_stats(ae_scale_stats *s, int pass, void *p) {
 static int agree(const ae_dist *D, int rc) { return D && D->agree ? D->agree(rc, D->ctx) : rc; }
 
 /* Fits m's scaler on x when it has none yet; with scaling off, the range check instead. */
-static int fit_or_check(ae_model *m, const float *x, size_t n, const ae_dist *D) {
+int ae_fit_scaling(ae_model *m, const float *x, size_t n, const ae_dist *D) {
     int rc = AE_OK;
     if (m->cfg.scaling == AE_SCALE_NONE && !ae_scaler_active(&m->scaler))
         rc = n ? ae_scale_check_range(m->cfg.output_act, x, n, m->cfg.input_dim) : AE_OK;
@@ -88,7 +88,7 @@ static int fit_or_check(ae_model *m, const float *x, size_t n, const ae_dist *D)
 int ae_prepare_rows(ae_model *m, const float *x, size_t n, const float **scaled, float **owned) {
     *owned = NULL;
     *scaled = x;
-    int rc = fit_or_check(m, x, n, NULL);
+    int rc = ae_fit_scaling(m, x, n, NULL);
     return rc == AE_OK ? ae_scaled_rows(m, x, n, scaled, owned) : rc;
 }
 
@@ -164,7 +164,7 @@ int ae_fit_dist(ae_model *m, const float *x, size_t n, const ae_train_opts *opts
 
     const float *train_raw = s > 0.0 ? sp.train : x, *val_raw = s > 0.0 ? sp.held : o->val_x;
     const size_t n_train = s > 0.0 ? sp.n_train : n, n_val = s > 0.0 ? sp.n_held : o->val_n;
-    rc = fit_or_check(m, train_raw, n_train, D);
+    rc = ae_fit_scaling(m, train_raw, n_train, D);
     if (rc != AE_OK) goto done;
 
     /* The held-out rows stay in the user's units for the calibration below: scale a copy. */

@@ -99,12 +99,13 @@ static long long layout(const ae_model *m) {
  * shape the steps or decide when the ranks meet (epochs, patience, checkpoints: a rank that
  * stopped early would leave the others waiting). Returns AE_EINVAL everywhere when any
  * differs. */
-static int same_everywhere(const ae_model *m, const ae_train_opts *o, MPI_Comm comm) {
-    enum { N = 12 };
+static int same_everywhere(const ae_model *m, const ae_train_opts *o, size_t buffer_rows, MPI_Comm comm) {
+    enum { N = 13 };
     long long mine[N] = {(long long)m->n_params,   (long long)m->cfg.input_dim,    (long long)o->epochs,
                          (long long)o->batch_size, (long long)o->shuffle,          (long long)o->resume,
                          (long long)o->patience,   (long long)o->checkpoint_every, (long long)o->optimizer,
-                         (long long)o->loss,       float_bits(o->learning_rate),   layout(m)};
+                         (long long)o->loss,       float_bits(o->learning_rate),   layout(m),
+                         (long long)buffer_rows};
     long long lo[N], hi[N];
     if (MPI_Allreduce(mine, lo, N, MPI_LONG_LONG, MPI_MIN, comm) != MPI_SUCCESS ||
         MPI_Allreduce(mine, hi, N, MPI_LONG_LONG, MPI_MAX, comm) != MPI_SUCCESS)
@@ -112,7 +113,7 @@ static int same_everywhere(const ae_model *m, const ae_train_opts *o, MPI_Comm c
     if (memcmp(lo, hi, sizeof lo) == 0) return AE_OK;
     return ae_fail(AE_EINVAL, "the ranks' models (parameter count, input width, layers and their shapes) or "
                               "training options (epochs, batch size, shuffle, resume, patience, checkpoints, "
-                              "optimizer, loss, learning rate) differ");
+                              "optimizer, loss, learning rate, a stream's block rows) differ");
 }
 
 /* Rank 0's weights, RNG and (resuming) optimizer state, so that every rank starts alike. */
@@ -153,12 +154,40 @@ int ae_train_mpi(ae_model *m, const float *x, size_t n, const ae_train_opts *opt
     rc = mpi_status(err);
     if (rc == AE_OK && (!m || total > AE_MAX_ROWS)) rc = AE_EINVAL;
     rc = agree(rc, &ctx);
-    if (rc == AE_OK) rc = agree(same_everywhere(m, o, ctx.comm), &ctx);
+    if (rc == AE_OK) rc = agree(same_everywhere(m, o, 0, ctx.comm), &ctx);
     if (rc == AE_OK) rc = agree(share_start(m, o, ctx.comm), &ctx);
     if (rc == AE_OK) {
         const ae_dist dist = {rank, size, (size_t)first, (size_t)total, sum_floats, sum_doubles, agree, &ctx};
         const double t0 = MPI_Wtime();
         rc = ae_fit_dist(m, x, n, o, &dist);
+        ctx.stats.train_seconds = MPI_Wtime() - t0;
+    }
+    if (stats) *stats = ctx.stats;
+    MPI_Comm_free(&ctx.comm);
+    return rc;
+}
+
+int ae_train_mpi_stream(ae_model *m, const char *path, const ae_train_opts *opts, size_t buffer_rows, MPI_Comm comm,
+                        ae_mpi_stats *stats) {
+    mpi_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    if (stats) memset(stats, 0, sizeof *stats);
+    int rc = open_comm(comm, &ctx.comm);
+    if (rc != AE_OK) return rc;
+    int rank = 0, size = 1;
+    MPI_Comm_rank(ctx.comm, &rank);
+    MPI_Comm_size(ctx.comm, &size);
+    ae_train_opts defaults = ae_train_opts_default();
+    const ae_train_opts *o = opts ? opts : &defaults;
+    /* A NULL model still takes part in the agreement, so that the others hear of it. */
+    rc = agree(m ? AE_OK : AE_EINVAL, &ctx);
+    if (rc == AE_OK) rc = agree(same_everywhere(m, o, buffer_rows, ctx.comm), &ctx);
+    if (rc == AE_OK) rc = agree(share_start(m, o, ctx.comm), &ctx);
+    if (rc == AE_OK) {
+        /* first and total: the share's, filled in by the stream from the file's rows */
+        const ae_dist dist = {rank, size, 0, 0, sum_floats, sum_doubles, agree, &ctx};
+        const double t0 = MPI_Wtime();
+        rc = ae_stream_dist(m, path, o, buffer_rows, &dist);
         ctx.stats.train_seconds = MPI_Wtime() - t0;
     }
     if (stats) *stats = ctx.stats;

@@ -129,6 +129,17 @@ static int op_stream(ae_model *m, void *ctx) {
     return ae_train_stream(m, (const char *)ctx, &o, 32);
 }
 
+/* A stream with a checkpoint after every block: the place goes into the checkpoint's state. */
+static char stream_ckpt[256];
+static int op_stream_ckpt(ae_model *m, void *ctx) {
+    ae_train_opts o = ae_train_opts_default();
+    o.epochs = 1;
+    o.batch_size = 16;
+    o.checkpoint_path = stream_ckpt;
+    o.checkpoint_every_blocks = 1;
+    return ae_train_stream(m, (const char *)ctx, &o, 16);
+}
+
 static int op_partial(ae_model *m, void *ctx) {
     (void)ctx;
     ae_train_opts o = ae_train_opts_default();
@@ -293,8 +304,25 @@ static void test_every_allocation_fails_cleanly(void **state) {
             const char *sp = path_of("stream.npy");
             assert_int_equal(ae_npy_save(sp, x, N, D), AE_OK);
             total += walk("stream", m, op_stream, (void *)sp, 0);
+            /* files read in order: a gzip copy (one inflate state) and a CSV (a line buffer) */
+            FILE *sf = fopen(sp, "rb");
+            assert_non_null(sf);
+            unsigned char bytes[8192];
+            const size_t nbytes = fread(bytes, 1, sizeof bytes, sf);
+            fclose(sf);
+            const char *sz = path_of("stream.npy.gz"), *sc = path_of("stream.csv");
+            write_file(sz, bytes, nbytes, 1);
+            assert_int_equal(ae_csv_save(sc, x, N, D), AE_OK);
+            total += walk("stream gzip", m, op_stream, (void *)sz, 0);
+            total += walk("stream csv", m, op_stream, (void *)sc, 0);
+            snprintf(stream_ckpt, sizeof stream_ckpt, "%s", path_of("stream.ckpt"));
+            sp = path_of("stream.npy"); /* path_of's buffers go round */
+            total += walk("stream ckpt", m, op_stream_ckpt, (void *)sp, 0);
+            remove(stream_ckpt);
             total += walk("partial", m, op_partial, NULL, 0);
             remove(sp);
+            remove(sz);
+            remove(sc);
         }
         /* the model file with a head and a threshold */
         total += walk(vae ? "save+head vae" : "save+head", m, op_save, (void *)p, 1);

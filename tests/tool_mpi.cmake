@@ -1,6 +1,6 @@
-# ae train --mpi under mpirun -np 2: both ranks train on their halves of a CSV file, rank 0
-# writes the model, ae info reads it, for a dense and a conv model (rows as 1x2x3 images); a
-# missing data file fails on every rank with exit 1.
+# ae train --mpi under mpirun -np 2: both ranks train on their halves of a CSV file (loaded, then
+# streamed), rank 0 writes the model, ae info reads it, for a dense and a conv model (rows as 1x2x3
+# images); a missing data file fails on every rank with exit 1.
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 set(rows "")
@@ -34,6 +34,14 @@ endif()
 execute_process(COMMAND ${AE} info ${WORK}/c.safetensors RESULT_VARIABLE rc OUTPUT_VARIABLE out)
 if(NOT rc EQUAL 0 OR NOT out MATCHES "input 1x2x3, layers 2:3:1 3:1:2")
   message(FATAL_ERROR "ae info of the conv model ae train --mpi wrote:\n${out}")
+endif()
+# --stream --mpi: each rank streams its half of the file in blocks
+execute_process(COMMAND ${MPIRUN} ${AE} train ${WORK}/data.csv -o ${WORK}/s.safetensors --mpi --stream
+                  --buffer-rows 16 --hidden 4 --code 2 --epochs 3 --batch 16
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message(STATUS "ae train --mpi --stream:\n${out}${err}")
+if(NOT rc EQUAL 0 OR NOT err MATCHES "each rank streaming its share" OR NOT EXISTS ${WORK}/s.safetensors)
+  message(FATAL_ERROR "ae train --mpi --stream failed (${rc})")
 endif()
 execute_process(COMMAND ${MPIRUN} ${AE} train ${WORK}/missing.csv -o ${WORK}/n.safetensors --mpi
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

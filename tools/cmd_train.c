@@ -43,11 +43,14 @@ static const char TRAIN_HELP[] =
     "threads: --threads N (at most N threads; 0, the default: decide)  --plan FILE (reuse the\n"
     "         parallel plan saved there for this model, batch and host, else save the one chosen;\n"
     "         default: the AE_PLAN environment variable)\n"
-    "stream:  --stream: train from DATA (IDX or .npy, plain or gzip) in blocks read while the block\n"
-    "         before trains: memory for two blocks, not the file  --buffer-rows N (rows a block;\n"
-    "         default about 32 MiB)\n"
+    "stream:  --stream: train from DATA (IDX, .npy or CSV, plain or gzip) in blocks read while the\n"
+    "         block before trains: memory for two blocks, not the file (gzip and CSV: blocks in file\n"
+    "         order, rows shuffled within each)  --buffer-rows N (rows a block; default about 32 MiB)\n"
+    "         --checkpoint-blocks N (also a checkpoint every N blocks of an epoch, which --resume\n"
+    "         goes on from at the next block: give the same DATA and --buffer-rows)\n"
     "mpi:     --mpi: data-parallel over the ranks of mpirun -np N ae train ... --mpi; each rank\n"
-    "         reads its share of DATA (and of --val); rank 0 reports and writes MODEL\n"
+    "         reads its share of DATA (and of --val; with --stream, streams it); rank 0 reports and\n"
+    "         writes MODEL\n"
     "output:  -o MODEL  --history FILE.csv (one line per epoch)  --plot FILE.png (loss curves,\n"
     "         drawn by gnuplot when it is installed)\n";
 
@@ -264,6 +267,7 @@ static void parse_train(train_job *t, int argc, char **argv) {
         {.name = "--plot", .kind = CLI_TEXT, .to = &t->plot},
         {.name = "--mpi", .kind = CLI_SET, .to = &t->mpi},
         {.name = "--stream", .kind = CLI_SET, .to = &t->stream},
+        {.name = "--checkpoint-blocks", .kind = CLI_INT, .to = &t->o.checkpoint_every_blocks, .lo = 1, .hi = 1000000},
         {.name = "--buffer-rows", .kind = CLI_SIZE, .to = &t->buffer_rows, .lo = 1, .hi = (size_t)1 << 31},
         {.name = NULL},
     };
@@ -280,7 +284,8 @@ static void parse_train(train_job *t, int argc, char **argv) {
  * nothing else may be an input or another output. */
 static void check_train_outputs(train_job *t) {
     ae_train_opts *o = &t->o;
-    if (o->checkpoint_every && !o->checkpoint_path) o->checkpoint_path = t->out;
+    if (o->checkpoint_every_blocks && !t->stream) die("--checkpoint-blocks applies with --stream");
+    if ((o->checkpoint_every || o->checkpoint_every_blocks) && !o->checkpoint_path) o->checkpoint_path = t->out;
     const char *ckpt = o->checkpoint_path;
     if (ckpt && (same_file(ckpt, t->out) || (t->resume && same_file(ckpt, t->resume)))) ckpt = NULL;
     const named outs[] = {{"-o", t->out}, {"--checkpoint", ckpt}, {"--history", t->history}, {"--plot", t->plot}};
@@ -308,9 +313,9 @@ static ae_data load_shard(const char *path) {
     return d;
 }
 
-/* ae train --stream: the file's shape from its header; its rows are read while training. */
+/* ae train --stream: the file's shape from its header (text: one pass over it); its rows are
+ * read while training (with --mpi each rank streams its own share). */
 static ae_data stream_shape(train_job *t) {
-    if (t->mpi) die("--stream and --mpi: give each rank its own file share instead, or train on one process");
     if (data_flags_given) die("--columns, --drop, --label, --delimiter and --header do not apply with --stream");
     if (t->split_given || t->contamination > 0.0)
         die("--stream takes validation rows as --val FILE; set a threshold afterwards with ae threshold");
@@ -379,7 +384,7 @@ static void plan_threshold(train_job *t, size_t rows) {
 static void plan_schedule(train_job *t, size_t rows) {
     size_t all_rows = rows;
 #ifdef AE_HAVE_MPI
-    if (t->mpi) { /* every rank picks the same schedule: from the rows of all ranks */
+    if (t->mpi && !t->stream) { /* every rank picks the same schedule: from the rows of all ranks */
         unsigned long long mine = rows, sum = 0;
         MPI_Allreduce(&mine, &sum, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
         all_rows = (size_t)sum;

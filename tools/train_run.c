@@ -58,13 +58,16 @@ static int run_over_mpi(train_job *t, ae_model *m, const ae_data *d, progress *p
     unsigned long long rows = d->rows, total = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
     MPI_Allreduce(&rows, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+    if (t->stream) total = rows; /* streaming: d holds the file's shape, every rank alike */
     p->batch_rows = t->o.batch_size < total ? t->o.batch_size : (size_t)total;
     if (leads())
-        fprintf(stderr, "training on %llu rows of %zu over %d MPI ranks (OpenBLAS %s, %d threads per rank%s)\n", total,
-                d->cols, ranks, b->core, b->threads,
-                b->fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
+        fprintf(stderr, "training on %llu rows of %zu%s over %d MPI ranks (OpenBLAS %s, %d threads per rank%s)\n",
+                total, d->cols, t->stream ? ", each rank streaming its share of the file," : "", ranks, b->core,
+                b->threads, b->fallback ? ", a slow fallback core: set OPENBLAS_CORETYPE" : "");
     ae_mpi_stats st;
-    int rc = ae_train_mpi(m, d->x, d->rows, &t->o, MPI_COMM_WORLD, &st);
+    if (t->stream) p->stream_rows = d->rows;
+    int rc = t->stream ? ae_train_mpi_stream(m, t->data, &t->o, t->buffer_rows, MPI_COMM_WORLD, &st)
+                       : ae_train_mpi(m, d->x, d->rows, &t->o, MPI_COMM_WORLD, &st);
     if (leads() && st.allreduce_calls)
         fprintf(stderr, "gradient MPI_Allreduce: %zu calls of %zu bytes, %.2f s of %.2f s\n", st.allreduce_calls,
                 st.gradient_bytes, st.allreduce_seconds, st.train_seconds);
