@@ -25,7 +25,8 @@ def check(folder):
         code_err = float(np.max(np.abs(m.encode(x) - np.load(f"{folder}/code{variant}.npy"))))
         print(f"model{variant}: {len(m.tensors)} tensors, max |numpy - ae_reconstruct| = {err:.2e}, "
               f"|numpy - ae_encode| = {code_err:.2e}")
-        err = max(err, code_err)
+        # a NaN difference must fail: max() would drop it, so it counts as infinite
+        err = max(err, code_err) if err == err and code_err == code_err else float("inf")
         worst = max(worst, err)
         # the NumPy writer: C reads these back (export_for_python --verify)
         aenumpy.save(f"{folder}/roundtrip{variant}.safetensors", m.config, m.tensors, m.extra)
