@@ -11,7 +11,7 @@
 # Environment: AE (the ae command, default build/tools/ae), PYTHON (default /usr/bin/python3),
 # DATA (Fashion-MNIST folder), THREADS (libae's and OpenBLAS's threads, default 2),
 # OPENBLAS_CORETYPE (default SkylakeX where the CPU has AVX-512, as bench/run.sh), CELLS
-# (default "gru lstm").
+# (default "gru lstm"), TORCH_THREADS (default "1 2").
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EPOCHS=${1:-2}
@@ -20,6 +20,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 THREADS=${THREADS:-2}
 CELLS=${CELLS:-gru lstm}
+TORCH_THREADS=${TORCH_THREADS:-1 2}
 if [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; fi
 export OPENBLAS_NUM_THREADS=$THREADS
 [[ -x $AE ]] || { echo "seq.sh: $AE not found: build it first" >&2; exit 1; }
@@ -42,7 +43,7 @@ for cell in $CELLS; do
   ae_s=$(median "${secs[@]}")
   ae_mse=$(awk '/^epoch [0-9]+\//{for (i = 1; i < NF; i++) if ($i == "val") v = $(i + 1)} END {print v}' "$tmp/ae.log")
   best="" best_t="" torch_mse=""
-  for t in 1 2; do
+  for t in $TORCH_THREADS; do
     echo "== PyTorch $cell: $EPOCHS epochs, torch threads $t" >&2
     OPENBLAS_NUM_THREADS=$t "$PYTHON" "$ROOT/bench/seq_torch.py" --cell "$cell" --epochs "$EPOCHS" --threads "$t" \
       --data "$DATA" 2>&1 | tee "$tmp/torch.log" >&2
