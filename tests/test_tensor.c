@@ -48,6 +48,24 @@ static void check_gemm(size_t m, size_t n, size_t k, int ta, int tb, size_t pad)
     free(R.data);
 }
 
+/* Blocks of 8 MiB or more start on a 2 MiB boundary on Linux (huge pages can back them
+ * whole); smaller ones on a cache line; both usable to their last byte. */
+static void test_large_blocks_on_huge_page_boundaries(void **state) {
+    (void)state;
+    const size_t sizes[3] = {100, (size_t)1 << 20, (size_t)9 << 20};
+    for (int i = 0; i < 3; i++) {
+        unsigned char *p = ae_alloc(sizes[i]);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 64, 0);
+#if defined(__linux__)
+        if (sizes[i] >= ((size_t)8 << 20)) assert_int_equal((uintptr_t)p % ((size_t)2 << 20), 0);
+#endif
+        memset(p, 7, sizes[i]);
+        assert_int_equal(p[sizes[i] - 1], 7);
+        ae_dealloc(p);
+    }
+}
+
 static void test_gemm_all_transposes(void **state) {
     (void)state;
     const size_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 1, 130}, {1, 70, 3}, {31, 29, 257}};
@@ -308,6 +326,7 @@ static void test_activation_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_large_blocks_on_huge_page_boundaries),
         cmocka_unit_test(test_gemm_all_transposes),
         cmocka_unit_test(test_gemm_small_rows_nt),
         cmocka_unit_test(test_bias_act_each_activation),
