@@ -20,11 +20,15 @@ typedef struct ae_conv_geom {
 } ae_conv_geom;
 
 /* cols [(c k k) x (oh ow)], rows ld floats apart: row (ci k + ki) k + kj, column y ow + x,
- * holds img[ci, y s - p + ki, x s - p + kj], 0 outside the image. */
-AE_HIDDEN void ae_im2col(const ae_conv_geom *g, const float *img, float *cols, size_t ld);
+ * holds img[ci, y s - p + ki, x s - p + kj], 0 outside the image. planes: ae_conv_planes(g)
+ * floats of workspace (stride 1: none). */
+AE_HIDDEN void ae_im2col(const ae_conv_geom *g, const float *img, float *cols, size_t ld, float *planes);
 /* The adjoint: img [c x h x w] = 0, then every entry of cols (rows ld apart) added back where
- * im2col took it. */
-AE_HIDDEN void ae_col2im(const ae_conv_geom *g, const float *cols, size_t ld, float *img);
+ * im2col took it. planes: as for ae_im2col. */
+AE_HIDDEN void ae_col2im(const ae_conv_geom *g, const float *cols, size_t ld, float *img, float *planes);
+/* Workspace floats of ae_im2col and ae_col2im: the image's s^2 phase planes of oh x ow each
+ * (conv_common.c), 0 for stride 1. */
+AE_HIDDEN size_t ae_conv_planes(const ae_conv_geom *g);
 /* dst [(c1 - c0) x n P] (channel-major, see above) = channels [c0, c1) of n NCHW images of
  * `pixels` pixels a channel, image i at src + i ld_src; with sums, sums[c - c0] += the sum
  * of channel c over the n images (image by image, in a fixed order). */

@@ -9,8 +9,9 @@
  *                 db = sums of dZ
  *   grad_input:   dcols [K x N] = W^T . dZ',  dX = col2im(dcols)
  * (dZ' [c_out x N]: dZ gathered channel-major.) One sgemm per product and group.
- * Scratch, per row: 2 K P + 2 out floats; a call over m rows lays its region out as
- *   cols [K P m] | dcols [K P m] | t [out m] | g [out m]
+ * Scratch, per row: 2 K P + 2 out floats and im2col's planes (ae_conv_planes); a call over m
+ * rows lays its region out as
+ *   cols [K P m] | dcols [K P m] | t [out m] | g [out m] | planes
  * forward leaves each group's cols in turn in the first part for grad_params, which finds
  * each chunk's region from the chunk count; the other parts hold one group at a time:
  * grad_input's dcols, t forward's Y' and grad_input's dZ', g grad_params' dZ' (each slice its
@@ -20,10 +21,15 @@
 
 static size_t kdim(const ae_layer *l) { return l->c_in * l->kernel * l->kernel; }
 static size_t pixels(const ae_layer *l) { return l->h_out * l->w_out; }
-static size_t per_row(const ae_layer *l) { return 2 * kdim(l) * pixels(l) + 2 * l->out; }
-
 static ae_conv_geom geom(const ae_layer *l) {
     return (ae_conv_geom){l->c_in, l->h_in, l->w_in, l->h_out, l->w_out, l->kernel, l->stride};
+}
+
+/* Floats of a row's share of the scratch before the planes, and in all. */
+static size_t before_planes(const ae_layer *l) { return 2 * kdim(l) * pixels(l) + 2 * l->out; }
+static size_t per_row(const ae_layer *l) {
+    const ae_conv_geom g = geom(l);
+    return before_planes(l) + ae_conv_planes(&g);
 }
 
 static size_t conv_scratch(const ae_layer *l, size_t rows) { return rows * per_row(l); }
@@ -41,12 +47,12 @@ static void conv_forward(const ae_layer *l, const float *x, size_t rows, float *
     (void)train;
     const size_t K = kdim(l), P = pixels(l), G = ae_conv_group(K * P);
     const ae_conv_geom g = geom(l);
-    float *t = scratch + 2 * K * P * rows;
+    float *t = scratch + 2 * K * P * rows, *planes = scratch + before_planes(l) * rows;
     ae_mat W = ae_mat_view(l->w, l->c_out, K);
     for (size_t q = 0; q < rows; q += G) {
         const size_t n = rows - q < G ? rows - q : G, N = n * P;
         float *cols = scratch + q * K * P;
-        for (size_t i = 0; i < n; i++) ae_im2col(&g, x + (q + i) * l->in, cols + i * P, N);
+        for (size_t i = 0; i < n; i++) ae_im2col(&g, x + (q + i) * l->in, cols + i * P, N, planes);
         /* Y' [c_out x N] = W [c_out x K] . cols [K x N] */
         ae_mat C = ae_mat_view(cols, K, N), Y = ae_mat_view(t, l->c_out, N);
         ae_gemm(0, 0, 1.0f, &W, &C, 0.0f, &Y);
@@ -89,7 +95,7 @@ static void conv_grad_input(const ae_layer *l, const float *x, const float *dz, 
     (void)x;
     const size_t K = kdim(l), P = pixels(l), G = ae_conv_group(K * P);
     const ae_conv_geom g = geom(l);
-    float *dcols = scratch + K * P * rows, *t = dcols + K * P * rows;
+    float *dcols = scratch + K * P * rows, *t = dcols + K * P * rows, *planes = scratch + before_planes(l) * rows;
     ae_mat W = ae_mat_view(l->w, l->c_out, K);
     for (size_t q = 0; q < rows; q += G) {
         const size_t n = rows - q < G ? rows - q : G, N = n * P;
@@ -97,7 +103,7 @@ static void conv_grad_input(const ae_layer *l, const float *x, const float *dz, 
         /* dcols [K x N] = W^T [K x c_out] . dZ' [c_out x N] */
         ae_mat dZ = ae_mat_view(t, l->c_out, N), D = ae_mat_view(dcols, K, N);
         ae_gemm(1, 0, 1.0f, &W, &dZ, 0.0f, &D);
-        for (size_t i = 0; i < n; i++) ae_col2im(&g, dcols + i * P, N, dx + (q + i) * ld_dx);
+        for (size_t i = 0; i < n; i++) ae_col2im(&g, dcols + i * P, N, dx + (q + i) * ld_dx, planes);
     }
 }
 

@@ -12,8 +12,9 @@
  *                 db = sums of dZ
  * One sgemm per product and group. grad_input runs first (input_first), for every chunk, and
  * leaves dcols for grad_params, which so needs no im2col of its own.
- * Scratch, per row: 2 in + K P floats; a call over m rows lays its region out as
- *   X' [in m] | cols [K P m] | dX' [in m]
+ * Scratch, per row: 2 in + K P floats and im2col's planes (ae_conv_planes); a call over m rows
+ * lays its region out as
+ *   X' [in m] | cols [K P m] | dX' [in m] | planes
  * group after group: forward leaves every group's X' for grad_params (cols holds one group's
  * at a time), grad_input every group's dcols (dX' one group's at a time); grad_params finds
  * each chunk's region from the chunk count. Rows are independent: the pass splits images
@@ -22,11 +23,16 @@
 
 static size_t kdim(const ae_layer *l) { return l->c_out * l->kernel * l->kernel; }
 static size_t pixels(const ae_layer *l) { return l->h_in * l->w_in; }
-static size_t per_row(const ae_layer *l) { return 2 * l->in + kdim(l) * pixels(l); }
-
 /* The big image is the output, the small grid the input. */
 static ae_conv_geom geom(const ae_layer *l) {
     return (ae_conv_geom){l->c_out, l->h_out, l->w_out, l->h_in, l->w_in, l->kernel, l->stride};
+}
+
+/* Floats of a row's share of the scratch before the planes, and in all. */
+static size_t before_planes(const ae_layer *l) { return 2 * l->in + kdim(l) * pixels(l); }
+static size_t per_row(const ae_layer *l) {
+    const ae_conv_geom g = geom(l);
+    return before_planes(l) + ae_conv_planes(&g);
 }
 
 static size_t convt_scratch(const ae_layer *l, size_t rows) { return rows * per_row(l); }
@@ -45,7 +51,7 @@ static void convt_forward(const ae_layer *l, const float *x, size_t rows, float 
     (void)train;
     const size_t K = kdim(l), P = pixels(l), G = ae_conv_group(K * P);
     const ae_conv_geom g = geom(l);
-    float *cols = scratch + rows * l->in;
+    float *cols = scratch + rows * l->in, *planes = scratch + before_planes(l) * rows;
     ae_mat W = ae_mat_view(l->w, l->c_in, K);
     for (size_t q = 0; q < rows; q += G) {
         const size_t n = rows - q < G ? rows - q : G, N = n * P;
@@ -54,7 +60,7 @@ static void convt_forward(const ae_layer *l, const float *x, size_t rows, float 
         /* cols [K x N] = W^T [K x c_in] . X' [c_in x N] */
         ae_mat X = ae_mat_view(xs, l->c_in, N), C = ae_mat_view(cols, K, N);
         ae_gemm(1, 0, 1.0f, &W, &X, 0.0f, &C);
-        for (size_t i = 0; i < n; i++) ae_col2im(&g, cols + i * P, N, y + (q + i) * l->out);
+        for (size_t i = 0; i < n; i++) ae_col2im(&g, cols + i * P, N, y + (q + i) * l->out, planes);
         ae_conv_bias_act(l, y + q * l->out, n, l->c_out, l->h_out * l->w_out, with_act);
     }
 }
@@ -95,12 +101,12 @@ static void convt_grad_input(const ae_layer *l, const float *x, const float *dz,
     (void)x;
     const size_t K = kdim(l), P = pixels(l), G = ae_conv_group(K * P);
     const ae_conv_geom g = geom(l);
-    float *dxs = scratch + rows * (l->in + K * P);
+    float *dxs = scratch + rows * (l->in + K * P), *planes = scratch + before_planes(l) * rows;
     ae_mat W = ae_mat_view(l->w, l->c_in, K);
     for (size_t q = 0; q < rows; q += G) {
         const size_t n = rows - q < G ? rows - q : G, N = n * P;
         float *dcols = scratch + rows * l->in + q * K * P;
-        for (size_t i = 0; i < n; i++) ae_im2col(&g, dz + (q + i) * l->out, dcols + i * P, N);
+        for (size_t i = 0; i < n; i++) ae_im2col(&g, dz + (q + i) * l->out, dcols + i * P, N, planes);
         if (!dx) continue;
         /* dX' [c_in x N] = W [c_in x K] . dcols [K x N] */
         ae_mat D = ae_mat_view(dcols, K, N), dX = ae_mat_view(dxs, l->c_in, N);

@@ -2,42 +2,56 @@
  * (conv.h). */
 #include "conv.h"
 
+#include <stddef.h>
 #include <string.h>
 
-/* The kernel offset ki's valid output range along one dimension: y in [*lo, *hi) keeps
- * y s - p + ki inside [0, n). */
-static void valid_range(size_t n, size_t on, size_t s, size_t p, size_t ki, size_t *lo, size_t *hi) {
-    /* y s + ki >= p  <=>  y >= ceil((p - ki) / s) */
-    *lo = ki >= p ? 0 : (p - ki + s - 1) / s;
-    /* y s + ki - p <= n - 1  <=>  y <= (n - 1 + p - ki) / s */
-    const size_t top = n - 1 + p;
-    *hi = top < ki ? 0 : (top - ki) / s + 1;
-    if (*hi > on) *hi = on;
+/* Stride s > 1 works on phase planes: plane (ci, ry, rx) [oh x ow] of an image holds
+ * img[ci, y s + ry, x s + rx] (0 past the image), so that a kernel offset ki - p = a s + r
+ * (0 <= r < s) reads plane row y + a for output row y, contiguously; with stride 1 the image
+ * is its own plane (oh = h, ow = w). Only rows and columns shifted off the plane are zeroed in
+ * the columns. */
+
+/* y + a inside [0, n) <=> y in [*lo, *hi). */
+static void shift_range(size_t n, ptrdiff_t a, size_t *lo, size_t *hi) {
+    *lo = a < 0 ? (size_t)-a : 0;
+    *hi = a > 0 ? ((size_t)a < n ? n - (size_t)a : 0) : n;
     if (*lo > *hi) *lo = *hi;
 }
 
-/* im2col and col2im with the stride a constant where it is 1 or 2 (the callers below pass a
- * literal), so that the compiler specialises their inner loops; zeroes written in loops, not
- * memset, where they are a pixel or two at a row's ends. */
-static inline __attribute__((always_inline)) void im2col_s(const ae_conv_geom *g, const float *img, float *cols,
-                                                           size_t ld, size_t s) {
-    const size_t k = g->k, p = k / 2, ow = g->ow;
+/* Kernel offset ki (or kj): its phase *r and shift *a, ki - p = *a s + *r. */
+static void phase_of(size_t ki, size_t s, size_t p, size_t *r, ptrdiff_t *a) {
+    const size_t t = ki + s * p - p;
+    *r = t % s;
+    *a = (ptrdiff_t)(t / s) - (ptrdiff_t)p;
+}
+
+/* cols' rows from the planes (see above). */
+static void planes_to_cols(const ae_conv_geom *g, const float *planes, float *cols, size_t ld) {
+    const size_t k = g->k, s = g->s, p = k / 2, oh = g->oh, ow = g->ow;
     for (size_t ci = 0; ci < g->c; ci++)
         for (size_t ki = 0; ki < k; ki++)
             for (size_t kj = 0; kj < k; kj++) {
+                size_t ry, rx, y0, y1, x0, x1;
+                ptrdiff_t ay, ax;
+                phase_of(ki, s, p, &ry, &ay);
+                phase_of(kj, s, p, &rx, &ax);
+                shift_range(oh, ay, &y0, &y1);
+                shift_range(ow, ax, &x0, &x1);
+                const float *pl = planes + ((ci * s + ry) * s + rx) * oh * ow;
                 float *row = cols + ((ci * k + ki) * k + kj) * ld;
-                size_t y0, y1, x0, x1;
-                valid_range(g->h, g->oh, s, p, ki, &y0, &y1);
-                valid_range(g->w, ow, s, p, kj, &x0, &x1);
-                /* only the padding is zeroed: whole rows above and below, then the columns at
-                 * the sides down the rows between (strided stores, not a memset a row) */
                 if (y0) memset(row, 0, y0 * ow * sizeof(float));
-                if (y1 < g->oh) memset(row + y1 * ow, 0, (g->oh - y1) * ow * sizeof(float));
+                if (y1 < oh) memset(row + y1 * ow, 0, (oh - y1) * ow * sizeof(float));
+                if (y1 <= y0) continue;
+                if (ax == 0) { /* whole rows: one block */
+                    memcpy(row + y0 * ow, pl + (size_t)((ptrdiff_t)y0 + ay) * ow, (y1 - y0) * ow * sizeof(float));
+                    continue;
+                }
                 for (size_t y = y0; y < y1; y++) {
                     float *restrict dst = row + y * ow;
-                    const float *restrict src = img + (ci * g->h + y * s + ki - p) * g->w + x0 * s + kj - p;
-                    for (size_t x = x0; x < x1; x++) dst[x] = src[(x - x0) * s];
+                    const float *restrict src = pl + (size_t)((ptrdiff_t)y + ay) * ow + (size_t)((ptrdiff_t)x0 + ax);
+                    for (size_t x = x0; x < x1; x++) dst[x] = src[x - x0];
                 }
+                /* the columns shifted off the plane, down the rows (strided: not a memset a row) */
                 for (size_t x = 0; x < x0; x++)
                     for (size_t y = y0; y < y1; y++) row[y * ow + x] = 0.0f;
                 for (size_t x = x1; x < ow; x++)
@@ -45,41 +59,143 @@ static inline __attribute__((always_inline)) void im2col_s(const ae_conv_geom *g
             }
 }
 
-static inline __attribute__((always_inline)) void col2im_s(const ae_conv_geom *g, const float *cols, size_t ld,
-                                                           float *img, size_t s) {
-    const size_t k = g->k, p = k / 2;
-    memset(img, 0, g->c * g->h * g->w * sizeof(float));
+/* The adjoint: every entry of cols added into the planes where planes_to_cols took it. */
+static void cols_to_planes(const ae_conv_geom *g, const float *cols, size_t ld, float *planes) {
+    const size_t k = g->k, s = g->s, p = k / 2, oh = g->oh, ow = g->ow;
     for (size_t ci = 0; ci < g->c; ci++)
         for (size_t ki = 0; ki < k; ki++)
             for (size_t kj = 0; kj < k; kj++) {
+                size_t ry, rx, y0, y1, x0, x1;
+                ptrdiff_t ay, ax;
+                phase_of(ki, s, p, &ry, &ay);
+                phase_of(kj, s, p, &rx, &ax);
+                shift_range(oh, ay, &y0, &y1);
+                shift_range(ow, ax, &x0, &x1);
+                if (y1 <= y0 || x1 <= x0) continue;
+                float *pl = planes + ((ci * s + ry) * s + rx) * oh * ow;
                 const float *row = cols + ((ci * k + ki) * k + kj) * ld;
-                size_t y0, y1, x0, x1;
-                valid_range(g->h, g->oh, s, p, ki, &y0, &y1);
-                valid_range(g->w, g->ow, s, p, kj, &x0, &x1);
+                if (ax == 0) { /* whole rows: one block */
+                    float *restrict dst = pl + (size_t)((ptrdiff_t)y0 + ay) * ow;
+                    const float *restrict src = row + y0 * ow;
+                    for (size_t i = 0; i < (y1 - y0) * ow; i++) dst[i] += src[i];
+                    continue;
+                }
                 for (size_t y = y0; y < y1; y++) {
-                    float *restrict dst = img + (ci * g->h + y * s + ki - p) * g->w + x0 * s + kj - p;
-                    const float *restrict src = row + y * g->ow + x0;
-                    for (size_t x = 0; x < x1 - x0; x++) dst[x * s] += src[x];
+                    float *restrict dst = pl + (size_t)((ptrdiff_t)y + ay) * ow + (size_t)((ptrdiff_t)x0 + ax);
+                    const float *restrict src = row + y * ow + x0;
+                    for (size_t x = 0; x < x1 - x0; x++) dst[x] += src[x];
                 }
             }
 }
 
-void ae_im2col(const ae_conv_geom *g, const float *img, float *cols, size_t ld) {
-    if (g->s == 1)
-        im2col_s(g, img, cols, ld, 1);
-    else if (g->s == 2)
-        im2col_s(g, img, cols, ld, 2);
-    else
-        im2col_s(g, img, cols, ld, g->s);
+/* Columns of plane phase rx inside the image: x s + rx < w. */
+static size_t phase_cols(const ae_conv_geom *g, size_t rx) { return rx < g->w ? (g->w - rx + g->s - 1) / g->s : 0; }
+
+/* The planes of img (s > 1; s = 2: split2 below). */
+static void split_s(const ae_conv_geom *g, const float *img, float *planes, size_t s) {
+    const size_t oh = g->oh, ow = g->ow;
+    for (size_t ci = 0; ci < g->c; ci++)
+        for (size_t ry = 0; ry < s; ry++)
+            for (size_t rx = 0; rx < s; rx++) {
+                float *pl = planes + ((ci * s + ry) * s + rx) * oh * ow;
+                const size_t nx = phase_cols(g, rx);
+                size_t y = 0;
+                for (; y < oh && y * s + ry < g->h; y++) {
+                    float *restrict dst = pl + y * ow;
+                    const float *restrict src = img + (ci * g->h + y * s + ry) * g->w + rx;
+                    for (size_t x = 0; x < nx; x++) dst[x] = src[x * s];
+                }
+                for (size_t x = nx; x < ow; x++) /* past the image's right side, down the rows */
+                    for (size_t r = 0; r < y; r++) pl[r * ow + x] = 0.0f;
+                if (y < oh) memset(pl + y * ow, 0, (oh - y) * ow * sizeof(float)); /* below it */
+            }
 }
 
-void ae_col2im(const ae_conv_geom *g, const float *cols, size_t ld, float *img) {
-    if (g->s == 1)
-        col2im_s(g, cols, ld, img, 1);
-    else if (g->s == 2)
-        col2im_s(g, cols, ld, img, 2);
+/* The inverse for the pixels inside the image: img from the planes. */
+static void merge_s(const ae_conv_geom *g, const float *planes, float *img, size_t s) {
+    const size_t oh = g->oh, ow = g->ow;
+    for (size_t ci = 0; ci < g->c; ci++)
+        for (size_t ry = 0; ry < s; ry++)
+            for (size_t rx = 0; rx < s; rx++) {
+                const float *pl = planes + ((ci * s + ry) * s + rx) * oh * ow;
+                const size_t nx = phase_cols(g, rx);
+                for (size_t y = 0; y < oh && y * s + ry < g->h; y++) {
+                    float *restrict dst = img + (ci * g->h + y * s + ry) * g->w + rx;
+                    const float *restrict src = pl + y * ow;
+                    for (size_t x = 0; x < nx; x++) dst[x * s] = src[x];
+                }
+            }
+}
+
+/* Stride 2: both column phases of a row in one pass (the common case, made fast). */
+static void split2(const ae_conv_geom *g, const float *img, float *planes) {
+    const size_t oh = g->oh, ow = g->ow, P = oh * ow, n1 = phase_cols(g, 1);
+    for (size_t ci = 0; ci < g->c; ci++)
+        for (size_t ry = 0; ry < 2; ry++) {
+            float *p0 = planes + (ci * 2 + ry) * 2 * P, *p1 = p0 + P;
+            size_t y = 0;
+            for (; y < oh && y * 2 + ry < g->h; y++) {
+                float *restrict d0 = p0 + y * ow, *restrict d1 = p1 + y * ow;
+                const float *restrict src = img + (ci * g->h + y * 2 + ry) * g->w;
+                for (size_t x = 0; x < n1; x++) {
+                    d0[x] = src[2 * x];
+                    d1[x] = src[2 * x + 1];
+                }
+                if (n1 < ow) { /* odd width: phase 1 one column short */
+                    d0[n1] = src[2 * n1];
+                    d1[n1] = 0.0f;
+                }
+            }
+            if (y < oh) { /* below the image */
+                memset(p0 + y * ow, 0, (oh - y) * ow * sizeof(float));
+                memset(p1 + y * ow, 0, (oh - y) * ow * sizeof(float));
+            }
+        }
+}
+
+static void merge2(const ae_conv_geom *g, const float *planes, float *img) {
+    const size_t oh = g->oh, ow = g->ow, P = oh * ow, n1 = phase_cols(g, 1);
+    for (size_t ci = 0; ci < g->c; ci++)
+        for (size_t ry = 0; ry < 2; ry++) {
+            const float *p0 = planes + (ci * 2 + ry) * 2 * P, *p1 = p0 + P;
+            for (size_t y = 0; y < oh && y * 2 + ry < g->h; y++) {
+                const float *restrict s0 = p0 + y * ow, *restrict s1 = p1 + y * ow;
+                float *restrict dst = img + (ci * g->h + y * 2 + ry) * g->w;
+                for (size_t x = 0; x < n1; x++) {
+                    dst[2 * x] = s0[x];
+                    dst[2 * x + 1] = s1[x];
+                }
+                if (n1 < ow) dst[2 * n1] = s0[n1];
+            }
+        }
+}
+
+size_t ae_conv_planes(const ae_conv_geom *g) { return g->s == 1 ? 0 : g->c * g->s * g->s * g->oh * g->ow; }
+
+void ae_im2col(const ae_conv_geom *g, const float *img, float *cols, size_t ld, float *planes) {
+    if (g->s == 1) {
+        planes_to_cols(g, img, cols, ld);
+        return;
+    }
+    if (g->s == 2)
+        split2(g, img, planes);
     else
-        col2im_s(g, cols, ld, img, g->s);
+        split_s(g, img, planes, g->s);
+    planes_to_cols(g, planes, cols, ld);
+}
+
+void ae_col2im(const ae_conv_geom *g, const float *cols, size_t ld, float *img, float *planes) {
+    if (g->s == 1) {
+        memset(img, 0, g->c * g->h * g->w * sizeof(float));
+        cols_to_planes(g, cols, ld, img);
+        return;
+    }
+    memset(planes, 0, ae_conv_planes(g) * sizeof(float));
+    cols_to_planes(g, cols, ld, planes);
+    if (g->s == 2)
+        merge2(g, planes, img);
+    else
+        merge_s(g, planes, img, g->s);
 }
 
 static size_t group_floats = AE_CONV_GROUP;
