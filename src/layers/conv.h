@@ -40,8 +40,9 @@ AE_HIDDEN void ae_conv_scatter(const float *src, size_t n, size_t channels, size
                                float *dst, size_t ld_dst);
 /* Images a product takes at once: as many as keep about AE_CONV_GROUP floats of columns
  * (`per_image` each) in cache, at least 1. Measured on the issue's network (one thread, batch
- * 128): groups of 16384 floats (64 KiB) as fast as one image a product, a whole chunk's images
- * at once (columns of megabytes) slower by a fifth. */
+ * 128, the fastest of 15 blocks of 20 passes, two rounds): 16384 floats (64 KiB) fastest of
+ * groups of one image, 8192, 16384, 32768, 65536 and 262144 floats; one image a product about
+ * 7% slower, 65536 floats or more about a fifth slower (columns of megabytes). */
 #define AE_CONV_GROUP 16384
 AE_HIDDEN size_t ae_conv_group(size_t per_image);
 /* Test hook: groups of `floats` floats of columns instead (0: AE_CONV_GROUP again). */
