@@ -96,6 +96,13 @@ int gemm_floor_init(gemm_floor *g, const ae_config *c, size_t cap) {
     cblas_sgemm(CblasRowMajor, (ta) ? CblasTrans : CblasNoTrans, (tb) ? CblasTrans : CblasNoTrans, (int)(m), (int)(n), \
                 (int)(k), 1.0f, a, (int)(lda), b, (int)(ldb), beta, c, (int)(ldc))
 
+/* Images a conv product takes at once, as libae groups them (src/layers/conv.h,
+ * ae_conv_group): as many as keep FLOOR_CONV_GROUP floats of columns, at least 1. */
+#define FLOOR_CONV_GROUP 16384
+static size_t group(const floor_layer *L) {
+    return L->K * L->P < FLOOR_CONV_GROUP ? FLOOR_CONV_GROUP / (L->K * L->P) : 1;
+}
+
 static void forward(gemm_floor *g, size_t l, size_t B) {
     const floor_layer *L = &g->layer[l];
     const float *x = g->act[l], *w = g->w[l];
@@ -106,12 +113,13 @@ static void forward(gemm_floor *g, size_t l, size_t B) {
         SGEMM(0, 1, B, L->out, L->in, x, L->in, w, L->in, 0.0f, y, L->out);
         return;
     }
-    for (size_t i = 0; i < B; i++) {
+    for (size_t i = 0; i < B; i += group(L)) {
+        const size_t n = B - i < group(L) ? B - i : group(L), N = n * P;
         float *cols = g->cols[l] + i * K * P;
-        if (L->kind == FLOOR_CONV) /* Y_i [c_out x P] = W [c_out x K] . cols [K x P] */
-            SGEMM(0, 0, wr, P, K, w, K, cols, P, 0.0f, y + i * L->out, P);
-        else /* cols [K x P] = W^T [K x c_in] . X_i [c_in x P], W [c_in x K] */
-            SGEMM(1, 0, K, P, wr, w, K, x + i * L->in, P, 0.0f, cols, P);
+        if (L->kind == FLOOR_CONV) /* Y' [c_out x N] = W [c_out x K] . cols [K x N] */
+            SGEMM(0, 0, wr, N, K, w, K, cols, N, 0.0f, y + i * L->out, N);
+        else /* cols [K x N] = W^T [K x c_in] . X' [c_in x N], W [c_in x K] */
+            SGEMM(1, 0, K, N, wr, w, K, x + i * L->in, N, 0.0f, cols, N);
     }
 }
 
@@ -127,19 +135,20 @@ static void backward(gemm_floor *g, size_t l, size_t B, const float *dz, float *
         if (dx) SGEMM(0, 0, B, L->in, L->out, dz, L->out, w, L->in, 0.0f, dx, L->in);
         return;
     }
-    for (size_t i = 0; i < B; i++) {
+    for (size_t i = 0; i < B; i += group(L)) {
+        const size_t n = B - i < group(L) ? B - i : group(L), N = n * P;
         const float beta = i ? 1.0f : 0.0f;
         float *cols = g->cols[l] + i * K * P, *dcols = g->dcols[l] + i * K * P;
         if (L->kind == FLOOR_CONV) {
-            /* dW [c_out x K] (+)= dZ_i [c_out x P] . cols^T [P x K] */
-            SGEMM(0, 1, wr, K, P, dz + i * L->out, P, cols, P, beta, g->dw[l], K);
-            /* dcols [K x P] = W^T [K x c_out] . dZ_i [c_out x P] */
-            if (dx) SGEMM(1, 0, K, P, wr, w, K, dz + i * L->out, P, 0.0f, dcols, P);
+            /* dW [c_out x K] (+)= dZ' [c_out x N] . cols^T [N x K] */
+            SGEMM(0, 1, wr, K, N, dz + i * L->out, N, cols, N, beta, g->dw[l], K);
+            /* dcols [K x N] = W^T [K x c_out] . dZ' [c_out x N] */
+            if (dx) SGEMM(1, 0, K, N, wr, w, K, dz + i * L->out, N, 0.0f, dcols, N);
         } else {
-            /* dW [c_in x K] (+)= X_i [c_in x P] . dcols^T [P x K] (dcols = im2col(dZ_i)) */
-            SGEMM(0, 1, wr, K, P, x + i * L->in, P, dcols, P, beta, g->dw[l], K);
-            /* dX_i [c_in x P] = W [c_in x K] . dcols [K x P] */
-            if (dx) SGEMM(0, 0, wr, P, K, w, K, dcols, P, 0.0f, dx + i * L->in, P);
+            /* dW [c_in x K] (+)= X' [c_in x N] . dcols^T [N x K] (dcols = im2col(dZ)) */
+            SGEMM(0, 1, wr, K, N, x + i * L->in, N, dcols, N, beta, g->dw[l], K);
+            /* dX' [c_in x N] = W [c_in x K] . dcols [K x N] */
+            if (dx) SGEMM(0, 0, wr, N, K, w, K, dcols, N, 0.0f, dx + i * L->in, N);
         }
     }
 }

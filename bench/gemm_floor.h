@@ -1,6 +1,7 @@
 /* gemm_floor: ae_bench's GEMM-only epoch. cblas_sgemm called at exactly the shapes and
  * transposes of one libae training step of a model (dense layers; conv2d and conv2d_t, whose
- * products libae issues per image over im2col columns), ceil(rows / batch) times with the
+ * products libae issues per group of images over their im2col columns side by side),
+ * ceil(rows / batch) times with the
  * last batch's real size, and nothing else: no im2col / col2im, bias, activation, loss or
  * optimizer. The floor for anything built on sgemm. */
 #ifndef AE_BENCH_GEMM_FLOOR_H
@@ -14,7 +15,8 @@
 typedef enum { FLOOR_DENSE, FLOOR_CONV, FLOOR_CONV_T } floor_kind;
 
 /* One layer's products. in, out: floats of a row going in and coming out. A dense layer's
- * weight is [out x in]. Per image, a conv layer's weight is [wr x K] and its columns [K x P]:
+ * weight is [out x in]. Per image, a conv layer's weight is [wr x K] and its columns [K x P]
+ * (a group of n images: [K x n P]):
  * conv2d wr = c_out, K = c_in k^2, P = output pixels; conv2d_t wr = c_in, K = c_out k^2, P =
  * input pixels. */
 typedef struct floor_layer {

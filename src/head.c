@@ -124,7 +124,7 @@ double ae_head_pass(ae_model *m, ae_head_work *w, const float *x, const float *y
         const float *in = l ? w->act[l - 1] : x;
         float *dx = l ? w->delta[cur ^ 1] : NULL;
         if (L.kind->input_first) L.kind->grad_input(&L, in, d, rows, dx, L.in, w->scratch[l]);
-        L.kind->grad_params(&L, in, d, rows, 0, 1, w->scratch[l]);
+        L.kind->grad_params(&L, in, d, rows, 0, 1, 1, w->scratch[l]);
         if (!L.kind->input_first && l) L.kind->grad_input(&L, in, d, rows, dx, L.in, w->scratch[l]);
         cur ^= 1;
     }

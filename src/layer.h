@@ -59,16 +59,18 @@ struct ae_kind {
      * the pass gives a call over rows [a, b) of a batch the layer's scratch at offset
      * scratch_floats(l, a), sized scratch_floats(l, b - a); the same region from forward to
      * backward of a step (a kind may keep what its backward reads there, e.g. im2col's
-     * columns). grad_params gets the scratch of all `rows` rows. */
+     * columns). grad_params gets the scratch of all `rows` rows, which forward filled in
+     * `chunks` calls over ae_split's chunks of them (a kind may lay out a chunk's region as a
+     * whole: the conv kinds keep one matrix of columns per chunk). */
     size_t (*scratch_floats)(const ae_layer *l, size_t rows);
     /* Y [rows x out] = the layer of X [rows x in]; with_act 0 (the output layer only) leaves
      * act, and with fused_bias the bias too, to a fused consumer (the loss). train: batch
      * statistics (batch norm), which the whole batch must be given at once for (batch_whole). */
     void (*forward)(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train, float *scratch);
     /* Slice s of `slices` of the trained tensors' gradients from all `rows` rows of X and of dZ
-     * (the gradient at the pre-activation). slices <= rows. */
+     * (the gradient at the pre-activation). slices <= rows; chunks: see scratch_floats. */
     void (*grad_params)(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
-                        float *scratch);
+                        size_t chunks, float *scratch);
     /* Rows the gradient slicing cuts (dense: rows of the stored dW). */
     size_t (*param_rows)(const ae_layer *l);
     /* dX [rows x in] (rows ld_dx floats apart) from dZ for a block of rows (pointers at its

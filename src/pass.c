@@ -120,7 +120,7 @@ static void grad_w_slice(pass_job *j, size_t l, size_t s) {
     ae_work *w = j->w;
     const size_t head = vae_head(m), cur = (m->n_layers - 1 - l) & 1;
     const float *input = l == 0 ? pass_input(j) : l - 1 == head ? w->z : w->act[l - 1];
-    lay->kind->grad_params(lay, input, w->delta[cur], j->rows, s, j->slices[l], scratch_at(j, l, 0));
+    lay->kind->grad_params(lay, input, w->delta[cur], j->rows, s, j->slices[l], j->chunks, scratch_at(j, l, 0));
 }
 
 /* Chunk ch's rows: dA_q = dZ_l . W_l (q = l - 1), then dZ_q: through a VAE's sampling, or the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "io_file.h"
+#include "layers/conv.h"
 
 /* A conv model of input c x h x w with n conv layers (channels, kernel, stride each). */
 static ae_config conv_config(size_t c, size_t h, size_t w, size_t n, const size_t spec[][3], size_t hidden,
@@ -82,8 +83,10 @@ static void lone_make(lone *s, const ae_kind *k, size_t cb, size_t cs, size_t h,
     s->b = L->b = calloc(nb, sizeof(float));
     s->dw = L->dw = calloc(nw, sizeof(float));
     s->db = L->db = calloc(nb, sizeof(float));
-    s->scratch = calloc(ae_layer_scratch(L, rows), sizeof(float));
+    const size_t ns = ae_layer_scratch(L, rows);
+    s->scratch = malloc(ns * sizeof(float));
     assert_true(s->w && s->b && s->dw && s->db && s->scratch);
+    for (size_t i = 0; i < ns; i++) s->scratch[i] = NAN; /* the kinds write all they read */
     test_fill(s->w, nw, 3, -1, 1);
     test_fill(s->b, nb, 4, -1, 1);
 }
@@ -169,17 +172,24 @@ static void test_forward_against_naive_loops(void **state) {
             }
 }
 
+/* Every gradient against central differences, with the rows' images in one product per layer
+ * and one image a product (ae_conv_group's groups of one: the products chained group by
+ * group). */
 static void test_gradients(void **state) {
     (void)state;
     const size_t a[2][3] = {{3, 3, 2}, {4, 1, 1}}, b[2][3] = {{2, 5, 1}, {3, 3, 2}};
-    ae_config c = conv_config(2, 5, 7, 2, a, 6, 3); /* odd sides, stride 2 then kernel 1 */
-    c.hidden_act = AE_ACT_TANH;
-    test_model_gradients(c, train_cfg(AE_LOSS_MSE), 0.4f);
-    test_model_gradients(c, train_cfg(AE_LOSS_BCE), 0.4f);
-    ae_config d = conv_config(3, 6, 5, 2, b, 0, 4); /* kernel 5, no dense hidden layer */
-    d.hidden_act = AE_ACT_SIGMOID;
-    d.output_act = AE_ACT_TANH;
-    test_model_gradients(d, train_cfg(AE_LOSS_MSE), 0.4f);
+    for (int one = 0; one < 2; one++) {
+        ae_conv_test_group(one ? 1 : 0);
+        ae_config c = conv_config(2, 5, 7, 2, a, 6, 3); /* odd sides, stride 2 then kernel 1 */
+        c.hidden_act = AE_ACT_TANH;
+        test_model_gradients(c, train_cfg(AE_LOSS_MSE), 0.4f);
+        test_model_gradients(c, train_cfg(AE_LOSS_BCE), 0.4f);
+        ae_config d = conv_config(3, 6, 5, 2, b, 0, 4); /* kernel 5, no dense hidden layer */
+        d.hidden_act = AE_ACT_SIGMOID;
+        d.output_act = AE_ACT_TANH;
+        test_model_gradients(d, train_cfg(AE_LOSS_MSE), 0.4f);
+    }
+    ae_conv_test_group(0);
 }
 
 /* Saved and loaded: the same bits, the same reconstructions, 4-D weights in the header, and
@@ -273,7 +283,8 @@ static void test_init_as_pytorch(void **state) {
     ae_free(m);
 }
 
-/* The chunked pass: the same bits with any thread count and task order for a chunk count. */
+/* The chunked pass: the same bits with any thread count and task order for a chunk count,
+ * and one chunk's gradients to rounding with six chunks. */
 static void test_chunked_pass_bits(void **state) {
     (void)state;
     enum { ROWS = 26 };
@@ -288,6 +299,17 @@ static void test_chunked_pass_bits(void **state) {
     ae_work w;
     assert_int_equal(ae_work_init(&w, m, ROWS, &pc), AE_OK);
     test_split_bits(m, &w, data, NULL, ROWS, &pc, 0, 3);
+    /* 6 chunks (each chunk's columns where grad_params looks for them), in groups of one
+     * image: the gradients of one chunk, to rounding */
+    float *one = malloc(m->n_params * sizeof(float));
+    assert_non_null(one);
+    ae_pass_split(m, &w, NULL, 1, 0, data, NULL, ROWS, &pc, 1, NULL);
+    memcpy(one, m->grads, m->n_params * sizeof(float));
+    ae_conv_test_group(1);
+    ae_pass_split(m, &w, NULL, 6, 0, data, NULL, ROWS, &pc, 1, NULL);
+    ae_conv_test_group(0);
+    for (size_t i = 0; i < m->n_params; i++) assert_close(m->grads[i], one[i], 1e-6, 1e-4);
+    free(one);
     ae_work_free(&w);
     free(data);
     ae_free(m);

@@ -77,7 +77,8 @@ static void bn_forward(const ae_layer *l, const float *x, size_t rows, float *y,
 
 /* dgamma, dbeta over the whole batch (slice 0 of 1: a batch norm layer is one task). */
 static void bn_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
-                           float *scratch) {
+                           size_t chunks, float *scratch) {
+    (void)chunks;
     (void)slices;
     (void)scratch;
     if (s) return;

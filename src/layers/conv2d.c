@@ -1,23 +1,38 @@
 /* conv2d: a 2-D convolution over NCHW images, one image a row (torch.nn.Conv2d with a square
  * odd kernel k, stride s, padding k / 2: h_out = ceil(h_in / s)), then the block's activation.
  * Weight W [c_out x c_in x k x k] (PyTorch's layout; as a matrix [c_out x K], K = c_in k k),
- * bias [c_out]. Per image, with P = h_out w_out output pixels and cols = im2col(X_i) [K x P]:
- *   forward:      Y_i [c_out x P] = W . cols + b
- *   grad_params:  dW += dZ_i . cols^T,  db += row sums of dZ_i
- *   grad_input:   dX_i = col2im(W^T . dZ_i)
- * Scratch, per row: [cols | dcols], 2 K P floats. The forward pass leaves each image's cols
- * there for grad_params; grad_input works in dcols, so the two may run at once. Rows are
- * independent: the pass splits images across threads. */
+ * bias [c_out]. A call's images in groups (ae_conv_group: as many as keep a group's columns in
+ * cache), a group's n images side by side (conv.h), with P = h_out w_out output pixels,
+ * N = n P and cols = im2col of the group's images [K x N]:
+ *   forward:      Y' [c_out x N] = W . cols,  Y = NCHW(Y') + b
+ *   grad_params:  dW = sum over the batch's chunks and their groups of dZ' . cols^T,
+ *                 db = sums of dZ
+ *   grad_input:   dcols [K x N] = W^T . dZ',  dX = col2im(dcols)
+ * (dZ' [c_out x N]: dZ gathered channel-major.) One sgemm per product and group.
+ * Scratch, per row: 2 K P + 2 out floats and im2col's planes (ae_conv_planes); a call over m
+ * rows lays its region out as
+ *   cols [K P m] | dcols [K P m] | t [out m] | g [out m] | planes
+ * forward leaves each group's cols in turn in the first part for grad_params, which finds
+ * each chunk's region from the chunk count; the other parts hold one group at a time:
+ * grad_input's dcols, t forward's Y' and grad_input's dZ', g grad_params' dZ' (each slice its
+ * rows), so that a step's dW slices and dX chunks may run at once. Rows are independent: the
+ * pass splits images across threads. */
 #include "conv.h"
 
 static size_t kdim(const ae_layer *l) { return l->c_in * l->kernel * l->kernel; }
 static size_t pixels(const ae_layer *l) { return l->h_out * l->w_out; }
-
 static ae_conv_geom geom(const ae_layer *l) {
     return (ae_conv_geom){l->c_in, l->h_in, l->w_in, l->h_out, l->w_out, l->kernel, l->stride};
 }
 
-static size_t conv_scratch(const ae_layer *l, size_t rows) { return rows * 2 * kdim(l) * pixels(l); }
+/* Floats of a row's share of the scratch before the planes, and in all. */
+static size_t before_planes(const ae_layer *l) { return 2 * kdim(l) * pixels(l) + 2 * l->out; }
+static size_t per_row(const ae_layer *l) {
+    const ae_conv_geom g = geom(l);
+    return before_planes(l) + ae_conv_planes(&g);
+}
+
+static size_t conv_scratch(const ae_layer *l, size_t rows) { return rows * per_row(l); }
 
 static void conv_shape(const ae_layer *l, int t, size_t *rows, size_t *cols) {
     *rows = l->c_out;
@@ -30,35 +45,47 @@ static void conv_init(ae_layer *l, ae_rng *rng) { ae_layer_init_torch(l, rng, (d
 static void conv_forward(const ae_layer *l, const float *x, size_t rows, float *y, int with_act, int train,
                          float *scratch) {
     (void)train;
-    const size_t K = kdim(l), P = pixels(l);
+    const size_t K = kdim(l), P = pixels(l), G = ae_conv_group(K * P);
     const ae_conv_geom g = geom(l);
+    float *t = scratch + 2 * K * P * rows, *planes = scratch + before_planes(l) * rows;
     ae_mat W = ae_mat_view(l->w, l->c_out, K);
-    for (size_t i = 0; i < rows; i++) {
-        float *cols = scratch + i * 2 * K * P;
-        ae_im2col(&g, x + i * l->in, cols);
-        /* Y_i [c_out x P] = W [c_out x K] . cols [K x P] */
-        ae_mat C = ae_mat_view(cols, K, P), Y = ae_mat_view(y + i * l->out, l->c_out, P);
+    for (size_t q = 0; q < rows; q += G) {
+        const size_t n = rows - q < G ? rows - q : G, N = n * P;
+        float *cols = scratch + q * K * P;
+        for (size_t i = 0; i < n; i++) ae_im2col(&g, x + (q + i) * l->in, cols + i * P, N, planes);
+        /* Y' [c_out x N] = W [c_out x K] . cols [K x N] */
+        ae_mat C = ae_mat_view(cols, K, N), Y = ae_mat_view(t, l->c_out, N);
         ae_gemm(0, 0, 1.0f, &W, &C, 0.0f, &Y);
+        ae_conv_scatter(t, n, l->c_out, P, l->b, y + q * l->out, l->out);
+        if (with_act) ae_act_forward(y + q * l->out, n * l->out, l->act);
     }
-    ae_conv_bias_act(l, y, rows, l->c_out, P, with_act);
 }
 
-/* Slice s: output channels [o0, o1) of dW and db, from the cols the forward pass left. */
+/* Slice s: output channels [o0, o1) of dW and db, chunk by chunk and group by group, from the
+ * cols the forward pass left in each chunk's region. */
 static void conv_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
-                             float *scratch) {
+                             size_t chunks, float *scratch) {
     (void)x;
-    const size_t K = kdim(l), P = pixels(l);
+    const size_t K = kdim(l), P = pixels(l), G = ae_conv_group(K * P);
     size_t o0, o1;
     ae_split(l->c_out, (int)s, (int)slices, 1, &o0, &o1);
     if (o1 <= o0) return;
+    for (size_t c = o0; c < o1; c++) l->db[c] = 0.0f;
     ae_mat dW = ae_mat_view(l->dw + o0 * K, o1 - o0, K);
-    for (size_t i = 0; i < rows; i++) {
-        /* dW[o0:o1, :] [(o1-o0) x K] (+)= dZ_i[o0:o1, :] [(o1-o0) x P] . cols_i^T [P x K] */
-        ae_mat dZ = ae_mat_view((float *)dz + i * l->out + o0 * P, o1 - o0, P);
-        ae_mat C = ae_mat_view(scratch + i * 2 * K * P, K, P);
-        ae_gemm(0, 1, 1.0f, &dZ, &C, i ? 1.0f : 0.0f, &dW);
+    float beta = 0.0f;
+    for (size_t ch = 0; ch < chunks; ch++) {
+        size_t a, b;
+        ae_split(rows, (int)ch, (int)chunks, 1, &a, &b);
+        float *region = scratch + a * per_row(l), *g = region + 2 * K * P * (b - a) + (b - a) * l->out;
+        for (size_t q = 0; q < b - a; q += G) {
+            const size_t n = b - a - q < G ? b - a - q : G, N = n * P;
+            ae_conv_gather(dz + (a + q) * l->out, n, l->out, o0, o1, P, g + o0 * N, l->db + o0);
+            /* dW[o0:o1, :] [(o1-o0) x K] (+)= dZ'[o0:o1, :] [(o1-o0) x N] . cols^T [N x K] */
+            ae_mat D = ae_mat_view(g + o0 * N, o1 - o0, N), C = ae_mat_view(region + q * K * P, K, N);
+            ae_gemm(0, 1, 1.0f, &D, &C, beta, &dW);
+            beta = 1.0f;
+        }
     }
-    ae_conv_grad_bias(l, dz, rows, P, o0, o1);
 }
 
 static size_t conv_param_rows(const ae_layer *l) { return l->c_out; }
@@ -66,15 +93,17 @@ static size_t conv_param_rows(const ae_layer *l) { return l->c_out; }
 static void conv_grad_input(const ae_layer *l, const float *x, const float *dz, size_t rows, float *dx, size_t ld_dx,
                             float *scratch) {
     (void)x;
-    const size_t K = kdim(l), P = pixels(l);
+    const size_t K = kdim(l), P = pixels(l), G = ae_conv_group(K * P);
     const ae_conv_geom g = geom(l);
+    float *dcols = scratch + K * P * rows, *t = dcols + K * P * rows, *planes = scratch + before_planes(l) * rows;
     ae_mat W = ae_mat_view(l->w, l->c_out, K);
-    for (size_t i = 0; i < rows; i++) {
-        float *dcols = scratch + i * 2 * K * P + K * P;
-        /* dcols [K x P] = W^T [K x c_out] . dZ_i [c_out x P] */
-        ae_mat dZ = ae_mat_view((float *)dz + i * l->out, l->c_out, P), D = ae_mat_view(dcols, K, P);
+    for (size_t q = 0; q < rows; q += G) {
+        const size_t n = rows - q < G ? rows - q : G, N = n * P;
+        ae_conv_gather(dz + q * l->out, n, l->out, 0, l->c_out, P, t, NULL);
+        /* dcols [K x N] = W^T [K x c_out] . dZ' [c_out x N] */
+        ae_mat dZ = ae_mat_view(t, l->c_out, N), D = ae_mat_view(dcols, K, N);
         ae_gemm(1, 0, 1.0f, &W, &dZ, 0.0f, &D);
-        ae_col2im(&g, dcols, dx + i * ld_dx);
+        for (size_t i = 0; i < n; i++) ae_col2im(&g, dcols + i * P, N, dx + (q + i) * ld_dx, planes);
     }
 }
 

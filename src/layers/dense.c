@@ -100,7 +100,8 @@ static void dense_forward(const ae_layer *l, const float *x, size_t rows, float 
 
 /* Slice s: rows of the stored dW and columns of db, no fewer than 16 each. */
 static void dense_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
-                              float *scratch) {
+                              size_t chunks, float *scratch) {
+    (void)chunks;
     (void)scratch;
     size_t r0, r1, c0, c1;
     ae_split(ae_layer_dw_rows(l), (int)s, (int)slices, 16, &r0, &r1);

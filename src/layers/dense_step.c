@@ -41,7 +41,8 @@ static void step_forward(const ae_layer *l, const float *x, size_t rows, float *
 }
 
 static void step_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t sl, size_t slices,
-                             float *scratch) {
+                             size_t chunks, float *scratch) {
+    (void)chunks;
     (void)scratch;
     const ae_layer s = per_step(l);
     size_t r0, r1;

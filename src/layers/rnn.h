@@ -84,6 +84,6 @@ AE_HIDDEN void ae_rnn_sum_step(const rnn_geom *g, float *row, size_t t);
 /* The kinds' grad_params: dW_ih, dW_hh, db_ih, db_hh for gate rows slice s of `slices`, from
  * every row's dgi, dgh and their step sums (grad_input leaves them). */
 AE_HIDDEN void ae_rnn_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s,
-                                  size_t slices, float *scratch);
+                                  size_t slices, size_t chunks, float *scratch);
 
 #endif

@@ -147,7 +147,8 @@ AE_VECTOR_CLONES static void grad_biases(const rnn_geom *g, const ae_layer *l, s
 }
 
 void ae_rnn_grad_params(const ae_layer *l, const float *x, const float *dz, size_t rows, size_t s, size_t slices,
-                        float *scratch) {
+                        size_t chunks, float *scratch) {
+    (void)chunks;
     (void)dz;
     const rnn_geom geom = ae_rnn_geom(l, l->kind == &ae_kind_lstm ? 4 : 3), *g = &geom;
     size_t g0, g1;
