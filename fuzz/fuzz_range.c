@@ -13,43 +13,7 @@
 #include <zlib.h>
 
 #include "ae.h"
-
-static void check(int ok) {
-    if (!ok) abort();
-}
-
-/* n bytes at p as one gzip member appended to out (which has room: deflateBound). */
-static size_t gz_member(const unsigned char *p, size_t n, unsigned char *out, size_t cap) {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    check(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    zs.next_in = (unsigned char *)p;
-    zs.avail_in = (uInt)n;
-    zs.next_out = out;
-    zs.avail_out = (uInt)cap;
-    check(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-    size_t len = cap - zs.avail_out;
-    deflateEnd(&zs);
-    return len;
-}
-
-static void write_file(const char *path, const unsigned char *p, size_t n, int mode) {
-    unsigned char *z = NULL;
-    if (mode == 1 || mode == 2) {
-        size_t cap = 2 * (n + 64) + 1024, half = mode == 2 ? n / 2 : n;
-        z = malloc(cap);
-        check(z != NULL);
-        size_t len = gz_member(p, half, z, cap);
-        if (mode == 2) len += gz_member(p + half, n - half, z + len, cap - len);
-        p = z;
-        n = len;
-    }
-    FILE *f = fopen(path, "wb");
-    check(f != NULL);
-    check(fwrite(p, 1, n, f) == n);
-    check(fclose(f) == 0);
-    free(z);
-}
+#include "fuzz_file.h"
 
 static void expect_rows(const char *path, const ae_data *all, size_t first, size_t count) {
     ae_data d;
